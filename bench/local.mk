@@ -1,0 +1,1 @@
+# bench/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# core/aws.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# plugins/checksum/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# plugins/cloudwatch/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# plugins/pg/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# plugins/pgdump/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# plugins/rds_snapshot/local.mk - fragment of Makefile.am

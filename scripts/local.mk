@@ -1,0 +1,1 @@
+# scripts/local.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# tests/aws/local.mk - fragment of Makefile.am

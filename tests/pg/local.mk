@@ -1,0 +1,1 @@
+# tests/pg/local.mk - fragment of Makefile.am

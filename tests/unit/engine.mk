@@ -1,0 +1,1 @@
+# tests/unit/engine.mk - fragment of Makefile.am

@@ -1,0 +1,1 @@
+# tests/unit/host.mk - fragment of Makefile.am
