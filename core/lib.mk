@@ -1,6 +1,6 @@
 # core/lib.mk - libpgmove: the host services plugins link against.
 lib_LTLIBRARIES += core/libpgmove.la
-core_libpgmove_la_SOURCES = core/host.h \
+core_libpgmove_la_SOURCES = core/host.h core/hostpriv.h \
 	core/call.c core/log.c core/redact.c core/duration.c core/args.c \
 	core/http.c core/child.c core/pgconn.c
 core_libpgmove_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS) $(CURL_CFLAGS) $(XML_CFLAGS) \
