@@ -374,6 +374,14 @@ json_t *pgm_aws_query(pgm_call *call, const pgm_aws_service *svc,
  * body is borrowed. New reference to the parsed answer, or NULL as above. */
 json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc,
 		     const char *region, const char *action, json_t *body);
+/* pgm_aws_query_all - pgm_aws_query repeated while the answer carries a
+ * pagination token (token_key: "Marker" when NULL, or "NextToken"), which
+ * is sent back as the same parameter. Returns a new object
+ * {list_key: [every page's items], "pages": N}, or NULL with the error set
+ * (also after max_pages pages; 0 means 1000). params is borrowed. */
+json_t *pgm_aws_query_all(pgm_call *call, const pgm_aws_service *svc,
+			  const char *region, const char *action, json_t *params,
+			  const char *list_key, const char *token_key, int max_pages);
 
 #ifdef __cplusplus
 }
