@@ -151,10 +151,15 @@ static size_t path_add_index(conv *c, lua_Integer i)
 	return path_add(c, buf);
 }
 
-/* fail - writes "path: message" into the error buffer; returns NULL. */
+/* fail - writes "path: message" into the error buffer (a long path cut
+ * in the middle); returns NULL. */
 static json_t *fail(conv *c, const char *msg)
 {
-	snprintf(c->err, c->errlen, "%s: %s", c->path ? c->path : "?", msg);
+	if (c->path && c->len > 160) /* deep: keep both ends of the path */
+		snprintf(c->err, c->errlen, "%.80s...%s: %s", c->path,
+			 c->path + c->len - 70, msg);
+	else
+		snprintf(c->err, c->errlen, "%s: %s", c->path ? c->path : "?", msg);
 	return NULL;
 }
 
