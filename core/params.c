@@ -121,9 +121,14 @@ static void mask_quoted(char *msg)
 	while (*r) {
 		char *close;
 
-		if (*r == '"' && (close = strchr(r + 1, '"')) && close - r > 2) {
-			memcpy(w, "\"...\"", 5);
-			w += 5;
+		if (*r == '"' && (close = strchr(r + 1, '"'))) {
+			if (close - r > 2) {
+				memcpy(w, "\"...\"", 5);
+				w += 5;
+			} else {
+				memmove(w, r, (size_t)(close - r + 1));
+				w += close - r + 1;
+			}
 			r = close + 1;
 			continue;
 		}

@@ -1,1 +1,19 @@
-# tests/unit/engine.mk - fragment of Makefile.am
+# tests/unit/engine.mk - fragment of Makefile.am: CUnit tests of the engine
+# modules (journal, luajson, params), linked against core/libengine.la.
+ENGINE_TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LUA_CFLAGS) $(PQ_CFLAGS) $(JANSSON_CFLAGS)
+ENGINE_TEST_LDADD = core/libengine.la $(CUNIT_LIBS) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_LIBS)
+
+check_PROGRAMS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params
+TESTS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params
+
+tests_unit_test_journal_SOURCES = tests/unit/test_journal.c
+tests_unit_test_journal_CFLAGS = $(ENGINE_TEST_CFLAGS)
+tests_unit_test_journal_LDADD = $(ENGINE_TEST_LDADD)
+
+tests_unit_test_luajson_SOURCES = tests/unit/test_luajson.c
+tests_unit_test_luajson_CFLAGS = $(ENGINE_TEST_CFLAGS)
+tests_unit_test_luajson_LDADD = $(ENGINE_TEST_LDADD)
+
+tests_unit_test_params_SOURCES = tests/unit/test_params.c
+tests_unit_test_params_CFLAGS = $(ENGINE_TEST_CFLAGS)
+tests_unit_test_params_LDADD = $(ENGINE_TEST_LDADD)
