@@ -179,8 +179,12 @@ static int take_lock(const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	free(path);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		long pid = 0;
+	/* Another process may hold the lock (fail at once, naming it), or be
+	 * between taking it and writing its name, or only probing it
+	 * (journal_lock_holder): retry for up to ~100 ms while no live holder
+	 * is named in the file. */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+		long pid;
 
 		if (errno != EWOULDBLOCK) {
 			snprintf(err, errlen, "cannot lock run directory %s: %s", dir,
@@ -188,24 +192,22 @@ static int take_lock(const char *dir, char *err, size_t errlen)
 			close(fd);
 			return -1;
 		}
-		/* The holder writes its name right after taking the lock, so
-		 * give it a moment when the file is still empty or stale. */
-		for (tries = 0; tries < 20; tries++) {
-			pid = read_holder(fd, host, sizeof(host), since, sizeof(since));
-			if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-				break;
-			pid = 0;
-			usleep(5000);
+		pid = read_holder(fd, host, sizeof(host), since, sizeof(since));
+		if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+		    errno == ESRCH)
+			pid = 0; /* stale name left by a crashed holder */
+		if (pid > 0 || tries >= 20) {
+			if (pid > 0)
+				snprintf(err, errlen,
+					 "run directory %s is in use by pgmove pid %ld on %s since %s",
+					 dir, pid, host[0] ? host : "?", since[0] ? since : "?");
+			else
+				snprintf(err, errlen,
+					 "run directory %s is in use by another pgmove process", dir);
+			close(fd);
+			return -1;
 		}
-		if (pid > 0)
-			snprintf(err, errlen,
-				 "run directory %s is in use by pgmove pid %ld on %s since %s",
-				 dir, pid, host[0] ? host : "?", since[0] ? since : "?");
-		else
-			snprintf(err, errlen,
-				 "run directory %s is in use by another pgmove process", dir);
-		close(fd);
-		return -1;
+		usleep(5000);
 	}
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "?");

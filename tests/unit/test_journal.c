@@ -87,6 +87,18 @@ static void write_raw(const char *dir, const char *text)
 	fclose(f);
 }
 
+static void write_lockfile(const char *dir, const char *text)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	f = fopen(path, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* append_n - opens dir, appends n events {"type":"t","i":k}, closes. */
 static void append_n(const char *dir, int n)
 {
@@ -320,6 +332,50 @@ static void test_garbage_last_line(void)
 	journal_close(j);
 }
 
+/* Long lines (longer than the 64 KiB chunks open reads the tail in) and
+ * many lines stream through replay and open. */
+static void test_long_and_many_lines(void)
+{
+	char dir[512], err[512], line[256];
+	size_t big = 200000;
+	char *s = malloc(big + 1);
+	collect c = {0};
+	journal *j;
+	json_t *ev;
+	int torn = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memset(s, 'a', big);
+	s[big] = '\0';
+	newdir(dir, sizeof(dir));
+	append_n(dir, 1);
+	for (int k = 2; k <= 3000; k++) {
+		snprintf(line, sizeof(line),
+			 "{\"v\":1,\"seq\":%d,\"ts\":\"2024-01-01T00:00:00.000Z\",\"i\":%d}\n", k, k);
+		append_raw(dir, "journal.jsonl", line);
+	}
+	j = journal_open(dir, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(journal_seq(j), 3000);
+	ev = json_pack("{s:s, s:s}", "type", "big", "blob", s);
+	CU_ASSERT_EQUAL(journal_append(j, ev), 0);
+	journal_close(j);
+	/* a torn copy of the long line after it */
+	append_raw(dir, "journal.jsonl", "{\"v\":1,\"seq\":3002,\"blob\":\"");
+	append_raw(dir, "journal.jsonl", s);
+	j = journal_open(dir, &torn, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(torn, 1);
+	CU_ASSERT_EQUAL(journal_seq(j), 3001);
+	CU_ASSERT_EQUAL(journal_append(j, ev), 0);
+	CU_ASSERT_EQUAL(journal_seq(j), 3002);
+	json_decref(ev);
+	journal_close(j);
+	CU_ASSERT_EQUAL(journal_replay(dir, collect_fn, &c, &torn, err, sizeof(err)), 3002);
+	CU_ASSERT_EQUAL(torn, 0);
+	free(s);
+}
+
 static void test_corrupt_middle_line(void)
 {
 	char dir[512], err[512], path[4096];
@@ -441,8 +497,21 @@ static void test_lock(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 	CU_ASSERT_EQUAL(journal_seq(j), 1);
 	CU_ASSERT_EQUAL(journal_lock_holder(dir), (long)getpid());
+	/* a second open in the same process is refused too */
+	journal *j2 = journal_open(dir, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(j2);
+	journal_close(j2);
+	snprintf(want, sizeof(want), "in use by pgmove pid %ld", (long)getpid());
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
 	journal_close(j);
 	CU_ASSERT_EQUAL(journal_lock_holder(dir), 0);
+
+	/* a name left in the lock file by a crashed holder does not matter */
+	write_lockfile(dir, "{\"pid\":999999999,\"host\":\"x\",\"started\":\"2020\"}\n");
+	CU_ASSERT_EQUAL(journal_lock_holder(dir), 0);
+	j = journal_open(dir, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(j);
+	journal_close(j);
 }
 
 static void test_secrets_redacted(void)
@@ -585,6 +654,7 @@ int main(void)
 	CU_add_test(s, "replay of a missing journal", test_replay_missing);
 	CU_add_test(s, "torn last line", test_torn_last_line);
 	CU_add_test(s, "garbage last line", test_garbage_last_line);
+	CU_add_test(s, "long and many lines", test_long_and_many_lines);
 	CU_add_test(s, "corrupted middle line", test_corrupt_middle_line);
 	CU_add_test(s, "newer format refused", test_newer_version);
 	CU_add_test(s, "run lock held by another process", test_lock);
