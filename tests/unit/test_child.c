@@ -72,6 +72,7 @@ static void test_status(void)
 		memset(&spec, 0, sizeof(spec));
 		spec.argv = argv;
 		CU_ASSERT_EQUAL(pgm_child_run(call, &spec, &res), -1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pgm_error_code(call));
 		CU_ASSERT_STRING_EQUAL(pgm_error_code(call), "child.start");
 		CU_ASSERT_PTR_NOT_NULL(strstr(pgm_error_message(call), "pgmove-no-such-program"));
 		pgm_child_result_free(&res);
