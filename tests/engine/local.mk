@@ -1,1 +1,13 @@
-# tests/engine/local.mk - fragment of Makefile.am
+# tests/engine/local.mk - end-to-end tests of the engine through the real
+# pgmove binary, with the test plugin tests/plugins/testplug.
+check_LTLIBRARIES += tests/plugins/testplug.la
+tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
+tests_plugins_testplug_la_LDFLAGS = $(PLUGIN_LDFLAGS) $(NOINST_MODULE)
+tests_plugins_testplug_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+
+ENGINE_TESTS = \
+	tests/engine/test_cli.sh \
+	tests/engine/test_steps.sh \
+	tests/engine/test_crash.sh
+TESTS += $(ENGINE_TESTS)
+EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks

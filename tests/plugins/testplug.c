@@ -1,0 +1,186 @@
+/*
+ * tests/plugins/testplug.c - a plugin for the engine's tests (not
+ * installed). Its functions leave traces in files so a test can tell how
+ * often a step really ran.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgmove/plugin.h"
+
+/* count_lines - lines in path (0 when missing). */
+static long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int c;
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		if (c == '\n')
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int append_line(pgm_call *call, const char *path, const char *line)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd < 0) {
+		pgm_fail(call, "testplug.io", 0, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "%s\n", line);
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		pgm_fail(call, "testplug.io", 0, "cannot write %s", path);
+		return -1;
+	}
+	fsync(fd);
+	close(fd);
+	return 0;
+}
+
+static json_t *fn_echo(pgm_call *call, json_t *args)
+{
+	(void)call;
+	json_t *v = json_object_get(args, "value");
+	return json_pack("{s:O}", "value", v ? v : json_null());
+}
+
+/* count - appends a line to file and returns how many lines it has; fails
+ * (with code / retryable) while that number is at most fail_until. */
+static json_t *fn_count(pgm_call *call, json_t *args)
+{
+	long long fail_until = 0;
+	int retryable = 1;
+	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
+	const char *code = pgm_arg_string(call, args, "code", "testplug.flaky", 0);
+	if (!file || pgm_arg_int(call, args, "fail_until", 0, 0, &fail_until) != 0 ||
+	    pgm_arg_bool(call, args, "retryable", 1, &retryable) != 0)
+		return NULL;
+	if (append_line(call, file, "ran") != 0)
+		return NULL;
+	long n = count_lines(file);
+	if (n <= fail_until)
+		return pgm_fail(call, code, retryable, "call %ld fails on purpose (until %lld)", n,
+				fail_until);
+	return json_pack("{s:i}", "count", (int)n);
+}
+
+/* sleep - creates marker (if given) then sleeps ms, cancellable. */
+static json_t *fn_sleep(pgm_call *call, json_t *args)
+{
+	long long ms = 0;
+	const char *marker = pgm_arg_string(call, args, "marker", NULL, 0);
+	if (pgm_arg_int(call, args, "ms", 0, 1, &ms) != 0)
+		return NULL;
+	if (marker && append_line(call, marker, "started") != 0)
+		return NULL;
+	if (pgm_sleep_ms(call, ms) != 0)
+		return NULL;
+	return json_pack("{s:I}", "slept_ms", ms);
+}
+
+/* read - the first line of file as a string and as a number. */
+static json_t *fn_read(pgm_call *call, json_t *args)
+{
+	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
+	if (!file)
+		return NULL;
+	char buf[256] = "";
+	FILE *f = fopen(file, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	return json_pack("{s:s, s:f}", "value", buf, "number", atof(buf));
+}
+
+static json_t *fn_destroy(pgm_call *call, json_t *args)
+{
+	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
+	if (!file || append_line(call, file, "destroyed") != 0)
+		return NULL;
+	return json_pack("{s:b}", "destroyed", 1);
+}
+
+static json_t *fn_fail(pgm_call *call, json_t *args)
+{
+	int retryable = 0;
+	const char *code = pgm_arg_string(call, args, "code", "testplug.failed", 0);
+	const char *msg = pgm_arg_string(call, args, "message", "failing on purpose", 0);
+	if (pgm_arg_bool(call, args, "retryable", 0, &retryable) != 0)
+		return NULL;
+	return pgm_fail(call, code, retryable, "%s", msg);
+}
+
+/* secret - returns and logs its secret argument: the host must redact it. */
+static json_t *fn_secret(pgm_call *call, json_t *args)
+{
+	const char *pw = pgm_arg_string(call, args, "password", NULL, 1);
+	if (!pw)
+		return NULL;
+	pgm_info("the password is %s", pw);
+	if (json_is_true(json_object_get(args, "fail")))
+		return pgm_fail(call, "testplug.secret", 0, "login with %s refused", pw);
+	return json_pack("{s:s, s:s}", "echo", pw, "note", "it was given");
+}
+
+static const pgm_param p_echo[] = {
+	{ "value", "any", 0, 0, "anything" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+static const pgm_param p_count[] = {
+	{ "file", "string", 1, 0, "a file that counts the calls" },
+	{ "fail_until", "integer", 0, 0, "fail while the count is at most this" },
+	{ "code", "string", 0, 0, "error code when failing" },
+	{ "retryable", "boolean", 0, 0, "whether the failure is retryable (default true)" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+static const pgm_param p_sleep[] = {
+	{ "ms", "integer", 1, 0, "how long" },
+	{ "marker", "string", 0, 0, "file to append 'started' to first" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+static const pgm_param p_file[] = {
+	{ "file", "string", 1, 0, "the file" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+static const pgm_param p_fail[] = {
+	{ "code", "string", 0, 0, "error code" },
+	{ "message", "string", 0, 0, "error message" },
+	{ "retryable", "boolean", 0, 0, "retryable" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+static const pgm_param p_secret[] = {
+	{ "password", "string", 1, 1, "a secret" },
+	{ "fail", "boolean", 0, 0, "fail with the secret in the message" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+
+static const pgm_function functions[] = {
+	{ "echo", fn_echo, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "returns its value", p_echo },
+	{ "count", fn_count, 0, "counts calls in a file; fails on request", p_count },
+	{ "sleep", fn_sleep, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "sleeps, cancellable", p_sleep },
+	{ "read", fn_read, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "reads a file", p_file },
+	{ "destroy", fn_destroy, PGM_FN_IRREVERSIBLE, "marks a file destroyed", p_file },
+	{ "fail", fn_fail, PGM_FN_IDEMPOTENT, "always fails", p_fail },
+	{ "secret", fn_secret, PGM_FN_IDEMPOTENT, "echoes a secret", p_secret },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
+PGMOVE_PLUGIN(testplug) = {
+	.abi = PGMOVE_PLUGIN_ABI,
+	.name = "testplug",
+	.version = "1.0",
+	.summary = "functions for the engine's tests",
+	.functions = functions,
+};
