@@ -491,9 +491,12 @@ static json_t *aws_request(pgm_call *call, const pgm_aws_service *svc, const cha
 			aws_creds_clear(&cr);
 			goto done;
 		}
-		pgm_debug("aws: %s %s: %s%s%s after %lld ms", svc->name, action,
-			  r.transport_failed ? "" : "HTTP ",
-			  r.transport_failed ? "" : (r.status ? "" : "?"), r.code, pgm_now_ms() - t0);
+		if (r.transport_failed)
+			pgm_debug("aws: %s %s: %s after %lld ms", svc->name, action, r.code,
+				  pgm_now_ms() - t0);
+		else
+			pgm_debug("aws: %s %s: HTTP %ld %s after %lld ms", svc->name, action,
+				  r.status, r.code, pgm_now_ms() - t0);
 		if (pgm_cancelled(call)) {
 			aws_creds_clear(&cr);
 			goto done;

@@ -416,7 +416,7 @@ static int from_container(pgm_call *call, aws_creds *c, char *err, size_t errlen
 		return 0;
 	if (!rel && !loopback_or_https(url)) {
 		snprintf(err, errlen,
-			 "container endpoint %s: plain http is allowed only to a loopback or the "
+			 "container endpoint %.400s: plain http is allowed only to a loopback or the "
 			 "ECS/EKS link-local address",
 			 url);
 		return -1;
@@ -430,7 +430,7 @@ static int from_container(pgm_call *call, aws_creds *c, char *err, size_t errlen
 		if (f)
 			fclose(f);
 		if (!filetok) {
-			snprintf(err, errlen, "container endpoint: cannot read %s", tokfile);
+			snprintf(err, errlen, "container endpoint: cannot read %.400s", tokfile);
 			return -1;
 		}
 		tok = filetok;
@@ -445,12 +445,12 @@ static int from_container(pgm_call *call, aws_creds *c, char *err, size_t errlen
 			snprintf(c->source, sizeof(c->source), "container endpoint");
 			rc = 1;
 		} else {
-			snprintf(err, errlen, "container endpoint %s: %s", url, why);
+			snprintf(err, errlen, "container endpoint %.400s: %.400s", url, why);
 		}
 	} else if (status) {
-		snprintf(err, errlen, "container endpoint %s: HTTP %ld", url, status);
+		snprintf(err, errlen, "container endpoint %.400s: HTTP %ld", url, status);
 	} else {
-		snprintf(err, errlen, "container endpoint %s: %s", url, why);
+		snprintf(err, errlen, "container endpoint %.400s: %.400s", url, why);
 	}
 	pgm_http_response_free(&resp);
 	if (filetok) {

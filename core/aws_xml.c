@@ -73,7 +73,7 @@ static int is_list(xmlNode *n)
 	return first && (count > 1 || is_list_member(first));
 }
 
-static json_t *node_json(xmlNode *n)
+static json_t *node_json(xmlNode *n, int force_object)
 {
 	json_t *v;
 
@@ -86,11 +86,11 @@ static json_t *node_json(xmlNode *n)
 		xmlFree(text);
 		return v;
 	}
-	if (is_list(n)) {
+	if (!force_object && is_list(n)) {
 		v = json_array();
 		for (xmlNode *c = n->children; c; c = c->next)
 			if (c->type == XML_ELEMENT_NODE)
-				json_array_append_new(v, node_json(c));
+				json_array_append_new(v, node_json(c, 0));
 		return v;
 	}
 	v = json_object();
@@ -109,9 +109,9 @@ static json_t *node_json(xmlNode *n)
 				json_object_set_new(v, (const char *)c->name, arr);
 				old = arr;
 			}
-			json_array_append_new(old, node_json(c));
+			json_array_append_new(old, node_json(c, 0));
 		} else {
-			json_object_set_new(v, (const char *)c->name, node_json(c));
+			json_object_set_new(v, (const char *)c->name, node_json(c, 0));
 		}
 	}
 	return v;
@@ -157,7 +157,7 @@ json_t *aws_xml_doc_json(const char *body, size_t len, char **err)
 			*err = parse_error();
 		return NULL;
 	}
-	v = node_json(xmlDocGetRootElement(doc));
+	v = node_json(xmlDocGetRootElement(doc), 0);
 	xmlFreeDoc(doc);
 	return v;
 }
@@ -180,7 +180,7 @@ json_t *aws_xml_to_json(const char *body, size_t len, const char *result, char *
 	else if (!has_element_children(res))
 		v = json_object(); /* <XResult/>: nothing in it */
 	else
-		v = node_json(res);
+		v = node_json(res, 1); /* an XResult is a structure, never a list */
 	xmlFreeDoc(doc);
 	return v;
 }

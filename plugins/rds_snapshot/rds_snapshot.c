@@ -1,0 +1,985 @@
+/*
+ * plugins/rds_snapshot/rds_snapshot.c - Amazon RDS through the RDS Query
+ * API (pgm_aws_query): DB snapshots and DB cluster snapshots (create,
+ * describe, wait, copy, delete), restoring an Aurora PostgreSQL cluster from
+ * an RDS PostgreSQL snapshot, adding instances to a cluster (a provisioned
+ * class or db.serverless), describing clusters and instances, an Aurora
+ * read-replica cluster of an RDS instance and its promotion, and deleting an
+ * instance with a final snapshot.
+ *
+ * Results are normalised JSON objects with lower-case keys ("id", "status",
+ * "progress", "endpoint", ...); "raw" keeps AWS's own answer. Creating
+ * something that already exists with the same source adopts it, so the
+ * create functions are idempotent.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgmove/plugin.h"
+
+static const pgm_aws_service rds = {
+	.name = "rds",
+	.endpoint_id = "rds",
+	.env_id = "RDS",
+	.api_version = "2014-10-31",
+	.json_prefix = NULL,
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *sget(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* list_of - the items of an AWS list as an array (borrowed or new): lists
+ * arrive as arrays, a one-item list may arrive as {"Item": {...}}, an
+ * empty one as "". Returns a new reference. */
+static json_t *list_of(json_t *v)
+{
+	if (json_is_array(v))
+		return json_incref(v);
+	if (json_is_object(v) && json_object_size(v) == 1) {
+		json_t *inner = json_object_iter_value(json_object_iter(v));
+
+		if (json_is_array(inner))
+			return json_incref(inner);
+		return json_pack("[O]", inner);
+	}
+	return json_array();
+}
+
+static void set_int(json_t *o, const char *key, const char *text)
+{
+	if (text && *text)
+		json_object_set_new(o, key, json_integer(strtoll(text, NULL, 10)));
+}
+
+static void set_num(json_t *o, const char *key, const char *text)
+{
+	if (text && *text)
+		json_object_set_new(o, key, json_real(strtod(text, NULL)));
+}
+
+static void set_str(json_t *o, const char *key, const char *text)
+{
+	if (text)
+		json_object_set_new(o, key, json_string(text));
+}
+
+static void set_bool(json_t *o, const char *key, const char *text)
+{
+	if (text)
+		json_object_set_new(o, key, json_boolean(strcmp(text, "true") == 0));
+}
+
+static const char *region_arg(pgm_call *call, json_t *args)
+{
+	return pgm_arg_string(call, args, "region", NULL, 0);
+}
+
+/* tags_params - Tags.Tag.N.Key/Value from a JSON object {key: value}. */
+static int tags_params(pgm_call *call, json_t *args, json_t *params)
+{
+	json_t *tags = json_object_get(args, "tags"), *v;
+	const char *k;
+	int i = 0;
+	char name[64];
+
+	if (!tags || json_is_null(tags))
+		return 0;
+	if (!json_is_object(tags)) {
+		pgm_fail(call, "args.invalid", 0, "argument \"tags\" must be an object of key = value");
+		return -1;
+	}
+	json_object_foreach(tags, k, v)
+	{
+		if (!json_is_string(v)) {
+			pgm_fail(call, "args.invalid", 0, "tag \"%s\" must be a string", k);
+			return -1;
+		}
+		i++;
+		snprintf(name, sizeof(name), "Tags.Tag.%d.Key", i);
+		json_object_set_new(params, name, json_string(k));
+		snprintf(name, sizeof(name), "Tags.Tag.%d.Value", i);
+		json_object_set(params, name, v);
+	}
+	return 0;
+}
+
+/* code_is - the call failed with "rds.<code>". */
+static int code_is(pgm_call *call, const char *code)
+{
+	const char *c = pgm_error_code(call);
+
+	return c && strncmp(c, "rds.", 4) == 0 && strcmp(c + 4, code) == 0;
+}
+
+/* ---- normalisers ---------------------------------------------------------- */
+
+static json_t *norm_snapshot(json_t *s, int cluster)
+{
+	json_t *o = json_object();
+
+	set_str(o, "id", sget(s, cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier"));
+	if (cluster)
+		set_str(o, "cluster", sget(s, "DBClusterIdentifier"));
+	else
+		set_str(o, "instance", sget(s, "DBInstanceIdentifier"));
+	set_str(o, "status", sget(s, "Status"));
+	set_int(o, "progress", sget(s, "PercentProgress"));
+	set_str(o, "arn", sget(s, cluster ? "DBClusterSnapshotArn" : "DBSnapshotArn"));
+	set_str(o, "engine", sget(s, "Engine"));
+	set_str(o, "engine_version", sget(s, "EngineVersion"));
+	set_str(o, "type", sget(s, "SnapshotType"));
+	set_str(o, "created", sget(s, "SnapshotCreateTime"));
+	set_int(o, "allocated_storage_gb", sget(s, "AllocatedStorage"));
+	set_str(o, "source", sget(s, cluster ? "SourceDBClusterSnapshotArn"
+					      : "SourceDBSnapshotIdentifier"));
+	set_bool(o, "encrypted", sget(s, cluster ? "StorageEncrypted" : "Encrypted"));
+	if (!json_object_get(o, "progress"))
+		json_object_set_new(o, "progress", json_integer(0));
+	json_object_set(o, "raw", s);
+	return o;
+}
+
+static json_t *norm_cluster(json_t *c)
+{
+	json_t *o = json_object(), *members = json_array(), *ml, *m, *sc;
+	size_t i;
+
+	set_str(o, "id", sget(c, "DBClusterIdentifier"));
+	set_str(o, "status", sget(c, "Status"));
+	set_str(o, "endpoint", sget(c, "Endpoint"));
+	set_str(o, "reader_endpoint", sget(c, "ReaderEndpoint"));
+	set_int(o, "port", sget(c, "Port"));
+	set_str(o, "engine", sget(c, "Engine"));
+	set_str(o, "engine_version", sget(c, "EngineVersion"));
+	set_str(o, "arn", sget(c, "DBClusterArn"));
+	set_str(o, "replication_source", sget(c, "ReplicationSourceIdentifier"));
+	ml = list_of(json_object_get(c, "DBClusterMembers"));
+	json_array_foreach(ml, i, m)
+	{
+		json_t *mo = json_object();
+
+		set_str(mo, "id", sget(m, "DBInstanceIdentifier"));
+		set_bool(mo, "writer", sget(m, "IsClusterWriter"));
+		json_array_append_new(members, mo);
+	}
+	json_decref(ml);
+	json_object_set_new(o, "members", members);
+	sc = json_object_get(c, "ServerlessV2ScalingConfiguration");
+	if (json_is_object(sc)) {
+		json_t *so = json_object();
+
+		set_num(so, "min_capacity", sget(sc, "MinCapacity"));
+		set_num(so, "max_capacity", sget(sc, "MaxCapacity"));
+		json_object_set_new(o, "serverless", so);
+	}
+	json_object_set(o, "raw", c);
+	return o;
+}
+
+static json_t *norm_instance(json_t *d)
+{
+	json_t *o = json_object(), *ep = json_object_get(d, "Endpoint");
+
+	set_str(o, "id", sget(d, "DBInstanceIdentifier"));
+	set_str(o, "status", sget(d, "DBInstanceStatus"));
+	set_str(o, "class", sget(d, "DBInstanceClass"));
+	set_str(o, "engine", sget(d, "Engine"));
+	set_str(o, "engine_version", sget(d, "EngineVersion"));
+	set_str(o, "cluster", sget(d, "DBClusterIdentifier"));
+	set_str(o, "arn", sget(d, "DBInstanceArn"));
+	if (json_is_object(ep)) {
+		set_str(o, "endpoint", sget(ep, "Address"));
+		set_int(o, "port", sget(ep, "Port"));
+	}
+	json_object_set(o, "raw", d);
+	return o;
+}
+
+/* first_item - the first element of result[list_key] (borrowed), or NULL. */
+static json_t *first_item(json_t *result, const char *list_key)
+{
+	json_t *l = list_of(json_object_get(result, list_key));
+	json_t *first = json_array_get(l, 0);
+
+	json_decref(l); /* the item stays alive in result */
+	return first;
+}
+
+/* ---- describe ------------------------------------------------------------- */
+
+static json_t *describe_one(pgm_call *call, const char *region, const char *action,
+			    const char *id_param, const char *id, const char *list_key)
+{
+	json_t *params = json_pack("{s:s}", id_param, id);
+	json_t *res = pgm_aws_query(call, &rds, region, action, params);
+	json_t *item, *out = NULL;
+
+	json_decref(params);
+	if (!res)
+		return NULL;
+	item = first_item(res, list_key);
+	if (!item)
+		pgm_fail(call, "rds.not_found", 0, "rds: %s %s: the answer lists nothing", action, id);
+	else
+		out = json_incref(item);
+	json_decref(res);
+	return out;
+}
+
+static json_t *get_snapshot(pgm_call *call, const char *region, const char *id, int cluster)
+{
+	json_t *s = cluster ? describe_one(call, region, "DescribeDBClusterSnapshots",
+					   "DBClusterSnapshotIdentifier", id, "DBClusterSnapshots")
+			    : describe_one(call, region, "DescribeDBSnapshots",
+					   "DBSnapshotIdentifier", id, "DBSnapshots");
+	json_t *o;
+
+	if (!s)
+		return NULL;
+	o = norm_snapshot(s, cluster);
+	json_decref(s);
+	return o;
+}
+
+static json_t *get_cluster(pgm_call *call, const char *region, const char *id)
+{
+	json_t *c = describe_one(call, region, "DescribeDBClusters", "DBClusterIdentifier", id,
+				 "DBClusters");
+	json_t *o;
+
+	if (!c)
+		return NULL;
+	o = norm_cluster(c);
+	json_decref(c);
+	return o;
+}
+
+static json_t *get_instance(pgm_call *call, const char *region, const char *id)
+{
+	json_t *d = describe_one(call, region, "DescribeDBInstances", "DBInstanceIdentifier", id,
+				 "DBInstances");
+	json_t *o;
+
+	if (!d)
+		return NULL;
+	o = norm_instance(d);
+	json_decref(d);
+	return o;
+}
+
+/* ---- waiting ---------------------------------------------------------------- */
+
+typedef json_t *(*getter_fn)(pgm_call *, const char *, const char *);
+
+static json_t *get_db_snapshot(pgm_call *c, const char *r, const char *id)
+{
+	return get_snapshot(c, r, id, 0);
+}
+
+static json_t *get_cluster_snapshot(pgm_call *c, const char *r, const char *id)
+{
+	return get_snapshot(c, r, id, 1);
+}
+
+/* wait_for - polls get until its "status" is want (or, for snapshots, a
+ * failure state), reporting progress. Timeout: "rds.wait_timeout",
+ * retryable. */
+static json_t *wait_for(pgm_call *call, json_t *args, const char *what, getter_fn get,
+			const char *want)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *region = region_arg(call, args);
+	long long every, timeout, t0 = pgm_now_ms();
+	int polls = 0;
+
+	if (!id || pgm_failed(call) ||
+	    pgm_arg_duration_ms(call, args, "every", 30000, 0, &every) != 0 ||
+	    pgm_arg_duration_ms(call, args, "timeout", 3 * 3600 * 1000LL, 0, &timeout) != 0)
+		return NULL;
+	for (;;) {
+		json_t *o = get(call, region, id);
+		const char *st;
+		char label[160];
+
+		if (!o)
+			return NULL;
+		polls++;
+		st = sget(o, "status");
+		snprintf(label, sizeof(label), "%s %s: %s", what, id, st ? st : "?");
+		pgm_progress(call, (double)json_integer_value(json_object_get(o, "progress")),
+			     json_object_get(o, "progress") ? 100 : 0, "%", label);
+		if (st && strcmp(st, want) == 0) {
+			json_object_set_new(o, "polls", json_integer(polls));
+			return o;
+		}
+		if (st && (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0 ||
+			   strcmp(st, "incompatible-restore") == 0 ||
+			   strcmp(st, "inaccessible-encryption-credentials") == 0)) {
+			pgm_fail(call, "rds.wait_failed", 0, "rds: %s %s is %s, not %s", what, id, st,
+				 want);
+			json_decref(o);
+			return NULL;
+		}
+		json_decref(o);
+		if (pgm_now_ms() - t0 + every > timeout) {
+			char a[32], b[32];
+
+			pgm_fail(call, "rds.wait_timeout", 1,
+				 "rds: %s %s is still %s after %s (timeout %s, %d polls)", what, id,
+				 st ? st : "?", pgm_duration_format(pgm_now_ms() - t0, a, sizeof(a)),
+				 pgm_duration_format(timeout, b, sizeof(b)), polls);
+			return NULL;
+		}
+		if (pgm_sleep_ms(call, every) != 0)
+			return NULL;
+	}
+}
+
+/* ---- DB snapshots ------------------------------------------------------------ */
+
+static json_t *fn_create_snapshot(pgm_call *call, json_t *args)
+{
+	const char *instance = pgm_arg_string(call, args, "instance", NULL, 1);
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *region = region_arg(call, args);
+	json_t *params, *res, *out;
+
+	if (!instance || !id || pgm_failed(call))
+		return NULL;
+	params = json_pack("{s:s,s:s}", "DBInstanceIdentifier", instance, "DBSnapshotIdentifier",
+			   id);
+	if (tags_params(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "CreateDBSnapshot", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBSnapshotAlreadyExists")) {
+		/* Adopt it when it is a snapshot of the same instance. */
+		char *first = strdup(pgm_error_message(call));
+
+		pgm_clear_error(call);
+		out = get_snapshot(call, region, id, 0);
+		if (out && sget(out, "instance") && strcmp(sget(out, "instance"), instance) == 0) {
+			pgm_info("snapshot %s of %s exists already (%s); adopting it", id, instance,
+				 sget(out, "status"));
+			json_object_set_new(out, "adopted", json_true());
+			free(first);
+			return out;
+		}
+		if (out)
+			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0,
+				 "rds: snapshot %s exists already but is of instance %s, not %s", id,
+				 sget(out, "instance") ? sget(out, "instance") : "?", instance);
+		else {
+			pgm_clear_error(call);
+			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0, "%s", first);
+		}
+		json_decref(out);
+		free(first);
+		return NULL;
+	}
+	if (!res)
+		return NULL;
+	out = norm_snapshot(json_object_get(res, "DBSnapshot"), 0);
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_describe_snapshot(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+
+	if (!id)
+		return NULL;
+	return get_snapshot(call, region_arg(call, args), id, 0);
+}
+
+static json_t *fn_list_snapshots(pgm_call *call, json_t *args)
+{
+	const char *instance = pgm_arg_string(call, args, "instance", NULL, 0);
+	const char *type = pgm_arg_string(call, args, "type", NULL, 0);
+	json_t *params = json_object(), *res, *items, *out, *s;
+	size_t i;
+
+	if (pgm_failed(call)) {
+		json_decref(params);
+		return NULL;
+	}
+	if (instance)
+		json_object_set_new(params, "DBInstanceIdentifier", json_string(instance));
+	if (type)
+		json_object_set_new(params, "SnapshotType", json_string(type));
+	json_object_set_new(params, "MaxRecords", json_integer(100));
+	res = pgm_aws_query_all(call, &rds, region_arg(call, args), "DescribeDBSnapshots", params,
+				"DBSnapshots", "Marker", 0);
+	json_decref(params);
+	if (!res)
+		return NULL;
+	items = json_object_get(res, "DBSnapshots");
+	out = json_array();
+	json_array_foreach(items, i, s)
+		json_array_append_new(out, norm_snapshot(s, 0));
+	s = json_pack("{s:o,s:O}", "snapshots", out, "pages", json_object_get(res, "pages"));
+	json_decref(res);
+	return s;
+}
+
+static json_t *fn_wait_snapshot(pgm_call *call, json_t *args)
+{
+	return wait_for(call, args, "snapshot", get_db_snapshot, "available");
+}
+
+static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
+{
+	const char *src = pgm_arg_string(call, args, "source", NULL, 1);
+	const char *dst = pgm_arg_string(call, args, "target", NULL, 1);
+	const char *kms = pgm_arg_string(call, args, "kms_key", NULL, 0);
+	const char *region = region_arg(call, args);
+	int copy_tags = 0;
+	json_t *params, *res, *out;
+
+	if (!src || !dst || pgm_failed(call) ||
+	    pgm_arg_bool(call, args, "copy_tags", 0, &copy_tags) != 0)
+		return NULL;
+	params = json_pack("{s:s,s:s}", "SourceDBSnapshotIdentifier", src,
+			   "TargetDBSnapshotIdentifier", dst);
+	if (kms)
+		json_object_set_new(params, "KmsKeyId", json_string(kms));
+	if (copy_tags)
+		json_object_set_new(params, "CopyTags", json_true());
+	if (tags_params(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "CopyDBSnapshot", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBSnapshotAlreadyExists")) {
+		pgm_clear_error(call);
+		out = get_snapshot(call, region, dst, 0);
+		if (out && sget(out, "source") && strstr(sget(out, "source"), src)) {
+			json_object_set_new(out, "adopted", json_true());
+			return out;
+		}
+		if (out)
+			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0,
+				 "rds: snapshot %s exists already and is not a copy of %s", dst, src);
+		json_decref(out);
+		return NULL;
+	}
+	if (!res)
+		return NULL;
+	out = norm_snapshot(json_object_get(res, "DBSnapshot"), 0);
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *delete_snapshot(pgm_call *call, json_t *args, int cluster)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	json_t *params, *res, *out;
+
+	if (!id)
+		return NULL;
+	params = json_pack("{s:s}", cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier",
+			   id);
+	res = pgm_aws_query(call, &rds, region_arg(call, args),
+			    cluster ? "DeleteDBClusterSnapshot" : "DeleteDBSnapshot", params);
+	json_decref(params);
+	if (!res && code_is(call, cluster ? "DBClusterSnapshotNotFoundFault" : "DBSnapshotNotFound")) {
+		pgm_clear_error(call);
+		pgm_info("snapshot %s does not exist (deleted already)", id);
+		return json_pack("{s:s,s:s,s:b}", "id", id, "status", "deleted", "existed", 0);
+	}
+	if (!res)
+		return NULL;
+	out = norm_snapshot(json_object_get(res, cluster ? "DBClusterSnapshot" : "DBSnapshot"),
+			    cluster);
+	json_object_set_new(out, "existed", json_true());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_delete_snapshot(pgm_call *call, json_t *args)
+{
+	return delete_snapshot(call, args, 0);
+}
+
+/* ---- DB cluster snapshots ------------------------------------------------------- */
+
+static json_t *fn_create_cluster_snapshot(pgm_call *call, json_t *args)
+{
+	const char *cluster = pgm_arg_string(call, args, "cluster", NULL, 1);
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *region = region_arg(call, args);
+	json_t *params, *res, *out;
+
+	if (!cluster || !id || pgm_failed(call))
+		return NULL;
+	params = json_pack("{s:s,s:s}", "DBClusterIdentifier", cluster,
+			   "DBClusterSnapshotIdentifier", id);
+	if (tags_params(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "CreateDBClusterSnapshot", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBClusterSnapshotAlreadyExistsFault")) {
+		pgm_clear_error(call);
+		out = get_snapshot(call, region, id, 1);
+		if (out && sget(out, "cluster") && strcmp(sget(out, "cluster"), cluster) == 0) {
+			json_object_set_new(out, "adopted", json_true());
+			return out;
+		}
+		if (out)
+			pgm_fail(call, "rds.DBClusterSnapshotAlreadyExistsFault", 0,
+				 "rds: cluster snapshot %s exists already but is of cluster %s", id,
+				 sget(out, "cluster") ? sget(out, "cluster") : "?");
+		json_decref(out);
+		return NULL;
+	}
+	if (!res)
+		return NULL;
+	out = norm_snapshot(json_object_get(res, "DBClusterSnapshot"), 1);
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_describe_cluster_snapshot(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+
+	if (!id)
+		return NULL;
+	return get_snapshot(call, region_arg(call, args), id, 1);
+}
+
+static json_t *fn_wait_cluster_snapshot(pgm_call *call, json_t *args)
+{
+	return wait_for(call, args, "cluster snapshot", get_cluster_snapshot, "available");
+}
+
+static json_t *fn_delete_cluster_snapshot(pgm_call *call, json_t *args)
+{
+	return delete_snapshot(call, args, 1);
+}
+
+/* ---- clusters and instances --------------------------------------------------- */
+
+/* cluster_options - the options shared by restore_cluster and
+ * create_replica_cluster. */
+static int cluster_options(pgm_call *call, json_t *args, json_t *params)
+{
+	const char *ev = pgm_arg_string(call, args, "engine_version", NULL, 0);
+	const char *subnet = pgm_arg_string(call, args, "subnet_group", NULL, 0);
+	const char *kms = pgm_arg_string(call, args, "kms_key", NULL, 0);
+	json_t *sgs = json_object_get(args, "security_groups"), *g;
+	double lo = -1, hi = -1;
+	long long port = 0;
+	int dp = 0;
+	size_t i;
+	char name[80];
+
+	if (pgm_failed(call) || pgm_arg_number(call, args, "min_capacity", -1, 0, &lo) != 0 ||
+	    pgm_arg_number(call, args, "max_capacity", -1, 0, &hi) != 0 ||
+	    pgm_arg_int(call, args, "port", 0, 0, &port) != 0 ||
+	    pgm_arg_bool(call, args, "deletion_protection", 0, &dp) != 0)
+		return -1;
+	if (ev)
+		json_object_set_new(params, "EngineVersion", json_string(ev));
+	if (subnet)
+		json_object_set_new(params, "DBSubnetGroupName", json_string(subnet));
+	if (kms)
+		json_object_set_new(params, "KmsKeyId", json_string(kms));
+	if (port)
+		json_object_set_new(params, "Port", json_integer(port));
+	if (dp)
+		json_object_set_new(params, "DeletionProtection", json_true());
+	if ((lo >= 0) != (hi >= 0)) {
+		pgm_fail(call, "args.invalid", 0,
+			 "min_capacity and max_capacity go together (Aurora Serverless v2 ACUs)");
+		return -1;
+	}
+	if (lo >= 0) {
+		if (lo > hi) {
+			pgm_fail(call, "args.invalid", 0,
+				 "min_capacity %g is above max_capacity %g", lo, hi);
+			return -1;
+		}
+		json_object_set_new(params, "ServerlessV2ScalingConfiguration.MinCapacity",
+				    json_real(lo));
+		json_object_set_new(params, "ServerlessV2ScalingConfiguration.MaxCapacity",
+				    json_real(hi));
+	}
+	if (sgs && !json_is_null(sgs)) {
+		if (!json_is_array(sgs)) {
+			pgm_fail(call, "args.invalid", 0,
+				 "argument \"security_groups\" must be an array of sg- ids");
+			return -1;
+		}
+		json_array_foreach(sgs, i, g)
+		{
+			if (!json_is_string(g)) {
+				pgm_fail(call, "args.invalid", 0,
+					 "security_groups[%zu] must be a string", i + 1);
+				return -1;
+			}
+			snprintf(name, sizeof(name), "VpcSecurityGroupIds.VpcSecurityGroupId.%zu",
+				 i + 1);
+			json_object_set(params, name, g);
+		}
+	}
+	return tags_params(call, args, params);
+}
+
+/* adopt_cluster - after DBClusterAlreadyExistsFault: the existing cluster
+ * when its engine is the one asked for. */
+static json_t *adopt_cluster(pgm_call *call, const char *region, const char *id,
+			     const char *engine)
+{
+	json_t *out;
+
+	pgm_clear_error(call);
+	out = get_cluster(call, region, id);
+	if (out && sget(out, "engine") && strcmp(sget(out, "engine"), engine) == 0) {
+		pgm_info("cluster %s exists already (%s); adopting it", id, sget(out, "status"));
+		json_object_set_new(out, "adopted", json_true());
+		return out;
+	}
+	if (out)
+		pgm_fail(call, "rds.DBClusterAlreadyExistsFault", 0,
+			 "rds: cluster %s exists already with engine %s, not %s", id,
+			 sget(out, "engine") ? sget(out, "engine") : "?", engine);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *fn_restore_cluster(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *snap = pgm_arg_string(call, args, "snapshot", NULL, 1);
+	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
+	const char *region = region_arg(call, args);
+	json_t *params, *res, *out;
+
+	if (!id || !snap || !engine || pgm_failed(call))
+		return NULL;
+	params = json_pack("{s:s,s:s,s:s}", "DBClusterIdentifier", id, "SnapshotIdentifier", snap,
+			   "Engine", engine);
+	if (cluster_options(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "RestoreDBClusterFromSnapshot", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBClusterAlreadyExistsFault"))
+		return adopt_cluster(call, region, id, engine);
+	if (!res)
+		return NULL;
+	out = norm_cluster(json_object_get(res, "DBCluster"));
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_create_replica_cluster(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *src = pgm_arg_string(call, args, "source_instance", NULL, 1);
+	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
+	const char *region = region_arg(call, args);
+	json_t *params, *res, *out;
+	char *arn = NULL;
+
+	if (!id || !src || !engine || pgm_failed(call))
+		return NULL;
+	if (strncmp(src, "arn:", 4) != 0) {
+		/* ReplicationSourceIdentifier wants the instance's ARN. */
+		json_t *inst = get_instance(call, region, src);
+
+		if (!inst)
+			return NULL;
+		arn = sget(inst, "arn") ? strdup(sget(inst, "arn")) : NULL;
+		json_decref(inst);
+		if (!arn) {
+			pgm_fail(call, "rds.no_arn", 0, "rds: instance %s has no ARN in the answer",
+				 src);
+			return NULL;
+		}
+	}
+	params = json_pack("{s:s,s:s,s:s}", "DBClusterIdentifier", id,
+			   "ReplicationSourceIdentifier", arn ? arn : src, "Engine", engine);
+	free(arn);
+	if (cluster_options(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "CreateDBCluster", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBClusterAlreadyExistsFault"))
+		return adopt_cluster(call, region, id, engine);
+	if (!res)
+		return NULL;
+	out = norm_cluster(json_object_get(res, "DBCluster"));
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_promote_cluster(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	json_t *params, *res, *out;
+
+	if (!id)
+		return NULL;
+	params = json_pack("{s:s}", "DBClusterIdentifier", id);
+	res = pgm_aws_query(call, &rds, region_arg(call, args), "PromoteReadReplicaDBCluster",
+			    params);
+	json_decref(params);
+	if (!res)
+		return NULL;
+	out = norm_cluster(json_object_get(res, "DBCluster"));
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_describe_cluster(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+
+	if (!id)
+		return NULL;
+	return get_cluster(call, region_arg(call, args), id);
+}
+
+static json_t *fn_wait_cluster(pgm_call *call, json_t *args)
+{
+	return wait_for(call, args, "cluster", get_cluster, "available");
+}
+
+static json_t *fn_add_instance(pgm_call *call, json_t *args)
+{
+	const char *cluster = pgm_arg_string(call, args, "cluster", NULL, 1);
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *cls = pgm_arg_string(call, args, "class", "db.serverless", 0);
+	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
+	const char *region = region_arg(call, args);
+	long long tier = -1;
+	int pub = 0;
+	json_t *params, *res, *out;
+
+	if (!cluster || !id || !cls || !engine || pgm_failed(call) ||
+	    pgm_arg_int(call, args, "promotion_tier", -1, 0, &tier) != 0 ||
+	    pgm_arg_bool(call, args, "publicly_accessible", 0, &pub) != 0)
+		return NULL;
+	params = json_pack("{s:s,s:s,s:s,s:s}", "DBClusterIdentifier", cluster,
+			   "DBInstanceIdentifier", id, "DBInstanceClass", cls, "Engine", engine);
+	if (tier >= 0)
+		json_object_set_new(params, "PromotionTier", json_integer(tier));
+	if (pub)
+		json_object_set_new(params, "PubliclyAccessible", json_true());
+	if (tags_params(call, args, params) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	res = pgm_aws_query(call, &rds, region, "CreateDBInstance", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBInstanceAlreadyExists")) {
+		pgm_clear_error(call);
+		out = get_instance(call, region, id);
+		if (out && sget(out, "cluster") && strcmp(sget(out, "cluster"), cluster) == 0) {
+			json_object_set_new(out, "adopted", json_true());
+			return out;
+		}
+		if (out)
+			pgm_fail(call, "rds.DBInstanceAlreadyExists", 0,
+				 "rds: instance %s exists already and is not in cluster %s", id,
+				 cluster);
+		json_decref(out);
+		return NULL;
+	}
+	if (!res)
+		return NULL;
+	out = norm_instance(json_object_get(res, "DBInstance"));
+	json_object_set_new(out, "adopted", json_false());
+	json_decref(res);
+	return out;
+}
+
+static json_t *fn_describe_instance(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+
+	if (!id)
+		return NULL;
+	return get_instance(call, region_arg(call, args), id);
+}
+
+static json_t *fn_wait_instance(pgm_call *call, json_t *args)
+{
+	return wait_for(call, args, "instance", get_instance, "available");
+}
+
+static json_t *fn_delete_instance(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *final = pgm_arg_string(call, args, "final_snapshot", NULL, 0);
+	const char *region = region_arg(call, args);
+	int skip = 0, del_backups = 0;
+	json_t *params, *res, *out;
+
+	if (!id || pgm_failed(call) ||
+	    pgm_arg_bool(call, args, "skip_final_snapshot", 0, &skip) != 0 ||
+	    pgm_arg_bool(call, args, "delete_automated_backups", 0, &del_backups) != 0)
+		return NULL;
+	if (!final && !skip)
+		return pgm_fail(call, "args.invalid", 0,
+				"deleting instance %s needs final_snapshot = \"<id>\" (or "
+				"skip_final_snapshot = true, which loses the recovery point)",
+				id);
+	if (final && skip)
+		return pgm_fail(call, "args.invalid", 0,
+				"final_snapshot and skip_final_snapshot = true contradict each other");
+	params = json_pack("{s:s,s:b}", "DBInstanceIdentifier", id, "SkipFinalSnapshot", skip);
+	if (final)
+		json_object_set_new(params, "FinalDBSnapshotIdentifier", json_string(final));
+	if (del_backups)
+		json_object_set_new(params, "DeleteAutomatedBackups", json_true());
+	res = pgm_aws_query(call, &rds, region, "DeleteDBInstance", params);
+	json_decref(params);
+	if (!res)
+		return NULL;
+	out = norm_instance(json_object_get(res, "DBInstance"));
+	if (final)
+		json_object_set_new(out, "final_snapshot", json_string(final));
+	json_decref(res);
+	return out;
+}
+
+/* ---- the descriptor ------------------------------------------------------------- */
+
+#define P_REGION {"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"}
+#define P_WAIT                                                                             \
+	{"every", "duration", 0, 0, "poll interval (default 30s)"},                        \
+		{"timeout", "duration", 0, 0, "give up after (default 3h)"}
+#define P_END {NULL, NULL, 0, 0, NULL}
+#define P_CLUSTER_OPTS                                                                     \
+	{"engine", "string", 0, 0, "default aurora-postgresql"},                           \
+		{"engine_version", "string", 0, 0, "e.g. 15.4"},                           \
+		{"subnet_group", "string", 0, 0, "DB subnet group name"},                  \
+		{"security_groups", "array", 0, 0, "VPC security group ids"},              \
+		{"kms_key", "string", 0, 0, "KMS key for encryption"},                     \
+		{"port", "integer", 0, 0, "port"},                                         \
+		{"min_capacity", "number", 0, 0, "Serverless v2 minimum ACUs (e.g. 0.5)"}, \
+		{"max_capacity", "number", 0, 0, "Serverless v2 maximum ACUs (e.g. 16)"},  \
+		{"deletion_protection", "boolean", 0, 0, "protect the cluster"},           \
+		{"tags", "object", 0, 0, "tags {key = value}"}
+
+static const pgm_param p_create_snapshot[] = {
+	{"instance", "string", 1, 0, "DB instance identifier"},
+	{"id", "string", 1, 0, "snapshot identifier"},
+	{"tags", "object", 0, 0, "tags {key = value}"},
+	P_REGION, P_END};
+static const pgm_param p_id[] = {{"id", "string", 1, 0, "identifier"}, P_REGION, P_END};
+static const pgm_param p_wait[] = {{"id", "string", 1, 0, "identifier"}, P_WAIT, P_REGION, P_END};
+static const pgm_param p_list_snapshots[] = {
+	{"instance", "string", 0, 0, "only snapshots of this instance"},
+	{"type", "string", 0, 0, "manual, automated, ..."},
+	P_REGION, P_END};
+static const pgm_param p_copy_snapshot[] = {
+	{"source", "string", 1, 0, "source snapshot identifier or ARN"},
+	{"target", "string", 1, 0, "new snapshot identifier"},
+	{"kms_key", "string", 0, 0, "KMS key to encrypt the copy"},
+	{"copy_tags", "boolean", 0, 0, "copy the source's tags"},
+	{"tags", "object", 0, 0, "tags {key = value}"},
+	P_REGION, P_END};
+static const pgm_param p_create_cluster_snapshot[] = {
+	{"cluster", "string", 1, 0, "DB cluster identifier"},
+	{"id", "string", 1, 0, "cluster snapshot identifier"},
+	{"tags", "object", 0, 0, "tags {key = value}"},
+	P_REGION, P_END};
+static const pgm_param p_restore_cluster[] = {
+	{"id", "string", 1, 0, "new cluster identifier"},
+	{"snapshot", "string", 1, 0, "DB snapshot (or cluster snapshot) identifier or ARN"},
+	P_CLUSTER_OPTS, P_REGION, P_END};
+static const pgm_param p_create_replica_cluster[] = {
+	{"id", "string", 1, 0, "new cluster identifier"},
+	{"source_instance", "string", 1, 0, "RDS instance identifier or ARN to replicate"},
+	P_CLUSTER_OPTS, P_REGION, P_END};
+static const pgm_param p_add_instance[] = {
+	{"cluster", "string", 1, 0, "DB cluster identifier"},
+	{"id", "string", 1, 0, "new instance identifier"},
+	{"class", "string", 0, 0, "db.serverless (default) or a provisioned class"},
+	{"engine", "string", 0, 0, "default aurora-postgresql"},
+	{"promotion_tier", "integer", 0, 0, "failover priority 0-15"},
+	{"publicly_accessible", "boolean", 0, 0, "default false"},
+	{"tags", "object", 0, 0, "tags {key = value}"},
+	P_REGION, P_END};
+static const pgm_param p_delete_instance[] = {
+	{"id", "string", 1, 0, "DB instance identifier"},
+	{"final_snapshot", "string", 0, 0, "identifier of the final snapshot (the recovery point)"},
+	{"skip_final_snapshot", "boolean", 0, 0, "delete without a final snapshot"},
+	{"delete_automated_backups", "boolean", 0, 0, "also delete automated backups"},
+	P_REGION, P_END};
+
+static const pgm_function functions[] = {
+	{"create_snapshot", fn_create_snapshot, PGM_FN_IDEMPOTENT,
+	 "create a DB snapshot of an instance (adopts an existing one of the same instance)",
+	 p_create_snapshot},
+	{"describe_snapshot", fn_describe_snapshot, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "status and percent progress of a DB snapshot", p_id},
+	{"list_snapshots", fn_list_snapshots, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "DB snapshots, all pages", p_list_snapshots},
+	{"wait_snapshot", fn_wait_snapshot, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "wait until a DB snapshot is available", p_wait},
+	{"copy_snapshot", fn_copy_snapshot, PGM_FN_IDEMPOTENT, "copy a DB snapshot",
+	 p_copy_snapshot},
+	{"delete_snapshot", fn_delete_snapshot, PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE,
+	 "delete a DB snapshot (absent counts as deleted)", p_id},
+	{"create_cluster_snapshot", fn_create_cluster_snapshot, PGM_FN_IDEMPOTENT,
+	 "create a DB cluster snapshot", p_create_cluster_snapshot},
+	{"describe_cluster_snapshot", fn_describe_cluster_snapshot,
+	 PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "status and progress of a DB cluster snapshot", p_id},
+	{"wait_cluster_snapshot", fn_wait_cluster_snapshot, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "wait until a DB cluster snapshot is available", p_wait},
+	{"delete_cluster_snapshot", fn_delete_cluster_snapshot,
+	 PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE, "delete a DB cluster snapshot", p_id},
+	{"restore_cluster", fn_restore_cluster, PGM_FN_IDEMPOTENT,
+	 "restore an Aurora cluster from an RDS (or cluster) snapshot", p_restore_cluster},
+	{"add_instance", fn_add_instance, PGM_FN_IDEMPOTENT,
+	 "add an instance (db.serverless or provisioned) to a cluster", p_add_instance},
+	{"describe_cluster", fn_describe_cluster, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "status, endpoints, members and engine of a cluster", p_id},
+	{"wait_cluster", fn_wait_cluster, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "wait until a cluster is available", p_wait},
+	{"describe_instance", fn_describe_instance, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "status, endpoint and class of an instance", p_id},
+	{"wait_instance", fn_wait_instance, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "wait until an instance is available", p_wait},
+	{"create_replica_cluster", fn_create_replica_cluster, PGM_FN_IDEMPOTENT,
+	 "create an Aurora read-replica cluster of an RDS instance", p_create_replica_cluster},
+	{"promote_cluster", fn_promote_cluster, PGM_FN_IRREVERSIBLE,
+	 "promote an Aurora read-replica cluster to a standalone cluster", p_id},
+	{"delete_instance", fn_delete_instance, PGM_FN_IRREVERSIBLE,
+	 "delete an instance, with a final snapshot unless told otherwise", p_delete_instance},
+	{NULL, NULL, 0, NULL, NULL}};
+
+PGMOVE_PLUGIN(rds_snapshot) = {
+	.abi = PGMOVE_PLUGIN_ABI,
+	.name = "rds_snapshot",
+	.version = "1.0.0",
+	.summary = "Amazon RDS snapshots, Aurora restore, clusters and instances (RDS Query API)",
+	.init = NULL,
+	.fini = NULL,
+	.functions = functions,
+};
