@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -159,6 +160,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 	char appname[64], *desc;
 	char *perr = NULL;
 	PQconninfoOption *opts;
+	unsigned seed = (unsigned)start ^ ((unsigned)getpid() << 16); /* jitter differs per process */
 	int attempt = 0;
 	pgm_pg *pg;
 
@@ -217,7 +219,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 		msg = one_line(conn ? PQerrorMessage(conn) : "out of memory");
 		PQfinish(conn);
 		state = conn_failure_state(msg, &retryable);
-		wait = delay / 2 + random() % (delay + 1); /* jitter: 0.5x .. 1.5x */
+		wait = delay / 2 + rand_r(&seed) % (delay + 1); /* jitter: 0.5x .. 1.5x */
 		if (retryable && pgm_now_ms() + wait - start < window && !pgm_cancelled(call)) {
 			pgm_debug("pg: connect %s: %s (attempt %d, retrying in %lld ms)", desc,
 				  msg, attempt, wait);
