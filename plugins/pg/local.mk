@@ -1,1 +1,7 @@
 # plugins/pg/local.mk - fragment of Makefile.am
+# pg: queries, assessment, read-only switch, sequences, ANALYZE.
+pkglib_LTLIBRARIES += plugins/pg/pg.la
+plugins_pg_pg_la_SOURCES = plugins/pg/pg.c
+plugins_pg_pg_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS)
+plugins_pg_pg_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_pg_pg_la_LIBADD = core/libpgmove.la $(PQ_LIBS) $(JANSSON_LIBS)

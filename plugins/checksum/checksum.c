@@ -1,0 +1,60 @@
+/*
+ * plugins/checksum/checksum.c - the checksum plugin's descriptor: compare
+ * (row counts and content checksums of two servers, narrowed down to keys),
+ * sequences and inventory. The work is in checksum_compare.c and
+ * checksum_inventory.c.
+ */
+#include "checksum.h"
+
+static const pgm_param compare_params[] = {
+	{ "source", "conninfo", 1, 1, "source connection string" },
+	{ "target", "conninfo", 1, 1, "target connection string" },
+	{ "tables", "array", 0, 0, "tables to compare (\"schema.table\" or \"table\", wildcards); default all" },
+	{ "schemas", "array", 0, 0, "compare only these schemas (when tables is not given)" },
+	{ "exclude", "array", 0, 0, "tables to leave out" },
+	{ "jobs", "integer", 0, 0, "connections to each server (default 4)" },
+	{ "chunk_rows", "integer", 0, 0, "rows per key-range chunk (default 100000)" },
+	{ "leaf_rows", "integer", 0, 0, "range size at which differing keys are fetched (default 2000)" },
+	{ "max_differences", "integer", 0, 0, "differences listed at most (default 100)" },
+	{ "snapshot", "boolean", 0, 0, "one consistent snapshot per server (default true)" },
+	{ "hash", "string", 0, 0, "\"typed\" (default: binary hashes where exact) or \"text\" (every value through its text form)" },
+	{ "check_types", "boolean", 0, 0, "column type differences make a table unequal (default true)" },
+	{ "counts_only", "boolean", 0, 0, "compare row counts per chunk only (default false)" },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static const pgm_param sequences_params[] = {
+	{ "source", "conninfo", 1, 1, "source connection string" },
+	{ "target", "conninfo", 1, 1, "target connection string" },
+	{ "target_ahead_ok", "boolean", 0, 0, "a target value above the source's is equal (default false)" },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static const pgm_param inventory_params[] = {
+	{ "source", "conninfo", 1, 1, "source connection string" },
+	{ "target", "conninfo", 1, 1, "target connection string" },
+	{ "ignore", "array", 0, 0, "kinds to leave out (\"extension\", \"function\", ...)" },
+	{ "max_differences", "integer", 0, 0, "entries listed at most per list (default 200)" },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static const pgm_function checksum_functions[] = {
+	{ "compare", checksum_compare, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "row counts and content checksums of the tables of two servers, narrowed down to keys",
+	  compare_params },
+	{ "sequences", checksum_sequences, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "last values of the sequences of two servers", sequences_params },
+	{ "inventory", checksum_inventory, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "tables, columns, indexes, constraints, sequences, views, functions, triggers, types "
+	  "and extensions of two databases, compared by name",
+	  inventory_params },
+	{ NULL, NULL, 0, NULL, NULL }
+};
+
+PGMOVE_PLUGIN(checksum) = {
+	.abi = PGMOVE_PLUGIN_ABI,
+	.name = "checksum",
+	.version = "0.1.0",
+	.summary = "compare two servers: content checksums by key range, sequences, inventory",
+	.functions = checksum_functions,
+};
