@@ -1,1 +1,6 @@
-# plugins/cloudwatch/local.mk - fragment of Makefile.am
+# plugins/cloudwatch/local.mk - fragment of Makefile.am: the cloudwatch
+# plugin (CloudWatch Query API through libpgmove's AWS layer).
+pkglib_LTLIBRARIES += plugins/cloudwatch/cloudwatch.la
+plugins_cloudwatch_cloudwatch_la_SOURCES = plugins/cloudwatch/cloudwatch.c
+plugins_cloudwatch_cloudwatch_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_cloudwatch_cloudwatch_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS) -lm
