@@ -220,7 +220,10 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 		PQfinish(conn);
 		state = conn_failure_state(msg, &retryable);
 		wait = delay / 2 + rand_r(&seed) % (delay + 1); /* jitter: 0.5x .. 1.5x */
-		if (retryable && pgm_now_ms() + wait - start < window && !pgm_cancelled(call)) {
+		/* the last wait is cut short so that one more attempt fits in */
+		if (wait > window - (pgm_now_ms() - start) - 50)
+			wait = window - (pgm_now_ms() - start) - 50;
+		if (retryable && wait >= 20 && !pgm_cancelled(call)) {
 			pgm_debug("pg: connect %s: %s (attempt %d, retrying in %lld ms)", desc,
 				  msg, attempt, wait);
 			free(msg);
