@@ -285,7 +285,7 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 	}
 	struct dirent *rb;
 	int found = 0;
-	time_t newest = 0;
+	long long newest = 0;
 	while ((rb = readdir(d))) {
 		if (rb->d_name[0] == '.')
 			continue;
@@ -309,8 +309,9 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 					snprintf(out, outlen, "%s", dir);
 					found++;
 				}
-			} else if (!found || st.st_mtime > newest) {
-				newest = st.st_mtime;
+			} else if (!found || (long long)st.st_mtim.tv_sec * 1000000000LL +
+							  st.st_mtim.tv_nsec > newest) {
+				newest = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 				snprintf(out, outlen, "%s", dir);
 				found = 1;
 			}

@@ -11,3 +11,17 @@ ENGINE_TESTS = \
 	tests/engine/test_crash.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
+
+# plugins that must fail to load, for the loader's error messages
+check_LTLIBRARIES += tests/plugins/badabi.la tests/plugins/badinit.la tests/plugins/nosym.la
+tests_plugins_badabi_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_badabi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_ABI
+tests_plugins_badabi_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
+tests_plugins_badabi_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_badinit_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_badinit_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_INIT
+tests_plugins_badinit_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
+tests_plugins_badinit_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_nosym_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_nosym_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
+tests_plugins_nosym_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
