@@ -959,6 +959,15 @@ class Handler(BaseHTTPRequestHandler):
                                      "Port": int(i.get("port", 5432))},
                         "DBInstanceArn": st.arn("us-east-1", "db", i["id"]),
                         "MultiAZ": False, "PubliclyAccessible": False}
+                for sn in arg.get("snapshots", []):
+                    st.snapshots[sn["id"]] = {
+                        "DBSnapshotIdentifier": sn["id"],
+                        "DBInstanceIdentifier": sn.get("instance", "app-db"),
+                        "SnapshotCreateTime": time.time(), "Engine": "postgres",
+                        "EngineVersion": "15.4", "AllocatedStorage": 20,
+                        "Status": sn.get("status", "available"), "Port": 5432,
+                        "SnapshotType": sn.get("type", "manual"), "PercentProgress": 100,
+                        "DBSnapshotArn": st.arn("us-east-1", "snapshot", sn["id"])}
                 for m in arg.get("metrics", []):
                     key = (m["namespace"], m["name"],
                            tuple(sorted(m.get("dimensions", {}).items())))

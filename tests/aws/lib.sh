@@ -2,7 +2,7 @@
 # free port (stopped on exit), a private HOME with no AWS files, and helpers.
 #   fake_start [args]   start tests/aws/fake_aws.py; sets FAKE_URL, FAKE_PID
 #   ctl PATH [JSON]     POST JSON to the fake's control endpoint (GET without)
-#   drive PLUGIN FN k=v...   run a plugin function through tests/aws/aws_drive
+#   pcall PLUGIN.FN k=v...   `pgmove call --json` into $OUT / $ERR / $RC
 #   expect_eq WHAT GOT WANT / expect_match WHAT TEXT REGEX / fail MSG
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -54,18 +54,20 @@ ctl() {
 	fi
 }
 
-plugin_so() {
-	echo "$top_builddir/plugins/$1/.libs/$1.so"
-}
+export PGMOVE_PLUGIN_PATH="$top_builddir/plugins/rds_snapshot/.libs:$top_builddir/plugins/cloudwatch/.libs${EXTRA_PLUGIN_PATH:+:$EXTRA_PLUGIN_PATH}"
+PGMOVE="$top_builddir/core/pgmove"
+if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
+	PGMOVE="$top_builddir/libtool --mode=execute valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $PGMOVE"
+fi
 
-# drive PLUGIN FUNCTION k=v...: stdout to $OUT, stderr to $ERR, status in $RC
-drive() {
-	p=$1 f=$2
-	shift 2
-	"$top_builddir/tests/aws/aws_drive" "$(plugin_so "$p")" "$f" "$@" >"$TMP/out" 2>"$TMP/err"
+# pcall PLUGIN.FUNCTION k=v...: `pgmove call --json`; stdout in $OUT, stderr in $ERR
+# (also appended to $TMP/all.err), exit status in $RC
+pcall() {
+	$PGMOVE call "$@" --json >"$TMP/out" 2>"$TMP/err"
 	RC=$?
 	OUT=$(cat "$TMP/out")
 	ERR=$(cat "$TMP/err")
+	cat "$TMP/err" >>"$TMP/all.err"
 	return 0
 }
 

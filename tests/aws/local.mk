@@ -1,1 +1,14 @@
-# tests/aws/local.mk - fragment of Makefile.am
+# tests/aws/local.mk - fragment of Makefile.am: tests of the AWS layer, the
+# rds_snapshot and cloudwatch plugins and the snapshot runbook, against the
+# fake AWS in tests/aws/fake_aws.py (run with Debian's /usr/bin/python3).
+AWS_TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+
+check_PROGRAMS += tests/aws/test_aws_unit
+tests_aws_test_aws_unit_SOURCES = tests/aws/test_aws_unit.c \
+	core/aws.c core/aws_sigv4.c core/aws_xml.c core/aws_creds.c
+tests_aws_test_aws_unit_CFLAGS = $(AWS_TEST_CFLAGS)
+tests_aws_test_aws_unit_LDADD = core/libpgmove.la $(CUNIT_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) \
+	$(JANSSON_LIBS)
+
+TESTS += tests/aws/test_aws_unit tests/aws/rds.sh
+EXTRA_DIST += tests/aws/fake_aws.py tests/aws/lib.sh tests/aws/rds.sh

@@ -1,0 +1,188 @@
+#!/bin/sh
+# tests/aws/rds.sh - the rds_snapshot plugin and the AWS layer against the
+# fake, through `pgmove call`: snapshots (create, progress, wait, adopt, copy,
+# delete, pagination), Aurora restore + serverless instance, replica cluster
+# and promotion, delete with a final snapshot; errors: bad identifier, not
+# found, throttling that recovers and that never does (bounded), 500s,
+# non-XML bodies, a 200 with an error inside, timeouts, expired token, bad
+# signature, unknown key, unknown region; no secret in any log line.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/aws/lib.sh"
+
+fake_start --polls 3
+ctl seed '{"instances": [{"id": "app-db", "address": "127.0.0.1", "port": 5433}]}' >/dev/null
+export AWS_ENDPOINT_URL_RDS="$FAKE_URL" AWS_REGION=eu-west-2
+export AWS_ACCESS_KEY_ID=$FAKE_AKID AWS_SECRET_ACCESS_KEY=$FAKE_SECRET
+
+# --- snapshots -----------------------------------------------------------------
+pcall rds_snapshot.create_snapshot instance=app-db id=pre-aurora-1 tags='{"run":"t1"}'
+expect_eq "create_snapshot exit" "$RC" 0
+expect_eq "create_snapshot status" "$(jget "$OUT" 'j["status"]')" creating
+expect_eq "create_snapshot progress" "$(jget "$OUT" 'j["progress"]')" 0
+expect_eq "create_snapshot not adopted" "$(jget "$OUT" 'j["adopted"]')" false
+expect_eq "tags sent as Tags.Tag.N" \
+	"$(jget "$(ctl requests)" '[r["params"].get("Tags.Tag.1.Value") for r in j if r["action"]=="CreateDBSnapshot"][0]')" t1
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "progress rises" "$(jget "$OUT" 'j["progress"]')" 33
+pcall rds_snapshot.wait_snapshot id=pre-aurora-1 every=50ms timeout=10s
+expect_eq "wait_snapshot exit" "$RC" 0
+expect_eq "wait_snapshot available" "$(jget "$OUT" 'j["status"]')" available
+expect_eq "wait_snapshot 100%" "$(jget "$OUT" 'j["progress"]')" 100
+pcall rds_snapshot.create_snapshot instance=app-db id=pre-aurora-1
+expect_eq "create again adopts" "$RC/$(jget "$OUT" 'j["adopted"]')" 0/true
+ctl seed '{"instances": [{"id": "other-db"}]}' >/dev/null
+pcall rds_snapshot.create_snapshot instance=other-db id=pre-aurora-1
+expect_eq "same id, other instance: error" "$RC/$(jget "$OUT" 'j["error"]["code"]')" \
+	1/rds.DBSnapshotAlreadyExists
+expect_match "names the other instance" "$OUT" "is of instance app-db, not other-db"
+
+pcall rds_snapshot.create_snapshot instance=app-db id=bad--snapshot-
+expect_eq "bad id: AWS's code" "$(jget "$OUT" 'j["error"]["code"]')" rds.InvalidParameterValue
+expect_match "bad id: AWS's message" "$OUT" "not a valid identifier"
+expect_eq "bad id: not retryable" "$(jget "$OUT" 'j["error"]["retryable"]')" false
+pcall rds_snapshot.describe_snapshot id=no-such-snapshot
+expect_eq "not found" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/rds.DBSnapshotNotFound
+expect_match "not found message has request id" "$OUT" "HTTP 404, request id [0-9a-f-]{36}"
+
+pcall rds_snapshot.copy_snapshot source=pre-aurora-1 target=pre-aurora-1-copy
+expect_eq "copy_snapshot" "$RC/$(jget "$OUT" 'j["status"]')" 0/creating
+pcall rds_snapshot.wait_snapshot id=pre-aurora-1-copy every=10ms
+pcall rds_snapshot.delete_snapshot id=pre-aurora-1-copy
+expect_eq "delete_snapshot" "$RC/$(jget "$OUT" 'j["status"]')/$(jget "$OUT" 'j["existed"]')" 0/deleted/true
+pcall rds_snapshot.delete_snapshot id=pre-aurora-1-copy
+expect_eq "delete again is a no-op" "$RC/$(jget "$OUT" 'j["existed"]')" 0/false
+
+# Pagination: 130 snapshots come in two pages (MaxRecords 100, Marker).
+ctl seed "$("$PY" -c 'import json; print(json.dumps({"snapshots": [{"id": "s%03d" % i, "instance": "big-db"} for i in range(130)]}))')" >/dev/null
+ctl reset '{}' >/dev/null
+pcall rds_snapshot.list_snapshots instance=big-db
+expect_eq "list_snapshots all pages" "$(jget "$OUT" 'len(j["snapshots"])')/$(jget "$OUT" 'j["pages"]')" 130/2
+expect_eq "second page sent the Marker" \
+	"$(jget "$(ctl requests)" '[r["params"].get("Marker") for r in j][1]')" 100
+
+# --- Aurora: restore, serverless instance, endpoints -------------------------------
+pcall rds_snapshot.restore_cluster id=aurora-1 snapshot=pre-aurora-1 engine_version='"15.4"' \
+	min_capacity=0.5 max_capacity=16 security_groups='["sg-0123456789abcdef0"]' \
+	subnet_group=app-subnets
+expect_eq "restore_cluster" "$RC/$(jget "$OUT" 'j["status"]')" 0/creating
+expect_eq "serverless range" "$(jget "$OUT" 'j["serverless"]')" '{"min_capacity": 0.5, "max_capacity": 16.0}'
+pcall rds_snapshot.add_instance cluster=aurora-1 id=aurora-1-writer
+expect_eq "add_instance db.serverless" "$RC/$(jget "$OUT" 'j["class"]')" 0/db.serverless
+pcall rds_snapshot.wait_cluster id=aurora-1 every=10ms timeout=5s
+expect_eq "wait_cluster" "$RC/$(jget "$OUT" 'j["status"]')" 0/available
+expect_match "writer endpoint" "$(jget "$OUT" 'j["endpoint"]')" '^aurora-1\.cluster-'
+expect_match "reader endpoint" "$(jget "$OUT" 'j["reader_endpoint"]')" '^aurora-1\.cluster-ro-'
+expect_eq "writer member" "$(jget "$OUT" 'j["members"]')" '[{"id": "aurora-1-writer", "writer": true}]'
+pcall rds_snapshot.wait_instance id=aurora-1-writer every=10ms timeout=5s
+expect_eq "wait_instance" "$RC/$(jget "$OUT" 'j["status"]')" 0/available
+pcall rds_snapshot.restore_cluster id=aurora-1 snapshot=pre-aurora-1
+expect_eq "restore again adopts" "$RC/$(jget "$OUT" 'j["adopted"]')" 0/true
+pcall rds_snapshot.restore_cluster id=aurora-x snapshot=pre-aurora-1 min_capacity=4 max_capacity=2
+expect_eq "capacity range checked" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+
+# --- read replica cluster and promotion ---------------------------------------------
+pcall rds_snapshot.create_replica_cluster id=aurora-replica source_instance=app-db
+expect_eq "create_replica_cluster" "$RC/$(jget "$OUT" 'j["replication_source"]')" \
+	"0/arn:aws:rds:us-east-1:123456789012:db:app-db"
+pcall rds_snapshot.promote_cluster id=aurora-replica
+expect_eq "promote before available: AWS's error" "$(jget "$OUT" 'j["error"]["code"]')" \
+	rds.InvalidDBClusterStateFault
+pcall rds_snapshot.wait_cluster id=aurora-replica every=10ms
+pcall rds_snapshot.promote_cluster id=aurora-replica
+expect_eq "promote_cluster" "$RC/$(jget "$OUT" 'j["status"]')" 0/promoting
+pcall rds_snapshot.wait_cluster id=aurora-replica every=10ms
+expect_eq "promoted: no replication source" "$RC/$(jget "$OUT" 'j.get("replication_source")')" 0/null
+
+# --- decommission ------------------------------------------------------------------
+pcall rds_snapshot.delete_instance id=app-db
+expect_eq "delete_instance needs a final snapshot" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall rds_snapshot.delete_instance id=app-db final_snapshot=app-db-final
+expect_eq "delete_instance" "$RC/$(jget "$OUT" 'j["status"]')/$(jget "$OUT" 'j["final_snapshot"]')" 0/deleting/app-db-final
+expect_eq "FinalDBSnapshotIdentifier sent" \
+	"$(jget "$(ctl requests)" '[r["params"].get("FinalDBSnapshotIdentifier") for r in j if r["action"]=="DeleteDBInstance"][-1]')" app-db-final
+pcall rds_snapshot.wait_snapshot id=app-db-final every=10ms
+expect_eq "final snapshot available" "$RC/$(jget "$OUT" 'j["status"]')" 0/available
+
+# --- faults and retries --------------------------------------------------------------
+export AWS_MAX_ATTEMPTS=3
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DescribeDBSnapshots", "error": "Throttling", "count": 2}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "throttling that recovers" "$RC/$(jget "$OUT" 'j["status"]')" 0/available
+expect_eq "three attempts made" "$(jget "$(ctl requests)" 'len(j)')" 3
+expect_match "retry logged" "$ERR" "Throttling \(retryable\); retrying in [0-9]+ ms \(attempt 2 of 3\)"
+
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DescribeDBSnapshots", "error": "Throttling", "count": 100}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "throttling that never recovers" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/rds.Throttling
+expect_eq "bounded: three requests" "$(jget "$(ctl requests)" 'len(j)')" 3
+expect_match "says how many attempts" "$OUT" "Rate exceeded \(HTTP 400.*\) \(gave up after 3 attempts\)"
+expect_eq "still marked retryable" "$(jget "$OUT" 'j["error"]["retryable"]')" true
+
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "*", "kind": "http500", "count": 1}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "a 500 is retried" "$RC/$(jget "$(ctl requests)" 'len(j)')" 0/2
+
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "*", "kind": "malformed", "count": 10}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "non-XML body" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/aws.bad_response
+expect_match "non-XML body message" "$OUT" "HTTP 200 with a body that is not XML"
+
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "*", "kind": "error200", "error": "AccessDenied", "message": "User is not authorized", "count": 1}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "200 with an error inside" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/rds.AccessDenied
+expect_match "200 with an error: message" "$OUT" "User is not authorized \(HTTP 200"
+ctl inject '{"action": "*", "kind": "error200", "error": "InternalFailure", "count": 1}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "200 with a transient error is retried" "$RC" 0
+
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "*", "kind": "delay", "delay": 2, "count": 2}' >/dev/null
+PGMOVE_AWS_TIMEOUT_MS=300 AWS_MAX_ATTEMPTS=2 pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "timeout" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/http.timeout
+expect_match "timeout attempts" "$OUT" "gave up after 2 attempts"
+
+# --- credentials and region ---------------------------------------------------------------
+ctl reset '{}' >/dev/null
+AWS_SECRET_ACCESS_KEY=not-the-secret pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "wrong secret" "$(jget "$OUT" 'j["error"]["code"]')" rds.SignatureDoesNotMatch
+expect_eq "auth failure not retried" "$(jget "$(ctl requests)" 'len(j)')" 1
+AWS_ACCESS_KEY_ID=AKIDUNKNOWN pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "unknown key" "$(jget "$OUT" 'j["error"]["code"]')" rds.InvalidClientTokenId
+ctl keys '{"ASIATEMP": {"secret": "temp/secret/0000", "token": "tok-valid-0001"}, "ASIAOLD": {"secret": "old/secret/0000", "token": "tok-old-0002", "expired": true}}' >/dev/null
+AWS_ACCESS_KEY_ID=ASIATEMP AWS_SECRET_ACCESS_KEY=temp/secret/0000 AWS_SESSION_TOKEN=tok-valid-0001 \
+	pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "session token accepted" "$RC" 0
+AWS_ACCESS_KEY_ID=ASIATEMP AWS_SECRET_ACCESS_KEY=temp/secret/0000 \
+	pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "session token missing" "$(jget "$OUT" 'j["error"]["code"]')" rds.InvalidClientTokenId
+AWS_ACCESS_KEY_ID=ASIAOLD AWS_SECRET_ACCESS_KEY=old/secret/0000 AWS_SESSION_TOKEN=tok-old-0002 \
+	pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "expired token" "$(jget "$OUT" 'j["error"]["code"]')" rds.ExpiredToken
+expect_match "expired token message" "$OUT" "security token included in the request is expired"
+
+AWS_REGION=mars-north-1 pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "unknown region" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/aws.region_unknown
+expect_match "unknown region message" "$OUT" 'region \\"mars-north-1\\" \(from AWS_REGION\)'
+(unset AWS_REGION; pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+ expect_eq "no region" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/aws.region_missing; exit $FAILS) ||
+	FAILS=$((FAILS + 1))
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1 region=eu-central-1
+expect_eq "region param wins" "$(jget "$(ctl requests)" 'j[-1]["region"]')" eu-central-1
+
+# --- no secret in any log line, even at debug level -------------------------------------------
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "*", "error": "Throttling", "count": 1}' >/dev/null
+AWS_ACCESS_KEY_ID=ASIATEMP AWS_SECRET_ACCESS_KEY=temp/secret/0000 AWS_SESSION_TOKEN=tok-valid-0001 \
+	$PGMOVE call rds_snapshot.describe_snapshot id=pre-aurora-1 -v >"$TMP/dbg.out" 2>"$TMP/dbg.err"
+expect_match "debug log is on" "$(cat "$TMP/dbg.err")" "DEBUG .*aws: rds DescribeDBSnapshots: attempt 1/3"
+cat "$TMP/dbg.err" "$TMP/dbg.out" >>"$TMP/all.err"
+for secret in "$FAKE_SECRET" temp/secret/0000 tok-valid-0001 old/secret/0000 tok-old-0002 not-the-secret; do
+	expect_no_match "no secret $secret in any output" "$(cat "$TMP/all.err")" "$secret"
+done
+expect_no_match "no Authorization header logged" "$(cat "$TMP/all.err")" "Signature="
+
+finish

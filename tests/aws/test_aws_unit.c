@@ -1,0 +1,394 @@
+/*
+ * tests/aws/test_aws_unit.c - CUnit tests of the AWS layer's pure parts:
+ * the SigV4 signer against vectors of AWS's published Signature Version 4
+ * test suite, canonical query and URI encoding, the Query form body, the
+ * XML -> JSON mapping, error bodies of both protocols, retryable codes and
+ * region names.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "aws_internal.h"
+#include "host.h"
+
+#define AKID "AKIDEXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define DATE "20150830T123600Z"
+#define SCOPE "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+
+static char *sign(const char *method, const char *path, const char *query,
+		  const char *const *headers, const char *payload)
+{
+	aws_sigv4_request r = {.method = method,
+			       .path = path,
+			       .query = query,
+			       .headers = headers,
+			       .payload = payload,
+			       .payload_len = strlen(payload),
+			       .amz_date = DATE,
+			       .region = "us-east-1",
+			       .service = "service",
+			       .access_key = AKID,
+			       .secret_key = SECRET};
+
+	return aws_sigv4_authorization(&r);
+}
+
+static void check_authz(const char *method, const char *path, const char *query,
+			const char *const *headers, const char *payload, const char *want)
+{
+	char *got = sign(method, path, query, headers, payload);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "\n got: %s\nwant: %s\n", got, want);
+	free(got);
+}
+
+static const char *const vanilla_headers[] = {"Host:example.amazonaws.com",
+					      "X-Amz-Date:" DATE, NULL};
+
+/* Vectors of the AWS SigV4 test suite (aws-sig-v4-test-suite). */
+static void test_get_vanilla(void)
+{
+	check_authz("GET", "/", "", vanilla_headers, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;x-amz-date, "
+		    "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+}
+
+static void test_post_vanilla(void)
+{
+	check_authz("POST", "/", NULL, vanilla_headers, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;x-amz-date, "
+		    "Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+}
+
+static void test_get_vanilla_query_order_key_case(void)
+{
+	check_authz("GET", "/", "Param2=value2&Param1=value1", vanilla_headers, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;x-amz-date, "
+		    "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
+}
+
+static void test_post_x_www_form_urlencoded(void)
+{
+	const char *const h[] = {"Content-Type:application/x-www-form-urlencoded",
+				 "Host:example.amazonaws.com", "X-Amz-Date:" DATE, NULL};
+
+	check_authz("POST", "/", NULL, h, "Param1=value1",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=content-type;host;x-amz-date, "
+		    "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
+}
+
+static void test_get_header_value_trim(void)
+{
+	const char *const h[] = {"Host:example.amazonaws.com", "My-Header1: value1",
+				 "My-Header2: \"a   b   c\"", "X-Amz-Date:" DATE, NULL};
+
+	check_authz("GET", "/", "", h, "",
+		    "AWS4-HMAC-SHA256 " SCOPE
+		    "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
+		    "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736");
+}
+
+static void test_post_header_value_case(void)
+{
+	const char *const h[] = {"Host:example.amazonaws.com", "My-Header1:VALUE1",
+				 "X-Amz-Date:" DATE, NULL};
+
+	check_authz("POST", "/", NULL, h, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;my-header1;x-amz-date, "
+		    "Signature=cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d");
+}
+
+static void test_get_unreserved_and_utf8(void)
+{
+	check_authz("GET", "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+		    "", vanilla_headers, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;x-amz-date, "
+		    "Signature=07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f");
+	check_authz("GET", "/\xe1\x88\xb4", "", vanilla_headers, "",
+		    "AWS4-HMAC-SHA256 " SCOPE "SignedHeaders=host;x-amz-date, "
+		    "Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
+}
+
+static void test_canonical_request_and_string_to_sign(void)
+{
+	aws_sigv4_request r = {.method = "GET",
+			       .path = "/",
+			       .query = "",
+			       .headers = vanilla_headers,
+			       .payload = "",
+			       .payload_len = 0,
+			       .amz_date = DATE,
+			       .region = "us-east-1",
+			       .service = "service",
+			       .access_key = AKID,
+			       .secret_key = SECRET};
+	char *sh = NULL;
+	char *creq = aws_sigv4_canonical_request(&r, &sh);
+	char *sts = aws_sigv4_string_to_sign(&r, creq);
+
+	CU_ASSERT_STRING_EQUAL(creq, "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:" DATE
+				     "\n\nhost;x-amz-date\n"
+				     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	CU_ASSERT_STRING_EQUAL(sh, "host;x-amz-date");
+	CU_ASSERT_STRING_EQUAL(sts, "AWS4-HMAC-SHA256\n" DATE "\n20150830/us-east-1/service/"
+				    "aws4_request\n"
+				    "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
+	free(creq);
+	free(sh);
+	free(sts);
+}
+
+static void test_session_token_is_signed(void)
+{
+	const char *const h[] = {"Host:example.amazonaws.com", "X-Amz-Date:" DATE,
+				 "X-Amz-Security-Token:tok", NULL};
+	char *a = sign("POST", "/", NULL, h, "");
+	char *b = sign("POST", "/", NULL, vanilla_headers, "");
+
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "SignedHeaders=host;x-amz-date;x-amz-security-token,"));
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	free(a);
+	free(b);
+}
+
+static void test_uri_encode(void)
+{
+	char *e = aws_uri_encode("a b/c~d*e+f=é", strlen("a b/c~d*e+f=é"), 0);
+	char *s = aws_uri_encode("/a b/c", 6, 1);
+
+	CU_ASSERT_STRING_EQUAL(e, "a%20b%2Fc~d%2Ae%2Bf%3D%C3%A9");
+	CU_ASSERT_STRING_EQUAL(s, "/a%20b/c");
+	free(e);
+	free(s);
+}
+
+static void test_canonical_query(void)
+{
+	char *q = aws_sigv4_canonical_query("b=2&a=3&a=1&c&d=x%2fy&e=a+b");
+
+	/* sorted by name then value; "+" is a space; encoded upper-case */
+	CU_ASSERT_STRING_EQUAL(q, "a=1&a=3&b=2&c=&d=x%2Fy&e=a%20b");
+	free(q);
+	q = aws_sigv4_canonical_query("");
+	CU_ASSERT_STRING_EQUAL(q, "");
+	free(q);
+}
+
+static void test_form_encode(void)
+{
+	json_t *p = json_pack("{s:s,s:i,s:b,s:f,s:n,s:s}", "Tags.Tag.1.Key", "env", "MaxRecords",
+			      20, "CopyTags", 1, "MinCapacity", 0.5, "Skipped", "Name",
+			      "a b&c=d");
+	const char *bad = NULL;
+	char *body = aws_form_encode("DescribeDBSnapshots", "2014-10-31", p, &bad);
+
+	CU_ASSERT_STRING_EQUAL(body, "Action=DescribeDBSnapshots&CopyTags=true&MaxRecords=20&"
+				     "MinCapacity=0.5&Name=a%20b%26c%3Dd&Tags.Tag.1.Key=env&"
+				     "Version=2014-10-31");
+	free(body);
+	json_object_set_new(p, "Nested", json_object());
+	body = aws_form_encode("X", "1", p, &bad);
+	CU_ASSERT_PTR_NULL(body);
+	CU_ASSERT_STRING_EQUAL(bad, "Nested");
+	json_decref(p);
+}
+
+static const char describe_xml[] =
+	"<?xml version=\"1.0\"?>\n"
+	"<DescribeDBSnapshotsResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">\n"
+	"  <DescribeDBSnapshotsResult>\n"
+	"    <DBSnapshots>\n"
+	"      <DBSnapshot>\n"
+	"        <DBSnapshotIdentifier>snap-1</DBSnapshotIdentifier>\n"
+	"        <Status>creating</Status>\n"
+	"        <PercentProgress>40</PercentProgress>\n"
+	"        <TagList><Tag><Key>env</Key><Value>prod</Value></Tag></TagList>\n"
+	"      </DBSnapshot>\n"
+	"    </DBSnapshots>\n"
+	"    <Marker>abc</Marker>\n"
+	"  </DescribeDBSnapshotsResult>\n"
+	"  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\n"
+	"</DescribeDBSnapshotsResponse>\n";
+
+static void test_xml_to_json(void)
+{
+	char *err = NULL;
+	json_t *v = aws_xml_to_json(describe_xml, strlen(describe_xml),
+				    "DescribeDBSnapshotsResult", &err);
+	json_t *snaps, *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	snaps = json_object_get(v, "DBSnapshots");
+	CU_ASSERT_TRUE(json_is_array(snaps)); /* one element, still a list */
+	CU_ASSERT_EQUAL(json_array_size(snaps), 1);
+	s = json_array_get(snaps, 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(s, "Status")), "creating");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(s, "PercentProgress")), "40");
+	CU_ASSERT_TRUE(json_is_array(json_object_get(s, "TagList")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(v, "Marker")), "abc");
+	CU_ASSERT_PTR_NULL(json_object_get(v, "ResponseMetadata"));
+	json_decref(v);
+}
+
+static void test_xml_to_json_result_is_object(void)
+{
+	/* <CreateDBSnapshotResult> holds one <DBSnapshot>: a structure, not a list. */
+	const char x[] = "<CreateDBSnapshotResponse><CreateDBSnapshotResult><DBSnapshot>"
+			 "<Status>creating</Status></DBSnapshot></CreateDBSnapshotResult>"
+			 "</CreateDBSnapshotResponse>";
+	const char cw[] = "<GetMetricDataResponse><GetMetricDataResult><MetricDataResults>"
+			  "<member><Id>m1</Id><Values><member>1.5</member><member>2</member>"
+			  "</Values><Timestamps/></member></MetricDataResults>"
+			  "</GetMetricDataResult></GetMetricDataResponse>";
+	const char empty[] = "<DeleteAlarmsResponse><ResponseMetadata><RequestId>x</RequestId>"
+			     "</ResponseMetadata></DeleteAlarmsResponse>";
+	json_t *v = aws_xml_to_json(x, strlen(x), "CreateDBSnapshotResult", NULL), *r;
+
+	CU_ASSERT_TRUE(json_is_object(json_object_get(v, "DBSnapshot")));
+	json_decref(v);
+	v = aws_xml_to_json(cw, strlen(cw), "GetMetricDataResult", NULL);
+	r = json_array_get(json_object_get(v, "MetricDataResults"), 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(r, "Values")), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(r, "Values"), 0)),
+			       "1.5");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "Timestamps")), "");
+	json_decref(v);
+	v = aws_xml_to_json(empty, strlen(empty), "DeleteAlarmsResult", NULL);
+	CU_ASSERT_TRUE(json_is_object(v) && json_object_size(v) == 0);
+	json_decref(v);
+}
+
+static void test_xml_not_xml(void)
+{
+	char *err = NULL;
+	json_t *v = aws_xml_to_json("<html><body>oops", 16, "XResult", &err);
+
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not XML"));
+	free(err);
+	v = aws_xml_to_json("", 0, "XResult", &err);
+	CU_ASSERT_PTR_NULL(v);
+	free(err);
+}
+
+static void test_error_shapes(void)
+{
+	const char query[] = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+			     "<Error><Type>Sender</Type><Code>DBSnapshotNotFound</Code>"
+			     "<Message>DBSnapshot not found: x</Message></Error>"
+			     "<RequestId>r-9</RequestId></ErrorResponse>";
+	const char ec2[] = "<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+			   "<Message>Request limit exceeded.</Message></Error></Errors>"
+			   "<RequestID>r-7</RequestID></Response>";
+	const char js[] = "{\"__type\":\"com.amazonaws.dms#ResourceNotFoundFault\","
+			  "\"message\":\"Endpoint not found\"}";
+	const char js2[] = "{\"__type\":\"ThrottlingException\",\"Message\":\"Rate exceeded\"}";
+	aws_error e;
+
+	CU_ASSERT_EQUAL(aws_xml_error(query, strlen(query), &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "DBSnapshotNotFound");
+	CU_ASSERT_STRING_EQUAL(e.message, "DBSnapshot not found: x");
+	CU_ASSERT_STRING_EQUAL(e.type, "Sender");
+	CU_ASSERT_STRING_EQUAL(e.request_id, "r-9");
+	aws_error_clear(&e);
+	CU_ASSERT_EQUAL(aws_xml_error(ec2, strlen(ec2), &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "RequestLimitExceeded");
+	CU_ASSERT_STRING_EQUAL(e.request_id, "r-7");
+	aws_error_clear(&e);
+	CU_ASSERT_EQUAL(aws_xml_error(describe_xml, strlen(describe_xml), &e), 0);
+	CU_ASSERT_EQUAL(aws_xml_error("not xml", 7, &e), 0);
+	CU_ASSERT_EQUAL(aws_json_error(js, strlen(js), NULL, &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "ResourceNotFoundFault");
+	CU_ASSERT_STRING_EQUAL(e.message, "Endpoint not found");
+	aws_error_clear(&e);
+	CU_ASSERT_EQUAL(aws_json_error(js2, strlen(js2), NULL, &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "ThrottlingException");
+	CU_ASSERT_STRING_EQUAL(e.message, "Rate exceeded");
+	aws_error_clear(&e);
+	CU_ASSERT_EQUAL(aws_json_error("{}", 2, "AccessDeniedException:http://internal", &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "AccessDeniedException");
+	aws_error_clear(&e);
+	CU_ASSERT_EQUAL(aws_json_error("{}", 2, NULL, &e), 0);
+}
+
+static void test_retryable_codes(void)
+{
+	CU_ASSERT_EQUAL(aws_retryable_code("Throttling"), 2);
+	CU_ASSERT_EQUAL(aws_retryable_code("ThrottlingException"), 2);
+	CU_ASSERT_EQUAL(aws_retryable_code("RequestLimitExceeded"), 2);
+	CU_ASSERT_EQUAL(aws_retryable_code("InternalFailure"), 1);
+	CU_ASSERT_EQUAL(aws_retryable_code("RequestTimeout"), 1);
+	CU_ASSERT_EQUAL(aws_retryable_code("DBSnapshotNotFound"), 0);
+	CU_ASSERT_EQUAL(aws_retryable_code("SignatureDoesNotMatch"), 0);
+	CU_ASSERT_EQUAL(aws_retryable_code(NULL), 0);
+}
+
+static void test_regions(void)
+{
+	pgm_call *call = pgm_call_new(NULL, NULL);
+	char *r;
+
+	CU_ASSERT_STRING_EQUAL(aws_region_dns_suffix("eu-west-2"), "amazonaws.com");
+	CU_ASSERT_STRING_EQUAL(aws_region_dns_suffix("ap-southeast-1"), "amazonaws.com");
+	CU_ASSERT_STRING_EQUAL(aws_region_dns_suffix("cn-north-1"), "amazonaws.com.cn");
+	CU_ASSERT_STRING_EQUAL(aws_region_dns_suffix("us-gov-west-1"), "amazonaws.com");
+	CU_ASSERT_PTR_NULL(aws_region_dns_suffix("mars-north-1"));
+	CU_ASSERT_PTR_NULL(aws_region_dns_suffix("eu-west"));
+	CU_ASSERT_PTR_NULL(aws_region_dns_suffix("EU-WEST-2"));
+	CU_ASSERT_PTR_NULL(aws_region_dns_suffix("eu-west-2; rm"));
+	r = aws_region_resolve(call, "eu-central-1");
+	CU_ASSERT_STRING_EQUAL(r, "eu-central-1");
+	free(r);
+	r = aws_region_resolve(call, "moon-1");
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_STRING_EQUAL(pgm_error_code(call), "aws.region_unknown");
+	pgm_call_free(call);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failures;
+
+	/* No surprises from the environment in the region test. */
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("aws", NULL, NULL);
+	CU_add_test(s, "sigv4 get-vanilla", test_get_vanilla);
+	CU_add_test(s, "sigv4 post-vanilla", test_post_vanilla);
+	CU_add_test(s, "sigv4 get-vanilla-query-order-key-case",
+		    test_get_vanilla_query_order_key_case);
+	CU_add_test(s, "sigv4 post-x-www-form-urlencoded", test_post_x_www_form_urlencoded);
+	CU_add_test(s, "sigv4 get-header-value-trim", test_get_header_value_trim);
+	CU_add_test(s, "sigv4 post-header-value-case", test_post_header_value_case);
+	CU_add_test(s, "sigv4 get-unreserved, get-utf8", test_get_unreserved_and_utf8);
+	CU_add_test(s, "sigv4 canonical request, string to sign",
+		    test_canonical_request_and_string_to_sign);
+	CU_add_test(s, "sigv4 session token signed", test_session_token_is_signed);
+	CU_add_test(s, "uri encode", test_uri_encode);
+	CU_add_test(s, "canonical query", test_canonical_query);
+	CU_add_test(s, "form encode", test_form_encode);
+	CU_add_test(s, "xml to json", test_xml_to_json);
+	CU_add_test(s, "xml result is an object; member lists", test_xml_to_json_result_is_object);
+	CU_add_test(s, "not xml", test_xml_not_xml);
+	CU_add_test(s, "error shapes", test_error_shapes);
+	CU_add_test(s, "retryable codes", test_retryable_codes);
+	CU_add_test(s, "regions", test_regions);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}
