@@ -42,7 +42,12 @@ Control endpoints (JSON in, JSON out), for the tests:
                          "port": ...}}, "polls": 2}
   GET  /_fake/state     the whole state
   POST /_fake/keys      {"AKID": {"secret": "...", "token": null|"...",
-                         "expired": false}}
+                         "expired": false, "source": "imds"|"container",
+                         "expiration": "ISO time"}}; imds/container keys are
+                        what those endpoints hand out
+  GET  /_fake/keys      how often each imds/container key was handed out
+  POST /_fake/container_token {"token": "..."}: the Authorization the
+                        container endpoint requires
   POST /_fake/alarm_state {"name": "...", "state": "ALARM", "reason": "..."}
 """
 
@@ -876,6 +881,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_fake/requests":
             with LOCK:
                 return self._json(200, fake.requests)
+        if self.path == "/_fake/keys":
+            with LOCK:
+                return self._json(200, {k: {"served": v.get("served", 0),
+                                            "source": v.get("source")}
+                                        for k, v in fake.keys.items()})
         if self.path == "/_fake/state":
             with LOCK:
                 return self._json(200, fake.state.dump())
