@@ -77,6 +77,7 @@ typedef struct tbl {
 	char *rowhash;    /* the row hash expression                   */
 	char *sel;        /* "count(*), sum(...)::text"                */
 	double est;       /* estimated rows on the source              */
+	double pages;     /* its size in pages                          */
 	int on_target;
 	int counts_only;
 	json_t *problems; /* strings                                    */
@@ -288,6 +289,8 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 	t->est = json_is_number(v) ? json_number_value(v) : 0;
 	if (t->est < 0)
 		t->est = 0;
+	v = json_object_get(srow, "pages");
+	t->pages = json_is_number(v) ? json_number_value(v) : 0;
 	t->on_target = trow != NULL;
 	t->counts_only = x->counts_only;
 
@@ -476,65 +479,19 @@ static char **chunk_hi(const tbl *t, int i)
 	return i == t->nb ? NULL : &t->bounds[(size_t)i * (size_t)t->nkey];
 }
 
-/* same_key - nonzero when two keys (nkey strings each) are equal. */
-static int same_key(char **a, char **b, int nkey)
-{
-	int k;
-
-	for (k = 0; k < nkey; k++)
-		if (strcmp(a[k], b[k]) != 0)
-			return 0;
-	return 1;
-}
-
-/* bounds_from_result - picks n-1 boundaries out of the sorted keys in res
- * (nkey text columns), evenly spaced, without repeats. */
-static int bounds_from_result(ctx *x, tbl *t, PGresult *res, int want)
-{
-	int nrows = PQntuples(res), i, k, nb = 0;
-
-	t->nb = 0;
-	if (want < 2 || nrows == 0)
-		return 0;
-	t->bounds = xcalloc(x, (size_t)want * (size_t)t->nkey, sizeof(char *));
-	if (t->bounds == NULL)
-		return -1;
-	for (i = 1; i < want; i++) {
-		int r = (int)((long long)i * nrows / want);
-		char **b = &t->bounds[(size_t)nb * (size_t)t->nkey];
-
-		if (r >= nrows)
-			break;
-		for (k = 0; k < t->nkey; k++) {
-			b[k] = xstrdup(x, PQgetvalue(res, r, k));
-			if (b[k] == NULL)
-				return -1;
-		}
-		if (nb > 0 && same_key(b, b - t->nkey, t->nkey)) {
-			for (k = 0; k < t->nkey; k++) {
-				free(b[k]);
-				b[k] = NULL;
-			}
-			continue;
-		}
-		nb++;
-	}
-	t->nb = nb;
-	return 0;
-}
-
-/* sample_bounds - chunk boundaries of t from a TABLESAMPLE of the source's
- * keys: ~est/chunk_rows chunks. Small tables and tables without a key are
- * one chunk. */
+/* sample_bounds - chunk boundaries of t: the quantiles of a TABLESAMPLE of
+ * the source's keys, computed on the server (~est/chunk_rows chunks; about
+ * ten sampled pages per chunk keep them balanced without a full scan).
+ * Small tables and tables without a key are one chunk. */
 static int sample_bounds(ctx *x, tbl *t)
 {
 	double want_chunks, pct;
-	int nch, k;
+	int nch, k, nrows, i;
 	mstream m;
 	char *sql;
 	PGresult *res;
-	char pctbuf[64];
-	const char *p[1];
+	char pctbuf[64], nchbuf[32];
+	const char *p[2];
 
 	t->nb = 0;
 	if (t->nkey == 0 || t->est <= (double)x->chunk_rows * 1.5)
@@ -543,33 +500,60 @@ static int sample_bounds(ctx *x, tbl *t)
 	if (want_chunks > 1000000)
 		want_chunks = 1000000;
 	nch = (int)want_chunks;
-	pct = 100.0 * (want_chunks * 20.0) / t->est;
+	pct = t->pages > 0 ? 100.0 * want_chunks * 10.0 / t->pages : 100.0;
 	if (pct > 100)
 		pct = 100;
 	if (pct < 0.0001)
 		pct = 0.0001;
 	snprintf(pctbuf, sizeof(pctbuf), "%.6f", pct);
+	snprintf(nchbuf, sizeof(nchbuf), "%d", nch);
 	p[0] = pctbuf;
+	p[1] = nchbuf;
 	if (ms_open(x, &m) < 0)
 		return -1;
 	fputs("SELECT ", m.f);
 	for (k = 0; k < t->nkey; k++)
-		fprintf(m.f, "%s%s::text", k ? ", " : "", t->cols[t->key[k]].qname);
-	fprintf(m.f, " FROM %s TABLESAMPLE SYSTEM ($1::float8) ORDER BY ", t->from);
+		fprintf(m.f, "%ss.%s::text", k ? ", " : "", t->cols[t->key[k]].qname);
+	fputs(" FROM (SELECT ", m.f);
+	for (k = 0; k < t->nkey; k++)
+		fprintf(m.f, "%s, ", t->cols[t->key[k]].qname);
+	fputs("row_number() OVER (ORDER BY ", m.f);
 	for (k = 0; k < t->nkey; k++)
 		fprintf(m.f, "%s%s", k ? ", " : "", t->kexpr[k]);
+	fprintf(m.f, ") AS pgmove_rn, count(*) OVER () AS pgmove_n "
+		     "FROM %s TABLESAMPLE SYSTEM ($1::float8)) s "
+		     "WHERE s.pgmove_rn < s.pgmove_n "
+		     "AND (s.pgmove_rn * $2::int8) / s.pgmove_n <> ((s.pgmove_rn - 1) * $2::int8) / s.pgmove_n "
+		     "ORDER BY s.pgmove_rn",
+		t->from);
 	sql = ms_close(x, &m);
 	if (sql == NULL)
 		return -1;
-	res = pgm_pg_exec(x->call, x->conns[SRC][0], sql, 1, p);
+	res = pgm_pg_exec(x->call, x->conns[SRC][0], sql, 2, p);
 	free(sql);
 	if (res == NULL) {
 		with_context(x, "table %s: sampling keys", t->disp);
 		return -1;
 	}
-	k = bounds_from_result(x, t, res, nch);
+	nrows = PQntuples(res);
+	t->bounds = xcalloc(x, (size_t)(nrows ? nrows : 1) * (size_t)t->nkey, sizeof(char *));
+	if (t->bounds == NULL) {
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < nrows; i++) {
+		for (k = 0; k < t->nkey; k++) {
+			t->bounds[(size_t)i * (size_t)t->nkey + (size_t)k] = xstrdup(x, PQgetvalue(res, i, k));
+			if (t->bounds[(size_t)i * (size_t)t->nkey + (size_t)k] == NULL) {
+				t->nb = i + 1;
+				PQclear(res);
+				return -1;
+			}
+		}
+	}
+	t->nb = nrows;
 	PQclear(res);
-	return k;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -1023,6 +1007,9 @@ static const char TABLES_SQL[] =
 	"FROM pg_partition_tree(c.oid) pt JOIN pg_class x ON x.oid = pt.relid) "
 	"WHEN c.reltuples >= 0 THEN c.reltuples "
 	"ELSE pg_relation_size(c.oid) / 100 END)::float8 AS est, "
+	"((CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0) "
+	"FROM pg_partition_tree(c.oid) pt) ELSE pg_relation_size(c.oid) END) "
+	"/ current_setting('block_size')::int)::float8 AS pages, "
 	"(SELECT json_agg(json_build_object('name', a.attname, "
 	"'type', format_type(a.atttypid, a.atttypmod), 'typid', a.atttypid::int8, "
 	"'collation', (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation)) "

@@ -240,7 +240,7 @@ done:
 static const char SEQUENCES_SQL[] =
 	"SELECT s.schemaname || '.' || s.sequencename AS name, s.last_value::text "
 	"FROM pg_sequences s WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema') "
-	"ORDER BY 1 COLLATE \"C\"";
+	"ORDER BY (s.schemaname || '.' || s.sequencename) COLLATE \"C\"";
 
 /* checksum_sequences - the last value of every sequence on both sides.
  * Equal when every source sequence exists on the target with the same
