@@ -1,1 +1,4 @@
 # bench/local.mk - fragment of Makefile.am
+# bench/ - benchmarks, run by hand (not in make check); they report ratios
+# against baselines measured in the same run.
+EXTRA_DIST += bench/engine_bench.py

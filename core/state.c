@@ -47,25 +47,50 @@ const char *state_node_status_name(node_status s)
 	return node_status_names[s];
 }
 
+/* days_from_civil - days since 1970-01-01 of a Gregorian date (Howard
+ * Hinnant's algorithm); no time zone involved, unlike mktime. */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	long long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 long long state_ts_ms(const char *ts)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	int ms = 0;
-	if (!ts)
+	int y, mo, d, h, mi, se, ms = 0;
+	/* 2026-11-21T07:04:05.123Z: the journal's own format, parsed by hand
+	 * because status replays it once per event */
+	if (!ts || strlen(ts) < 19 || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' ||
+	    ts[13] != ':' || ts[16] != ':' || digits(ts, 4, &y) || digits(ts + 5, 2, &mo) ||
+	    digits(ts + 8, 2, &d) || digits(ts + 11, 2, &h) || digits(ts + 14, 2, &mi) ||
+	    digits(ts + 17, 2, &se) || mo < 1 || mo > 12 || d < 1 || d > 31)
 		return 0;
-	const char *rest = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!rest)
-		return 0;
-	if (*rest == '.') {
-		int digits = 0;
-		for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-			if (digits < 3)
-				ms = ms * 10 + (*rest - '0');
-		for (; digits < 3; digits++)
+	if (ts[19] == '.') {
+		int n = 0;
+		for (const char *p = ts + 20; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				ms = ms * 10 + (*p - '0');
+		for (; n < 3; n++)
 			ms *= 10;
 	}
-	return (long long)timegm(&tm) * 1000 + ms;
+	return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
+	       se * 1000LL + ms;
 }
 
 const char *state_format_ts(long long ms, char *buf, size_t len)
@@ -155,15 +180,31 @@ static void set_plan(run_state *st, json_t *plan)
 	free(st->nodes);
 	st->nodes = fresh;
 	st->nnodes = n;
+	json_decref(st->index);
+	st->index = json_object();
+	for (int i = 0; i < n; i++)
+		json_object_set_new(st->index, fresh[i].name, json_integer(i));
 	set_json(&st->plan, plan);
 }
 
 node_state *state_node(run_state *st, const char *name)
 {
-	for (int i = 0; i < st->nnodes; i++)
-		if (st->nodes[i].name && strcmp(st->nodes[i].name, name) == 0)
-			return &st->nodes[i];
+	json_t *i = st->index ? json_object_get(st->index, name) : NULL;
+	if (i)
+		return &st->nodes[json_integer_value(i)];
+	for (int k = 0; k < st->nnodes; k++)
+		if (st->nodes[k].name && strcmp(st->nodes[k].name, name) == 0)
+			return &st->nodes[k];
 	return NULL;
+}
+
+/* trim_history - keeps the last HISTORY_MAX failed attempts of a node;
+ * the attempt numbers say how many there were. */
+#define HISTORY_MAX 20
+static void trim_history(node_state *n)
+{
+	while (json_array_size(n->history) > HISTORY_MAX)
+		json_array_remove(n->history, 0);
 }
 
 static void set_reason(run_state *st, const char *reason, const char *node)
@@ -305,6 +346,7 @@ void state_apply(run_state *st, const json_t *ev)
 		json_array_append_new(n->history,
 				      json_pack("{s:i, s:I, s:O?}", "attempt", n->attempts, "start",
 						n->last_start_ms, "error", json_object_get(ev, "error")));
+		trim_history(n);
 	} else if (strcmp(type, "step.interrupted") == 0) {
 		n->status = NODE_INTERRUPTED;
 		n->end_ms = t;
@@ -312,6 +354,7 @@ void state_apply(run_state *st, const json_t *ev)
 		json_array_append_new(n->history,
 				      json_pack("{s:i, s:I, s:s}", "attempt", n->attempts, "start",
 						n->last_start_ms, "crashed", "process died"));
+		trim_history(n);
 	} else if (strcmp(type, "step.skipped") == 0) {
 		n->status = NODE_SKIPPED;
 		n->end_ms = t;
@@ -456,6 +499,7 @@ void state_free(run_state *st)
 	json_decref(st->breakers);
 	json_decref(st->resolutions);
 	json_decref(st->interruptions);
+	json_decref(st->index);
 	free(st);
 }
 

@@ -50,7 +50,7 @@ typedef struct node_state {
 	json_t *error;     /* last error {code, message, retryable}      */
 	json_t *checks;    /* gate: [{check, ok, detail}] of the last evaluation */
 	json_t *approval;  /* {by, at, comment, via}                     */
-	json_t *history;   /* step: [{attempt, start, error}] of failed attempts */
+	json_t *history;   /* step: [{attempt, start, error}] of the last 20 failed attempts */
 	/* waits */
 	long long wait_start_ms, last_poll_ms, stable_since_ms;
 	int last_ok;
@@ -75,6 +75,7 @@ typedef struct run_state {
 	int torn;
 	int resumes;
 	int in_rollback;     /* a rollback started and has not finished */
+	json_t *index;       /* node name -> index in nodes */
 } run_state;
 
 /* state_new - an empty state (for a new run). */
