@@ -408,8 +408,8 @@ static void on_line(void *user, int is_stderr, const char *line)
 		return;
 	}
 	if (strstr(line, " error: ") != NULL || strncmp(line, "error: ", 7) == 0) {
-		st->errors++;
-		pgm_warn("%s", line);
+		st->errors++; /* in the failure's stderr tail, or counted when ignored */
+		pgm_debug("%s", line);
 		return;
 	}
 	if ((m = strstr(line, "dumping contents of table ")) != NULL ||
@@ -547,6 +547,29 @@ static long long path_size(const char *path)
 	return total;
 }
 
+/* make_parents - creates the missing parent directories of path (0700). */
+static int make_parents(pgm_call *call, const char *path)
+{
+	char *copy = strdup(path), *p;
+
+	if (copy == NULL)
+		return pgm_fail(call, "pgmove.nomem", 0, "out of memory"), -1;
+	for (p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			pgm_fail(call, "pgdump.file", 0, "cannot create directory %s: %s", copy,
+				 strerror(errno));
+			free(copy);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(copy);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------
  * dump
  * ---------------------------------------------------------------------- */
@@ -635,6 +658,8 @@ static json_t *fn_dump(pgm_call *call, json_t *args)
 		goto done;
 	sv_addf(&argv, "--dbname=%s", c.dbname);
 
+	if (make_parents(call, file) < 0)
+		goto done;
 	if (strcmp(format, "directory") == 0) {
 		/* pg_dump refuses an existing directory: a re-run replaces it. */
 		struct stat sb;

@@ -1,0 +1,241 @@
+-- pg-dump-restore.lua - PostgreSQL -> Aurora PostgreSQL (or any PostgreSQL)
+-- with pg_dump / pg_restore: the seeds' checklist 000 (option A, sections
+-- 3-7 and 10) and the proof-of-concept migration of 003, as a runbook.
+--
+--   assessment  what the source uses (extensions, C functions, tables
+--               without primary keys, ...); pg_dump new enough; target empty
+--   schema      schema-only dump; pre-data restored in one transaction;
+--               tables and columns verified
+--   freeze      an approval, then the source is made read-only (writes stop)
+--   data        parallel data dump (directory format) and restore, then
+--               indexes and constraints (post-data), ANALYZE, sequences
+--   validation  a gate: row counts, content checksums, inventory, sequences
+--
+-- Rollback (pgmove rollback RUN, or on_failure) undoes newest first: the
+-- restored rows, the restored objects, and the source's read-only switch.
+--
+--   pgmove run scripts/runbooks/pg-dump-restore.lua --approve freeze-source
+-- with PGMOVE_SOURCE and PGMOVE_TARGET set (scripts/pgmove-sandbox env).
+
+local pg = plugin "pg"
+local pgdump = plugin "pgdump"
+local sum = plugin "checksum"
+
+runbook "pg-dump-restore" {
+  summary = "Migrate a PostgreSQL database with pg_dump/pg_restore, verified by checksums",
+  params = {
+    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true,
+               summary = "the database to migrate (RDS / self-managed PostgreSQL)" },
+    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true,
+               summary = "the empty database to migrate into (Aurora PostgreSQL)" },
+    jobs = { type = "integer", default = 4,
+             summary = "parallel jobs for dump, restore and checksums" },
+    compress = { type = "integer", default = 1, summary = "pg_dump compression level 0-9" },
+    workdir = { type = "string",
+                summary = "where the dumps go (default: the run's directory)" },
+    terminate_sessions = { type = "boolean", default = false,
+                           summary = "end the source's sessions when making it read-only" },
+    allow_non_empty_target = { type = "boolean", default = false,
+                               summary = "skip the check that the target has no tables" },
+    rollback_on_failure = { type = "boolean", default = false,
+                            summary = "roll back instead of halting when a step fails" },
+  },
+  on_failure = function(ctx, err)
+    if ctx.params.rollback_on_failure then return "rollback" end
+    return "halt"
+  end,
+}
+
+local function dir(ctx)
+  return ctx.params.workdir or (ctx.run.dir .. "/dump")
+end
+local function schema_file(ctx) return dir(ctx) .. "/schema.dump" end
+local function data_dir(ctx) return dir(ctx) .. "/data" end
+
+-- Tables in user schemas (for the "target is empty" check).
+local USER_TABLES = [[
+  SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\_%']]
+
+------------------------------------------------------------------------------
+phase "assessment"
+
+step "assess" {
+  summary = "checklist 000 section 3: versions, size, extensions, C functions, tables without keys",
+  run = function(ctx)
+    local a = pg.assess { conninfo = ctx.params.source }
+    for _, w in ipairs(a.warnings) do ctx.log("source: " .. w) end
+    return {
+      server = a.server,
+      extensions = a.extensions,
+      c_functions = a.c_functions,
+      tables_without_primary_key = a.tables_without_primary_key,
+      large_objects = a.large_objects,
+      replication = a.replication,
+      warnings = a.warnings,
+    }
+  end,
+}
+
+step "tools" {
+  summary = "the pg_dump that will run is at least the source's version",
+  run = function(ctx) return pgdump.check { conninfo = ctx.params.source } end,
+}
+
+gate "ready-to-migrate" {
+  summary = "nothing that pg_dump/pg_restore into Aurora cannot carry",
+  check("no C-language functions outside extensions", function(ctx)
+    local fns = ctx.outputs.assess.c_functions
+    return #fns == 0, { c_functions = fns }
+  end),
+  check("target has no tables", function(ctx)
+    if ctx.params.allow_non_empty_target then return true, { skipped = true } end
+    local r = pg.query { conninfo = ctx.params.target, sql = USER_TABLES }
+    return r.rows[1].n == 0, { tables = r.rows[1].n }
+  end),
+  on_fail = "halt",
+}
+
+------------------------------------------------------------------------------
+phase "schema"
+
+step "schema-dump" {
+  summary = "checklist 000 section 5: pg_dump --schema-only (custom format)",
+  run = function(ctx)
+    return pgdump.dump { conninfo = ctx.params.source, file = schema_file(ctx),
+                         content = "schema", format = "custom" }
+  end,
+}
+
+step "schema-restore" {
+  summary = "tables, types, functions, sequences (pre-data) in one transaction",
+  -- clean = true drops what a previous attempt created, so a re-run is safe
+  idempotent = true,
+  run = function(ctx)
+    return pgdump.restore { conninfo = ctx.params.target, file = schema_file(ctx),
+                            sections = { "pre-data" }, single_transaction = true,
+                            exit_on_error = true, clean = true }
+  end,
+  undo = function(ctx, out)
+    return pgdump.clean { conninfo = ctx.params.target, file = schema_file(ctx), mode = "objects" }
+  end,
+}
+
+gate "schema-verified" {
+  summary = "checklist 000: verify all objects created successfully (before indexes exist)",
+  check("tables, columns, types and functions exist on the target", function(ctx)
+    local r = sum.inventory { source = ctx.params.source, target = ctx.params.target,
+                              ignore = { "index", "constraint", "trigger" } }
+    return r.equal, r
+  end),
+  on_fail = "halt",
+}
+
+------------------------------------------------------------------------------
+phase "freeze"
+
+approve "freeze-source" {
+  prompt = "Stop application writes: make the source read-only and copy the data?",
+}
+
+step "source-read-only" {
+  summary = "checklist 000 section 8: stop application writes to the source",
+  run = function(ctx)
+    return pg.set_read_only { conninfo = ctx.params.source,
+                              terminate = ctx.params.terminate_sessions }
+  end,
+  undo = function(ctx, out)
+    return pg.set_read_write { conninfo = ctx.params.source }
+  end,
+}
+
+------------------------------------------------------------------------------
+phase "data"
+
+step "data-dump" {
+  summary = "checklist 000 section 6 option A: pg_dump --data-only, parallel, directory format",
+  timeout = "12h",
+  run = function(ctx)
+    return pgdump.dump { conninfo = ctx.params.source, file = data_dir(ctx), format = "directory",
+                         content = "data", jobs = ctx.params.jobs,
+                         compress = ctx.params.compress }
+  end,
+}
+
+step "data-restore" {
+  summary = "pg_restore --data-only --jobs (tables emptied first, so a re-run is safe)",
+  idempotent = true,
+  -- emptying the target's tables deletes rows; the data dump can restore them
+  irreversible = true, recovery = "data-dump",
+  timeout = "12h",
+  run = function(ctx)
+    pgdump.clean { conninfo = ctx.params.target, file = data_dir(ctx), mode = "data" }
+    return pgdump.restore { conninfo = ctx.params.target, file = data_dir(ctx),
+                            content = "data", jobs = ctx.params.jobs, exit_on_error = true }
+  end,
+  undo = function(ctx, out)
+    return pgdump.clean { conninfo = ctx.params.target, file = data_dir(ctx), mode = "data" }
+  end,
+}
+
+step "post-data" {
+  summary = "indexes, constraints, triggers (post-data), in parallel",
+  idempotent = true,
+  timeout = "12h",
+  run = function(ctx)
+    return pgdump.restore { conninfo = ctx.params.target, file = schema_file(ctx),
+                            sections = { "post-data" }, jobs = ctx.params.jobs,
+                            exit_on_error = true, clean = true }
+  end,
+}
+
+step "analyze" {
+  summary = "checklist 000 section 10: update planner statistics on the target",
+  run = function(ctx) return pg.analyze { conninfo = ctx.params.target } end,
+}
+
+step "sequences" {
+  summary = "checklist 000 section 7: target sequences at least the source's values",
+  run = function(ctx)
+    return pg.sync_sequences { source = ctx.params.source, target = ctx.params.target }
+  end,
+}
+
+------------------------------------------------------------------------------
+phase "validation"
+
+gate "data-verified" {
+  summary = "checklist 000 section 7 and seed 001's checksum validation, on every table",
+  check("row counts match", function(ctx)
+    local r = sum.compare { source = ctx.params.source, target = ctx.params.target,
+                            counts_only = true, jobs = ctx.params.jobs }
+    return r.equal, { rows_source = r.rows_source, rows_target = r.rows_target,
+                      mismatches = r.mismatches }
+  end),
+  check("content checksums match", function(ctx)
+    local r = sum.compare { source = ctx.params.source, target = ctx.params.target,
+                            jobs = ctx.params.jobs }
+    return r.equal, r
+  end),
+  check("indexes, constraints and objects match", function(ctx)
+    local r = sum.inventory { source = ctx.params.source, target = ctx.params.target }
+    return r.equal, r
+  end),
+  check("sequences match", function(ctx)
+    local r = sum.sequences { source = ctx.params.source, target = ctx.params.target,
+                              target_ahead_ok = true }
+    return r.equal, r
+  end),
+  on_fail = "halt",
+}
+
+step "summary" {
+  summary = "what was migrated; switch the application's connection string to the target next",
+  run = function(ctx)
+    local d = ctx.outputs["data-restore"]
+    return { tables = d.tables, schema_entries = ctx.outputs["schema-restore"].entries,
+             data_dump_bytes = ctx.outputs["data-dump"].bytes,
+             source_read_only = true }
+  end,
+}
