@@ -866,6 +866,39 @@ static json_t *fn_delete_instance(pgm_call *call, json_t *args)
 	return out;
 }
 
+static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
+{
+	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
+	const char *final = pgm_arg_string(call, args, "final_snapshot", NULL, 0);
+	int skip = 0;
+	json_t *params, *res, *out;
+
+	if (!id || pgm_failed(call) ||
+	    pgm_arg_bool(call, args, "skip_final_snapshot", 0, &skip) != 0)
+		return NULL;
+	if (!final == !skip)
+		return pgm_fail(call, "args.invalid", 0,
+				"deleting cluster %s needs exactly one of final_snapshot = \"<id>\" "
+				"and skip_final_snapshot = true",
+				id);
+	params = json_pack("{s:s,s:b}", "DBClusterIdentifier", id, "SkipFinalSnapshot", skip);
+	if (final)
+		json_object_set_new(params, "FinalDBSnapshotIdentifier", json_string(final));
+	res = pgm_aws_query(call, &rds, region_arg(call, args), "DeleteDBCluster", params);
+	json_decref(params);
+	if (!res && code_is(call, "DBClusterNotFoundFault")) {
+		pgm_clear_error(call);
+		pgm_info("cluster %s does not exist (deleted already)", id);
+		return json_pack("{s:s,s:s,s:b}", "id", id, "status", "deleted", "existed", 0);
+	}
+	if (!res)
+		return NULL;
+	out = norm_cluster(json_object_get(res, "DBCluster"));
+	json_object_set_new(out, "existed", json_true());
+	json_decref(res);
+	return out;
+}
+
 /* ---- the descriptor ------------------------------------------------------------- */
 
 #define P_REGION {"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"}
@@ -932,6 +965,12 @@ static const pgm_param p_delete_instance[] = {
 	{"delete_automated_backups", "boolean", 0, 0, "also delete automated backups"},
 	P_REGION, P_END};
 
+static const pgm_param p_delete_cluster[] = {
+	{"id", "string", 1, 0, "DB cluster identifier"},
+	{"final_snapshot", "string", 0, 0, "identifier of a final cluster snapshot"},
+	{"skip_final_snapshot", "boolean", 0, 0, "delete without a final snapshot"},
+	P_REGION, P_END};
+
 static const pgm_function functions[] = {
 	{"create_snapshot", fn_create_snapshot, PGM_FN_IDEMPOTENT,
 	 "create a DB snapshot of an instance (adopts an existing one of the same instance)",
@@ -970,6 +1009,9 @@ static const pgm_function functions[] = {
 	 "create an Aurora read-replica cluster of an RDS instance", p_create_replica_cluster},
 	{"promote_cluster", fn_promote_cluster, PGM_FN_IRREVERSIBLE,
 	 "promote an Aurora read-replica cluster to a standalone cluster", p_id},
+	{"delete_cluster", fn_delete_cluster, PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE,
+	 "delete a cluster (its instances first), with a final snapshot unless told otherwise",
+	 p_delete_cluster},
 	{"delete_instance", fn_delete_instance, PGM_FN_IRREVERSIBLE,
 	 "delete an instance, with a final snapshot unless told otherwise", p_delete_instance},
 	{NULL, NULL, 0, NULL, NULL}};

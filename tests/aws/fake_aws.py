@@ -567,7 +567,16 @@ class RDS:
         else:
             items = list(self.st.clusters.values())
         chunk, marker = page(items, a)
-        out = {"DBClusters": [self._cluster_view(c) for c in chunk]}
+        views = []
+        for c in chunk:
+            v = self._cluster_view(c)
+            if v.get("Status") == "_gone":
+                del self.st.clusters[c["DBClusterIdentifier"]]
+                if cid:
+                    raise fault("rds", "DBClusterNotFoundFault", "DBCluster %s not found." % cid)
+            else:
+                views.append(v)
+        out = {"DBClusters": views}
         if marker:
             out["Marker"] = marker
         return out
@@ -626,6 +635,11 @@ class RDS:
             v = self._instance_view(inst)
             if v is None:
                 del self.st.instances[inst["DBInstanceIdentifier"]]
+                c = self.st.clusters.get(inst.get("DBClusterIdentifier"))
+                if c:
+                    c["DBClusterMembers"] = [m for m in c["DBClusterMembers"]
+                                             if m["DBInstanceIdentifier"] != inst[
+                                                 "DBInstanceIdentifier"]]
                 if iid:
                     raise fault("rds", "DBInstanceNotFoundFault",
                                 "DBInstance %s not found." % iid)
@@ -669,6 +683,40 @@ class RDS:
         inst["DBInstanceStatus"] = "deleting"
         self._pending(inst, final="_gone")
         return {"DBInstance": public(inst)}
+
+    def DeleteDBCluster(self, a, region):
+        c = self._cluster(a["DBClusterIdentifier"])
+        live = [m["DBInstanceIdentifier"] for m in c["DBClusterMembers"]
+                if self.st.instances.get(m["DBInstanceIdentifier"], {}).get(
+                    "DBInstanceStatus") not in (None, "deleting")]
+        if live:
+            raise fault("rds", "InvalidDBClusterStateFault",
+                        "Cluster cannot be deleted, it still contains DB instances in "
+                        "non-deleting state.")
+        if c.get("DeletionProtection"):
+            raise fault("rds", "InvalidDBClusterStateFault",
+                        "Cannot delete protected Cluster, please disable deletion protection "
+                        "and try again.")
+        skip = a.get("SkipFinalSnapshot", False)
+        final = a.get("FinalDBSnapshotIdentifier")
+        if not skip and not final:
+            raise Fault("InvalidParameterCombination", 400,
+                        "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is "
+                        "specified.")
+        if final:
+            check_ident("FinalDBSnapshotIdentifier", final)
+            s = {"DBClusterSnapshotIdentifier": final,
+                 "DBClusterIdentifier": c["DBClusterIdentifier"],
+                 "SnapshotCreateTime": time.time(), "Engine": c["Engine"],
+                 "EngineVersion": c["EngineVersion"], "AllocatedStorage": 1,
+                 "Status": "creating", "Port": c["Port"], "SnapshotType": "manual",
+                 "PercentProgress": 0, "StorageEncrypted": False,
+                 "DBClusterSnapshotArn": self.st.arn(region, "cluster-snapshot", final)}
+            self._pending(s)
+            self.st.cluster_snapshots[final] = s
+        c["Status"] = "deleting"
+        self._pending(c, final="_gone")
+        return {"DBCluster": public(c)}
 
     def ModifyDBCluster(self, a, region):
         c = self._cluster(a["DBClusterIdentifier"])
