@@ -458,12 +458,19 @@ static char *range_text(const tbl *t, char **lo, char **hi)
 
 	if (f == NULL)
 		return NULL;
+	/* (lo, hi] with a composite key's values in parentheses: ((a,300), (b,150)] */
 	fputc('(', f);
-	for (k = 0; k < t->nkey; k++)
-		fprintf(f, "%s%s", k ? "," : "", lo ? lo[k] : "-inf");
+	if (lo == NULL)
+		fputs("-inf", f);
+	for (k = 0; lo && k < t->nkey; k++)
+		fprintf(f, "%s%s%s", k ? "," : t->nkey > 1 ? "(" : "", lo[k],
+			k == t->nkey - 1 && t->nkey > 1 ? ")" : "");
 	fputs(", ", f);
-	for (k = 0; k < t->nkey; k++)
-		fprintf(f, "%s%s", k ? "," : "", hi ? hi[k] : "+inf");
+	if (hi == NULL)
+		fputs("+inf", f);
+	for (k = 0; hi && k < t->nkey; k++)
+		fprintf(f, "%s%s%s", k ? "," : t->nkey > 1 ? "(" : "", hi[k],
+			k == t->nkey - 1 && t->nkey > 1 ? ")" : "");
 	fputc(']', f);
 	fclose(f);
 	return s;

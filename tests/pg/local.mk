@@ -1,1 +1,7 @@
 # tests/pg/local.mk - fragment of Makefile.am
+# Tests against real PostgreSQL servers, started by each test with
+# scripts/pgmove-sandbox on free ports (and stopped even when it fails).
+PG_TESTS = \
+	tests/pg/test_checksum.sh
+TESTS += $(PG_TESTS)
+EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh
