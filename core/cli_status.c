@@ -292,11 +292,17 @@ int pgmove_cmd_status(cli_args *a)
 	char dir[PATH_MAX], err[1024];
 	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) != 0)
 		return PGMOVE_EXIT_USAGE;
-	run_state *st = state_load(dir, err, sizeof(err));
+	long long end = 0;
+	long long before = pgm_now_ms();
+	run_state *st = state_load_at(dir, &end, err, sizeof(err));
 	if (!st) {
 		pgm_error("%s", err);
 		return PGMOVE_EXIT_INTERNAL;
 	}
+	/* a slow replay refreshes the snapshot, unless a process holds the run
+	 * (it keeps the snapshot itself); a read-only run directory is fine */
+	if (pgm_now_ms() - before > 50 && journal_lock_holder(dir) == 0)
+		state_snapshot_save(st, dir, end);
 	if (cli_opt_flag(a, "json")) {
 		json_t *j = state_to_json(st);
 		json_object_set_new(j, "dir", json_string(dir));

@@ -35,6 +35,7 @@
 
 #define ERROR_MT "pgmove.error"
 #define CONTINUE (-1) /* a node finished; go on with the next one */
+#define SNAPSHOT_EVERY 2000 /* events between two state snapshots (state.json) */
 
 typedef struct engine {
 	runbook *rb;
@@ -102,18 +103,13 @@ static int emit(engine *e, json_t *ev)
 		return -1;
 	}
 	json_t *applied = pgm_redact_json(ev);
-	long long now = engine_wall_ms();
-	char ts[64];
-	time_t t = (time_t)(now / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%03lldZ", now % 1000);
-	json_object_set_new(applied, "ts", json_string(ts));
+	json_object_set_new(applied, "ts", json_string(journal_last_ts(e->j)));
 	json_object_set_new(applied, "seq", json_integer(journal_seq(e->j)));
 	state_apply(e->st, applied);
 	json_decref(applied);
 	json_decref(ev);
+	if (e->st->events % SNAPSHOT_EVERY == 0)
+		state_snapshot_save(e->st, e->dir, journal_size(e->j));
 	return 0;
 }
 
@@ -1159,6 +1155,8 @@ static void engine_free(engine *e)
 		runbook_set_executor(e->rb, NULL, NULL);
 		runbook_free(e->rb);
 	}
+	if (e->j && e->st && e->st->events)
+		state_snapshot_save(e->st, e->dir, journal_size(e->j));
 	journal_close(e->j);
 	state_free(e->st);
 	json_decref(e->params);
@@ -1326,7 +1324,7 @@ static int reopen(engine *e, const char *run_dir)
 	rc = open_journal(e, run_dir);
 	if (rc)
 		return rc;
-	e->st = state_load(run_dir, err, sizeof(err));
+	e->st = state_load_at(run_dir, NULL, err, sizeof(err));
 	if (!e->st) {
 		pgm_error("%s", err);
 		return PGMOVE_EXIT_INTERNAL;

@@ -36,6 +36,7 @@ struct journal {
 	int lockfd;     /* dir/lock, flock'ed */
 	long long seq;  /* seq of the last event */
 	off_t size;     /* bytes of complete lines in the file */
+	char ts[40];    /* "ts" of the last event appended */
 	int broken;     /* a write or fsync failed: no more appends */
 };
 
@@ -535,7 +536,18 @@ int journal_append(journal *j, const json_t *event)
 	}
 	j->seq++;
 	j->size += (off_t)(len + 1);
+	snprintf(j->ts, sizeof(j->ts), "%s", ts);
 	return 0;
+}
+
+const char *journal_last_ts(const journal *j)
+{
+	return j->ts;
+}
+
+long long journal_size(const journal *j)
+{
+	return (long long)j->size;
 }
 
 long long journal_seq(const journal *j)
@@ -571,11 +583,19 @@ void journal_close(journal *j)
 long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
 			 int *torn, char *err, size_t errlen)
 {
+	return journal_replay_from(dir, 0, fn, user, NULL, torn, err, errlen);
+}
+
+/* journal_replay_from - journal_replay from byte offset on (the start of a
+ * line; line numbers in messages count from there). */
+long long journal_replay_from(const char *dir, long long offset, journal_replay_fn fn,
+			      void *user, long long *end, int *torn, char *err, size_t errlen)
+{
 	char *path = path_join(dir, JOURNAL_FILE);
 	char *line = NULL, *next = NULL;
 	size_t cap = 0, ncap = 0;
 	ssize_t len;
-	long long lineno = 0, count = 0;
+	long long lineno = 0, count = 0, pos = offset;
 	FILE *f;
 
 	if (torn)
@@ -589,6 +609,10 @@ long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
 		snprintf(err, errlen, "cannot open journal %s: %s", path, strerror(errno));
 		free(path);
 		return -1;
+	}
+	if (offset > 0 && fseeko(f, (off_t)offset, SEEK_SET) != 0) {
+		snprintf(err, errlen, "cannot read journal %s: %s", path, strerror(errno));
+		goto fail;
 	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		json_error_t jerr;
@@ -626,6 +650,9 @@ long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
 			goto fail;
 		}
 		count++;
+		pos += len;
+		if (end)
+			*end = pos;
 		rc = fn(user, ev);
 		json_decref(ev);
 		if (rc != 0)

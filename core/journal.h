@@ -35,6 +35,10 @@ int journal_append(journal *j, const json_t *event);
 
 /* journal_seq - the seq of the last event in the journal (0 when empty). */
 long long journal_seq(const journal *j);
+/* journal_last_ts - the "ts" of the last event this handle appended. */
+const char *journal_last_ts(const journal *j);
+/* journal_size - the offset after the last complete event (bytes). */
+long long journal_size(const journal *j);
 /* journal_dir - the run directory. */
 const char *journal_dir(const journal *j);
 /* journal_close - releases the lock and frees; NULL is fine. */
@@ -53,6 +57,12 @@ typedef int (*journal_replay_fn)(void *user, json_t *event);
  * Returns the number of events read, or -1 with the reason in err. */
 long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
 			 int *torn, char *err, size_t errlen);
+
+/* journal_replay_from - journal_replay starting at byte offset, which must
+ * be the start of a line (an offset journal_size or *end reported). *end
+ * (may be NULL) is set to the offset after the last event read. */
+long long journal_replay_from(const char *dir, long long offset, journal_replay_fn fn,
+			      void *user, long long *end, int *torn, char *err, size_t errlen);
 
 /* journal_lock_holder - the pid holding dir's lock, 0 when none. */
 long journal_lock_holder(const char *dir);

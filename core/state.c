@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "journal.h"
 #include "state.h"
@@ -446,9 +447,219 @@ void state_apply(run_state *st, const json_t *ev)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * The snapshot: state.json in the run directory, a cache of the replayed
+ * state up to a byte offset of the journal. It is only trusted when the
+ * journal still holds the very bytes it was made from (the tail before the
+ * offset matches) and the next event continues its seq; otherwise the
+ * whole journal is replayed. Deleting it loses nothing.
+ * ------------------------------------------------------------------- */
+#define SNAPSHOT_FILE "state.json"
+#define SNAPSHOT_FORMAT 1
+#define SNAPSHOT_TAIL 96
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jref(json_t *v)
+{
+	return v ? json_incref(v) : json_null();
+}
+
+static json_t *node_snapshot(const node_state *n)
+{
+	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:o, s:o, "
+			 "s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
+			 "name", jstr(n->name), "kind", jstr(n->kind), "phase", jstr(n->phase),
+			 "status", (int)n->status, "attempts", n->attempts, "first_start",
+			 n->first_start_ms, "last_start", n->last_start_ms, "end", n->end_ms,
+			 "duration", n->duration_ms, "nonidem", n->nonidem_call, "calls", n->calls,
+			 "done_seq", n->done_seq, "output", jref(n->output), "error",
+			 jref(n->error), "checks", jref(n->checks), "approval", jref(n->approval),
+			 "history", jref(n->history), "wait_start", n->wait_start_ms, "last_poll",
+			 n->last_poll_ms, "stable_since", n->stable_since_ms, "last_ok",
+			 n->last_ok);
+}
+
+static char *jdup(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? strdup(s) : NULL;
+}
+
+static json_t *jkeep(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return v && !json_is_null(v) ? json_incref(v) : NULL;
+}
+
+static long long jint(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void node_restore(node_state *n, json_t *o)
+{
+	n->name = jdup(o, "name");
+	n->kind = jdup(o, "kind");
+	n->phase = jdup(o, "phase");
+	n->status = (node_status)jint(o, "status");
+	n->attempts = (int)jint(o, "attempts");
+	n->first_start_ms = jint(o, "first_start");
+	n->last_start_ms = jint(o, "last_start");
+	n->end_ms = jint(o, "end");
+	n->duration_ms = jint(o, "duration");
+	n->nonidem_call = (int)jint(o, "nonidem");
+	n->calls = (int)jint(o, "calls");
+	n->done_seq = jint(o, "done_seq");
+	n->output = jkeep(o, "output");
+	n->error = jkeep(o, "error");
+	n->checks = jkeep(o, "checks");
+	n->approval = jkeep(o, "approval");
+	n->history = jkeep(o, "history");
+	if (!n->history)
+		n->history = json_array();
+	n->wait_start_ms = jint(o, "wait_start");
+	n->last_poll_ms = jint(o, "last_poll");
+	n->stable_since_ms = jint(o, "stable_since");
+	n->last_ok = (int)jint(o, "last_ok");
+}
+
+/* read_tail - the len bytes of dir's journal before offset, NUL-ended, into buf. */
+static int read_tail(const char *dir, long long offset, char *buf, size_t len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int rc = -1;
+	if (fseeko(f, (off_t)(offset - (long long)len), SEEK_SET) == 0 &&
+	    fread(buf, 1, len, f) == len)
+		rc = 0;
+	buf[len] = '\0';
+	fclose(f);
+	return rc;
+}
+
+int state_snapshot_save(const run_state *st, const char *dir, long long offset)
+{
+	char tail[SNAPSHOT_TAIL + 1];
+	size_t tlen = offset < SNAPSHOT_TAIL ? (size_t)offset : SNAPSHOT_TAIL;
+	if (offset <= 0 || read_tail(dir, offset, tail, tlen) != 0)
+		return -1;
+	json_t *nodes = json_array();
+	for (int i = 0; i < st->nnodes; i++)
+		json_array_append_new(nodes, node_snapshot(&st->nodes[i]));
+	json_t *snap = json_pack(
+		"{s:i, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:i, s:o, s:o, "
+		"s:o, s:o, s:o, s:o, s:I, s:i, s:i, s:o}",
+		"format", SNAPSHOT_FORMAT, "seq", st->last_seq, "offset", offset, "tail", tail,
+		"run", jstr(st->run_id), "runbook", jstr(st->runbook), "file", jstr(st->file),
+		"hash", jstr(st->hash), "version", jstr(st->version), "started", st->started_ms,
+		"last_event", st->last_event_ms, "params", jref(st->params), "plan",
+		jref(st->plan), "status", (int)st->status, "reason", jstr(st->reason),
+		"reason_node", jstr(st->reason_node), "deviations", jref(st->deviations),
+		"breakers", jref(st->breakers), "resolutions", jref(st->resolutions),
+		"interruptions", jref(st->interruptions), "events", st->events, "resumes",
+		st->resumes, "in_rollback", st->in_rollback, "nodes", nodes);
+	char tmp[4096], path[4096];
+	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_FILE ".%ld.tmp", dir, (long)getpid());
+	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
+	int rc = json_dump_file(snap, tmp, JSON_COMPACT);
+	json_decref(snap);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -1;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* snapshot_load - the state of dir's snapshot and the offset it covers, or
+ * NULL when there is none or it does not match the journal. */
+static run_state *snapshot_load(const char *dir, long long *offset)
+{
+	char path[4096], tail[SNAPSHOT_TAIL + 1];
+	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
+	json_t *snap = json_load_file(path, 0, NULL);
+	if (!snap)
+		return NULL;
+	const char *want = json_string_value(json_object_get(snap, "tail"));
+	long long off = jint(snap, "offset");
+	size_t tlen = want ? strlen(want) : 0;
+	if (jint(snap, "format") != SNAPSHOT_FORMAT || off <= 0 || !want ||
+	    tlen != (off < SNAPSHOT_TAIL ? (size_t)off : SNAPSHOT_TAIL) ||
+	    read_tail(dir, off, tail, tlen) != 0 || strcmp(tail, want) != 0) {
+		json_decref(snap);
+		return NULL;
+	}
+	run_state *st = state_new();
+	st->run_id = jdup(snap, "run");
+	st->runbook = jdup(snap, "runbook");
+	st->file = jdup(snap, "file");
+	st->hash = jdup(snap, "hash");
+	st->version = jdup(snap, "version");
+	st->started_ms = jint(snap, "started");
+	st->last_event_ms = jint(snap, "last_event");
+	st->params = jkeep(snap, "params");
+	st->plan = jkeep(snap, "plan");
+	st->status = (run_status)jint(snap, "status");
+	st->reason = jdup(snap, "reason");
+	st->reason_node = jdup(snap, "reason_node");
+	json_t *v;
+	if ((v = jkeep(snap, "deviations"))) {
+		json_decref(st->deviations);
+		st->deviations = v;
+	}
+	if ((v = jkeep(snap, "breakers"))) {
+		json_decref(st->breakers);
+		st->breakers = v;
+	}
+	if ((v = jkeep(snap, "resolutions"))) {
+		json_decref(st->resolutions);
+		st->resolutions = v;
+	}
+	if ((v = jkeep(snap, "interruptions"))) {
+		json_decref(st->interruptions);
+		st->interruptions = v;
+	}
+	st->events = jint(snap, "events");
+	st->last_seq = jint(snap, "seq");
+	st->resumes = (int)jint(snap, "resumes");
+	st->in_rollback = (int)jint(snap, "in_rollback");
+	json_t *nodes = json_object_get(snap, "nodes");
+	st->nnodes = (int)json_array_size(nodes);
+	st->nodes = calloc((size_t)(st->nnodes ? st->nnodes : 1), sizeof(*st->nodes));
+	st->index = json_object();
+	for (int i = 0; i < st->nnodes; i++) {
+		node_restore(&st->nodes[i], json_array_get(nodes, (size_t)i));
+		if (st->nodes[i].name)
+			json_object_set_new(st->index, st->nodes[i].name, json_integer(i));
+	}
+	json_decref(snap);
+	*offset = off;
+	return st;
+}
+
+typedef struct replay_ctx {
+	run_state *st;
+	long long expect_seq; /* the seq the first event must have; 0 = any */
+	int mismatch;
+} replay_ctx;
+
 static int replay_cb(void *user, json_t *event)
 {
-	state_apply(user, event);
+	replay_ctx *rc = user;
+	if (rc->expect_seq) {
+		if (json_integer_value(json_object_get(event, "seq")) != rc->expect_seq) {
+			rc->mismatch = 1;
+			return 1;
+		}
+		rc->expect_seq = 0;
+	}
+	state_apply(rc->st, event);
 	return 0;
 }
 
@@ -462,21 +673,48 @@ run_state *state_new(void)
 	return st;
 }
 
-run_state *state_load(const char *dir, char *err, size_t errlen)
+run_state *state_load_at(const char *dir, long long *end, char *err, size_t errlen)
 {
-	run_state *st = state_new();
+	long long offset = 0, stop = 0;
 	int torn = 0;
-	if (journal_replay(dir, replay_cb, st, &torn, err, errlen) < 0) {
-		state_free(st);
+	replay_ctx rc = { NULL, 0, 0 };
+	rc.st = snapshot_load(dir, &offset);
+	if (rc.st)
+		rc.expect_seq = rc.st->last_seq + 1;
+	else
+		rc.st = state_new();
+	stop = offset;
+	if (journal_replay_from(dir, offset, replay_cb, &rc, &stop, &torn, err, errlen) < 0) {
+		state_free(rc.st);
 		return NULL;
 	}
+	if (rc.mismatch) {
+		/* the snapshot belongs to another history: replay it all */
+		state_free(rc.st);
+		rc.st = state_new();
+		rc.expect_seq = 0;
+		rc.mismatch = 0;
+		stop = 0;
+		if (journal_replay_from(dir, 0, replay_cb, &rc, &stop, &torn, err, errlen) < 0) {
+			state_free(rc.st);
+			return NULL;
+		}
+	}
+	run_state *st = rc.st;
 	st->torn = torn;
 	if (st->status == RUN_NEW) {
 		snprintf(err, errlen, "%s: the journal has no run.start event", dir);
 		state_free(st);
 		return NULL;
 	}
+	if (end)
+		*end = stop;
 	return st;
+}
+
+run_state *state_load(const char *dir, char *err, size_t errlen)
+{
+	return state_load_at(dir, NULL, err, errlen);
 }
 
 void state_free(run_state *st)

@@ -82,6 +82,14 @@ typedef struct run_state {
 run_state *state_new(void);
 /* state_load - replays dir's journal. NULL with the reason in err. */
 run_state *state_load(const char *dir, char *err, size_t errlen);
+/* state_load_at - state_load that also tells the journal offset the state
+ * covers (for state_snapshot_save). It starts from the snapshot when one
+ * matches the journal. */
+run_state *state_load_at(const char *dir, long long *end, char *err, size_t errlen);
+/* state_snapshot_save - writes dir/state.json (atomically: a temporary file
+ * renamed): st as of the journal's first offset bytes. A cache for status
+ * and resume; state_load ignores it unless it matches the journal. 0 or -1. */
+int state_snapshot_save(const run_state *st, const char *dir, long long offset);
 /* state_apply - applies one event (borrowed) to st (for the engine, which
  * appends and applies as it goes). */
 void state_apply(run_state *st, const json_t *event);

@@ -2,3 +2,6 @@
 
 # pgmove-sandbox: two throw-away PostgreSQL servers with a sample database.
 dist_bin_SCRIPTS += scripts/pgmove-sandbox
+
+# the entry points of the README (not installed)
+EXTRA_DIST += scripts/install-deps scripts/check scripts/demo

@@ -34,6 +34,15 @@ has "$T/out" "^\| verify \| .* \| checks: PASS \|" "report has the phase table w
 has "$T/out" "^\| go \| approved \| alice \|" "report has the approval"
 expect 0 "resume of a completed run" pgmove resume last
 has "$T/err" "already completed" "nothing to do"
+rd=$(run_dir basic)
+[ -f "$rd/state.json" ] && ok "the engine left a state snapshot" || bad "no state.json"
+pgmove status --json last >"$T/snap.json" 2>/dev/null
+rm -f "$rd/state.json"
+pgmove status --json last >"$T/full.json" 2>/dev/null
+if cmp -s "$T/snap.json" "$T/full.json"; then ok "status from the snapshot equals a full replay"; else bad "snapshot and replay differ"; diff "$T/snap.json" "$T/full.json" | head; fi
+echo '{"format":1,"seq":3,"offset":50,"tail":"not the journal","nodes":[]}' >"$rd/state.json"
+pgmove status --json last >"$T/bogus.json" 2>/dev/null
+cmp -s "$T/bogus.json" "$T/full.json" && ok "a snapshot that does not match the journal is ignored" || bad "a bogus snapshot was used"
 
 # --- approvals on the command line, approvers ---
 rm -rf "$PGMOVE_STATE_DIR" "$D"/*
