@@ -182,8 +182,11 @@ int pgmove_cmd_call(cli_args *a)
 		if (!e)
 			e = json_pack("{s:s, s:s, s:b}", "code", "plugin.error", "message",
 				      "the function failed without saying why", "retryable", 0);
-		if (cli_opt_flag(a, "json"))
-			cli_json_out(json_pack("{s:o}", "error", json_incref(e)));
+		if (cli_opt_flag(a, "json")) {
+			json_t *wrapped = json_pack("{s:O}", "error", e);
+			cli_json_out(wrapped);
+			json_decref(wrapped);
+		}
 		pgm_error("%s failed: %s: %s%s", target, json_string_value(json_object_get(e, "code")),
 			  json_string_value(json_object_get(e, "message")),
 			  json_is_true(json_object_get(e, "retryable")) ? " (retryable)" : "");
