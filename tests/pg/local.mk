@@ -2,6 +2,9 @@
 # Tests against real PostgreSQL servers, started by each test with
 # scripts/pgmove-sandbox on free ports (and stopped even when it fails).
 PG_TESTS = \
-	tests/pg/test_checksum.sh
+	tests/pg/test_checksum.sh \
+	tests/pg/test_pgdump.sh \
+	tests/pg/test_pg.sh \
+	tests/pg/test_runbook.sh
 TESTS += $(PG_TESTS)
 EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh
