@@ -47,11 +47,15 @@ fake_start() {
 }
 
 ctl() {
-	if [ $# -ge 2 ]; then
-		curl -sS -X POST -H 'Content-Type: application/json' --data "$2" "$FAKE_URL/_fake/$1"
-	else
-		curl -sS "$FAKE_URL/_fake/$1"
-	fi
+	"$PY" -c '
+import sys, urllib.request
+url, data = sys.argv[1], (sys.argv[2].encode() if len(sys.argv) > 2 else None)
+req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+try:
+    sys.stdout.write(urllib.request.urlopen(req, timeout=30).read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode())
+' "$FAKE_URL/_fake/$@"
 }
 
 export PGMOVE_PLUGIN_PATH="$top_builddir/plugins/rds_snapshot/.libs:$top_builddir/plugins/cloudwatch/.libs${EXTRA_PLUGIN_PATH:+:$EXTRA_PLUGIN_PATH}"
