@@ -2,3 +2,5 @@
 # bench/ - benchmarks, run by hand (not in make check); they report ratios
 # against baselines measured in the same run.
 EXTRA_DIST += bench/engine_bench.py
+# checksum.compare against COPY and the seeds' md5(array_agg()) query
+EXTRA_DIST += bench/checksum-bench.sh
