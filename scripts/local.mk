@@ -5,3 +5,7 @@ dist_bin_SCRIPTS += scripts/pgmove-sandbox
 
 # the entry points of the README (not installed)
 EXTRA_DIST += scripts/install-deps scripts/check scripts/demo
+
+# The runbooks shipped with pgmove, installed under $(pkgdatadir)/runbooks.
+runbooksdir = $(pkgdatadir)/runbooks
+dist_runbooks_DATA = scripts/runbooks/pg-dump-restore.lua
