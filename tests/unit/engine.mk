@@ -17,3 +17,10 @@ tests_unit_test_luajson_LDADD = $(ENGINE_TEST_LDADD)
 tests_unit_test_params_SOURCES = tests/unit/test_params.c
 tests_unit_test_params_CFLAGS = $(ENGINE_TEST_CFLAGS)
 tests_unit_test_params_LDADD = $(ENGINE_TEST_LDADD)
+
+# the loader, against the test plugins of tests/engine/local.mk
+check_PROGRAMS += tests/unit/test_loader
+TESTS += tests/unit/test_loader
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
+tests_unit_test_loader_CFLAGS = $(ENGINE_TEST_CFLAGS)
+tests_unit_test_loader_LDADD = $(ENGINE_TEST_LDADD)
