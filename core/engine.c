@@ -47,6 +47,7 @@ typedef struct engine {
 	int ctx_ref;
 	int node;              /* index of the node being executed, or -1 */
 	int in_step;           /* plugin calls are journaled as step.call */
+	int in_check;          /* a when, condition or check function runs */
 	int step_irreversible; /* the running step is declared irreversible */
 	long long deadline_ms; /* monotonic; 0 = none                     */
 	long long *breaker_since; /* per breaker: when its condition started holding (wall ms) */
@@ -318,6 +319,13 @@ static int exec_call(lua_State *L, void *user)
 		return raise_error(L, "args.invalid", 0, "%s", err);
 	}
 	const char *node = e->node >= 0 ? e->st->nodes[e->node].name : NULL;
+	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_check) {
+		json_decref(args);
+		return raise_error(L, "runbook.irreversible", 0,
+				   "%s.%s is irreversible and may not be called from a when, "
+				   "condition or check function (of %s)",
+				   pname, fname, node ? node : "?");
+	}
 	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_step && !e->step_irreversible) {
 		json_decref(args);
 		return raise_error(L, "runbook.irreversible", 0,
@@ -603,7 +611,9 @@ static int run_step(engine *e, int i)
 		runbook_push_node_field(e->rb, i, "when");
 		push_ctx(e);
 		e->node = i;
+		e->in_check = 1;
 		json_t *err = call_lua(e, 1, 1, deadline_after(10 * 60 * 1000));
+		e->in_check = 0;
 		e->node = -1;
 		if (err) {
 			if (pgm_cancel_signal()) {
@@ -760,7 +770,9 @@ static int check_breakers(engine *e, int i, long long every)
 		const char *bname = plan_str(b, "name", "?");
 		runbook_push_breaker_field(e->rb, (int)k, "condition");
 		push_ctx(e);
+		e->in_check = 1;
 		json_t *err = call_lua(e, 1, 2, deadline_after(bevery > 60000 ? bevery : 60000));
+		e->in_check = 0;
 		if (err) {
 			if (pgm_cancel_signal()) {
 				json_decref(err);
@@ -840,6 +852,30 @@ static int check_breakers(engine *e, int i, long long every)
 	return CONTINUE;
 }
 
+/* wait_progress - on a terminal, one redrawn line saying how the wait is
+ * going; log files get the polls' state changes only. */
+static void wait_progress(const char *name, int ok, long long elapsed, long long timeout,
+			  long long held, long long stable_for)
+{
+	char a[32], b[32], label[160];
+	if (!isatty(2))
+		return;
+	pgm_call *c = pgm_call_new(NULL, NULL);
+	if (ok && stable_for)
+		snprintf(label, sizeof(label), "%s: condition true for %s of %s", name,
+			 fmt_ms(held, a, sizeof(a)), fmt_ms(stable_for, b, sizeof(b)));
+	else
+		snprintf(label, sizeof(label), "%s: condition %s, waiting %s%s%s", name,
+			 ok ? "true" : "false", fmt_ms(elapsed - elapsed % 1000, a, sizeof(a)),
+			 timeout ? " of " : "", timeout ? fmt_ms(timeout, b, sizeof(b)) : "");
+	if (ok && stable_for)
+		pgm_progress(c, (double)held / 1000, (double)stable_for / 1000, "s", label);
+	else
+		pgm_progress(c, (double)elapsed / 1000, timeout ? (double)timeout / 1000 : 0, "s",
+			     label);
+	pgm_call_free(c);
+}
+
 static int run_wait(engine *e, int i)
 {
 	json_t *pn = plan_node(e, i);
@@ -872,7 +908,9 @@ static int run_wait(engine *e, int i)
 		runbook_push_node_field(e->rb, i, "condition");
 		push_ctx(e);
 		long long left = timeout ? started + timeout - engine_wall_ms() : 0;
+		e->in_check = 1;
 		json_t *err = call_lua(e, 1, 2, deadline_after(left > every ? left : every));
+		e->in_check = 0;
 		e->node = -1;
 		int ok = 0;
 		json_t *value = NULL;
@@ -927,6 +965,8 @@ static int run_wait(engine *e, int i)
 			return CONTINUE;
 		}
 		json_decref(value);
+		wait_progress(name, ok, now - started, timeout,
+			      ok && n->stable_since_ms ? now - n->stable_since_ms : 0, stable_for);
 		int rc = check_breakers(e, i, every);
 		if (rc != CONTINUE) {
 			pgm_log_set_context(NULL);
@@ -993,7 +1033,9 @@ static int run_gate(engine *e, int i)
 		ctx_set_current(e, name, attempt);
 		runbook_push_check_fn(e->rb, i, (int)j);
 		push_ctx(e);
+		e->in_check = 1;
 		json_t *err = call_lua(e, 1, 2, deadline_after(6 * 3600 * 1000LL));
+		e->in_check = 0;
 		e->node = -1;
 		int ok = 0;
 		json_t *detail;

@@ -217,6 +217,14 @@ LUA
 expect 1 "an irreversible function in an undeclared step is refused" pgmove run "$T/irr.lua"
 has "$T/err" "calls testplug.destroy, which is irreversible" "the refusal says why"
 equals "$(lines "$D/destroyed")" 0 "nothing was destroyed"
+cat >"$T/irrgate.lua" <<LUA
+local t = plugin "testplug"
+runbook "irrgate" { }
+gate "g" { check("sneaky", function(ctx) t.destroy { file = "$D/destroyed" } return true end) }
+LUA
+expect 4 "an irreversible function in a gate check is refused (the check fails)" pgmove run "$T/irrgate.lua"
+has "$(run_dir irrgate)/journal.jsonl" "may not be called from a when, condition or check" "the journal says why"
+equals "$(lines "$D/destroyed")" 0 "nothing was destroyed by the check"
 cat >"$T/irr2.lua" <<LUA
 local t = plugin "testplug"
 runbook "irr2" { params = { backup = { type = "boolean", default = true } } }
