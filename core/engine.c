@@ -857,22 +857,19 @@ static int check_breakers(engine *e, int i, long long every)
 static void wait_progress(const char *name, int ok, long long elapsed, long long timeout,
 			  long long held, long long stable_for)
 {
-	char a[32], b[32], label[160];
+	char label[160];
 	if (!isatty(2))
 		return;
 	pgm_call *c = pgm_call_new(NULL, NULL);
-	if (ok && stable_for)
-		snprintf(label, sizeof(label), "%s: condition true for %s of %s", name,
-			 fmt_ms(held, a, sizeof(a)), fmt_ms(stable_for, b, sizeof(b)));
-	else
-		snprintf(label, sizeof(label), "%s: condition %s, waiting %s%s%s", name,
-			 ok ? "true" : "false", fmt_ms(elapsed - elapsed % 1000, a, sizeof(a)),
-			 timeout ? " of " : "", timeout ? fmt_ms(timeout, b, sizeof(b)) : "");
-	if (ok && stable_for)
-		pgm_progress(c, (double)held / 1000, (double)stable_for / 1000, "s", label);
-	else
-		pgm_progress(c, (double)elapsed / 1000, timeout ? (double)timeout / 1000 : 0, "s",
-			     label);
+	if (ok && stable_for) {
+		snprintf(label, sizeof(label), "%s: condition true, stable for", name);
+		pgm_progress(c, (double)(held / 1000), (double)(stable_for / 1000), "s", label);
+	} else {
+		snprintf(label, sizeof(label), "%s: condition %s, waited", name,
+			 ok ? "true" : "false");
+		pgm_progress(c, (double)(elapsed / 1000),
+			     timeout ? (double)(timeout / 1000) : 0, "s", label);
+	}
 	pgm_call_free(c);
 }
 
