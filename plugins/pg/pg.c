@@ -213,7 +213,7 @@ static json_t *fn_exec(pgm_call *call, json_t *args)
 	out = json_pack("{s:O, s:I}", "results", results, "rows", total);
 done:
 	if (intx && pg != NULL)
-		PQexec(pgm_pg_conn(pg), "ROLLBACK"); /* the error is already recorded */
+		PQclear(PQexec(pgm_pg_conn(pg), "ROLLBACK")); /* the error is already recorded */
 	json_decref(results);
 	params_free(params, nparams);
 	pgm_pg_close(pg);

@@ -1109,7 +1109,7 @@ static json_t *fn_clean(pgm_call *call, json_t *args)
 		goto done;
 	json_array_foreach(cs.stmts, i, e) {
 		if (pgm_pg_command(call, pg, json_string_value(e), 0, NULL) < 0) {
-			PQexec(pgm_pg_conn(pg), "ROLLBACK"); /* the error is recorded */
+			PQclear(PQexec(pgm_pg_conn(pg), "ROLLBACK")); /* the error is recorded */
 			goto done;
 		}
 		done++;
