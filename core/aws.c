@@ -21,19 +21,32 @@
 #include "aws_internal.h"
 
 #define DEFAULT_MAX_ATTEMPTS 3
-#define DEFAULT_BASE_MS 1000   /* first retry waits up to 1 s, then 2 s, 4 s ... */
-#define MAX_BACKOFF_MS 20000   /* the SDKs' cap */
+#define DEFAULT_BASE_MS 1000 /* first retry waits up to 1 s, then 2 s, 4 s ... */
+#define MAX_BACKOFF_MS 20000 /* the SDKs' cap */
 #define DEFAULT_TIMEOUT_MS 30000
 
-static const char *const throttling_codes[] = {
-	"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-	"TooManyRequestsException", "ProvisionedThroughputExceededException",
-	"TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-	"LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-	"EC2ThrottledException", NULL};
-static const char *const transient_codes[] = {
-	"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
-	"ServiceUnavailable", "ServiceUnavailableException", NULL};
+static const char *const throttling_codes[] = {"Throttling",
+					       "ThrottlingException",
+					       "ThrottledException",
+					       "RequestThrottledException",
+					       "TooManyRequestsException",
+					       "ProvisionedThroughputExceededException",
+					       "TransactionInProgressException",
+					       "RequestLimitExceeded",
+					       "BandwidthLimitExceeded",
+					       "LimitExceededException",
+					       "RequestThrottled",
+					       "SlowDown",
+					       "PriorRequestNotComplete",
+					       "EC2ThrottledException",
+					       NULL};
+static const char *const transient_codes[] = {"RequestTimeout",
+					      "RequestTimeoutException",
+					      "InternalError",
+					      "InternalFailure",
+					      "ServiceUnavailable",
+					      "ServiceUnavailableException",
+					      NULL};
 static const char *const expired_codes[] = {"ExpiredToken", "ExpiredTokenException",
 					    "RequestExpired", NULL};
 
@@ -264,7 +277,8 @@ static void interpret(const pgm_aws_service *svc, const char *action, int json_p
 				char *s = snippet(resp->body, resp->body_len);
 
 				r->code = strdup("bad_response");
-				if (asprintf(&r->message, "HTTP %ld with a body that is not JSON (%s): %s",
+				if (asprintf(&r->message,
+					     "HTTP %ld with a body that is not JSON (%s): %s",
 					     resp->status, je.text, s) < 0)
 					r->message = NULL;
 				free(s);
@@ -411,8 +425,8 @@ static void one_attempt(pgm_call *call, const pgm_aws_service *svc, const char *
 		r->transport_failed = 1;
 		r->retryable = pgm_error_retryable(call) && !pgm_cancelled(call);
 		r->code = strdup(pgm_error_code(call) ? pgm_error_code(call) : "http.error");
-		r->message = strdup(pgm_error_message(call) ? pgm_error_message(call)
-							    : "no answer");
+		r->message =
+			strdup(pgm_error_message(call) ? pgm_error_message(call) : "no answer");
 		if (!pgm_cancelled(call))
 			pgm_clear_error(call);
 	} else {
@@ -645,8 +659,8 @@ json_t *pgm_aws_query_all(pgm_call *call, const pgm_aws_service *svc, const char
 		json_decref(res);
 	}
 	if (!out)
-		pgm_fail(call, "aws.too_many_pages", 0, "aws: %s %s: more than %d pages",
-			 svc->name, action, max_pages);
+		pgm_fail(call, "aws.too_many_pages", 0, "aws: %s %s: more than %d pages", svc->name,
+			 action, max_pages);
 fail:
 	json_decref(p);
 	json_decref(all);

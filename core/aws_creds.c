@@ -241,8 +241,8 @@ static int region_shape(const char *r, const char *prefix)
 
 const char *aws_region_dns_suffix(const char *region)
 {
-	static const char *const aws_prefixes[] = {"us", "eu", "ap", "sa", "ca", "me",
-						   "af", "il", "mx", NULL};
+	static const char *const aws_prefixes[] = {"us", "eu", "ap", "sa", "ca",
+						   "me", "af", "il", "mx", NULL};
 
 	if (!region)
 		return NULL;
@@ -307,8 +307,8 @@ static long long parse_iso8601(const char *s)
 	struct tm tm;
 
 	memset(&tm, 0, sizeof(tm));
-	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec) != 6)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -353,9 +353,8 @@ static int creds_from_json(const char *body, size_t len, aws_creds *c, char *err
 /* fetch - one GET/PUT to a credentials endpoint; returns the HTTP status
  * (body in resp) or 0 after a transport failure (why in err). The call's
  * error is cleared: a failed probe is not the call's failure. */
-static long fetch(pgm_call *call, const char *method, const char *url,
-		  const char *const *headers, long timeout_ms, pgm_http_response *resp, char *err,
-		  size_t errlen)
+static long fetch(pgm_call *call, const char *method, const char *url, const char *const *headers,
+		  long timeout_ms, pgm_http_response *resp, char *err, size_t errlen)
 {
 	pgm_http_request req = {.method = method,
 				.url = url,
@@ -366,8 +365,8 @@ static long fetch(pgm_call *call, const char *method, const char *url,
 
 	memset(resp, 0, sizeof(*resp));
 	if (pgm_http_send(call, &req, resp) != 0) {
-		snprintf(err, errlen, "%s", pgm_error_message(call) ? pgm_error_message(call)
-								    : "no answer");
+		snprintf(err, errlen, "%s",
+			 pgm_error_message(call) ? pgm_error_message(call) : "no answer");
 		if (!pgm_cancelled(call))
 			pgm_clear_error(call);
 		return 0;
@@ -416,7 +415,8 @@ static int from_container(pgm_call *call, aws_creds *c, char *err, size_t errlen
 		return 0;
 	if (!rel && !loopback_or_https(url)) {
 		snprintf(err, errlen,
-			 "container endpoint %.400s: plain http is allowed only to a loopback or the "
+			 "container endpoint %.400s: plain http is allowed only to a loopback or "
+			 "the "
 			 "ECS/EKS link-local address",
 			 url);
 		return -1;
@@ -541,12 +541,13 @@ int aws_creds_get(pgm_call *call, aws_creds *out)
 
 	memset(out, 0, sizeof(*out));
 	tried[0] = '\0';
-#define TRIED(...)                                                                        \
-	do {                                                                              \
-		if (tl < sizeof(tried))                                                   \
-			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, "%s", tl ? "; " : ""); \
-		if (tl < sizeof(tried))                                                   \
-			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, __VA_ARGS__); \
+#define TRIED(...)                                                                                 \
+	do {                                                                                       \
+		if (tl < sizeof(tried))                                                            \
+			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, "%s",               \
+					       tl ? "; " : "");                                    \
+		if (tl < sizeof(tried))                                                            \
+			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, __VA_ARGS__);       \
 	} while (0)
 
 	/* 1. The environment. */
@@ -595,7 +596,7 @@ int aws_creds_get(pgm_call *call, aws_creds *out)
 		}
 		TRIED("profile %s in %s and %s (%s)", aws_profile_name(), cp ? cp : "?",
 		      fp ? fp : "?",
-		      !exists  ? "no such profile"
+		      !exists ? "no such profile"
 		      : other ? "role_arn / credential_process / SSO profiles are not supported"
 			      : "no aws_access_key_id and aws_secret_access_key");
 		free(other);

@@ -63,9 +63,9 @@ void aws_amz_date(long long t, char buf[17]);
 /* aws_error - an error answer of AWS, parsed. Strings are owned; free
  * with aws_error_clear. */
 typedef struct aws_error {
-	char *code;       /* "DBSnapshotNotFound", "Throttling"             */
-	char *message;    /* may be NULL                                      */
-	char *type;       /* "Sender" / "Receiver" (Query shape), may be NULL */
+	char *code;	  /* "DBSnapshotNotFound", "Throttling"             */
+	char *message;	  /* may be NULL                                      */
+	char *type;	  /* "Sender" / "Receiver" (Query shape), may be NULL */
 	char *request_id; /* may be NULL                                      */
 } aws_error;
 void aws_error_clear(aws_error *e);
@@ -97,7 +97,7 @@ int aws_json_error(const char *body, size_t len, const char *errortype_header, a
 typedef struct aws_creds {
 	char *access_key;
 	char *secret_key;
-	char *token;       /* NULL without a session token                 */
+	char *token;	   /* NULL without a session token                 */
 	long long expires; /* epoch seconds; 0 when they do not expire      */
 	char source[48];   /* "environment", "shared credentials file", ... */
 	int refreshable;   /* from the container or IMDS (cached)           */
@@ -145,7 +145,6 @@ int aws_retryable_code(const char *code);
 /* aws_form_encode - the form body of a Query call: Action, Version and the
  * flat params, sorted, each name and value URI-encoded. Returns NULL and
  * sets *bad to the offending key when a value is an object or array. */
-char *aws_form_encode(const char *action, const char *version, json_t *params,
-		      const char **bad);
+char *aws_form_encode(const char *action, const char *version, json_t *params, const char **bad);
 
 #endif

@@ -81,7 +81,8 @@ static char *percent_decode(const char *s, size_t len, size_t *outlen)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
 			char hx[3] = {s[i + 1], s[i + 2], 0};
 
 			out[n++] = (char)strtol(hx, NULL, 16);
@@ -238,8 +239,7 @@ char *aws_sigv4_canonical_request(const aws_sigv4_request *r, char **signed_head
 	uri = aws_uri_encode(r->path && *r->path ? r->path : "/",
 			     strlen(r->path && *r->path ? r->path : "/"), 1);
 	cq = aws_sigv4_canonical_query(r->query);
-	aws_sha256_hex(r->payload ? r->payload : "", r->payload ? r->payload_len : 0,
-		       payload_hash);
+	aws_sha256_hex(r->payload ? r->payload : "", r->payload ? r->payload_len : 0, payload_hash);
 
 	f = open_memstream(&buf, &buflen);
 	sf = open_memstream(&sbuf, &sbuflen);

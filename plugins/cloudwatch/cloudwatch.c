@@ -123,10 +123,12 @@ static json_t *fn_put_metrics(pgm_call *call, json_t *args)
 		return NULL;
 	if (!metrics || json_is_null(metrics)) {
 		/* The one-metric form: name, value, unit, dimensions. */
-		if (!json_object_get(args, "name") || !json_is_number(json_object_get(args, "value")))
-			return pgm_fail(call, "args.invalid", 0,
-					"put_metrics needs metrics = {{name=, value=, ...}, ...} or "
-					"name = and value =");
+		if (!json_object_get(args, "name") ||
+		    !json_is_number(json_object_get(args, "value")))
+			return pgm_fail(
+				call, "args.invalid", 0,
+				"put_metrics needs metrics = {{name=, value=, ...}, ...} or "
+				"name = and value =");
 		single = json_pack("[{s:O,s:O}]", "name", json_object_get(args, "name"), "value",
 				   json_object_get(args, "value"));
 		if (json_object_get(args, "unit"))
@@ -150,7 +152,8 @@ static json_t *fn_put_metrics(pgm_call *call, json_t *args)
 
 		if (!json_is_object(m) || !mname || !(json_is_number(val) || json_is_array(vals))) {
 			pgm_fail(call, "args.invalid", 0,
-				 "metrics[%zu] needs a name and a numeric value (or values)", i + 1);
+				 "metrics[%zu] needs a name and a numeric value (or values)",
+				 i + 1);
 			goto fail;
 		}
 		if (!params) {
@@ -165,8 +168,8 @@ static json_t *fn_put_metrics(pgm_call *call, json_t *args)
 		bytes += strlen(name) + strlen(mname) + 2;
 		if (json_is_number(val)) {
 			if (!isfinite(json_number_value(val))) {
-				pgm_fail(call, "args.invalid", 0, "metrics[%zu]: value is not finite",
-					 i + 1);
+				pgm_fail(call, "args.invalid", 0,
+					 "metrics[%zu]: value is not finite", i + 1);
 				goto fail;
 			}
 			snprintf(name, sizeof(name), "%s.Value", prefix);
@@ -196,7 +199,8 @@ static json_t *fn_put_metrics(pgm_call *call, json_t *args)
 			snprintf(name, sizeof(name), "%s.Timestamp", prefix);
 			json_object_set(params, name, ts);
 		}
-		if (dims_params(call, json_object_get(m, "dimensions"), prefix, params, &bytes) != 0)
+		if (dims_params(call, json_object_get(m, "dimensions"), prefix, params, &bytes) !=
+		    0)
 			goto fail;
 		if (n == MAX_METRICS_PER_REQUEST || bytes > MAX_BODY_BYTES ||
 		    i + 1 == json_array_size(metrics)) {
@@ -239,7 +243,8 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 	    pgm_arg_duration_ms(call, args, "window", 600000, 0, &window_ms) != 0)
 		return NULL;
 	if (period_ms < 1000 || period_ms % 1000)
-		return pgm_fail(call, "args.invalid", 0, "period must be whole seconds, at least 1s");
+		return pgm_fail(call, "args.invalid", 0,
+				"period must be whole seconds, at least 1s");
 	iso_time(now - (time_t)(window_ms / 1000), st);
 	iso_time(now + 1, en);
 	values = json_array();
@@ -255,7 +260,8 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 				   (json_int_t)(period_ms / 1000),
 				   "MetricDataQueries.member.1.MetricStat.Stat", stat);
 		if (dims_params(call, json_object_get(args, "dimensions"),
-				"MetricDataQueries.member.1.MetricStat.Metric", params, &bytes) != 0) {
+				"MetricDataQueries.member.1.MetricStat.Metric", params,
+				&bytes) != 0) {
 			json_decref(params);
 			goto fail;
 		}
@@ -276,12 +282,10 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 			size_t i;
 			json_t *x;
 
-			json_array_foreach(vl, i, x)
-				json_array_append_new(values,
-						      json_real(strtod(json_string_value(x)
-									       ? json_string_value(x)
-									       : "nan",
-								       NULL)));
+			json_array_foreach(vl, i, x) json_array_append_new(
+				values, json_real(strtod(json_string_value(x) ? json_string_value(x)
+									      : "nan",
+							 NULL)));
 			json_array_extend(stamps, tl);
 			json_decref(vl);
 			json_decref(tl);
@@ -295,8 +299,8 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 	} while (token && pages < 100);
 	free(token);
 	/* Timestamps come newest first (TimestampDescending). */
-	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:O,s:O,s:i}", "namespace", ns, "name", mname,
-			"stat", stat, "period_s", (json_int_t)(period_ms / 1000), "window_s",
+	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:O,s:O,s:i}", "namespace", ns, "name", mname, "stat",
+			stat, "period_s", (json_int_t)(period_ms / 1000), "window_s",
 			(json_int_t)(window_ms / 1000), "values", values, "timestamps", stamps,
 			"count", (int)json_array_size(values));
 	if (json_array_size(values)) {
@@ -357,7 +361,8 @@ static int string_list(pgm_call *call, json_t *args, const char *arg, const char
 		return 0;
 	}
 	if (!json_is_array(l)) {
-		pgm_fail(call, "args.invalid", 0, "argument \"%s\" must be an array of strings", arg);
+		pgm_fail(call, "args.invalid", 0, "argument \"%s\" must be an array of strings",
+			 arg);
 		return -1;
 	}
 	json_array_foreach(l, i, x)
@@ -399,7 +404,8 @@ static json_t *fn_put_alarm(pgm_call *call, json_t *args)
 		return pgm_fail(call, "args.invalid", 0,
 				"comparison \"%s\": use >, >=, <, <= or CloudWatch's names", cmp);
 	if (period_ms < 10000 || period_ms % 1000)
-		return pgm_fail(call, "args.invalid", 0, "period must be whole seconds, at least 10s");
+		return pgm_fail(call, "args.invalid", 0,
+				"period must be whole seconds, at least 10s");
 	params = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:f}", "AlarmName", name, "Namespace", ns,
 			   "MetricName", metric, "Statistic", stat, "ComparisonOperator", op,
 			   "Period", (json_int_t)(period_ms / 1000), "EvaluationPeriods",
@@ -432,10 +438,10 @@ static json_t *norm_alarm(json_t *a)
 	json_t *o = json_object();
 	const char *th = sget(a, "Threshold");
 
-	json_object_set_new(o, "name", json_string(sget(a, "AlarmName") ? sget(a, "AlarmName")
-									: ""));
-	json_object_set_new(o, "state", json_string(sget(a, "StateValue") ? sget(a, "StateValue")
-									  : "?"));
+	json_object_set_new(o, "name",
+			    json_string(sget(a, "AlarmName") ? sget(a, "AlarmName") : ""));
+	json_object_set_new(o, "state",
+			    json_string(sget(a, "StateValue") ? sget(a, "StateValue") : "?"));
 	if (sget(a, "StateReason"))
 		json_object_set_new(o, "reason", json_string(sget(a, "StateReason")));
 	if (sget(a, "StateUpdatedTimestamp"))
@@ -516,9 +522,9 @@ static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 			json_array_append_new(insufficient, json_string(n));
 	}
 	if (json_is_array(names)) {
-		json_array_foreach(names, i, a)
-			if (json_is_string(a) && !json_object_get(states, json_string_value(a)))
-				json_array_append(missing, a);
+		json_array_foreach(names, i, a) if (json_is_string(a) &&
+						    !json_object_get(states, json_string_value(a)))
+			json_array_append(missing, a);
 	} else if (json_is_string(names) && !json_object_get(states, json_string_value(names))) {
 		json_array_append(missing, names);
 	}
@@ -565,8 +571,14 @@ static json_t *fn_delete_alarms(pgm_call *call, json_t *args)
 	return json_pack("{s:o,s:i}", "deleted", deleted, "count", n);
 }
 
-#define P_REGION {"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"}
-#define P_END {NULL, NULL, 0, 0, NULL}
+#define P_REGION                                                                                   \
+	{                                                                                          \
+		"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"              \
+	}
+#define P_END                                                                                      \
+	{                                                                                          \
+		NULL, NULL, 0, 0, NULL                                                             \
+	}
 
 static const pgm_param p_put_metrics[] = {
 	{"namespace", "string", 1, 0, "metric namespace, e.g. pgmove/Migration"},
@@ -575,7 +587,8 @@ static const pgm_param p_put_metrics[] = {
 	{"value", "number", 0, 0, "one metric: its value"},
 	{"unit", "string", 0, 0, "one metric: Seconds, Count, Percent, ..."},
 	{"dimensions", "object", 0, 0, "one metric: {name = value}"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_get_metric[] = {
 	{"namespace", "string", 1, 0, "e.g. AWS/RDS"},
 	{"name", "string", 1, 0, "e.g. ReplicaLag, CPUUtilization, DatabaseConnections"},
@@ -583,7 +596,8 @@ static const pgm_param p_get_metric[] = {
 	{"stat", "string", 0, 0, "Average (default), Maximum, Minimum, Sum, SampleCount, p99"},
 	{"period", "duration", 0, 0, "aggregation period (default 60s)"},
 	{"window", "duration", 0, 0, "how far back (default 10m)"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_put_alarm[] = {
 	{"name", "string", 1, 0, "alarm name"},
 	{"namespace", "string", 1, 0, "metric namespace"},
@@ -600,20 +614,22 @@ static const pgm_param p_put_alarm[] = {
 	{"ok_actions", "array", 0, 0, "ARNs notified on OK"},
 	{"description", "string", 0, 0, "description"},
 	{"unit", "string", 0, 0, "unit"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_describe_alarms[] = {
 	{"names", "any", 0, 0, "alarm names"},
 	{"prefix", "string", 0, 0, "alarm name prefix"},
 	{"state", "string", 0, 0, "OK, ALARM or INSUFFICIENT_DATA"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_alarm_state[] = {
 	{"names", "any", 0, 0, "alarm names"},
 	{"prefix", "string", 0, 0, "alarm name prefix"},
 	{"state", "string", 0, 0, "only alarms in this state"},
 	{"insufficient_ok", "boolean", 0, 0, "INSUFFICIENT_DATA counts as ok (default true)"},
-	P_REGION, P_END};
-static const pgm_param p_delete_alarms[] = {
-	{"names", "any", 1, 0, "alarm names"}, P_REGION, P_END};
+	P_REGION,
+	P_END};
+static const pgm_param p_delete_alarms[] = {{"names", "any", 1, 0, "alarm names"}, P_REGION, P_END};
 
 static const pgm_function functions[] = {
 	{"put_metrics", fn_put_metrics, 0, "put metric data (batched within AWS's limits)",
@@ -627,8 +643,8 @@ static const pgm_function functions[] = {
 	{"alarm_state", fn_alarm_state, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 "the state of a set of alarms as one result (ok = none in ALARM, none missing)",
 	 p_alarm_state},
-	{"delete_alarms", fn_delete_alarms, PGM_FN_IDEMPOTENT, "delete alarms (absent ones skipped)",
-	 p_delete_alarms},
+	{"delete_alarms", fn_delete_alarms, PGM_FN_IDEMPOTENT,
+	 "delete alarms (absent ones skipped)", p_delete_alarms},
 	{NULL, NULL, 0, NULL, NULL}};
 
 PGMOVE_PLUGIN(cloudwatch) = {

@@ -91,7 +91,8 @@ static int tags_params(pgm_call *call, json_t *args, json_t *params)
 	if (!tags || json_is_null(tags))
 		return 0;
 	if (!json_is_object(tags)) {
-		pgm_fail(call, "args.invalid", 0, "argument \"tags\" must be an object of key = value");
+		pgm_fail(call, "args.invalid", 0,
+			 "argument \"tags\" must be an object of key = value");
 		return -1;
 	}
 	json_object_foreach(tags, k, v)
@@ -136,8 +137,8 @@ static json_t *norm_snapshot(json_t *s, int cluster)
 	set_str(o, "type", sget(s, "SnapshotType"));
 	set_str(o, "created", sget(s, "SnapshotCreateTime"));
 	set_int(o, "allocated_storage_gb", sget(s, "AllocatedStorage"));
-	set_str(o, "source", sget(s, cluster ? "SourceDBClusterSnapshotArn"
-					      : "SourceDBSnapshotIdentifier"));
+	set_str(o, "source",
+		sget(s, cluster ? "SourceDBClusterSnapshotArn" : "SourceDBSnapshotIdentifier"));
 	set_bool(o, "encrypted", sget(s, cluster ? "StorageEncrypted" : "Encrypted"));
 	if (!json_object_get(o, "progress"))
 		json_object_set_new(o, "progress", json_integer(0));
@@ -225,7 +226,8 @@ static json_t *describe_one(pgm_call *call, const char *region, const char *acti
 		return NULL;
 	item = first_item(res, list_key);
 	if (!item)
-		pgm_fail(call, "rds.not_found", 0, "rds: %s %s: the answer lists nothing", action, id);
+		pgm_fail(call, "rds.not_found", 0, "rds: %s %s: the answer lists nothing", action,
+			 id);
 	else
 		out = json_incref(item);
 	json_decref(res);
@@ -321,8 +323,8 @@ static json_t *wait_for(pgm_call *call, json_t *args, const char *what, getter_f
 		if (st && (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0 ||
 			   strcmp(st, "incompatible-restore") == 0 ||
 			   strcmp(st, "inaccessible-encryption-credentials") == 0)) {
-			pgm_fail(call, "rds.wait_failed", 0, "rds: %s %s is %s, not %s", what, id, st,
-				 want);
+			pgm_fail(call, "rds.wait_failed", 0, "rds: %s %s is %s, not %s", what, id,
+				 st, want);
 			json_decref(o);
 			return NULL;
 		}
@@ -332,7 +334,8 @@ static json_t *wait_for(pgm_call *call, json_t *args, const char *what, getter_f
 
 			pgm_fail(call, "rds.wait_timeout", 1,
 				 "rds: %s %s is still %s after %s (timeout %s, %d polls)", what, id,
-				 st ? st : "?", pgm_duration_format(pgm_now_ms() - t0, a, sizeof(a)),
+				 st ? st : "?",
+				 pgm_duration_format(pgm_now_ms() - t0, a, sizeof(a)),
 				 pgm_duration_format(timeout, b, sizeof(b)), polls);
 			return NULL;
 		}
@@ -375,8 +378,8 @@ static json_t *fn_create_snapshot(pgm_call *call, json_t *args)
 		}
 		if (out)
 			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0,
-				 "rds: snapshot %s exists already but is of instance %s, not %s", id,
-				 sget(out, "instance") ? sget(out, "instance") : "?", instance);
+				 "rds: snapshot %s exists already but is of instance %s, not %s",
+				 id, sget(out, "instance") ? sget(out, "instance") : "?", instance);
 		else {
 			pgm_clear_error(call);
 			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0, "%s", first);
@@ -425,8 +428,7 @@ static json_t *fn_list_snapshots(pgm_call *call, json_t *args)
 		return NULL;
 	items = json_object_get(res, "DBSnapshots");
 	out = json_array();
-	json_array_foreach(items, i, s)
-		json_array_append_new(out, norm_snapshot(s, 0));
+	json_array_foreach(items, i, s) json_array_append_new(out, norm_snapshot(s, 0));
 	s = json_pack("{s:o,s:O}", "snapshots", out, "pages", json_object_get(res, "pages"));
 	json_decref(res);
 	return s;
@@ -470,7 +472,8 @@ static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
 		}
 		if (out)
 			pgm_fail(call, "rds.DBSnapshotAlreadyExists", 0,
-				 "rds: snapshot %s exists already and is not a copy of %s", dst, src);
+				 "rds: snapshot %s exists already and is not a copy of %s", dst,
+				 src);
 		json_decref(out);
 		return NULL;
 	}
@@ -489,12 +492,13 @@ static json_t *delete_snapshot(pgm_call *call, json_t *args, int cluster)
 
 	if (!id)
 		return NULL;
-	params = json_pack("{s:s}", cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier",
-			   id);
+	params = json_pack("{s:s}",
+			   cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier", id);
 	res = pgm_aws_query(call, &rds, region_arg(call, args),
 			    cluster ? "DeleteDBClusterSnapshot" : "DeleteDBSnapshot", params);
 	json_decref(params);
-	if (!res && code_is(call, cluster ? "DBClusterSnapshotNotFoundFault" : "DBSnapshotNotFound")) {
+	if (!res &&
+	    code_is(call, cluster ? "DBClusterSnapshotNotFoundFault" : "DBSnapshotNotFound")) {
 		pgm_clear_error(call);
 		pgm_info("snapshot %s does not exist (deleted already)", id);
 		return json_pack("{s:s,s:s,s:b}", "id", id, "status", "deleted", "existed", 0);
@@ -643,8 +647,7 @@ static int cluster_options(pgm_call *call, json_t *args, json_t *params)
 
 /* adopt_cluster - after DBClusterAlreadyExistsFault: the existing cluster
  * when its engine is the one asked for. */
-static json_t *adopt_cluster(pgm_call *call, const char *region, const char *id,
-			     const char *engine)
+static json_t *adopt_cluster(pgm_call *call, const char *region, const char *id, const char *engine)
 {
 	json_t *out;
 
@@ -848,8 +851,9 @@ static json_t *fn_delete_instance(pgm_call *call, json_t *args)
 				"skip_final_snapshot = true, which loses the recovery point)",
 				id);
 	if (final && skip)
-		return pgm_fail(call, "args.invalid", 0,
-				"final_snapshot and skip_final_snapshot = true contradict each other");
+		return pgm_fail(
+			call, "args.invalid", 0,
+			"final_snapshot and skip_final_snapshot = true contradict each other");
 	params = json_pack("{s:s,s:b}", "DBInstanceIdentifier", id, "SkipFinalSnapshot", skip);
 	if (final)
 		json_object_set_new(params, "FinalDBSnapshotIdentifier", json_string(final));
@@ -877,10 +881,11 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 	    pgm_arg_bool(call, args, "skip_final_snapshot", 0, &skip) != 0)
 		return NULL;
 	if (!final == !skip)
-		return pgm_fail(call, "args.invalid", 0,
-				"deleting cluster %s needs exactly one of final_snapshot = \"<id>\" "
-				"and skip_final_snapshot = true",
-				id);
+		return pgm_fail(
+			call, "args.invalid", 0,
+			"deleting cluster %s needs exactly one of final_snapshot = \"<id>\" "
+			"and skip_final_snapshot = true",
+			id);
 	params = json_pack("{s:s,s:b}", "DBClusterIdentifier", id, "SkipFinalSnapshot", skip);
 	if (final)
 		json_object_set_new(params, "FinalDBSnapshotIdentifier", json_string(final));
@@ -901,54 +906,72 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 
 /* ---- the descriptor ------------------------------------------------------------- */
 
-#define P_REGION {"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"}
-#define P_WAIT                                                                             \
-	{"every", "duration", 0, 0, "poll interval (default 30s)"},                        \
-		{"timeout", "duration", 0, 0, "give up after (default 3h)"}
-#define P_END {NULL, NULL, 0, 0, NULL}
-#define P_CLUSTER_OPTS                                                                     \
-	{"engine", "string", 0, 0, "default aurora-postgresql"},                           \
-		{"engine_version", "string", 0, 0, "e.g. 15.4"},                           \
-		{"subnet_group", "string", 0, 0, "DB subnet group name"},                  \
-		{"security_groups", "array", 0, 0, "VPC security group ids"},              \
-		{"kms_key", "string", 0, 0, "KMS key for encryption"},                     \
-		{"port", "integer", 0, 0, "port"},                                         \
-		{"min_capacity", "number", 0, 0, "Serverless v2 minimum ACUs (e.g. 0.5)"}, \
-		{"max_capacity", "number", 0, 0, "Serverless v2 maximum ACUs (e.g. 16)"},  \
-		{"deletion_protection", "boolean", 0, 0, "protect the cluster"},           \
-		{"tags", "object", 0, 0, "tags {key = value}"}
+#define P_REGION                                                                                   \
+	{                                                                                          \
+		"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"              \
+	}
+#define P_WAIT                                                                                     \
+	{"every", "duration", 0, 0, "poll interval (default 30s)"},                                \
+	{                                                                                          \
+		"timeout", "duration", 0, 0, "give up after (default 3h)"                          \
+	}
+#define P_END                                                                                      \
+	{                                                                                          \
+		NULL, NULL, 0, 0, NULL                                                             \
+	}
+#define P_CLUSTER_OPTS                                                                             \
+	{"engine", "string", 0, 0, "default aurora-postgresql"},                                   \
+		{"engine_version", "string", 0, 0, "e.g. 15.4"},                                   \
+		{"subnet_group", "string", 0, 0, "DB subnet group name"},                          \
+		{"security_groups", "array", 0, 0, "VPC security group ids"},                      \
+		{"kms_key", "string", 0, 0, "KMS key for encryption"},                             \
+		{"port", "integer", 0, 0, "port"},                                                 \
+		{"min_capacity", "number", 0, 0, "Serverless v2 minimum ACUs (e.g. 0.5)"},         \
+		{"max_capacity", "number", 0, 0, "Serverless v2 maximum ACUs (e.g. 16)"},          \
+		{"deletion_protection", "boolean", 0, 0, "protect the cluster"},                   \
+	{                                                                                          \
+		"tags", "object", 0, 0, "tags {key = value}"                                       \
+	}
 
 static const pgm_param p_create_snapshot[] = {
 	{"instance", "string", 1, 0, "DB instance identifier"},
 	{"id", "string", 1, 0, "snapshot identifier"},
 	{"tags", "object", 0, 0, "tags {key = value}"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_id[] = {{"id", "string", 1, 0, "identifier"}, P_REGION, P_END};
 static const pgm_param p_wait[] = {{"id", "string", 1, 0, "identifier"}, P_WAIT, P_REGION, P_END};
 static const pgm_param p_list_snapshots[] = {
 	{"instance", "string", 0, 0, "only snapshots of this instance"},
 	{"type", "string", 0, 0, "manual, automated, ..."},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_copy_snapshot[] = {
 	{"source", "string", 1, 0, "source snapshot identifier or ARN"},
 	{"target", "string", 1, 0, "new snapshot identifier"},
 	{"kms_key", "string", 0, 0, "KMS key to encrypt the copy"},
 	{"copy_tags", "boolean", 0, 0, "copy the source's tags"},
 	{"tags", "object", 0, 0, "tags {key = value}"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_create_cluster_snapshot[] = {
 	{"cluster", "string", 1, 0, "DB cluster identifier"},
 	{"id", "string", 1, 0, "cluster snapshot identifier"},
 	{"tags", "object", 0, 0, "tags {key = value}"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_restore_cluster[] = {
 	{"id", "string", 1, 0, "new cluster identifier"},
 	{"snapshot", "string", 1, 0, "DB snapshot (or cluster snapshot) identifier or ARN"},
-	P_CLUSTER_OPTS, P_REGION, P_END};
+	P_CLUSTER_OPTS,
+	P_REGION,
+	P_END};
 static const pgm_param p_create_replica_cluster[] = {
 	{"id", "string", 1, 0, "new cluster identifier"},
 	{"source_instance", "string", 1, 0, "RDS instance identifier or ARN to replicate"},
-	P_CLUSTER_OPTS, P_REGION, P_END};
+	P_CLUSTER_OPTS,
+	P_REGION,
+	P_END};
 static const pgm_param p_add_instance[] = {
 	{"cluster", "string", 1, 0, "DB cluster identifier"},
 	{"id", "string", 1, 0, "new instance identifier"},
@@ -957,19 +980,22 @@ static const pgm_param p_add_instance[] = {
 	{"promotion_tier", "integer", 0, 0, "failover priority 0-15"},
 	{"publicly_accessible", "boolean", 0, 0, "default false"},
 	{"tags", "object", 0, 0, "tags {key = value}"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 static const pgm_param p_delete_instance[] = {
 	{"id", "string", 1, 0, "DB instance identifier"},
 	{"final_snapshot", "string", 0, 0, "identifier of the final snapshot (the recovery point)"},
 	{"skip_final_snapshot", "boolean", 0, 0, "delete without a final snapshot"},
 	{"delete_automated_backups", "boolean", 0, 0, "also delete automated backups"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 
 static const pgm_param p_delete_cluster[] = {
 	{"id", "string", 1, 0, "DB cluster identifier"},
 	{"final_snapshot", "string", 0, 0, "identifier of a final cluster snapshot"},
 	{"skip_final_snapshot", "boolean", 0, 0, "delete without a final snapshot"},
-	P_REGION, P_END};
+	P_REGION,
+	P_END};
 
 static const pgm_function functions[] = {
 	{"create_snapshot", fn_create_snapshot, PGM_FN_IDEMPOTENT,
@@ -988,7 +1014,8 @@ static const pgm_function functions[] = {
 	{"create_cluster_snapshot", fn_create_cluster_snapshot, PGM_FN_IDEMPOTENT,
 	 "create a DB cluster snapshot", p_create_cluster_snapshot},
 	{"describe_cluster_snapshot", fn_describe_cluster_snapshot,
-	 PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "status and progress of a DB cluster snapshot", p_id},
+	 PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "status and progress of a DB cluster snapshot",
+	 p_id},
 	{"wait_cluster_snapshot", fn_wait_cluster_snapshot, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 "wait until a DB cluster snapshot is available", p_wait},
 	{"delete_cluster_snapshot", fn_delete_cluster_snapshot,

@@ -115,6 +115,17 @@ B=$(jget "$(ctl keys)" 'j["AKIDCONT"]["served"]')
 pcall rds_snapshot.list_snapshots instance=pg
 expect_eq "credentials about to expire are fetched again" "$(jget "$(ctl keys)" 'j["AKIDCONT"]["served"]')" $((B + 2))
 
+# ExpiredToken on cached temporary credentials: fetched again once, then the call succeeds.
+B=$(jget "$(ctl keys)" 'j["AKIDCONT"]["served"]')
+pcall rds_snapshot.describe_snapshot id=snap-a
+ctl inject '{"action": "DescribeDBSnapshots", "kind": "expired", "count": 1}' >/dev/null
+B=$(jget "$(ctl keys)" 'j["AKIDCONT"]["served"]')
+pcall rds_snapshot.list_snapshots instance=pg
+expect_eq "ExpiredToken: refreshed and retried" "$RC" 0
+expect_match "ExpiredToken: says so" "$ERR" "ExpiredToken: refreshing credentials"
+expect_eq "ExpiredToken: credentials fetched again" \
+	"$(jget "$(ctl keys)" 'j["AKIDCONT"]["served"] > '"$B")" true
+
 # --- instance metadata (IMDSv2) ---------------------------------------------------------------
 export AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT="$FAKE_URL"
 call_ok "container endpoint before instance metadata" AKIDCONT

@@ -51,8 +51,8 @@ static void check_authz(const char *method, const char *path, const char *query,
 	free(got);
 }
 
-static const char *const vanilla_headers[] = {"Host:example.amazonaws.com",
-					      "X-Amz-Date:" DATE, NULL};
+static const char *const vanilla_headers[] = {"Host:example.amazonaws.com", "X-Amz-Date:" DATE,
+					      NULL};
 
 /* Vectors of the AWS SigV4 test suite (aws-sig-v4-test-suite). */
 static void test_get_vanilla(void)
@@ -135,13 +135,15 @@ static void test_canonical_request_and_string_to_sign(void)
 	char *creq = aws_sigv4_canonical_request(&r, &sh);
 	char *sts = aws_sigv4_string_to_sign(&r, creq);
 
-	CU_ASSERT_STRING_EQUAL(creq, "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:" DATE
-				     "\n\nhost;x-amz-date\n"
-				     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	CU_ASSERT_STRING_EQUAL(creq,
+			       "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:" DATE
+			       "\n\nhost;x-amz-date\n"
+			       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	CU_ASSERT_STRING_EQUAL(sh, "host;x-amz-date");
-	CU_ASSERT_STRING_EQUAL(sts, "AWS4-HMAC-SHA256\n" DATE "\n20150830/us-east-1/service/"
-				    "aws4_request\n"
-				    "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
+	CU_ASSERT_STRING_EQUAL(sts,
+			       "AWS4-HMAC-SHA256\n" DATE "\n20150830/us-east-1/service/"
+			       "aws4_request\n"
+			       "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
 	free(creq);
 	free(sh);
 	free(sts);
@@ -186,8 +188,7 @@ static void test_canonical_query(void)
 static void test_form_encode(void)
 {
 	json_t *p = json_pack("{s:s,s:i,s:b,s:f,s:n,s:s}", "Tags.Tag.1.Key", "env", "MaxRecords",
-			      20, "CopyTags", 1, "MinCapacity", 0.5, "Skipped", "Name",
-			      "a b&c=d");
+			      20, "CopyTags", 1, "MinCapacity", 0.5, "Skipped", "Name", "a b&c=d");
 	const char *bad = NULL;
 	char *body = aws_form_encode("DescribeDBSnapshots", "2014-10-31", p, &bad);
 
@@ -222,8 +223,8 @@ static const char describe_xml[] =
 static void test_xml_to_json(void)
 {
 	char *err = NULL;
-	json_t *v = aws_xml_to_json(describe_xml, strlen(describe_xml),
-				    "DescribeDBSnapshotsResult", &err);
+	json_t *v = aws_xml_to_json(describe_xml, strlen(describe_xml), "DescribeDBSnapshotsResult",
+				    &err);
 	json_t *snaps, *s;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
