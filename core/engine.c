@@ -1250,6 +1250,25 @@ static int check_approvals(const runbook *rb, const json_t *approvals)
 	return 0;
 }
 
+/* warn_cli_secrets - a secret param given with -p is on the command line,
+ * which other users of the machine can read (ps, /proc). */
+static void warn_cli_secrets(const runbook *rb, const json_t *cli)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach((json_t *)cli, name, v)
+	{
+		json_t *spec = json_object_get(rb->params, name);
+		if (!json_is_true(json_object_get(spec, "secret")))
+			continue;
+		const char *env = json_string_value(json_object_get(spec, "env"));
+		pgm_warn("param %s is secret but was given with -p: a command line is visible to "
+			 "other users of this machine; prefer %s%s",
+			 name, env ? "the environment variable " : "an environment variable",
+			 env ? env : "");
+	}
+}
+
 /* approver_ok - whether user may give approval node (plan approvers). */
 static int approver_ok(const runbook *rb, const char *node, const char *user)
 {
@@ -1301,6 +1320,7 @@ int engine_run(const char *path, const engine_opts *o)
 		engine_free(e);
 		return PGMOVE_EXIT_RUNBOOK;
 	}
+	warn_cli_secrets(e->rb, o->cli_params);
 	e->params = params_resolve(e->rb->params, o->cli_params, NULL, err, sizeof(err));
 	if (!e->params) {
 		pgm_error("runbook %s: %s", e->rb->name, err);
@@ -1397,6 +1417,7 @@ static int reopen(engine *e, const char *run_dir)
 			 "a deviation",
 			 file, e->o->user ? e->o->user : "?");
 	}
+	warn_cli_secrets(e->rb, e->o->cli_params);
 	e->params = params_resolve(e->rb->params, e->o->cli_params, e->st->params, err, sizeof(err));
 	if (!e->params) {
 		pgm_error("runbook %s: %s", e->rb->name, err);

@@ -47,7 +47,10 @@ cmp -s "$T/bogus.json" "$T/full.json" && ok "a snapshot that does not match the 
 # --- approvals on the command line, approvers ---
 rm -rf "$PGMOVE_STATE_DIR" "$D"/*
 echo yes >"$D/ready"
-expect 0 "--approve runs through" pgmove run "$RUNBOOKS/basic.lua" -p dir="$D" --approve go
+expect 0 "--approve runs through" pgmove run "$RUNBOOKS/basic.lua" -p dir="$D" --approve go -p token=cli-secret-value
+has "$T/err" "param token is secret but was given with -p" "a secret on the command line is warned about"
+lacks "$T/err" "cli-secret-value" "and not repeated in the log"
+lacks "$(run_dir basic)/journal.jsonl" "cli-secret-value" "nor journaled"
 equals "$(journal_events basic approve.given go)" 1 "the approval is journaled"
 expect 2 "--approve of an unknown approval" pgmove run "$RUNBOOKS/basic.lua" -p dir="$D" --approve og
 has "$T/err" "has no approve \"og\"" "the unknown approval is named"
