@@ -169,7 +169,7 @@ const pgmove_command pgmove_commands[] = {
 	{ "call", "PLUGIN.FUNCTION [NAME=VALUE]... [options]", "run one plugin function by hand",
 	  "Calls one plugin function with the given arguments and prints its JSON result. A "
 	  "VALUE that parses as JSON (numbers, true, [\"a\",\"b\"], {\"k\":1}) is taken as JSON, "
-	  "anything else as a string; NAME=@env:VAR takes the value of the environment variable "
+	  "anything else as a string (a parameter declared string, conninfo or duration always takes the text as it is); NAME=@env:VAR takes the value of the environment variable "
 	  "VAR, which keeps secrets off the command line. Exit 1 and the structured error on "
 	  "failure.",
 	  call_opts, 1, -1, pgmove_cmd_call },

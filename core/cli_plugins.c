@@ -85,10 +85,22 @@ int pgmove_cmd_plugins(cli_args *a)
 	return rc;
 }
 
-/* arg_value - NAME=VALUE's value: @env:VAR from the environment, JSON when
- * it parses, else the string. New reference or NULL after logging. */
-static json_t *arg_value(const char *name, const char *value)
+/* param_type - the declared type of fn's parameter name, or NULL. */
+static const char *param_type(const pgm_function *fn, const char *name)
 {
+	for (const pgm_param *p = fn->params; p && p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return p->type;
+	return NULL;
+}
+
+/* arg_value - NAME=VALUE's value: @env:VAR from the environment; for a
+ * parameter declared string, conninfo or duration the text as it is (so
+ * engine_version=15.4 stays "15.4"); else JSON when it parses, else the
+ * string. New reference or NULL after logging. */
+static json_t *arg_value(const pgm_function *fn, const char *name, const char *value)
+{
+	const char *type = param_type(fn, name);
 	if (strncmp(value, "@env:", 5) == 0) {
 		const char *v = getenv(value + 5);
 		if (!v) {
@@ -97,8 +109,11 @@ static json_t *arg_value(const char *name, const char *value)
 		}
 		return json_string(v);
 	}
+	if (type && (strcmp(type, "string") == 0 || strcmp(type, "conninfo") == 0 ||
+		     strcmp(type, "duration") == 0))
+		return json_string(value);
 	json_error_t jerr;
-	json_t *j = json_loads(value, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK * 0, &jerr);
+	json_t *j = json_loads(value, JSON_DECODE_ANY, &jerr);
 	if (j)
 		return j;
 	return json_string(value);
@@ -141,7 +156,7 @@ int pgmove_cmd_call(cli_args *a)
 			return PGMOVE_EXIT_USAGE;
 		}
 		char *name = strndup(kv, (size_t)(eq - kv));
-		json_t *v = arg_value(name, eq + 1);
+		json_t *v = arg_value(f, name, eq + 1);
 		if (!v) {
 			free(name);
 			json_decref(args);

@@ -109,6 +109,10 @@ has "$T/out" '"name": "count"' "plugins --json lists functions"
 
 expect 0 "call with JSON and string args" pgmove call testplug.echo 'value={"a":[1,2.5,"x"]}'
 has "$T/out" '"a": \[' "call prints the JSON result"
+expect 0 "call: a string parameter keeps a numeric-looking value as text" pgmove call testplug.count file="$T/15.40"
+[ -f "$T/15.40" ] && ok "the file argument stayed the string 15.40" || bad "15.40 was not taken as text"
+expect 0 "call: an 'any' parameter takes JSON" pgmove call testplug.echo value=15.40
+has "$T/out" '"value": 15.4' "the value was parsed as a number"
 expect 2 "call an unknown function" pgmove call testplug.nope
 has "$T/err" "no function nope \(functions: echo" "call lists the functions"
 expect 2 "call with an unknown argument" pgmove call testplug.echo valeu=1
