@@ -59,7 +59,7 @@ eval "$("$sandbox" env --dir "$dir")"
 admin() { # admin SIDE SQL - as the superuser over the unix socket
 	local p=$SANDBOX_PORT
 	[ "$1" = target ] && p=$((SANDBOX_PORT + 1))
-	psql -X -q -At -h "$dir/run" -p "$p" -U postgres -d app -c "$2"
+	PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -h "$dir/run" -p "$p" -U postgres -d app -c "$2"
 }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
