@@ -174,17 +174,16 @@ static void print_plan(const runbook *rb)
 int pgmove_cmd_plan(cli_args *a)
 {
 	char err[4096];
-	runbook *rb = runbook_load(cli_pos(a, 0), err, sizeof(err));
+	json_t *cli = cli_params(a);
+	if (!cli)
+		return PGMOVE_EXIT_USAGE;
+	runbook *rb = runbook_load_with(cli_pos(a, 0), cli, NULL, err, sizeof(err));
 	if (!rb) {
 		pgm_error("%s", err);
+		json_decref(cli);
 		return PGMOVE_EXIT_RUNBOOK;
 	}
 	int rc = PGMOVE_EXIT_COMPLETED;
-	json_t *cli = cli_params(a);
-	if (!cli) {
-		runbook_free(rb);
-		return PGMOVE_EXIT_USAGE;
-	}
 	if (json_object_size(cli)) {
 		json_t *vals = params_resolve(rb->params, cli, NULL, err, sizeof(err));
 		if (!vals) {

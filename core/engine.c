@@ -1314,7 +1314,7 @@ int engine_run(const char *path, const engine_opts *o)
 	char err[4096], run_id[128];
 	int rc;
 	e->o = o;
-	e->rb = runbook_load(path, err, sizeof(err));
+	e->rb = runbook_load_with(path, o->cli_params, NULL, err, sizeof(err));
 	if (!e->rb) {
 		pgm_error("%s", err);
 		engine_free(e);
@@ -1389,7 +1389,7 @@ static int reopen(engine *e, const char *run_dir)
 		return PGMOVE_EXIT_INTERNAL;
 	}
 	const char *file = e->o->runbook ? e->o->runbook : e->st->file;
-	e->rb = runbook_load(file, err, sizeof(err));
+	e->rb = runbook_load_with(file, e->o->cli_params, e->st->params, err, sizeof(err));
 	if (!e->rb) {
 		pgm_error("%s", err);
 		return PGMOVE_EXIT_RUNBOOK;

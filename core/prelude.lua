@@ -155,6 +155,20 @@ function runbook(name)
     end
     rb.on_failure = of or "halt"
     decl.runbook = rb
+    -- the values as the run will see them, so declarations can use them
+    -- (every = params.poll); while a required one is missing (plan), the
+    -- defaults
+    local ok, values = pcall(C.resolve_params, rb.params)
+    if not ok then fail(loc, "%s", values) end
+    if values == nil then
+      values = {}
+      for k, p in pairs(rb.params) do values[k] = p.default end
+    end
+    params = setmetatable({}, {
+      __index = values,
+      __newindex = function() error("params is read-only", 2) end,
+      __pairs = function() return next, values, nil end,
+    })
   end
 end
 

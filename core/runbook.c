@@ -164,6 +164,33 @@ static int l_duration(lua_State *L)
 	return 1;
 }
 
+/* The parameter values known while a runbook loads (runbook_load_with). */
+static const json_t *load_cli, *load_journaled;
+
+/* l_resolve_params - C.resolve_params(specs): the values of the params as
+ * `run` will see them, or nil when they cannot all be resolved yet (plan
+ * without a required param): the prelude then falls back to defaults. */
+static int l_resolve_params(lua_State *L)
+{
+	char err[1024];
+	json_t *specs = luajson_to(L, 1, "params", err, sizeof(err));
+	if (!specs)
+		return luaL_error(L, "%s", err);
+	if (params_check_specs(specs, err, sizeof(err)) != 0) {
+		json_decref(specs);
+		return luaL_error(L, "%s", err);
+	}
+	json_t *values = params_resolve(specs, load_cli, load_journaled, err, sizeof(err));
+	json_decref(specs);
+	if (!values) {
+		lua_pushnil(L);
+		return 1;
+	}
+	luajson_push(L, values);
+	json_decref(values);
+	return 1;
+}
+
 /* restrict_stdlib - removes what lets a runbook act on its own: files,
  * processes, C modules. Side effects go through plugins. */
 static void restrict_stdlib(lua_State *L, const char *dir)
@@ -198,6 +225,8 @@ static void restrict_stdlib(lua_State *L, const char *dir)
 	lua_pop(L, 2); /* (sp -= 2) */
 }
 
+static runbook *load(const char *path, char *err, size_t errlen);
+
 static runbook *fail_load(runbook *rb, char *err, size_t errlen, const char *msg)
 {
 	snprintf(err, errlen, "%s", msg ? msg : "unknown error");
@@ -206,6 +235,22 @@ static runbook *fail_load(runbook *rb, char *err, size_t errlen, const char *msg
 }
 
 runbook *runbook_load(const char *path, char *err, size_t errlen)
+{
+	return runbook_load_with(path, NULL, NULL, err, errlen);
+}
+
+runbook *runbook_load_with(const char *path, const json_t *cli, const json_t *journaled,
+			   char *err, size_t errlen)
+{
+	load_cli = cli;
+	load_journaled = journaled;
+	runbook *rb = load(path, err, errlen);
+	load_cli = load_journaled = NULL;
+	return rb;
+}
+
+/* load - runbook_load_with's work, with load_cli / load_journaled set. */
+static runbook *load(const char *path, char *err, size_t errlen)
 {
 	runbook *rb = calloc(1, sizeof(*rb));
 	char abs[PATH_MAX];
@@ -249,6 +294,8 @@ runbook *runbook_load(const char *path, char *err, size_t errlen)
 	lua_setfield(L, -2, "plugin_info");
 	lua_pushcfunction(L, l_duration);
 	lua_setfield(L, -2, "duration");
+	lua_pushcfunction(L, l_resolve_params);
+	lua_setfield(L, -2, "resolve_params");
 	if (lua_pcall(L, 1, 1, h) != LUA_OK) { /* finish (sp -= 1) */
 		free(source);
 		return fail_load(rb, err, errlen, lua_tostring(L, -1));

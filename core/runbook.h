@@ -32,6 +32,11 @@ void runbook_set_executor(runbook *rb, runbook_call_fn fn, void *user);
  * a Lua syntax or runtime error with file:line, a declaration error, an
  * unknown plugin or function, an irreversible step without recovery. */
 runbook *runbook_load(const char *path, char *err, size_t errlen);
+/* runbook_load_with - runbook_load with the parameter values known so far
+ * (-p assignments, the values journaled by the run; either may be NULL),
+ * so that declarations can use them (every = params.poll). */
+runbook *runbook_load_with(const char *path, const json_t *cli, const json_t *journaled,
+			   char *err, size_t errlen);
 void runbook_free(runbook *rb);
 
 /* runbook_file_hash - SHA-256 of a file, hex, into out[65]. 0 or -1. */

@@ -98,6 +98,19 @@ has "$T/err" "jbos" "the unknown name is in the message"
 expect 8 "a state directory that cannot be created" pgmove --state-dir "$T/afile/state" run "$RUNBOOKS/basic.lua" -p dir="$T"
 has "$T/err" "afile/state" "the message names the directory"
 
+cat >"$T/pp.lua" <<'LUA'
+runbook "pp" { params = { poll = { type = "duration", default = "30s" },
+                          src = { type = "conninfo", env = "PP_SRC", required = true } } }
+wait "w" { every = params.poll, condition = function(ctx) return true end }
+LUA
+expect 0 "plan: declarations read params (default)" env -u PP_SRC "$PGMOVE_BIN" plan "$T/pp.lua"
+has "$T/out" "wait +w +every 30s" "the default applies"
+expect 0 "plan: declarations read params (-p)" env -u PP_SRC "$PGMOVE_BIN" plan "$T/pp.lua" -p poll=2s
+has "$T/out" "wait +w +every 2s" "-p changes the declared interval"
+printf 'runbook "ro" { }\nparams.x = 1\n' >"$T/ro.lua"
+expect 6 "params is read-only" pgmove plan "$T/ro.lua"
+has "$T/err" "ro.lua:2: params is read-only" "with the line"
+
 expect 0 "plugins" pgmove plugins
 has "$T/out" "^testplug 1.0" "plugins lists testplug"
 has "$T/out" "destroy  \[irreversible\]" "plugins shows flags"
