@@ -105,7 +105,7 @@ wait "w" { every = params.poll, condition = function(ctx) return true end }
 LUA
 expect 0 "plan: declarations read params (default)" env -u PP_SRC "$PGMOVE_BIN" plan "$T/pp.lua"
 has "$T/out" "wait +w +every 30s" "the default applies"
-expect 0 "plan: declarations read params (-p)" env -u PP_SRC "$PGMOVE_BIN" plan "$T/pp.lua" -p poll=2s
+expect 0 "plan: declarations read params (-p)" env -u PP_SRC "$PGMOVE_BIN" plan "$T/pp.lua" -p poll=2s -p src=host=db1
 has "$T/out" "wait +w +every 2s" "-p changes the declared interval"
 printf 'runbook "ro" { }\nparams.x = 1\n' >"$T/ro.lua"
 expect 6 "params is read-only" pgmove plan "$T/ro.lua"
