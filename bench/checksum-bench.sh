@@ -146,8 +146,8 @@ if [ $big = 1 ]; then
 		admin $s "DROP TABLE IF EXISTS big100m;
 			CREATE TABLE big100m (id bigint, v int);
 			INSERT INTO big100m SELECT i, i % 1000 FROM generate_series(1, 100000000) i;
-			ALTER TABLE big100m ADD PRIMARY KEY (id); ALTER TABLE big100m OWNER TO pgmove;
-			VACUUM ANALYZE big100m" >/dev/null &
+			ALTER TABLE big100m ADD PRIMARY KEY (id); ALTER TABLE big100m OWNER TO pgmove" >/dev/null &&
+			admin $s "VACUUM ANALYZE big100m" &
 	done
 	wait
 	compare_run "100M-row table" 'tables=["big100m"]'

@@ -112,6 +112,8 @@ typedef struct ctx {
 	int snapshot_used;
 	char *datcollate[2];
 	char *encoding[2];
+	int version[2];     /* server_version_num */
+	int float_binary;   /* hash floats by their bits (a side is older than 12) */
 	double rows_total, rows_done;
 } ctx;
 
@@ -210,7 +212,7 @@ static long long mix64(uint64_t z)
 
 /* col_hash - the hash expression of one column: binary for types whose
  * equality is the equality of their text form, the text form otherwise. */
-static void col_hash(FILE *f, const col *c, int seed, int typed)
+static void col_hash(FILE *f, const col *c, int seed, int typed, int float_binary)
 {
 	const char *fn = NULL, *arg = "";
 	int same = c->type[TGT] != NULL && strcmp(c->type[SRC], c->type[TGT]) == 0;
@@ -234,6 +236,14 @@ static void col_hash(FILE *f, const col *c, int seed, int typed)
 		case 829: fn = "hashmacaddrextended"; break;
 		default: break;
 		}
+	}
+	/* Before PostgreSQL 12, extra_float_digits=3 printed 17 digits where
+	 * 12 and later print the shortest exact form: across such versions,
+	 * floats are compared by their bits (-0 and 0 still differ). */
+	if (fn == NULL && same && float_binary && (c->typid == 700 || c->typid == 701)) {
+		fprintf(f, "coalesce(hashtextextended(encode(float8send(%s::float8), 'hex'), %d), %lld)",
+			c->qname, seed, mix64((uint64_t)seed));
+		return;
 	}
 	if (fn != NULL)
 		fprintf(f, "coalesce(%s(%s%s, %d), %lld)", fn, c->qname, arg, seed,
@@ -389,7 +399,7 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 	for (k = 0; k < t->ncols; k++) {
 		if (k > 0)
 			fputs(" # ", m.f);
-		col_hash(m.f, &t->cols[k], k + 1, x->typed);
+		col_hash(m.f, &t->cols[k], k + 1, x->typed, x->float_binary);
 	}
 	t->rowhash = ms_close(x, &m);
 	if (t->rowhash == NULL)
@@ -1049,13 +1059,15 @@ static int open_side(ctx *x, int s, const char *conninfo)
 			return -1;
 	}
 	res = pgm_pg_exec(x->call, x->conns[s][0],
-			  "SELECT d.datcollate::text, pg_encoding_to_char(d.encoding)::text "
+			  "SELECT d.datcollate::text, pg_encoding_to_char(d.encoding)::text, "
+			  "current_setting('server_version_num')::int "
 			  "FROM pg_database d WHERE d.datname = current_database()",
 			  0, NULL);
 	if (res == NULL)
 		return -1;
 	x->datcollate[s] = strdup(PQgetvalue(res, 0, 0));
 	x->encoding[s] = strdup(PQgetvalue(res, 0, 1));
+	x->version[s] = atoi(PQgetvalue(res, 0, 2));
 	PQclear(res);
 	if (!x->snapshot)
 		return 0;
@@ -1429,6 +1441,7 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 	if (open_side(&x, SRC, src) < 0 || open_side(&x, TGT, tgt) < 0)
 		goto done;
 	x.snapshot_used = x.snapshot;
+	x.float_binary = x.version[SRC] < 120000 || x.version[TGT] < 120000;
 	if (!same_str(x.encoding[SRC], x.encoding[TGT]))
 		pgm_warn("server encodings differ (source %s, target %s): text hashes will differ",
 			 x.encoding[SRC], x.encoding[TGT]);
