@@ -6,3 +6,12 @@ doc/pgmove.1: core/pgmove$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) doc && core/pgmove$(EXEEXT) __man > $@-t && mv $@-t $@
 CLEANFILES += doc/pgmove.1
 dist_man_MANS += doc/pgmove-runbook.5
+
+# pgmove-plugin(3) and the plugin author's guide with its example plugin
+# (doc/examples/hello); the test builds the example out of tree against a
+# staged install of pgmove and runs it with the installed program.
+dist_man_MANS += doc/pgmove-plugin.3
+EXTRA_DIST += doc/plugin-guide.md doc/examples/hello/hello.c \
+	doc/examples/hello/Makefile doc/examples/hello/hello.lua \
+	tests/engine/test_example_plugin.sh
+TESTS += tests/engine/test_example_plugin.sh

@@ -1,0 +1,150 @@
+#!/bin/sh
+# tests/engine/test_example_plugin.sh - the plugin author's example
+# (doc/examples/hello) builds OUT OF TREE against an installed pgmove, with
+# nothing but its pkg-config file, and the installed pgmove loads and runs it.
+#
+# pgmove is installed with DESTDIR: the installed pgmove.pc names the
+# configured prefix, so `make install prefix=...` would install a .pc file
+# that points elsewhere; DESTDIR with PKG_CONFIG_SYSROOT_DIR is the staged
+# install pkg-config understands. Only what a plugin author needs is
+# installed: libpgmove, the pgmove program, plugin.h and pgmove.pc.
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/engine/lib.sh"
+
+# Make variables of an outer `make check` must not leak into ours.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+DEST="$T/dest"
+expect 0 "make install into a staging directory (DESTDIR)" \
+	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
+	install-pkgincludeHEADERS install-pkgconfigDATA DESTDIR="$DEST"
+
+pc=$(find "$DEST" -name pgmove.pc 2>/dev/null | head -1)
+bin=$(find "$DEST" -path '*/bin/pgmove' -type f 2>/dev/null | head -1)
+lib=$(find "$DEST" -name 'libpgmove.so.*' 2>/dev/null | head -1)
+hdr=$(find "$DEST" -path '*/include/pgmove/plugin.h' 2>/dev/null | head -1)
+if [ -n "$pc" ] && [ -n "$bin" ] && [ -n "$lib" ] && [ -n "$hdr" ]; then
+	ok "installed pgmove.pc, bin/pgmove, libpgmove.so, include/pgmove/plugin.h"
+else
+	bad "installed files: pc='$pc' bin='$bin' lib='$lib' header='$hdr'"
+	finish
+	exit 1
+fi
+PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_SYSROOT_DIR="$DEST"
+LD_LIBRARY_PATH=$(dirname "$lib")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR LD_LIBRARY_PATH
+
+pkg-config --cflags pgmove >"$T/cflags" 2>"$T/err"
+has "$T/cflags" "-I$DEST[^ ]*/include" "pkg-config --cflags pgmove points into the installed tree"
+
+# Build a copy of the example, as a vendor would: away from the source and
+# build trees (which may be read-only, as under distcheck), with warnings
+# as errors so the example stays clean.
+mkdir -p "$T/hello"
+cp "$top_srcdir/doc/examples/hello/hello.c" "$top_srcdir/doc/examples/hello/Makefile" \
+	"$T/hello/"
+expect 0 "the example builds with make and pkg-config, out of tree" \
+	make -C "$T/hello" CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror'
+has "$T/out" "-I$DEST" "the compile line took the installed header's directory from pkg-config"
+lacks "$T/out" "$top_srcdir/include|$top_builddir" "the compile line does not use the source or build tree"
+expect 0 "make install PLUGINDIR=..." make -C "$T/hello" install PLUGINDIR="$T/plugins"
+if [ -f "$T/plugins/hello.so" ]; then ok "hello.so installed"; else bad "no $T/plugins/hello.so"; fi
+
+# From here on: the installed pgmove, with only the example on the path.
+PGMOVE_BIN="$bin"
+export PGMOVE_PLUGIN_PATH="$T/plugins"
+
+expect 0 "pgmove plugins" pgmove plugins
+has "$T/out" "^hello 1\\.0\\.0 - an example plugin" "plugins lists hello with its version and summary"
+has "$T/out" "$T/plugins/hello\\.so" "plugins shows where hello was loaded from"
+has "$T/out" "greet +\\[idempotent,read-only\\]" "greet is idempotent and read-only"
+has "$T/out" "delete_file +\\[idempotent,irreversible\\]" "delete_file is irreversible"
+has "$T/out" "token +string +secret" "the token parameter is marked secret"
+
+expect 0 "pgmove plugins hello --json" pgmove plugins hello --json
+has "$T/out" '"name": "http_status"' "the JSON listing has http_status"
+
+expect 0 "pgmove call hello.greet name=x" pgmove call hello.greet name=x
+has "$T/out" '"message": "Hello, x!"' "greet answers Hello, x!"
+expect 0 "greet with greeting and shout" pgmove call hello.greet name=x greeting=Hi shout=true
+has "$T/out" '"message": "Hi, x!!!"' "greet uses its optional parameters"
+
+expect 2 "greet without its required argument" pgmove call hello.greet
+has "$T/err" "hello.greet: argument 'name' is required" "the host checks required arguments"
+expect 2 "greet with an unknown argument" pgmove call hello.greet name=x colour=red
+has "$T/err" "unknown argument 'colour'" "the host refuses unknown arguments"
+expect 1 "greet with an empty name" pgmove call hello.greet name= --json
+has "$T/out" '"code": "args.invalid"' "the plugin's own check fails with args.invalid"
+
+HELLO_GREETING=
+export HELLO_GREETING
+expect 1 "init refuses an empty HELLO_GREETING" pgmove call hello.greet name=x
+unset HELLO_GREETING
+has "$T/err" "plugin hello: .*init failed" "a failed init is a loader error"
+
+expect 1 "countdown past its deadline" pgmove call hello.countdown ticks=200 every=50ms \
+	--timeout 300ms --json
+has "$T/out" '"code": "pgmove.timeout"' "countdown stops between ticks at the deadline"
+
+# http_status against a small local HTTP server: / answers 200, /down 503,
+# /auth 200 only with the right bearer token.
+cat >"$T/server.py" <<'PYEOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 200
+        if self.path == "/down":
+            code = 503
+        elif self.path == "/auth" and self.headers.get("Authorization") != "Bearer s3cr3t-t0ken":
+            code = 401
+        body = b"hello\n"
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()
+PYEOF
+"$PY" "$T/server.py" "$T/port" >"$T/server.log" 2>&1 &
+server=$!
+if wait_for "$T/port" 10; then
+	base="http://127.0.0.1:$(cat "$T/port")"
+	expect 0 "http_status of a page" pgmove call hello.http_status url="$base/"
+	has "$T/out" '"status": 200' "http_status reports 200"
+	has "$T/out" '"content_type": "text/plain"' "http_status reads the response headers"
+	expect 1 "http_status of a failing page" pgmove call hello.http_status url="$base/down"
+	has "$T/err" "hello.server_error: .*HTTP 503 \\(retryable\\)" "a 5xx is a retryable hello.server_error"
+	expect 1 "http_status with expect" pgmove call hello.http_status url="$base/auth" expect=200
+	has "$T/err" "hello.unexpected_status: .*HTTP 401, expected 200" "a wrong status is hello.unexpected_status"
+	HELLO_TOKEN=s3cr3t-t0ken
+	export HELLO_TOKEN
+	expect 0 "http_status with a token from the environment" \
+		pgmove call hello.http_status url="$base/auth" token=@env:HELLO_TOKEN expect=200 -v
+	has "$T/out" '"status": 200' "the token reached the server in the header"
+	lacks "$T/err" "s3cr3t-t0ken" "the token never reaches the log"
+else
+	bad "the local HTTP server did not start"
+fi
+kill "$server" 2>/dev/null
+wait "$server" 2>/dev/null
+expect 1 "http_status of a closed port" pgmove call hello.http_status url=http://127.0.0.1:1/
+has "$T/err" "http\\.connect: .*\\(retryable\\)" "a refused connection is a retryable http.connect"
+
+# The runbook of the guide (doc/plugin-guide.md) with the installed pgmove.
+cp "$top_srcdir/doc/examples/hello/hello.lua" "$T/hello.lua"
+expect 0 "the guide's runbook runs" pgmove run "$T/hello.lua" -p dir="$T"
+if [ -f "$T/greeting.txt" ] && grep -q "Hello, runbook!" "$T/greeting.txt"; then
+	ok "the runbook's step wrote the greeting"
+else
+	bad "no greeting in $T/greeting.txt"
+fi
+expect 5 "pgmove rollback undoes the write (exit 5: rolled back)" pgmove rollback "$(run_dir hello-example)"
+if [ -f "$T/greeting.txt" ]; then bad "greeting.txt is still there"; else ok "the undo deleted the file"; fi
+
+finish
