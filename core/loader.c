@@ -231,7 +231,8 @@ static int type_ok(const char *type, const json_t *v)
 	if (strcmp(type, "string") == 0 || strcmp(type, "conninfo") == 0)
 		return json_is_string(v);
 	if (strcmp(type, "integer") == 0)
-		return json_is_integer(v);
+		return json_is_integer(v) ||
+		       (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
 	if (strcmp(type, "number") == 0)
 		return json_is_number(v);
 	if (strcmp(type, "boolean") == 0)
@@ -387,8 +388,9 @@ static void scan_dir(json_t *list, const char *dir)
 				add_found(list, name);
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s/%s.la", dir, de->d_name, de->d_name);
-		if (valid_name(de->d_name) && file_exists(path))
+		char base[4096];
+		snprintf(base, sizeof(base), "%s/%s/%s", dir, de->d_name, de->d_name);
+		if (valid_name(de->d_name) && candidate(base, path, sizeof(path)) == 0)
 			add_found(list, de->d_name);
 	}
 	closedir(d);

@@ -331,8 +331,9 @@ int pgm_pg_command(pgm_call *call, pgm_pg *pg, const char *sql,
  * strings, so no precision is lost. New reference or NULL with the error set. */
 json_t *pgm_pg_query_json(pgm_call *call, pgm_pg *pg, const char *sql,
 			  int nparams, const char *const *params);
-/* pgm_pg_quote_ident - a quoted identifier ("Order", public.x) for SQL
- * text, via libpq's PQescapeIdentifier. Caller frees. */
+/* pgm_pg_quote_ident - one quoted identifier ("Order") for SQL text, via
+ * libpq's PQescapeIdentifier: the whole string is one name, so quote a
+ * schema and a table separately. Caller frees. */
 char *pgm_pg_quote_ident(pgm_pg *pg, const char *ident);
 
 /* pgm_pg_send / pgm_pg_wait - the two halves of pgm_pg_exec for running

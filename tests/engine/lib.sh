@@ -12,8 +12,17 @@ export PGMOVE_STATE_DIR="$T/state"
 export PGMOVE_USER=tester
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+# bg COMMAND... - runs COMMAND in the background and remembers its pid (in
+# $BG) so cleanup can stop it; `jobs -p` says nothing in a dash script.
+bg() {
+	"$@" &
+	BG=$!
+	echo "$BG" >>"$T/bg.pids"
+}
 cleanup() {
-	for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
+	if [ -f "$T/bg.pids" ]; then
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/bg.pids"
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -126,6 +126,9 @@ expect 0 "call: a string parameter keeps a numeric-looking value as text" pgmove
 [ -f "$T/15.40" ] && ok "the file argument stayed the string 15.40" || bad "15.40 was not taken as text"
 expect 0 "call: an 'any' parameter takes JSON" pgmove call testplug.echo value=15.40
 has "$T/out" '"value": 15.4' "the value was parsed as a number"
+expect 0 "call: an integer parameter takes a whole real (2.0)" pgmove call testplug.count file="$T/cnt" fail_until=0.0
+expect 2 "call: but not 2.5" pgmove call testplug.count file="$T/cnt" fail_until=2.5
+has "$T/err" "argument 'fail_until' must be an integer" "the message names the argument"
 expect 2 "call an unknown function" pgmove call testplug.nope
 has "$T/err" "no function nope \(functions: echo" "call lists the functions"
 expect 2 "call with an unknown argument" pgmove call testplug.echo valeu=1

@@ -60,8 +60,8 @@ PYEOF
 for delay in 0 0.07 0.19 0.31 0.43 0.55 0.67; do
 	rm -rf "$PGMOVE_STATE_DIR" "$T/d"
 	mkdir -p "$T/d"
-	"$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" >"$T/run.log" 2>&1 &
-	pid=$!
+	bg "$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" >"$T/run.log" 2>&1
+	pid=$BG
 	i=0
 	while ! ls "$PGMOVE_STATE_DIR"/crash/*/journal.jsonl >/dev/null 2>&1 && [ $i -lt 400 ]; do
 		sleep 0.01
@@ -92,8 +92,8 @@ done
 # a kill inside a non-idempotent step: resume refuses, resolve --succeeded skips it
 rm -rf "$PGMOVE_STATE_DIR" "$T/d"
 mkdir -p "$T/d"
-"$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" -p ms=3000 >"$T/run.log" 2>&1 &
-pid=$!
+bg "$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" -p ms=3000 >"$T/run.log" 2>&1
+pid=$BG
 wait_for "$T/d/s2" 60 || bad "step s2 did not start"
 kill -KILL $pid
 wait $pid 2>/dev/null
@@ -113,8 +113,8 @@ has "$T/out" "s2 marked succeeded by tester" "the operator's decision is shown w
 # a kill inside an idempotent step: it runs again by itself
 rm -rf "$PGMOVE_STATE_DIR" "$T/d"
 mkdir -p "$T/d"
-"$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" -p ms=3000 >"$T/run.log" 2>&1 &
-pid=$!
+bg "$PGMOVE_BIN" run "$RUNBOOKS/crash.lua" -p dir="$T/d" -p ms=3000 >"$T/run.log" 2>&1
+pid=$BG
 wait_for "$T/d/s1" 60 || bad "step s1 did not start"
 kill -KILL $pid
 wait $pid 2>/dev/null

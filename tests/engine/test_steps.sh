@@ -86,6 +86,18 @@ expect 1 "a step past its timeout fails" pgmove run "$T/timeout.lua"
 took=$(( $(date +%s) - start ))
 [ $took -lt 10 ] && ok "the timeout cut the call short (${took}s)" || bad "the timeout took ${took}s"
 has "$(run_dir timeout)/journal.jsonl" '"code":"pgmove.timeout"' "the journal records pgmove.timeout"
+cat >"$T/caught.lua" <<LUA
+local t = plugin "testplug"
+runbook "caught" { }
+step "slow" { timeout = "300ms", run = function(ctx)
+  local ok, err = pcall(function() while true do end end)
+  -- the timeout was caught; a plugin call after it still has the deadline
+  return t.sleep { ms = 20000 } end }
+LUA
+start=$(date +%s)
+expect 1 "a plugin call after a caught timeout keeps the deadline" pgmove run "$T/caught.lua"
+took=$(( $(date +%s) - start ))
+[ $took -lt 10 ] && ok "it did not sleep 20 s (${took}s)" || bad "it took ${took}s"
 cat >"$T/luaspin.lua" <<LUA
 runbook "luaspin" { }
 step "spin" { timeout = "300ms", run = function(ctx) while true do end end }
@@ -169,6 +181,7 @@ echo 5 >"$D/lag"
 	sleep 0.3
 	echo 4 >"$D/lag"
 ) &
+echo $! >>"$T/bg.pids"
 expect 0 "a wait with stable_for completes" pgmove run "$T/stable.lua"
 wait
 has "$(run_dir stable)/journal.jsonl" '"ev":"wait.poll","node":"lag-ok","ok":false' "the blip is journaled"
@@ -264,8 +277,8 @@ runbook "slow" { }
 step "nap" { run = function(ctx) return t.sleep { ms = 30000, marker = "$D/nap" } end }
 step "after" { run = function(ctx) return t.count { file = "$D/after" } end }
 LUA
-"$PGMOVE_BIN" run "$T/slow.lua" >"$T/slow.out" 2>&1 &
-pid=$!
+bg "$PGMOVE_BIN" run "$T/slow.lua" >"$T/slow.out" 2>&1
+pid=$BG
 wait_for "$D/nap" || bad "the slow step did not start"
 expect 7 "a second pgmove on a running run fails at once" pgmove resume last
 has "$T/err" "in use by pgmove pid $pid" "the message names the holder's pid"
