@@ -40,6 +40,7 @@ runbook "rds-to-aurora-snapshot" {
                         summary = "its password" },
     sslmode         = { type = "string", default = "prefer", summary = "libpq sslmode for the checks" },
     alarm_topic     = { type = "string", summary = "SNS topic ARN the alarms notify" },
+    poll            = { type = "duration", default = "30s", summary = "how often waits ask AWS" },
     login_failures_namespace = { type = "string", default = "LogMetrics/PostgreSQL",
                         summary = "namespace of the FailedConnectionAttempts metric (a CloudWatch Logs metric filter on \"password authentication failed\")" },
   },
@@ -131,7 +132,7 @@ step "final-snapshot" {
 }
 
 wait "snapshot-available" {
-  every = "30s", timeout = "3h",
+  every = params.poll, timeout = "3h",
   condition = function(ctx)
     local s = rds.describe_snapshot { id = ctx.outputs["final-snapshot"].id, region = ctx.params.region }
     ctx.log(string.format("snapshot %s: %s, %d%%", s.id, s.status, s.progress or 0))
@@ -175,7 +176,7 @@ step "add-writer" {
 }
 
 wait "aurora-available" {
-  every = "30s", timeout = "2h",
+  every = params.poll, timeout = "2h",
   condition = function(ctx)
     local c = rds.describe_cluster { id = ctx.params.cluster, region = ctx.params.region }
     local w = rds.describe_instance { id = writer_id(ctx), region = ctx.params.region }
@@ -254,7 +255,7 @@ step "decommission-rds" {
 }
 
 wait "rds-deleted" {
-  every = "30s", timeout = "2h",
+  every = params.poll, timeout = "2h",
   condition = function(ctx)
     local ok, err = pcall(rds.describe_instance, { id = ctx.params.instance, region = ctx.params.region })
     if ok then return false, { status = err.status } end
