@@ -1,5 +1,5 @@
 /*
- * core/child.c - child processes without a shell: posix_spawnp in a process
+ * core/child.c - child processes without a shell: fork and exec in a process
  * group of their own, stdout and stderr read with poll() and split into
  * lines, the tail of stderr kept (redacted), cancellation by SIGTERM then
  * SIGKILL; and 0600 temp files in a private directory removed at exit.
@@ -13,11 +13,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,8 +172,8 @@ static char *argv_text(const char *const *argv)
 }
 
 /* find_program - 0 when argv0 names an executable file (looked up in PATH
- * when it has no '/'), else an errno. posix_spawnp reports a missing program
- * itself on glibc, but not everywhere (nor under valgrind). */
+ * when it has no '/'), else an errno: a missing program gets a clear message
+ * before anything is forked. */
 static int find_program(const char *argv0)
 {
 	const char *path = getenv("PATH"), *p;
@@ -213,8 +213,6 @@ int pgm_child_run(pgm_call *call, const pgm_child_spec *spec, pgm_child_result *
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int outfd = -1, rc = -1, status = 0, exited = 0, cancelled = 0;
 	long long term_at = 0, exit_at = 0;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	sigset_t none, defs;
 	char **env = NULL;
 	char *cmd;
@@ -261,31 +259,57 @@ int pgm_child_run(pgm_call *call, const pgm_child_spec *spec, pgm_child_result *
 		goto out_fds;
 	}
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, spec->stdin_path ? spec->stdin_path : "/dev/null",
-					 O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd >= 0 ? outfd : outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	if (spec->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
-	posix_spawnattr_init(&attr);
+	/* fork and exec rather than posix_spawn: the child must ask the kernel
+	 * for SIGTERM when pgmove dies (kill -9, OOM), or a pg_restore left
+	 * running would race the resumed run. An exec failure comes back
+	 * through a close-on-exec pipe. */
+	int failp[2] = {-1, -1};
+	if (pipe2(failp, O_CLOEXEC) < 0) {
+		free(env);
+		pgm_fail(call, "child.start", 1, "child %s: pipe: %s", spec->argv[0],
+			 strerror(errno));
+		goto out_fds;
+	}
 	sigemptyset(&none);
 	sigemptyset(&defs);
-	sigaddset(&defs, SIGINT);
-	sigaddset(&defs, SIGTERM);
-	sigaddset(&defs, SIGPIPE);
-	sigaddset(&defs, SIGQUIT);
-	sigaddset(&defs, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defs);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					       POSIX_SPAWN_SETSIGDEF);
-	errno = posix_spawnp(&pid, spec->argv[0], &fa, &attr, (char *const *)spec->argv, env);
-	rc = errno;
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	pid_t parent = getpid();
+	pid = fork();
+	if (pid == 0) {
+		int e;
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127); /* pgmove died before prctl took effect */
+		static const int reset[] = { SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP };
+		for (size_t k = 0; k < sizeof(reset) / sizeof(reset[0]); k++)
+			signal(reset[k], SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int in = open(spec->stdin_path ? spec->stdin_path : "/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(outfd >= 0 ? outfd : outp[1], 1) < 0 ||
+		    dup2(errp[1], 2) < 0 || (spec->cwd && chdir(spec->cwd) != 0))
+			goto child_fail;
+		execvpe(spec->argv[0], (char *const *)spec->argv, env);
+child_fail:
+		e = errno;
+		if (write(failp[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	rc = pid < 0 ? errno : 0;
 	free(env);
+	close(failp[1]);
+	if (rc == 0) {
+		int e = 0;
+		ssize_t got;
+		do
+			got = read(failp[0], &e, sizeof(e));
+		while (got < 0 && errno == EINTR);
+		if (got == (ssize_t)sizeof(e)) {
+			rc = e;
+			waitpid(pid, NULL, 0);
+		}
+	}
+	close(failp[0]);
 	if (rc != 0) {
 		pgm_fail(call, "child.start", 0, "child %s: cannot start: %s", spec->argv[0],
 			 strerror(rc));

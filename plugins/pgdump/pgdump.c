@@ -439,31 +439,12 @@ static int run_tool(pgm_call *call, const strv *argv, const conn *c, run_state *
 				.line_fn = on_line,
 				.user = st };
 	pgm_child_result res;
-	strv wrapped = { 0 };
-	size_t i;
 	int rc = 0;
 
 	if (argv->oom)
 		return pgm_fail(call, "pgmove.nomem", 0, "out of memory"), -1;
-	/* The child runs in a process group of its own; should pgmove be
-	 * killed (kill -9, OOM), a pg_restore left running would race the
-	 * resumed run. setpriv makes the kernel send it SIGTERM when pgmove
-	 * dies (pg_dump / pg_restore then cancel their queries and exit). */
-	if (access("/usr/bin/setpriv", X_OK) == 0) {
-		sv_add(&wrapped, "/usr/bin/setpriv");
-		sv_add(&wrapped, "--pdeathsig");
-		sv_add(&wrapped, "TERM");
-		sv_add(&wrapped, "--");
-		for (i = 0; i < argv->n; i++)
-			sv_add(&wrapped, argv->v[i]);
-		if (wrapped.oom) {
-			sv_free(&wrapped);
-			return pgm_fail(call, "pgmove.nomem", 0, "out of memory"), -1;
-		}
-		spec.argv = (const char *const *)wrapped.v;
-	}
+	/* pgm_child_run has the kernel stop the child if pgmove dies */
 	rc = pgm_child_run(call, &spec, &res);
-	sv_free(&wrapped);
 	if (rc < 0)
 		return -1;
 	if (!res.exited || res.status != 0) {

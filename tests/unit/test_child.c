@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -218,9 +219,66 @@ static void test_cancel(void)
 	pgm_call_free(call);
 }
 
+/* test_parent_death - a child outlives nothing: when the process that ran
+ * it is killed with SIGKILL, the kernel sends the child SIGTERM. */
+static void test_parent_death(void)
+{
+	char pidfile[] = "/tmp/pgmove-child-XXXXXX";
+	int fd = mkstemp(pidfile);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	pid_t runner = fork();
+	if (runner == 0) {
+		/* the child writes its own pid, then sleeps long */
+		const char *argv[] = { "/bin/sh", "-c", "echo $$ > \"$1\"; exec sleep 60", "sh",
+				       pidfile, NULL };
+		pgm_child_spec spec = { .argv = argv };
+		pgm_child_result res;
+		pgm_call *call = pgm_call_new(NULL, NULL);
+		pgm_child_run(call, &spec, &res);
+		_exit(0);
+	}
+	long child = 0;
+	for (int i = 0; i < 200 && child <= 0; i++) {
+		FILE *f = fopen(pidfile, "r");
+		if (f) {
+			if (fscanf(f, "%ld", &child) != 1)
+				child = 0;
+			fclose(f);
+		}
+		if (child <= 0)
+			usleep(20000);
+	}
+	CU_ASSERT_FATAL(child > 0);
+	CU_ASSERT_EQUAL(kill((pid_t)child, 0), 0); /* running */
+	kill(runner, SIGKILL);
+	waitpid(runner, NULL, 0);
+	int gone = 0;
+	for (int i = 0; i < 250 && !gone; i++) {
+		char path[64], state = '?';
+		snprintf(path, sizeof(path), "/proc/%ld/stat", child);
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			gone = 1;
+			break;
+		}
+		/* a zombie (reaped by init soon) counts as gone */
+		if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
+			gone = 1;
+		fclose(f);
+		if (!gone)
+			usleep(20000);
+	}
+	CU_ASSERT(gone);
+	if (!gone)
+		kill((pid_t)child, SIGKILL);
+	unlink(pidfile);
+}
+
 int main(void)
 {
 	static const cu_test tests[] = {
+		{"the child is stopped when pgmove dies", test_parent_death},
 		{"exit status, signal, start failure", test_status},
 		{"line splitting and stderr tail", test_lines},
 		{"env and redacted tail", test_env_and_redaction},
