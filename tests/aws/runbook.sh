@@ -19,9 +19,18 @@ STATE="$TMP/state"
 # The sandbox's servers run as another user: it must reach the directory.
 chmod 755 "$TMP"
 SBX="$TMP/sandbox"
-PORT=$("$SANDBOX" free-port --port $((50000 + $$ % 10000)))
-"$SANDBOX" start --dir "$SBX" --port "$PORT" --rows 2000 >"$TMP/sandbox.log" 2>&1 ||
-	{ cat "$TMP/sandbox.log" >&2; exit 99; }
+# a free port can be taken by a test running beside this one before the
+# server binds it: try a few
+started=0
+for try in 1 2 3 4 5; do
+	PORT=$("$SANDBOX" free-port --port $((30000 + ($$ * 7 + try * 997) % 25000 * 1))) || continue
+	if "$SANDBOX" start --dir "$SBX" --port "$PORT" --rows 2000 >"$TMP/sandbox.log" 2>&1; then
+		started=1
+		break
+	fi
+	"$SANDBOX" stop --dir "$SBX" >/dev/null 2>&1
+done
+[ $started = 1 ] || { cat "$TMP/sandbox.log" >&2; exit 99; }
 trap '"$SANDBOX" stop --dir "$SBX" >/dev/null 2>&1; cleanup' EXIT INT TERM
 eval "$("$SANDBOX" env --dir "$SBX")"
 DBPASS=$(printf '%s' "$PGMOVE_SOURCE" | sed 's/.*password=\([^ ]*\).*/\1/')

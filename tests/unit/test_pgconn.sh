@@ -24,13 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Two free ports: one for the server, one where nothing listens.
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-port=${ports% *}
-badport=${ports#* }
 password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 umask 077
 printf '%s\n' "$password" > "$tmp/pw"
@@ -38,9 +31,25 @@ printf '%s\n' "$password" > "$tmp/pw"
 $as "$bindir/initdb" -D "$tmp/data" -U pgmove_test --pwfile="$tmp/pw" -A scram-sha-256 \
 	-E UTF8 --no-sync >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; exit 1; }
 rm -f "$tmp/pw"
-$as "$bindir/pg_ctl" -D "$tmp/data" -w -t 60 -l "$tmp/server.log" \
-	-o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c max_connections=20" \
-	start >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+# Two free ports: one for the server, one where nothing listens. A test
+# running beside this one may take the port before the server binds it: try
+# a few times.
+started=0
+for try in 1 2 3 4 5; do
+	ports=$(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+	port=${ports% *}
+	badport=${ports#* }
+	if $as "$bindir/pg_ctl" -D "$tmp/data" -w -t 60 -l "$tmp/server.log" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c max_connections=20" \
+		start >/dev/null; then
+		started=1
+		break
+	fi
+done
+[ $started = 1 ] || { cat "$tmp/server.log" >&2; exit 1; }
 
 PGMOVE_TEST_CONNINFO="host=127.0.0.1 port=$port dbname=postgres user=pgmove_test password=$password"
 PGMOVE_TEST_BADPORT=$badport
