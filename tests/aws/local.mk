@@ -15,4 +15,4 @@ TESTS += tests/aws/test_aws_unit tests/aws/rds.sh tests/aws/creds.sh tests/aws/c
 EXTRA_DIST += tests/aws/fake_aws.py tests/aws/lib.sh tests/aws/rds.sh tests/aws/creds.sh \
 	tests/aws/cloudwatch.sh tests/aws/runbook.sh
 # The snapshot runbook and the AWS plugin reference ship in the tarball.
-EXTRA_DIST += scripts/runbooks/rds-to-aurora-snapshot.lua doc/plugins-aws.md
+EXTRA_DIST += doc/plugins-aws.md
