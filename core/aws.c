@@ -621,6 +621,20 @@ json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc, const char *reg
 	return out;
 }
 
+json_t *pgm_aws_list(json_t *v)
+{
+	if (json_is_array(v))
+		return json_incref(v);
+	if (json_is_object(v) && json_object_size(v) == 1) {
+		json_t *inner = json_object_iter_value(json_object_iter(v));
+
+		if (json_is_array(inner))
+			return json_incref(inner);
+		return json_pack("[O]", inner);
+	}
+	return json_array();
+}
+
 json_t *pgm_aws_query_all(pgm_call *call, const pgm_aws_service *svc, const char *region,
 			  const char *action, json_t *params, const char *list_key,
 			  const char *token_key, int max_pages)

@@ -37,7 +37,8 @@ int pgmove_cmd_run(cli_args *a)
 	return rc;
 }
 
-int pgmove_cmd_resume(cli_args *a)
+/* on_run - resume and rollback: find the run, then fn on its directory. */
+static int on_run(cli_args *a, int (*fn)(const char *dir, const engine_opts *o))
 {
 	engine_opts o;
 	char dir[4096];
@@ -45,22 +46,19 @@ int pgmove_cmd_resume(cli_args *a)
 		return PGMOVE_EXIT_USAGE;
 	int rc = PGMOVE_EXIT_USAGE;
 	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) == 0)
-		rc = engine_resume(dir, &o);
+		rc = fn(dir, &o);
 	json_decref(o.cli_params);
 	return rc;
 }
 
+int pgmove_cmd_resume(cli_args *a)
+{
+	return on_run(a, engine_resume);
+}
+
 int pgmove_cmd_rollback(cli_args *a)
 {
-	engine_opts o;
-	char dir[4096];
-	if (engine_opts_from(a, &o) != 0)
-		return PGMOVE_EXIT_USAGE;
-	int rc = PGMOVE_EXIT_USAGE;
-	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) == 0)
-		rc = engine_rollback(dir, &o);
-	json_decref(o.cli_params);
-	return rc;
+	return on_run(a, engine_rollback);
 }
 
 static const char *ms_text(json_t *v, char *buf, size_t len)

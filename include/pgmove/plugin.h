@@ -371,6 +371,12 @@ typedef struct pgm_aws_service {
  * throttling, 5xx and transport errors with exponential backoff and jitter. */
 json_t *pgm_aws_query(pgm_call *call, const pgm_aws_service *svc,
 		      const char *region, const char *action, json_t *params);
+/* pgm_aws_list - the items of a list in a pgm_aws_query answer, as an
+ * array: lists arrive as arrays, a one-item list may arrive as
+ * {"Member": {...}}, an empty one as "" or absent. v is borrowed (may be
+ * NULL); returns a new reference, never NULL. */
+json_t *pgm_aws_list(json_t *v);
+
 /* pgm_aws_json - a JSON 1.1 action (X-Amz-Target: <json_prefix>.<action>).
  * body is borrowed. New reference to the parsed answer, or NULL as above. */
 json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc,

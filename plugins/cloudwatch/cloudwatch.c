@@ -30,20 +30,6 @@ static const char *sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-static json_t *list_of(json_t *v)
-{
-	if (json_is_array(v))
-		return json_incref(v);
-	if (json_is_object(v) && json_object_size(v) == 1) {
-		json_t *inner = json_object_iter_value(json_object_iter(v));
-
-		if (json_is_array(inner))
-			return json_incref(inner);
-		return json_pack("[O]", inner);
-	}
-	return json_array();
-}
-
 static const char *region_arg(pgm_call *call, json_t *args)
 {
 	return pgm_arg_string(call, args, "region", NULL, 0);
@@ -274,11 +260,11 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 		if (!res)
 			goto fail;
 		pages++;
-		l = list_of(json_object_get(res, "MetricDataResults"));
+		l = pgm_aws_list(json_object_get(res, "MetricDataResults"));
 		r0 = json_array_get(l, 0);
 		if (r0) {
-			json_t *vl = list_of(json_object_get(r0, "Values"));
-			json_t *tl = list_of(json_object_get(r0, "Timestamps"));
+			json_t *vl = pgm_aws_list(json_object_get(r0, "Values"));
+			json_t *tl = pgm_aws_list(json_object_get(r0, "Timestamps"));
 			size_t i;
 			json_t *x;
 

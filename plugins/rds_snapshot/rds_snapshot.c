@@ -34,23 +34,6 @@ static const char *sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* list_of - the items of an AWS list as an array (borrowed or new): lists
- * arrive as arrays, a one-item list may arrive as {"Item": {...}}, an
- * empty one as "". Returns a new reference. */
-static json_t *list_of(json_t *v)
-{
-	if (json_is_array(v))
-		return json_incref(v);
-	if (json_is_object(v) && json_object_size(v) == 1) {
-		json_t *inner = json_object_iter_value(json_object_iter(v));
-
-		if (json_is_array(inner))
-			return json_incref(inner);
-		return json_pack("[O]", inner);
-	}
-	return json_array();
-}
-
 static void set_int(json_t *o, const char *key, const char *text)
 {
 	if (text && *text)
@@ -160,7 +143,7 @@ static json_t *norm_cluster(json_t *c)
 	set_str(o, "engine_version", sget(c, "EngineVersion"));
 	set_str(o, "arn", sget(c, "DBClusterArn"));
 	set_str(o, "replication_source", sget(c, "ReplicationSourceIdentifier"));
-	ml = list_of(json_object_get(c, "DBClusterMembers"));
+	ml = pgm_aws_list(json_object_get(c, "DBClusterMembers"));
 	json_array_foreach(ml, i, m)
 	{
 		json_t *mo = json_object();
@@ -205,7 +188,7 @@ static json_t *norm_instance(json_t *d)
 /* first_item - the first element of result[list_key] (borrowed), or NULL. */
 static json_t *first_item(json_t *result, const char *list_key)
 {
-	json_t *l = list_of(json_object_get(result, list_key));
+	json_t *l = pgm_aws_list(json_object_get(result, list_key));
 	json_t *first = json_array_get(l, 0);
 
 	json_decref(l); /* the item stays alive in result */
