@@ -19,7 +19,10 @@ bg() {
 	BG=$!
 	echo "$BG" >>"$T/bg.pids"
 }
+# A test library that sources this one may define extra_cleanup (stop the
+# servers it started); it runs before $T is removed.
 cleanup() {
+	if command -v extra_cleanup >/dev/null 2>&1; then extra_cleanup; fi
 	if [ -f "$T/bg.pids" ]; then
 		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/bg.pids"
 	fi
@@ -68,6 +71,13 @@ lacks() {
 equals() {
 	if [ "$1" = "$2" ]; then ok "$3"; else bad "$3: got '$1', expected '$2'"; fi
 }
+# random_port_base - a random even port in [20000, 60000), so tests running
+# side by side do not all start their search at the same port ($RANDOM is
+# not there in dash).
+random_port_base() {
+	echo $((20000 + ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000) * 2))
+}
+
 # lines FILE - number of lines (0 when missing)
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 

@@ -127,6 +127,7 @@ for side in src tgt; do
 	(psql_$side "CREATE TABLE big (id int PRIMARY KEY, v int);
 		INSERT INTO big SELECT i, i % 1000 FROM generate_series(1, 1000000) i;" &&
 		psql_$side "VACUUM ANALYZE big") >/dev/null &
+		echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 done
 wait
 psql_tgt "UPDATE big SET v = -1 WHERE id = 777777" >/dev/null
@@ -145,9 +146,11 @@ elapsed=$(($(date +%s) - start))
 . "$SB/sandbox.conf"
 psql -X -q "$PGMOVE_TARGET" -c "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" \
 	>/dev/null 2>&1 &
+	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 sleep 0.5
 pgmove call --log-format plain checksum.compare source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET 'tables=["big"]' >"$T/out" 2>"$T/err" &
+	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 cpid=$!
 sleep 1
 if [ "$(id -u)" = 0 ]; then

@@ -50,6 +50,7 @@ equals "$(jq 'd["large_objects"]["count"]')" 1 "a large object is counted"
 
 # --- set_read_only / set_read_write --------------------------------------------
 psql -X -q "$PGMOVE_SOURCE" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
+echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 sleeper=$!
 sleep 0.3
 expect 0 "pg.set_read_only with terminate" call pg.set_read_only conninfo=@env:PGMOVE_SOURCE \

@@ -23,6 +23,7 @@ expect 0 "pgmove approve" pgmove approve r1 freeze-source --by tester --comment 
 # Resume, and kill it hard while the data is being restored.
 RUNDIR="$PGMOVE_STATE_DIR/pg-dump-restore/r1"
 "$PGMOVE_BIN" resume r1 >"$T/resume1.out" 2>"$T/resume1.err" &
+echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 rpid=$!
 i=0
 while ! grep -q '"ev":"step.start","node":"data-restore"' "$RUNDIR/journal.jsonl" 2>/dev/null &&
