@@ -127,7 +127,7 @@ for side in src tgt; do
 	(psql_$side "CREATE TABLE big (id int PRIMARY KEY, v int);
 		INSERT INTO big SELECT i, i % 1000 FROM generate_series(1, 1000000) i;" &&
 		psql_$side "VACUUM ANALYZE big") >/dev/null &
-		echo $! >>"$T/bg.pids" # stopped by cleanup if still running
+	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 done
 wait
 psql_tgt "UPDATE big SET v = -1 WHERE id = 777777" >/dev/null
