@@ -71,7 +71,7 @@ from botocore.awsrequest import AWSRequest
 
 LOADER = botocore.loaders.Loader()
 MODELS = {}
-for _svc, _api in (("rds", "rds"), ("monitoring", "cloudwatch")):
+for _svc, _api in (("rds", "rds"), ("monitoring", "cloudwatch"), ("dms", "dms")):
     MODELS[_svc] = botocore.model.ServiceModel(
         LOADER.load_service_model(_api, "service-2"), service_name=_api)
 
@@ -882,6 +882,7 @@ class Fake:
         self.state = State(polls)
         self.rds = RDS(self.state)
         self.cw = CloudWatch(self.state)
+        self.dms = Dms()
         self.injections = []
         self.requests = []
         self.imds_tokens = set()
@@ -895,6 +896,62 @@ def find_injection(fake, action):
             inj["used"] = inj.get("used", 0) + 1
             return inj
     return None
+
+
+class DmsFault(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class Dms:
+    """A little DMS: replication tasks to describe (with Marker pagination),
+    start and stop, enough to test the JSON 1.1 protocol end to end."""
+
+    def __init__(self):
+        self.tasks = {}
+
+    def seed(self, tasks):
+        for t in tasks:
+            arn = "arn:aws:dms:us-east-1:123456789012:task:" + t["id"].upper()
+            self.tasks[arn] = {"ReplicationTaskIdentifier": t["id"], "ReplicationTaskArn": arn,
+                               "MigrationType": t.get("type", "full-load-and-cdc"),
+                               "Status": t.get("status", "ready"),
+                               "ReplicationTaskStats": {"FullLoadProgressPercent": 0}}
+
+    def call(self, action, args):
+        impl = getattr(self, action, None)
+        if impl is None:
+            raise DmsFault("InvalidParameterValueException", "fake: %s is not implemented" % action)
+        return impl(args)
+
+    def DescribeReplicationTasks(self, args):
+        items = sorted(self.tasks.values(), key=lambda t: t["ReplicationTaskIdentifier"])
+        start = int(args.get("Marker") or 0)
+        n = int(args.get("MaxRecords") or 100)
+        out = {"ReplicationTasks": items[start:start + n]}
+        if start + n < len(items):
+            out["Marker"] = str(start + n)
+        return out
+
+    def _task(self, args):
+        t = self.tasks.get(args.get("ReplicationTaskArn", ""))
+        if not t:
+            raise DmsFault("ResourceNotFoundFault", "Replication Task not found: %s"
+                           % args.get("ReplicationTaskArn"))
+        return t
+
+    def StartReplicationTask(self, args):
+        t = self._task(args)
+        if t["Status"] == "running":
+            raise DmsFault("InvalidResourceStateFault", "task is running")
+        t["Status"] = "running"
+        return {"ReplicationTask": t}
+
+    def StopReplicationTask(self, args):
+        t = self._task(args)
+        t["Status"] = "stopped"
+        return {"ReplicationTask": t}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1007,6 +1064,7 @@ class Handler(BaseHTTPRequestHandler):
                 st = fake.state
                 st.polls = arg.get("polls", st.polls)
                 st.cluster_endpoints.update(arg.get("cluster_endpoints", {}))
+                fake.dms.seed(arg.get("dms_tasks", []))
                 for i in arg.get("instances", []):
                     st.instances[i["id"]] = {
                         "DBInstanceIdentifier": i["id"],
@@ -1049,6 +1107,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- the API --------------------------------------------------------------
     def _api(self, body):
+        if self.headers.get("X-Amz-Target"):
+            return self._json_api(body)
         fake = self.server.fake
         rid = str(uuid.uuid4())
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(
@@ -1091,6 +1151,60 @@ class Handler(BaseHTTPRequestHandler):
         except Fault as f:
             rec["status"], rec["error"] = f.status, f.code
             self._send(f.status, xml_error(svc or "rds", f, rid), extra={"x-amzn-RequestId": rid})
+
+    def _json_api(self, body):
+        """The JSON 1.1 protocol (DMS): X-Amz-Target names the operation, the
+        body is JSON, errors are {"__type", "message"}. Signatures are checked
+        as for the Query APIs."""
+        fake = self.server.fake
+        rid = str(uuid.uuid4())
+        target = self.headers.get("X-Amz-Target", "")
+        prefix, _, action = target.partition(".")
+        rec = {"action": action, "target": target, "path": self.path,
+               "headers": {k.lower(): v for k, v in self.headers.items()
+                           if k.lower() not in ("authorization", "x-amz-security-token")},
+               "time": time.time()}
+        with LOCK:
+            fake.requests.append(rec)
+
+        def error(status, code, message):
+            rec["status"], rec["error"] = status, code
+            self._send(status, json.dumps({"__type": code, "message": message}),
+                       "application/x-amz-json-1.1", extra={"x-amzn-RequestId": rid})
+        try:
+            svc = self._verify(body, rec)
+            rec["auth"] = "ok"
+            model = MODELS[svc]
+            if prefix != model.metadata.get("targetPrefix") or action not in model.operation_names:
+                return error(400, "UnknownOperationException", "unknown operation " + target)
+            if self.headers.get("Content-Type", "") != "application/x-amz-json-1.1":
+                return error(400, "SerializationException", "expected application/x-amz-json-1.1")
+            try:
+                args = json.loads(body or b"{}")
+            except ValueError:
+                return error(400, "SerializationException", "the body is not JSON")
+            rec["params"] = args
+            with LOCK:
+                inj = find_injection(fake, action)
+            if inj:
+                kind = inj.get("kind", "error")
+                rec["injected"] = kind
+                if kind == "http500":
+                    return error(500, "InternalFailure", "internal failure")
+                if kind == "malformed":
+                    rec["status"] = 200
+                    return self._send(200, '{"ReplicationTasks": [', "application/x-amz-json-1.1")
+                return error(inj.get("status", 400), inj.get("error", "ThrottlingException"),
+                             inj.get("message", "Rate exceeded"))
+            with LOCK:
+                result = fake.dms.call(action, args)
+            rec["status"] = 200
+            self._send(200, json.dumps(result, default=str), "application/x-amz-json-1.1",
+                       extra={"x-amzn-RequestId": rid})
+        except Fault as f:
+            error(f.status, f.code, str(f))
+        except DmsFault as f:
+            error(400, f.code, f.message)
 
     def _inject(self, inj, svc, action, rid, rec):
         kind = inj.get("kind", "error")
@@ -1138,7 +1252,8 @@ class Handler(BaseHTTPRequestHandler):
         rec["region"], rec["service"], rec["access_key"] = region, svc, akid
         if svc not in MODELS:
             raise Fault("SignatureDoesNotMatch", 403,
-                        "Credential should be scoped to correct service: 'rds' or 'monitoring'.")
+                        "Credential should be scoped to correct service: 'rds', 'monitoring' "
+                        "or 'dms'.")
         key = fake.keys.get(akid)
         if not key:
             rec["auth"] = "unknown key"

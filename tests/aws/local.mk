@@ -10,9 +10,9 @@ tests_aws_test_aws_unit_CFLAGS = $(AWS_TEST_CFLAGS)
 tests_aws_test_aws_unit_LDADD = core/libpgmove.la $(CUNIT_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS)
 
-TESTS += tests/aws/test_aws_unit tests/aws/rds.sh tests/aws/creds.sh tests/aws/cloudwatch.sh \
+TESTS += tests/aws/test_aws_unit tests/aws/rds.sh tests/aws/creds.sh tests/aws/cloudwatch.sh tests/aws/json.sh \
 	tests/aws/runbook.sh
-EXTRA_DIST += tests/aws/fake_aws.py tests/aws/lib.sh tests/aws/rds.sh tests/aws/creds.sh \
+EXTRA_DIST += tests/aws/fake_aws.py tests/aws/lib.sh tests/aws/rds.sh tests/aws/creds.sh tests/aws/json.sh \
 	tests/aws/cloudwatch.sh tests/aws/runbook.sh
 # The snapshot runbook and the AWS plugin reference ship in the tarball.
 EXTRA_DIST += doc/plugins-aws.md

@@ -134,6 +134,25 @@ static json_t *fn_secret(pgm_call *call, json_t *args)
 	return json_pack("{s:s, s:s}", "echo", pw, "note", "it was given");
 }
 
+/* aws_json - one DMS action through the AWS layer's JSON 1.1 protocol (no
+ * plugin of pgmove uses it yet: this is how its test reaches it). */
+static const pgm_aws_service dms = {
+	.name = "dms",
+	.endpoint_id = "dms",
+	.env_id = "DATABASE_MIGRATION_SERVICE",
+	.json_prefix = "AmazonDMSv20160101",
+};
+
+static json_t *fn_aws_json(pgm_call *call, json_t *args)
+{
+	const char *action = pgm_arg_string(call, args, "action", NULL, 1);
+	const char *region = pgm_arg_string(call, args, "region", NULL, 0);
+	json_t *body = json_object_get(args, "body");
+	if (!action || pgm_failed(call))
+		return NULL;
+	return pgm_aws_json(call, &dms, region, action, body);
+}
+
 static const pgm_param p_echo[] = {
 	{ "value", "any", 0, 0, "anything" },
 	{ NULL, NULL, 0, 0, NULL },
@@ -166,6 +185,13 @@ static const pgm_param p_secret[] = {
 	{ NULL, NULL, 0, 0, NULL },
 };
 
+static const pgm_param p_aws_json[] = {
+	{ "action", "string", 1, 0, "the DMS action (DescribeReplicationTasks)" },
+	{ "body", "object", 0, 0, "the request" },
+	{ "region", "string", 0, 0, "AWS region" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+
 static const pgm_function functions[] = {
 	{ "echo", fn_echo, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "returns its value", p_echo },
 	{ "count", fn_count, 0, "counts calls in a file; fails on request", p_count },
@@ -174,6 +200,7 @@ static const pgm_function functions[] = {
 	{ "destroy", fn_destroy, PGM_FN_IRREVERSIBLE, "marks a file destroyed", p_file },
 	{ "fail", fn_fail, PGM_FN_IDEMPOTENT, "always fails", p_fail },
 	{ "secret", fn_secret, PGM_FN_IDEMPOTENT, "echoes a secret", p_secret },
+	{ "aws_json", fn_aws_json, 0, "one DMS action (JSON 1.1 protocol)", p_aws_json },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
