@@ -1145,12 +1145,8 @@ static int run_approve(engine *e, int i)
 /* execute - runs the nodes that are not done yet, in order. */
 static int execute(engine *e)
 {
-	const char *phase = NULL;
 	for (int i = 0; i < e->st->nnodes; i++) {
 		node_state *n = &e->st->nodes[i];
-		if (n->phase && (!phase || strcmp(phase, n->phase) != 0)) {
-			phase = n->phase;
-		}
 		if (pgm_cancel_signal())
 			return interrupted(e, n->name);
 		int rc = CONTINUE;
