@@ -101,6 +101,25 @@ static pgm_pg *open_one(pgm_call *call, json_t *args, const char *name)
 	return pg;
 }
 
+/* query_both - opens the source and the target (args "source", "target")
+ * and runs sql on each; the connections and results go to the caller, who
+ * closes and clears them whatever this returns. 0, or -1 with the error set. */
+static int query_both(pgm_call *call, json_t *args, const char *sql, pgm_pg **src,
+		      pgm_pg **tgt, PGresult *r[2])
+{
+	*src = open_one(call, args, "source");
+	if (*src == NULL)
+		return -1;
+	*tgt = open_one(call, args, "target");
+	if (*tgt == NULL)
+		return -1;
+	r[0] = pgm_pg_exec(call, *src, sql, 0, NULL);
+	if (r[0] == NULL)
+		return -1;
+	r[1] = pgm_pg_exec(call, *tgt, sql, 0, NULL);
+	return r[1] == NULL ? -1 : 0;
+}
+
 static int kind_ignored(json_t *ignore, const char *kind)
 {
 	size_t i;
@@ -162,17 +181,7 @@ json_t *checksum_inventory(pgm_call *call, json_t *args)
 		pgm_fail(call, "args.invalid", 0, "argument \"ignore\" must be an array of kinds");
 		goto done;
 	}
-	src = open_one(call, args, "source");
-	if (src == NULL)
-		goto done;
-	tgt = open_one(call, args, "target");
-	if (tgt == NULL)
-		goto done;
-	r[0] = pgm_pg_exec(call, src, INVENTORY_SQL, 0, NULL);
-	if (r[0] == NULL)
-		goto done;
-	r[1] = pgm_pg_exec(call, tgt, INVENTORY_SQL, 0, NULL);
-	if (r[1] == NULL)
+	if (query_both(call, args, INVENTORY_SQL, &src, &tgt, r) != 0)
 		goto done;
 	n0 = PQntuples(r[0]);
 	n1 = PQntuples(r[1]);
@@ -255,17 +264,7 @@ json_t *checksum_sequences(pgm_call *call, json_t *args)
 
 	if (pgm_arg_bool(call, args, "target_ahead_ok", 0, &ahead_ok) < 0)
 		goto done;
-	src = open_one(call, args, "source");
-	if (src == NULL)
-		goto done;
-	tgt = open_one(call, args, "target");
-	if (tgt == NULL)
-		goto done;
-	r[0] = pgm_pg_exec(call, src, SEQUENCES_SQL, 0, NULL);
-	if (r[0] == NULL)
-		goto done;
-	r[1] = pgm_pg_exec(call, tgt, SEQUENCES_SQL, 0, NULL);
-	if (r[1] == NULL)
+	if (query_both(call, args, SEQUENCES_SQL, &src, &tgt, r) != 0)
 		goto done;
 	n0 = PQntuples(r[0]);
 	n1 = PQntuples(r[1]);
