@@ -17,7 +17,7 @@
 #                 already holds a running sandbox with pgbench data
 #     --keep      leave the sandbox running
 #     --big       also compare a 100M-row table (and try the seeds' query on it)
-#   PGMOVE_BUILD_DIR  build directory holding core/pgmove (default ./build)
+#   PGMOVE_BUILD_DIR  build directory holding pgmove (default ./build)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PGMOVE_BUILD_DIR:-$top/build}
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 	*) sed -n '2,22p' "$0" >&2; exit 2 ;;
 	esac
 done
-pgmove=$build/core/pgmove
+pgmove=$build/pgmove
 [ -x "$pgmove" ] || { echo "checksum-bench: $pgmove not built (set PGMOVE_BUILD_DIR)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "checksum-bench: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
 export PGMOVE_PLUGIN_PATH=$build/plugins

@@ -18,12 +18,12 @@ import tempfile
 import time
 
 build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-pgmove = os.path.join(build, "core", ".libs", "pgmove")
+pgmove = os.path.join(build, ".libs", "pgmove")
 if not os.path.exists(pgmove):
-    pgmove = os.path.join(build, "core", "pgmove")
+    pgmove = os.path.join(build, "pgmove")
 env = dict(os.environ)
 env["PGMOVE_PLUGIN_PATH"] = os.path.join(build, "tests", "plugins")
-env["LD_LIBRARY_PATH"] = os.path.join(build, "core", ".libs")
+env["LD_LIBRARY_PATH"] = os.path.join(build, "core", "host", ".libs")
 REPEAT = 5
 
 

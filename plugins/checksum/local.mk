@@ -6,4 +6,4 @@ plugins_checksum_checksum_la_SOURCES = plugins/checksum/checksum.h \
 	plugins/checksum/checksum_inventory.c
 plugins_checksum_checksum_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS)
 plugins_checksum_checksum_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_checksum_checksum_la_LIBADD = core/libpgmove.la $(PQ_LIBS) $(JANSSON_LIBS) -lm
+plugins_checksum_checksum_la_LIBADD = $(LIBPGMOVE) $(PQ_LIBS) $(JANSSON_LIBS) -lm

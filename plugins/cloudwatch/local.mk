@@ -3,4 +3,4 @@
 pkglib_LTLIBRARIES += plugins/cloudwatch/cloudwatch.la
 plugins_cloudwatch_cloudwatch_la_SOURCES = plugins/cloudwatch/cloudwatch.c
 plugins_cloudwatch_cloudwatch_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_cloudwatch_cloudwatch_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS) -lm
+plugins_cloudwatch_cloudwatch_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS) -lm

@@ -3,4 +3,4 @@
 pkglib_LTLIBRARIES += plugins/rds_snapshot/rds_snapshot.la
 plugins_rds_snapshot_rds_snapshot_la_SOURCES = plugins/rds_snapshot/rds_snapshot.c
 plugins_rds_snapshot_rds_snapshot_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_rds_snapshot_rds_snapshot_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+plugins_rds_snapshot_rds_snapshot_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)

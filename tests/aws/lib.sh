@@ -59,7 +59,7 @@ except urllib.error.HTTPError as e:
 }
 
 export PGMOVE_PLUGIN_PATH="$top_builddir/plugins/rds_snapshot/.libs:$top_builddir/plugins/cloudwatch/.libs${EXTRA_PLUGIN_PATH:+:$EXTRA_PLUGIN_PATH}"
-PGMOVE="$top_builddir/core/pgmove"
+PGMOVE="$top_builddir/pgmove"
 if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
 	PGMOVE="$top_builddir/libtool --mode=execute valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $PGMOVE"
 fi

@@ -5,9 +5,9 @@ AWS_TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(
 
 check_PROGRAMS += tests/aws/test_aws_unit
 tests_aws_test_aws_unit_SOURCES = tests/aws/test_aws_unit.c \
-	core/aws.c core/aws_sigv4.c core/aws_xml.c core/aws_creds.c
+	core/aws/aws.c core/aws/aws_sigv4.c core/aws/aws_xml.c core/aws/aws_creds.c
 tests_aws_test_aws_unit_CFLAGS = $(AWS_TEST_CFLAGS)
-tests_aws_test_aws_unit_LDADD = core/libpgmove.la $(CUNIT_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) \
+tests_aws_test_aws_unit_LDADD = $(LIBPGMOVE) $(CUNIT_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS)
 
 TESTS += tests/aws/test_aws_unit tests/aws/rds.sh tests/aws/creds.sh tests/aws/cloudwatch.sh tests/aws/json.sh \

@@ -4,7 +4,7 @@
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-PGMOVE_BIN="$top_builddir/core/pgmove"
+PGMOVE_BIN="$top_builddir/pgmove"
 RUNBOOKS="$top_srcdir/tests/engine/runbooks"
 export PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins"
 T=$(mktemp -d "${TMPDIR:-/tmp}/pgmove-test.XXXXXX")

@@ -3,7 +3,7 @@
 check_LTLIBRARIES += tests/plugins/testplug.la
 tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
 tests_plugins_testplug_la_LDFLAGS = $(PLUGIN_LDFLAGS) $(NOINST_MODULE)
-tests_plugins_testplug_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_testplug_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
 
 ENGINE_TESTS = \
 	tests/engine/test_cli.sh \
@@ -17,11 +17,11 @@ check_LTLIBRARIES += tests/plugins/badabi.la tests/plugins/badinit.la tests/plug
 tests_plugins_badabi_la_SOURCES = tests/plugins/badplugs.c
 tests_plugins_badabi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_ABI
 tests_plugins_badabi_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
-tests_plugins_badabi_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_badabi_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
 tests_plugins_badinit_la_SOURCES = tests/plugins/badplugs.c
 tests_plugins_badinit_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_INIT
 tests_plugins_badinit_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
-tests_plugins_badinit_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_badinit_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
 tests_plugins_nosym_la_SOURCES = tests/plugins/badplugs.c
 tests_plugins_nosym_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
-tests_plugins_nosym_la_LIBADD = core/libpgmove.la $(JANSSON_LIBS)
+tests_plugins_nosym_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)

@@ -1,7 +1,7 @@
 # tests/unit/engine.mk - fragment of Makefile.am: CUnit tests of the engine
-# modules (journal, luajson, params), linked against core/libengine.la.
+# modules (journal, luajson, params), linked against $(LIBENGINE).
 ENGINE_TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LUA_CFLAGS) $(PQ_CFLAGS) $(JANSSON_CFLAGS)
-ENGINE_TEST_LDADD = core/libengine.la $(CUNIT_LIBS) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_LIBS)
+ENGINE_TEST_LDADD = $(LIBENGINE) $(CUNIT_LIBS) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params
 TESTS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params

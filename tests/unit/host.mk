@@ -2,7 +2,7 @@
 # host services (one program per module; test_pgconn runs against a
 # PostgreSQL server that test_pgconn.sh starts).
 HOST_TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
-HOST_TEST_LDADD = core/libpgmove.la $(CUNIT_LIBS) $(JANSSON_LIBS)
+HOST_TEST_LDADD = $(LIBPGMOVE) $(CUNIT_LIBS) $(JANSSON_LIBS)
 HOST_TESTS = tests/unit/test_duration tests/unit/test_redact tests/unit/test_args \
 	tests/unit/test_call tests/unit/test_child tests/unit/test_http
 check_PROGRAMS += $(HOST_TESTS) tests/unit/test_pgconn

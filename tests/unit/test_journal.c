@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_journal.c - CUnit tests of core/journal.c: append and
+ * tests/unit/test_journal.c - CUnit tests of core/engine/journal.c: append and
  * replay, seq across reopen, torn and corrupted lines, newer formats, the
  * run lock held by another process, secrets, modes, unwritable places.
  */

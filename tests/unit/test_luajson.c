@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_luajson.c - CUnit tests of core/luajson.c: round trips
+ * tests/unit/test_luajson.c - CUnit tests of core/engine/luajson.c: round trips
  * between JSON and Lua, integers vs floats, arrays vs objects, json.null,
  * the json table, and every refusal with the path it names.
  */

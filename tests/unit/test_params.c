@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_params.c - CUnit tests of core/params.c: spec checks,
+ * tests/unit/test_params.c - CUnit tests of core/engine/params.c: spec checks,
  * each type's conversion and errors, the order cli > journal > env >
  * default, required params, secrets kept out of messages and the public
  * copy, and -p parsing.

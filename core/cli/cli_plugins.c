@@ -1,0 +1,213 @@
+/*
+ * core/cli/cli_plugins.c - the plugins and call commands.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "exitcodes.h"
+#include "host.h"
+#include "loader.h"
+
+static void print_plugin(const json_t *p)
+{
+	const char *err = json_string_value(json_object_get(p, "error"));
+	if (err) {
+		printf("%s: FAILED TO LOAD: %s\n\n", json_string_value(json_object_get(p, "name")), err);
+		return;
+	}
+	printf("%s %s - %s\n  %s\n", json_string_value(json_object_get(p, "name")),
+	       json_string_value(json_object_get(p, "version")),
+	       json_string_value(json_object_get(p, "summary")),
+	       json_string_value(json_object_get(p, "path")));
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(p, "functions"), i, f)
+	{
+		char flags[128] = "";
+		size_t used = 0, k;
+		json_t *fl;
+		json_array_foreach(json_object_get(f, "flags"), k, fl)
+		used += (size_t)snprintf(flags + used, sizeof(flags) - used, "%s%s", used ? "," : "",
+					 json_string_value(fl));
+		printf("\n  %s  [%s]\n    %s\n", json_string_value(json_object_get(f, "name")),
+		       used ? flags : "-", json_string_value(json_object_get(f, "summary")));
+		json_t *par;
+		json_array_foreach(json_object_get(f, "params"), k, par)
+		printf("      %-20s %-9s %-9s%s %s\n", json_string_value(json_object_get(par, "name")),
+		       json_string_value(json_object_get(par, "type")),
+		       json_is_true(json_object_get(par, "required")) ? "required" : "",
+		       json_is_true(json_object_get(par, "secret")) ? " secret" : "",
+		       json_string_value(json_object_get(par, "summary")));
+	}
+	printf("\n");
+}
+
+int pgmove_cmd_plugins(cli_args *a)
+{
+	const char *only = cli_pos(a, 0);
+	json_t *list = loader_list();
+	int rc = PGMOVE_EXIT_COMPLETED;
+	if (only) {
+		json_t *keep = json_array();
+		size_t i;
+		json_t *p;
+		json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), only) == 0)
+			json_array_append(keep, p);
+		json_decref(list);
+		list = keep;
+		if (!json_array_size(list)) {
+			char err[4096];
+			if (!loader_get(only, err, sizeof(err))) {
+				pgm_error("%s", err);
+				json_decref(list);
+				return PGMOVE_EXIT_FAILED;
+			}
+		}
+	}
+	if (cli_opt_flag(a, "json")) {
+		cli_json_out(list);
+	} else {
+		size_t i;
+		json_t *p;
+		json_array_foreach(list, i, p)
+		print_plugin(p);
+		if (!json_array_size(list))
+			printf("no plugins found (PGMOVE_PLUGIN_PATH=%s, installed directory %s)\n",
+			       getenv("PGMOVE_PLUGIN_PATH") ? getenv("PGMOVE_PLUGIN_PATH") : "",
+			       PGMOVE_PLUGIN_DIR);
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* param_type - the declared type of fn's parameter name, or NULL. */
+static const char *param_type(const pgm_function *fn, const char *name)
+{
+	for (const pgm_param *p = fn->params; p && p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return p->type;
+	return NULL;
+}
+
+/* arg_value - NAME=VALUE's value: @env:VAR from the environment; for a
+ * parameter declared string, conninfo or duration the text as it is (so
+ * engine_version=15.4 stays "15.4"); else JSON when it parses, else the
+ * string. New reference or NULL after logging. */
+static json_t *arg_value(const pgm_function *fn, const char *name, const char *value)
+{
+	const char *type = param_type(fn, name);
+	if (strncmp(value, "@env:", 5) == 0) {
+		const char *v = getenv(value + 5);
+		if (!v) {
+			pgm_error("argument %s: environment variable %s is not set", name, value + 5);
+			return NULL;
+		}
+		return json_string(v);
+	}
+	if (type && (strcmp(type, "string") == 0 || strcmp(type, "conninfo") == 0 ||
+		     strcmp(type, "duration") == 0))
+		return json_string(value);
+	json_error_t jerr;
+	json_t *j = json_loads(value, JSON_DECODE_ANY, &jerr);
+	if (j)
+		return j;
+	return json_string(value);
+}
+
+int pgmove_cmd_call(cli_args *a)
+{
+	const char *target = cli_pos(a, 0);
+	const char *dot = strchr(target, '.');
+	if (!dot || dot == target || !dot[1]) {
+		pgm_error("call: expected PLUGIN.FUNCTION, got '%s'", target);
+		return PGMOVE_EXIT_USAGE;
+	}
+	char plugin[128];
+	snprintf(plugin, sizeof(plugin), "%.*s", (int)(dot - target), target);
+	const char *fname = dot + 1;
+	char err[4096];
+	const pgm_plugin *p = loader_get(plugin, err, sizeof(err));
+	if (!p) {
+		pgm_error("%s", err);
+		return PGMOVE_EXIT_FAILED;
+	}
+	const pgm_function *f = loader_function(p, fname);
+	if (!f) {
+		char names[1024] = "";
+		size_t used = 0;
+		for (const pgm_function *g = p->functions; g->name && used < sizeof(names); g++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used ? ", " : "", g->name);
+		pgm_error("plugin %s has no function %s (functions: %s)", plugin, fname, names);
+		return PGMOVE_EXIT_USAGE;
+	}
+	json_t *args = json_object();
+	for (size_t i = 1; i < json_array_size(a->pos); i++) {
+		const char *kv = cli_pos(a, (int)i);
+		const char *eq = strchr(kv, '=');
+		if (!eq || eq == kv) {
+			pgm_error("call: argument '%s' is not NAME=VALUE", kv);
+			json_decref(args);
+			return PGMOVE_EXIT_USAGE;
+		}
+		char *name = strndup(kv, (size_t)(eq - kv));
+		json_t *v = arg_value(f, name, eq + 1);
+		if (!v) {
+			free(name);
+			json_decref(args);
+			return PGMOVE_EXIT_USAGE;
+		}
+		json_object_set_new(args, name, v);
+		free(name);
+	}
+	if (loader_check_args(p, f, args, err, sizeof(err)) != 0) {
+		pgm_error("%s", err);
+		json_decref(args);
+		return PGMOVE_EXIT_USAGE;
+	}
+	pgm_call *c = pgm_call_new(plugin, fname);
+	const char *timeout = cli_opt_str(a, "timeout");
+	if (timeout) {
+		long long ms;
+		if (pgm_duration_parse(timeout, &ms, err, sizeof(err)) != 0) {
+			pgm_error("--timeout: %s", err);
+			pgm_call_free(c);
+			json_decref(args);
+			return PGMOVE_EXIT_USAGE;
+		}
+		pgm_call_set_deadline_ms(c, pgm_now_ms() + ms);
+	}
+	pgm_cancel_install();
+	pgm_log_set_context(target);
+	json_t *res = f->fn(c, args);
+	pgm_log_set_context(NULL);
+	pgm_progress_clear();
+	json_decref(args);
+	int rc = PGMOVE_EXIT_COMPLETED;
+	if (res) {
+		cli_json_out(res);
+		json_decref(res);
+	} else {
+		json_t *e = pgm_call_error_json(c);
+		if (!e)
+			e = json_pack("{s:s, s:s, s:b}", "code", "plugin.error", "message",
+				      "the function failed without saying why", "retryable", 0);
+		if (cli_opt_flag(a, "json")) {
+			json_t *wrapped = json_pack("{s:O}", "error", e);
+			cli_json_out(wrapped);
+			json_decref(wrapped);
+		}
+		pgm_error("%s failed: %s: %s%s", target, json_string_value(json_object_get(e, "code")),
+			  json_string_value(json_object_get(e, "message")),
+			  json_is_true(json_object_get(e, "retryable")) ? " (retryable)" : "");
+		json_decref(e);
+		rc = PGMOVE_EXIT_FAILED;
+	}
+	pgm_call_free(c);
+	return rc;
+}

@@ -1,0 +1,1535 @@
+/*
+ * core/engine/engine.c - the runbook executor.
+ *
+ * The engine walks the plan's nodes in order. Before it acts it appends an
+ * event to the journal (fsync'd); the run's state is the same replay that
+ * `status` performs (core/state.c), updated event by event. Lua code of
+ * the runbook (run, undo, when, condition, check, on_trip, on_failure) is
+ * always called through lua_pcall with a traceback handler; a count hook
+ * interrupts it on cancellation or when its deadline passes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "engine.h"
+#include "exitcodes.h"
+#include "host.h"
+#include "journal.h"
+#include "loader.h"
+#include "luajson.h"
+#include "params.h"
+#include "runbook.h"
+#include "state.h"
+
+#define ERROR_MT "pgmove.error"
+#define CONTINUE (-1) /* a node finished; go on with the next one */
+#define SNAPSHOT_EVERY 2000 /* events between two state snapshots (state.json) */
+
+typedef struct engine {
+	runbook *rb;
+	journal *j;
+	run_state *st;
+	json_t *params;        /* resolved values, secrets included       */
+	const engine_opts *o;
+	char dir[PATH_MAX];
+	int ctx_ref;
+	int node;              /* index of the node being executed, or -1 */
+	int in_step;           /* plugin calls are journaled as step.call */
+	int in_check;          /* a when, condition or check function runs */
+	int step_irreversible; /* the running step is declared irreversible */
+	long long deadline_ms; /* monotonic; 0 = none                     */
+	int deadline_raised;   /* the hook raised the timeout for this call */
+	long long *breaker_since; /* per breaker: when its condition started holding (wall ms) */
+	long long *breaker_last;  /* per breaker: when it was last evaluated   */
+	int *breaker_tripped;
+} engine;
+
+static engine *current; /* the engine whose Lua code is running (one per process) */
+
+long long engine_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void engine_new_run_id(char *out, size_t outlen)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	char stamp[32];
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	unsigned r = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+	if (!f || fread(&r, sizeof(r), 1, f) != 1)
+		r = (unsigned)getpid() ^ (unsigned)t;
+	if (f)
+		fclose(f);
+	snprintf(out, outlen, "%s-%04x", stamp, r & 0xffff);
+}
+
+void engine_run_dir(const char *state_dir, const char *rb_name, const char *run_id, char *out,
+		    size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s/%s", state_dir, rb_name, run_id);
+}
+
+static const char *fmt_ms(long long ms, char *buf, size_t len)
+{
+	return pgm_duration_format(ms < 0 ? 0 : ms, buf, len);
+}
+
+/* ---------------------------------------------------------------------
+ * Journal
+ * ------------------------------------------------------------------- */
+
+/* emit - journals ev (stolen) and applies it to the state. -1 when the
+ * journal could not be written: the engine must stop at once. */
+static int emit(engine *e, json_t *ev)
+{
+	if (journal_append(e->j, ev) != 0) {
+		json_decref(ev);
+		return -1;
+	}
+	json_t *applied = pgm_redact_json(ev);
+	json_object_set_new(applied, "ts", json_string(journal_last_ts(e->j)));
+	json_object_set_new(applied, "seq", json_integer(journal_seq(e->j)));
+	state_apply(e->st, applied);
+	json_decref(applied);
+	json_decref(ev);
+	if (e->st->events % SNAPSHOT_EVERY == 0)
+		state_snapshot_save(e->st, e->dir, journal_size(e->j));
+	return 0;
+}
+
+#define EMIT(e, ev)                                     \
+	do {                                            \
+		if (emit((e), (ev)) != 0)               \
+			return PGMOVE_EXIT_INTERNAL;    \
+	} while (0)
+
+/* ---------------------------------------------------------------------
+ * Lua plumbing
+ * ------------------------------------------------------------------- */
+
+static int error_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "code");
+	lua_getfield(L, 1, "message");
+	lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "error"), luaL_optstring(L, -1, ""));
+	return 1;
+}
+
+/* push_error - pushes an error table {code, message, retryable}. (sp += 1) */
+static void push_error(lua_State *L, const char *code, const char *message, int retryable)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, code);
+	lua_setfield(L, -2, "code");
+	lua_pushstring(L, message);
+	lua_setfield(L, -2, "message");
+	lua_pushboolean(L, retryable);
+	lua_setfield(L, -2, "retryable");
+	luaL_setmetatable(L, ERROR_MT);
+}
+
+static int raise_error(lua_State *L, const char *code, int retryable, const char *fmt, ...)
+	PGM_PRINTF(4, 5);
+static int raise_error(lua_State *L, const char *code, int retryable, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	push_error(L, code, msg, retryable);
+	return lua_error(L);
+}
+
+/* hook - interrupts Lua code on cancellation or past the deadline. */
+static void hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	engine *e = current;
+	if (pgm_cancel_signal()) {
+		raise_error(L, "pgmove.cancelled", 0, "interrupted by signal %d", pgm_cancel_signal());
+	} else if (e && e->deadline_ms && !e->deadline_raised && pgm_now_ms() > e->deadline_ms) {
+		/* raise once: runbook code that catches it may still clean up;
+		 * the plugin calls it makes keep the (passed) deadline */
+		e->deadline_raised = 1;
+		raise_error(L, "pgmove.timeout", 1, "timed out");
+	}
+}
+
+/* error_json - the error value on top of the stack as a new JSON object
+ * {code, message, retryable[, traceback]}; pops it. */
+static json_t *error_json(lua_State *L)
+{
+	json_t *err;
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "code");
+		lua_getfield(L, -2, "message");
+		lua_getfield(L, -3, "retryable");
+		lua_getfield(L, -4, "traceback");
+		const char *code = lua_tostring(L, -4);
+		const char *msg = lua_tostring(L, -3);
+		err = json_pack("{s:s, s:s, s:b}", "code", code ? code : "runbook.error", "message",
+				msg ? msg : "(error table without a message)", "retryable",
+				lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2));
+		if (lua_isstring(L, -1))
+			json_object_set_new(err, "traceback", json_string(lua_tostring(L, -1)));
+		lua_pop(L, 5);
+		return err;
+	}
+	const char *s = lua_tostring(L, -1);
+	if (!s)
+		s = "(error value is not a string)";
+	const char *tb = strstr(s, "\nstack traceback:");
+	char *msg = strndup(s, tb ? (size_t)(tb - s) : strlen(s));
+	err = json_pack("{s:s, s:s, s:b}", "code", "runbook.error", "message", msg, "retryable", 1);
+	if (tb)
+		json_object_set_new(err, "traceback", json_string(tb + 1));
+	free(msg);
+	lua_pop(L, 1);
+	return err;
+}
+
+/* call_lua - calls the function below nargs arguments on the stack with a
+ * traceback handler and deadline_ms (monotonic, 0 none). On success leaves
+ * nresults values and returns NULL; on error returns the error as JSON
+ * (new reference) and leaves nothing. */
+static json_t *call_lua(engine *e, int nargs, int nresults, long long deadline_ms)
+{
+	lua_State *L = e->rb->L;
+	int base = lua_gettop(L) - nargs; /* the function's slot */
+	lua_pushcfunction(L, runbook_traceback);
+	lua_insert(L, base); /* handler below the function */
+	e->deadline_ms = deadline_ms;
+	e->deadline_raised = 0;
+	int rc = lua_pcall(L, nargs, nresults, base);
+	e->deadline_ms = 0;
+	e->deadline_raised = 0;
+	if (rc != LUA_OK) {
+		json_t *err = error_json(L);
+		lua_remove(L, base);
+		return err;
+	}
+	lua_remove(L, base);
+	return NULL;
+}
+
+static void push_ctx(engine *e)
+{
+	lua_rawgeti(e->rb->L, LUA_REGISTRYINDEX, e->ctx_ref); /* (sp += 1) */
+}
+
+/* ctx_set - ctx[section][name] = v (borrowed JSON; NULL sets nil). */
+static void ctx_set(engine *e, const char *section, const char *name, const json_t *v)
+{
+	lua_State *L = e->rb->L;
+	push_ctx(e);
+	lua_getfield(L, -1, section);
+	if (v)
+		luajson_push(L, v);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 2);
+}
+
+static void ctx_set_current(engine *e, const char *name, int attempt)
+{
+	lua_State *L = e->rb->L;
+	push_ctx(e);
+	if (name)
+		lua_pushstring(L, name);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "step");
+	lua_pushinteger(L, attempt);
+	lua_setfield(L, -2, "attempt");
+	lua_pop(L, 1);
+}
+
+/* ctx.log(fmt, ...) */
+static int l_ctx_log(lua_State *L)
+{
+	int n = lua_gettop(L);
+	if (n > 1) {
+		lua_getglobal(L, "string");
+		lua_getfield(L, -1, "format");
+		lua_insert(L, 1);
+		lua_pop(L, 1);
+		lua_call(L, n, 1);
+	}
+	pgm_info("%s", luaL_tolstring(L, 1, NULL));
+	return 0;
+}
+
+/* ctx.sleep(duration) - sleeps, interrupted by cancellation or deadline. */
+static int l_ctx_sleep(lua_State *L)
+{
+	long long ms;
+	char err[256];
+	if (lua_type(L, 1) == LUA_TNUMBER)
+		ms = (long long)(lua_tonumber(L, 1) * 1000);
+	else if (pgm_duration_parse(luaL_checkstring(L, 1), &ms, err, sizeof(err)) != 0)
+		return luaL_error(L, "ctx.sleep: %s", err);
+	pgm_call *c = pgm_call_new(NULL, NULL);
+	if (current && current->deadline_ms)
+		pgm_call_set_deadline_ms(c, current->deadline_ms);
+	int rc = pgm_sleep_ms(c, ms);
+	pgm_call_free(c);
+	if (rc != 0)
+		hook(L, NULL);
+	return 0;
+}
+
+static int node_has(engine *e, int i, const char *field);
+
+/* exec_call - a plugin function called from runbook code (see
+ * runbook_call_fn). */
+static int exec_call(lua_State *L, void *user)
+{
+	engine *e = user;
+	const char *pname = luaL_checkstring(L, 1), *fname = luaL_checkstring(L, 2);
+	char err[2048];
+	const pgm_plugin *p = loader_get(pname, err, sizeof(err));
+	if (!p)
+		return raise_error(L, "runbook.unknown_plugin", 0, "%s", err);
+	const pgm_function *f = loader_function(p, fname);
+	if (!f)
+		return raise_error(L, "runbook.unknown_function", 0, "plugin %s has no function %s",
+				   pname, fname);
+	char root[256];
+	snprintf(root, sizeof(root), "%s.%s args", pname, fname);
+	json_t *args = luajson_to(L, 3, root, err, sizeof(err));
+	if (!args)
+		return raise_error(L, "args.invalid", 0, "%s", err);
+	if (loader_check_args(p, f, args, err, sizeof(err)) != 0) {
+		json_decref(args);
+		return raise_error(L, "args.invalid", 0, "%s", err);
+	}
+	const char *node = e->node >= 0 ? e->st->nodes[e->node].name : NULL;
+	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_check) {
+		json_decref(args);
+		return raise_error(L, "runbook.irreversible", 0,
+				   "%s.%s is irreversible and may not be called from a when, "
+				   "condition or check function (of %s)",
+				   pname, fname, node ? node : "?");
+	}
+	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_step && !e->step_irreversible) {
+		json_decref(args);
+		return raise_error(L, "runbook.irreversible", 0,
+				   "step '%s' calls %s.%s, which is irreversible: declare the step "
+				   "irreversible = true with recovery = \"<an earlier step>\"",
+				   node ? node : "?", pname, fname);
+	}
+	if (e->in_step && node) {
+		char full[256];
+		snprintf(full, sizeof(full), "%s.%s", pname, fname);
+		if (emit(e, json_pack("{s:s, s:s, s:s, s:b}", "ev", "step.call", "node", node,
+				      "function", full, "idempotent",
+				      (f->flags & PGM_FN_IDEMPOTENT) != 0)) != 0) {
+			json_decref(args);
+			return raise_error(L, "pgmove.journal", 0, "cannot write the journal");
+		}
+	}
+	pgm_call *c = pgm_call_new(pname, fname);
+	if (e->deadline_ms)
+		pgm_call_set_deadline_ms(c, e->deadline_ms);
+	char logctx[512];
+	snprintf(logctx, sizeof(logctx), "%s%s%s.%s", node ? node : "", node ? ": " : "", pname,
+		 fname);
+	pgm_log_set_context(logctx);
+	json_t *res = f->fn(c, args);
+	pgm_log_set_context(node);
+	pgm_progress_clear();
+	json_decref(args);
+	if (!res) {
+		json_t *ej = pgm_call_error_json(c);
+		pgm_call_free(c);
+		if (!ej)
+			ej = json_pack("{s:s, s:s, s:b}", "code", "plugin.error", "message",
+				       "the plugin function failed without saying why", "retryable",
+				       0);
+		push_error(L, json_string_value(json_object_get(ej, "code")),
+			   json_string_value(json_object_get(ej, "message")),
+			   json_is_true(json_object_get(ej, "retryable")));
+		json_decref(ej);
+		return lua_error(L);
+	}
+	pgm_call_free(c);
+	luajson_push(L, res);
+	json_decref(res);
+	return 1;
+}
+
+/* build_ctx - the ctx table runbook functions receive, filled from the
+ * replayed state so a resumed run sees what the first process saw. */
+static void build_ctx(engine *e)
+{
+	lua_State *L = e->rb->L;
+	lua_createtable(L, 0, 8); /* ctx (sp += 1) */
+	luajson_push(L, e->params);
+	lua_setfield(L, -2, "params");
+	lua_newtable(L);
+	lua_setfield(L, -2, "outputs");
+	lua_newtable(L);
+	lua_setfield(L, -2, "approvals");
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, e->st->run_id);
+	lua_setfield(L, -2, "id");
+	lua_pushstring(L, e->dir);
+	lua_setfield(L, -2, "dir");
+	lua_pushstring(L, e->rb->name);
+	lua_setfield(L, -2, "runbook");
+	lua_pushstring(L, e->o->user ? e->o->user : "");
+	lua_setfield(L, -2, "user");
+	lua_setfield(L, -2, "run");
+	lua_pushcfunction(L, l_ctx_log);
+	lua_setfield(L, -2, "log");
+	lua_pushcfunction(L, l_ctx_sleep);
+	lua_setfield(L, -2, "sleep");
+	e->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* (sp -= 1) */
+	for (int i = 0; i < e->st->nnodes; i++) {
+		node_state *n = &e->st->nodes[i];
+		if (n->status == NODE_SUCCEEDED && n->output)
+			ctx_set(e, "outputs", n->name, n->output);
+		if (n->approval && n->status == NODE_APPROVED)
+			ctx_set(e, "approvals", n->name, n->approval);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Plan helpers
+ * ------------------------------------------------------------------- */
+
+static json_t *plan_node(engine *e, int i)
+{
+	return json_array_get(json_object_get(e->rb->plan, "nodes"), (size_t)i);
+}
+
+static long long plan_ms(json_t *pn, const char *field, long long dflt)
+{
+	json_t *v = json_object_get(pn, field);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static const char *plan_str(json_t *pn, const char *field, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(pn, field));
+	return s ? s : dflt;
+}
+
+static int node_has(engine *e, int i, const char *field)
+{
+	return json_is_true(json_object_get(plan_node(e, i), field));
+}
+
+static long long deadline_after(long long ms)
+{
+	return ms > 0 ? pgm_now_ms() + ms : 0;
+}
+
+/* interrupted - journals that a signal stopped the run at node. */
+static int interrupted(engine *e, const char *node)
+{
+	int sig = pgm_cancel_signal();
+	EMIT(e, json_pack("{s:s, s:s?, s:i, s:s}", "ev", "run.interrupted", "node", node, "signal",
+			  sig, "reason", "interrupted by a signal; pgmove resume continues"));
+	pgm_warn("run %s interrupted by signal %d%s%s; continue with: pgmove resume %s",
+		 e->st->run_id, sig, node ? " at " : "", node ? node : "", e->st->run_id);
+	return PGMOVE_EXIT_PAUSED;
+}
+
+/* sleep_wall - sleeps ms, 0 or -1 when interrupted. */
+static int sleep_interruptible(long long ms)
+{
+	pgm_call *c = pgm_call_new(NULL, NULL);
+	int rc = pgm_sleep_ms(c, ms);
+	pgm_call_free(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Rollback and failure
+ * ------------------------------------------------------------------- */
+
+static int do_rollback(engine *e, const char *reason)
+{
+	if (!e->st->in_rollback)
+		EMIT(e, json_pack("{s:s, s:s}", "ev", "rollback.start", "reason", reason));
+	pgm_notice("rolling back run %s: %s", e->st->run_id, reason);
+	for (;;) {
+		/* the newest finished step that still has something to undo */
+		int best = -1;
+		long long best_seq = -1;
+		for (int i = 0; i < e->st->nnodes; i++) {
+			node_state *n = &e->st->nodes[i];
+			if (strcmp(n->kind, "step") != 0)
+				continue;
+			if (n->status != NODE_SUCCEEDED && n->status != NODE_UNDO_FAILED)
+				continue;
+			if (!node_has(e, i, "undo") || node_has(e, i, "irreversible"))
+				continue;
+			if (n->done_seq > best_seq) {
+				best_seq = n->done_seq;
+				best = i;
+			}
+		}
+		if (best < 0)
+			break;
+		node_state *n = &e->st->nodes[best];
+		EMIT(e, json_pack("{s:s, s:s}", "ev", "undo.start", "node", n->name));
+		pgm_log_set_context(n->name);
+		pgm_info("undo of step %s", n->name);
+		long long t0 = pgm_now_ms();
+		e->node = best;
+		ctx_set_current(e, n->name, n->attempts);
+		runbook_push_node_field(e->rb, best, "undo");
+		push_ctx(e);
+		if (n->output)
+			luajson_push(e->rb->L, n->output);
+		else
+			lua_pushnil(e->rb->L);
+		json_t *err = call_lua(e, 2, 0, deadline_after(plan_ms(plan_node(e, best),
+									     "timeout_ms", 0)));
+		e->node = -1;
+		pgm_log_set_context(NULL);
+		if (err && pgm_cancel_signal()) {
+			json_decref(err);
+			return interrupted(e, n->name);
+		}
+		if (err) {
+			pgm_error("undo of step %s failed: %s", n->name,
+				  json_string_value(json_object_get(err, "message")));
+			EMIT(e, json_pack("{s:s, s:s, s:o}", "ev", "undo.failed", "node", n->name,
+					  "error", err));
+			EMIT(e, json_pack("{s:s, s:b, s:s}", "ev", "rollback.done", "ok", 0, "node",
+					  n->name));
+			pgm_error("rollback of run %s stopped at step %s; fix the cause, then run "
+				  "pgmove rollback %s again",
+				  e->st->run_id, n->name, e->st->run_id);
+			return PGMOVE_EXIT_FAILED;
+		}
+		char d[32];
+		long long dur = pgm_now_ms() - t0;
+		EMIT(e, json_pack("{s:s, s:s, s:I}", "ev", "undo.succeeded", "node", n->name,
+				  "duration_ms", dur));
+		ctx_set(e, "outputs", n->name, NULL);
+		pgm_info("undo of step %s succeeded in %s", n->name, fmt_ms(dur, d, sizeof(d)));
+	}
+	for (int i = 0; i < e->st->nnodes; i++) {
+		node_state *n = &e->st->nodes[i];
+		if (strcmp(n->kind, "step") == 0 && n->status == NODE_SUCCEEDED &&
+		    node_has(e, i, "irreversible"))
+			pgm_warn("step %s is irreversible and was not undone", n->name);
+	}
+	EMIT(e, json_pack("{s:s, s:b}", "ev", "rollback.done", "ok", 1));
+	pgm_notice("run %s rolled back", e->st->run_id);
+	return PGMOVE_EXIT_ROLLED_BACK;
+}
+
+/* fail_run - the run cannot go on past node i because of err (borrowed):
+ * asks on_failure what to do, journals, and rolls back or halts. */
+static int fail_run(engine *e, int i, json_t *err)
+{
+	const char *node = e->st->nodes[i].name;
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	char reason[2048];
+	snprintf(reason, sizeof(reason), "%s %s failed: %s", e->st->nodes[i].kind, node,
+		 msg ? msg : "?");
+	const char *action = plan_str(e->rb->plan, "on_failure", "halt");
+	char chosen[32];
+	if (strcmp(action, "function") == 0) {
+		snprintf(chosen, sizeof(chosen), "halt");
+		runbook_push_on_failure(e->rb);
+		push_ctx(e);
+		luajson_push(e->rb->L, err);
+		json_t *herr = call_lua(e, 2, 1, deadline_after(10 * 60 * 1000));
+		if (herr) {
+			pgm_error("on_failure raised an error: %s",
+				  json_string_value(json_object_get(herr, "message")));
+			json_decref(herr);
+		} else {
+			const char *r = lua_tostring(e->rb->L, -1);
+			if (r && strcmp(r, "rollback") == 0)
+				snprintf(chosen, sizeof(chosen), "rollback");
+			lua_pop(e->rb->L, 1);
+		}
+		action = chosen;
+	}
+	pgm_error("%s", reason);
+	EMIT(e, json_pack("{s:s, s:s, s:s, s:O, s:s}", "ev", "run.failed", "node", node, "reason",
+			  reason, "error", err, "action", action));
+	if (strcmp(action, "rollback") == 0)
+		return do_rollback(e, reason);
+	pgm_notice("run %s stopped; after fixing the cause: pgmove resume %s (or pgmove resolve / "
+		   "pgmove rollback)",
+		   e->st->run_id, e->st->run_id);
+	return PGMOVE_EXIT_FAILED;
+}
+
+/* ---------------------------------------------------------------------
+ * Nodes
+ * ------------------------------------------------------------------- */
+
+static int retry_delay(json_t *retry, int tries)
+{
+	double d = (double)plan_ms(retry, "delay_ms", 0);
+	double backoff = json_number_value(json_object_get(retry, "backoff"));
+	if (backoff < 1)
+		backoff = 1;
+	for (int k = 1; k < tries; k++)
+		d *= backoff;
+	long long max = plan_ms(retry, "max_delay_ms", 0);
+	if (max > 0 && d > (double)max)
+		d = (double)max;
+	if (d > 7 * 24 * 3600e3)
+		d = 7 * 24 * 3600e3;
+	return (int)d;
+}
+
+static int run_step(engine *e, int i)
+{
+	json_t *pn = plan_node(e, i);
+	node_state *n = &e->st->nodes[i];
+	const char *name = n->name;
+	char d[32];
+
+	pgm_log_set_context(name);
+	if (node_has(e, i, "when")) {
+		runbook_push_node_field(e->rb, i, "when");
+		push_ctx(e);
+		e->node = i;
+		e->in_check = 1;
+		json_t *err = call_lua(e, 1, 1, deadline_after(10 * 60 * 1000));
+		e->in_check = 0;
+		e->node = -1;
+		if (err) {
+			if (pgm_cancel_signal()) {
+				json_decref(err);
+				return interrupted(e, name);
+			}
+			int rc = fail_run(e, i, err);
+			json_decref(err);
+			return rc;
+		}
+		int go = lua_toboolean(e->rb->L, -1);
+		lua_pop(e->rb->L, 1);
+		if (!go) {
+			EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "step.skipped", "node", name,
+					  "reason", "when() returned false"));
+			pgm_info("skipped: when() returned false");
+			return CONTINUE;
+		}
+	}
+	if (node_has(e, i, "irreversible")) {
+		const char *rec = plan_str(pn, "recovery", "");
+		node_state *r = state_node(e->st, rec);
+		if (!r || r->status != NODE_SUCCEEDED) {
+			json_t *err = json_pack(
+				"{s:s, s:s, s:b}", "code", "runbook.no_recovery", "message", "", "retryable", 0);
+			char msg[1024];
+			snprintf(msg, sizeof(msg),
+				 "step %s is irreversible and its recovery step %s has not succeeded "
+				 "(it is %s): refusing to run it",
+				 name, rec, r ? state_node_status_name(r->status) : "unknown");
+			json_object_set_new(err, "message", json_string(msg));
+			int rc = fail_run(e, i, err);
+			json_decref(err);
+			return rc;
+		}
+	}
+
+	json_t *retry = json_object_get(pn, "retry");
+	int max_tries = (int)plan_ms(retry, "attempts", 1);
+	int all_errors = json_is_true(json_object_get(retry, "all_errors"));
+	long long timeout = plan_ms(pn, "timeout_ms", 0);
+	for (int tries = 1;; tries++) {
+		int attempt = n->attempts + 1;
+		EMIT(e, json_pack("{s:s, s:s, s:i}", "ev", "step.start", "node", name, "attempt",
+				  attempt));
+		n = &e->st->nodes[i];
+		pgm_info("started (attempt %d)", attempt);
+		long long t0 = pgm_now_ms();
+		e->node = i;
+		e->in_step = 1;
+		e->step_irreversible = node_has(e, i, "irreversible");
+		ctx_set_current(e, name, attempt);
+		runbook_push_node_field(e->rb, i, "run");
+		push_ctx(e);
+		json_t *err = call_lua(e, 1, 1, deadline_after(timeout));
+		e->in_step = 0;
+		e->node = -1;
+		long long dur = pgm_now_ms() - t0;
+		if (!err) {
+			char cerr[1024];
+			json_t *out;
+			if (lua_isnil(e->rb->L, -1))
+				out = json_null();
+			else
+				out = luajson_to(e->rb->L, -1, "output", cerr, sizeof(cerr));
+			lua_pop(e->rb->L, 1);
+			if (!out) {
+				err = json_pack("{s:s, s:s, s:b}", "code", "runbook.output", "message",
+						cerr, "retryable", 0);
+			} else {
+				json_t *red = pgm_redact_json(out);
+				json_decref(out);
+				EMIT(e, json_pack("{s:s, s:s, s:i, s:O, s:I}", "ev", "step.succeeded",
+						  "node", name, "attempt", attempt, "output", red,
+						  "duration_ms", dur));
+				ctx_set(e, "outputs", name, red);
+				json_decref(red);
+				pgm_info("succeeded in %s", fmt_ms(dur, d, sizeof(d)));
+				pgm_log_set_context(NULL);
+				return CONTINUE;
+			}
+		}
+		if (pgm_cancel_signal()) {
+			json_decref(err);
+			EMIT(e, json_pack("{s:s, s:s, s:i}", "ev", "step.interrupted", "node", name,
+					  "attempt", attempt));
+			pgm_log_set_context(NULL);
+			return interrupted(e, name);
+		}
+		int retryable = json_is_true(json_object_get(err, "retryable")) || all_errors;
+		int last = tries >= max_tries || !retryable;
+		const char *msg = json_string_value(json_object_get(err, "message"));
+		const char *code = json_string_value(json_object_get(err, "code"));
+		EMIT(e, json_pack("{s:s, s:s, s:i, s:O, s:b, s:I}", "ev", "step.failed", "node", name,
+				  "attempt", attempt, "error", err, "final", last, "duration_ms",
+				  dur));
+		if (last) {
+			if (tries < max_tries)
+				pgm_error("attempt %d failed (%s, not retryable): %s", attempt, code,
+					  msg);
+			else
+				pgm_error("attempt %d failed (%s): %s", attempt, code, msg);
+			pgm_log_set_context(NULL);
+			int rc = fail_run(e, i, err);
+			json_decref(err);
+			return rc;
+		}
+		int delay = retry_delay(retry, tries);
+		pgm_warn("attempt %d failed (%s): %s; retrying in %s (%d of %d attempts left)",
+			 attempt, code, msg, fmt_ms(delay, d, sizeof(d)), max_tries - tries,
+			 max_tries);
+		json_decref(err);
+		if (delay > 0 && sleep_interruptible(delay) != 0) {
+			pgm_log_set_context(NULL);
+			return interrupted(e, name);
+		}
+	}
+}
+
+/* breaker_applies - whether breaker b watches wait i. */
+static int breaker_applies(engine *e, json_t *b, int i)
+{
+	json_t *during = json_object_get(b, "during");
+	if (!json_is_array(during))
+		return 1;
+	size_t k;
+	json_t *d;
+	const char *phase = e->st->nodes[i].phase;
+	json_array_foreach(during, k, d)
+	{
+		const char *s = json_string_value(d);
+		if (s && (strcmp(s, e->st->nodes[i].name) == 0 || (phase && strcmp(s, phase) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
+/* check_breakers - evaluates the breakers that watch wait i. Returns
+ * CONTINUE, or an exit code when one tripped with a stopping action. */
+static int check_breakers(engine *e, int i, long long every)
+{
+	json_t *bs = json_object_get(e->rb->plan, "breakers");
+	size_t k;
+	json_t *b;
+	json_array_foreach(bs, k, b)
+	{
+		if (!breaker_applies(e, b, i))
+			continue;
+		long long now = engine_wall_ms();
+		long long bevery = plan_ms(b, "every_ms", every);
+		if (e->breaker_last[k] && now - e->breaker_last[k] < bevery)
+			continue;
+		e->breaker_last[k] = now;
+		const char *bname = plan_str(b, "name", "?");
+		runbook_push_breaker_field(e->rb, (int)k, "condition");
+		push_ctx(e);
+		e->in_check = 1;
+		json_t *err = call_lua(e, 1, 2, deadline_after(bevery > 60000 ? bevery : 60000));
+		e->in_check = 0;
+		if (err) {
+			if (pgm_cancel_signal()) {
+				json_decref(err);
+				return interrupted(e, e->st->nodes[i].name);
+			}
+			pgm_warn("breaker %s: condition raised an error: %s", bname,
+				 json_string_value(json_object_get(err, "message")));
+			json_decref(err);
+			continue;
+		}
+		int tripping = lua_toboolean(e->rb->L, -2);
+		char cerr[512];
+		json_t *value = lua_isnil(e->rb->L, -1)
+					? json_null()
+					: luajson_to(e->rb->L, -1, "breaker value", cerr, sizeof(cerr));
+		lua_pop(e->rb->L, 2);
+		if (!value)
+			value = json_string(cerr);
+		if (!tripping) {
+			e->breaker_since[k] = 0;
+			e->breaker_tripped[k] = 0;
+			json_decref(value);
+			continue;
+		}
+		if (!e->breaker_since[k])
+			e->breaker_since[k] = now;
+		long long held = now - e->breaker_since[k];
+		if (held < plan_ms(b, "sustained_ms", 0) || e->breaker_tripped[k]) {
+			json_decref(value);
+			continue;
+		}
+		e->breaker_tripped[k] = 1;
+		const char *action = plan_str(b, "action", "pause");
+		EMIT(e, json_pack("{s:s, s:s, s:s, s:s, s:O, s:I}", "ev", "breaker.trip", "breaker",
+				  bname, "node", e->st->nodes[i].name, "action", action, "value",
+				  value, "held_ms", held));
+		pgm_error("breaker %s tripped during wait %s (held %lld ms): action %s", bname,
+			  e->st->nodes[i].name, held, action);
+		runbook_push_breaker_field(e->rb, (int)k, "on_trip");
+		if (lua_isfunction(e->rb->L, -1)) {
+			push_ctx(e);
+			luajson_push(e->rb->L, value);
+			json_t *herr = call_lua(e, 2, 0, deadline_after(5 * 60 * 1000));
+			if (herr) {
+				pgm_error("breaker %s: on_trip failed: %s", bname,
+					  json_string_value(json_object_get(herr, "message")));
+				json_decref(herr);
+			}
+		} else {
+			lua_pop(e->rb->L, 1);
+		}
+		char reason[512];
+		snprintf(reason, sizeof(reason), "breaker %s tripped", bname);
+		if (strcmp(action, "pause") == 0) {
+			json_decref(value);
+			EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "run.paused", "node",
+					  e->st->nodes[i].name, "reason", reason));
+			pgm_notice("run %s paused by breaker %s; pgmove resume %s continues the wait",
+				   e->st->run_id, bname, e->st->run_id);
+			return PGMOVE_EXIT_PAUSED;
+		}
+		if (strcmp(action, "rollback") == 0) {
+			json_decref(value);
+			EMIT(e, json_pack("{s:s, s:s, s:s, s:s}", "ev", "run.failed", "node",
+					  e->st->nodes[i].name, "reason", reason, "action", "rollback"));
+			return do_rollback(e, reason);
+		}
+		if (strcmp(action, "fail") == 0) {
+			json_t *err2 = json_pack("{s:s, s:s, s:b, s:o}", "code", "runbook.breaker",
+						 "message", reason, "retryable", 0, "value", value);
+			int rc = fail_run(e, i, err2);
+			json_decref(err2);
+			return rc;
+		}
+		json_decref(value); /* alert: on_trip only */
+	}
+	return CONTINUE;
+}
+
+/* wait_progress - on a terminal, one redrawn line saying how the wait is
+ * going; log files get the polls' state changes only. */
+static void wait_progress(const char *name, int ok, long long elapsed, long long timeout,
+			  long long held, long long stable_for)
+{
+	char label[160];
+	if (!isatty(2))
+		return;
+	pgm_call *c = pgm_call_new(NULL, NULL);
+	if (ok && stable_for) {
+		snprintf(label, sizeof(label), "%s: condition true, stable for", name);
+		pgm_progress(c, (double)(held / 1000), (double)(stable_for / 1000), "s", label);
+	} else {
+		snprintf(label, sizeof(label), "%s: condition %s, waited", name,
+			 ok ? "true" : "false");
+		pgm_progress(c, (double)(elapsed / 1000),
+			     timeout ? (double)(timeout / 1000) : 0, "s", label);
+	}
+	pgm_call_free(c);
+}
+
+static int run_wait(engine *e, int i)
+{
+	json_t *pn = plan_node(e, i);
+	node_state *n = &e->st->nodes[i];
+	const char *name = n->name;
+	long long every = plan_ms(pn, "every_ms", 30000);
+	long long timeout = plan_ms(pn, "timeout_ms", 0);
+	long long stable_for = plan_ms(pn, "stable_for_ms", 0);
+	char d1[32], d2[32];
+
+	pgm_log_set_context(name);
+	if (n->status != NODE_RUNNING) {
+		EMIT(e, json_pack("{s:s, s:s}", "ev", "wait.start", "node", name));
+		pgm_info("waiting (every %s%s%s)", fmt_ms(every, d1, sizeof(d1)),
+			 timeout ? ", timeout " : "", timeout ? fmt_ms(timeout, d2, sizeof(d2)) : "");
+	} else if (n->stable_since_ms && n->last_poll_ms &&
+		   engine_wall_ms() - n->last_poll_ms > 2 * every) {
+		/* nobody watched between the last poll and now: stability starts over */
+		EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "wait.stability_reset", "node", name,
+				  "reason", "pgmove was not running: nobody watched the condition"));
+		pgm_notice("stability window restarts: the condition was not watched since %s",
+			   state_format_ts(n->last_poll_ms, d1, sizeof(d1)));
+	}
+	n = &e->st->nodes[i];
+	long long started = n->wait_start_ms ? n->wait_start_ms : engine_wall_ms();
+	int last_ok = -1;
+	for (;;) {
+		e->node = i;
+		ctx_set_current(e, name, n->attempts + 1);
+		runbook_push_node_field(e->rb, i, "condition");
+		push_ctx(e);
+		long long left = timeout ? started + timeout - engine_wall_ms() : 0;
+		e->in_check = 1;
+		json_t *err = call_lua(e, 1, 2, deadline_after(left > every ? left : every));
+		e->in_check = 0;
+		e->node = -1;
+		int ok = 0;
+		json_t *value = NULL;
+		if (err) {
+			if (pgm_cancel_signal()) {
+				json_decref(err);
+				return interrupted(e, name);
+			}
+			if (!json_is_true(json_object_get(err, "retryable"))) {
+				pgm_log_set_context(NULL);
+				int rc = fail_run(e, i, err);
+				json_decref(err);
+				return rc;
+			}
+			pgm_warn("condition raised an error (polling on): %s",
+				 json_string_value(json_object_get(err, "message")));
+		} else {
+			char cerr[512];
+			ok = lua_toboolean(e->rb->L, -2);
+			value = lua_isnil(e->rb->L, -1)
+					? json_null()
+					: luajson_to(e->rb->L, -1, "wait value", cerr, sizeof(cerr));
+			if (!value)
+				value = json_string(cerr);
+			lua_pop(e->rb->L, 2);
+		}
+		json_t *ev = json_pack("{s:s, s:s, s:b}", "ev", "wait.poll", "node", name, "ok", ok);
+		if (value)
+			json_object_set(ev, "value", value);
+		if (err)
+			json_object_set(ev, "error", err);
+		json_decref(err);
+		if (emit(e, ev) != 0) {
+			json_decref(value);
+			return PGMOVE_EXIT_INTERNAL;
+		}
+		n = &e->st->nodes[i];
+		if (ok != last_ok)
+			pgm_info("condition is %s", ok ? "true" : "false");
+		last_ok = ok;
+		long long now = engine_wall_ms();
+		if (ok && (stable_for == 0 || now - n->stable_since_ms >= stable_for)) {
+			EMIT(e, json_pack("{s:s, s:s, s:O, s:I}", "ev", "wait.done", "node", name,
+					  "value", value ? value : json_null(), "duration_ms",
+					  now - started));
+			json_t *red = pgm_redact_json(value ? value : json_null());
+			ctx_set(e, "outputs", name, red);
+			json_decref(red);
+			json_decref(value);
+			pgm_info("satisfied after %s", fmt_ms(now - started, d1, sizeof(d1)));
+			pgm_log_set_context(NULL);
+			return CONTINUE;
+		}
+		json_decref(value);
+		wait_progress(name, ok, now - started, timeout,
+			      ok && n->stable_since_ms ? now - n->stable_since_ms : 0, stable_for);
+		int rc = check_breakers(e, i, every);
+		if (rc != CONTINUE) {
+			pgm_log_set_context(NULL);
+			return rc;
+		}
+		if (timeout && now - started >= timeout) {
+			const char *act = plan_str(pn, "on_timeout", "fail");
+			char msg[512];
+			snprintf(msg, sizeof(msg), "wait %s timed out after %s", name,
+				 fmt_ms(timeout, d1, sizeof(d1)));
+			json_t *terr = json_pack("{s:s, s:s, s:b}", "code", "pgmove.wait_timeout",
+						 "message", msg, "retryable", 0);
+			EMIT(e, json_pack("{s:s, s:s, s:O}", "ev", "wait.timeout", "node", name,
+					  "error", terr));
+			pgm_log_set_context(NULL);
+			if (strcmp(act, "halt") == 0) {
+				json_decref(terr);
+				EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "run.halted", "node", name,
+						  "reason", msg));
+				pgm_error("%s: run halted; pgmove resume %s waits again", msg,
+					  e->st->run_id);
+				return PGMOVE_EXIT_GATE_FAILED;
+			}
+			if (strcmp(act, "rollback") == 0) {
+				EMIT(e, json_pack("{s:s, s:s, s:s, s:O, s:s}", "ev", "run.failed",
+						  "node", name, "reason", msg, "error", terr, "action",
+						  "rollback"));
+				json_decref(terr);
+				return do_rollback(e, msg);
+			}
+			rc = fail_run(e, i, terr);
+			json_decref(terr);
+			return rc;
+		}
+		long long nap = every;
+		if (timeout && started + timeout - now < nap)
+			nap = started + timeout - now;
+		if (stable_for && ok && n->stable_since_ms + stable_for - now < nap)
+			nap = n->stable_since_ms + stable_for - now;
+		if (nap < 1)
+			nap = 1;
+		if (sleep_interruptible(nap) != 0)
+			return interrupted(e, name);
+	}
+}
+
+static int run_gate(engine *e, int i)
+{
+	json_t *pn = plan_node(e, i);
+	node_state *n = &e->st->nodes[i];
+	const char *name = n->name;
+	json_t *checks = json_object_get(pn, "checks");
+	int attempt = n->attempts + 1;
+	long long t0 = pgm_now_ms();
+	int failed = 0;
+	char failed_names[1024] = "";
+	size_t used = 0;
+
+	pgm_log_set_context(name);
+	EMIT(e, json_pack("{s:s, s:s, s:i}", "ev", "gate.start", "node", name, "attempt", attempt));
+	for (size_t j = 0; j < json_array_size(checks); j++) {
+		const char *cname = json_string_value(json_array_get(checks, j));
+		e->node = i;
+		ctx_set_current(e, name, attempt);
+		runbook_push_check_fn(e->rb, i, (int)j);
+		push_ctx(e);
+		e->in_check = 1;
+		json_t *err = call_lua(e, 1, 2, deadline_after(6 * 3600 * 1000LL));
+		e->in_check = 0;
+		e->node = -1;
+		int ok = 0;
+		json_t *detail;
+		if (err) {
+			if (pgm_cancel_signal()) {
+				json_decref(err);
+				return interrupted(e, name);
+			}
+			detail = json_pack("{s:O}", "error", err);
+			json_decref(err);
+		} else {
+			char cerr[512];
+			ok = lua_toboolean(e->rb->L, -2);
+			detail = lua_isnil(e->rb->L, -1)
+					 ? json_null()
+					 : luajson_to(e->rb->L, -1, "check detail", cerr, sizeof(cerr));
+			if (!detail)
+				detail = json_string(cerr);
+			lua_pop(e->rb->L, 2);
+		}
+		EMIT(e, json_pack("{s:s, s:s, s:s, s:b, s:o}", "ev", "gate.check", "node", name,
+				  "check", cname, "ok", ok, "detail", detail));
+		if (ok) {
+			pgm_info("check '%s' passed", cname);
+		} else {
+			pgm_error("check '%s' FAILED", cname);
+			failed++;
+			if (used < sizeof(failed_names))
+				used += (size_t)snprintf(failed_names + used, sizeof(failed_names) - used,
+							 "%s'%s'", used ? ", " : "", cname);
+		}
+	}
+	long long dur = pgm_now_ms() - t0;
+	if (!failed) {
+		EMIT(e, json_pack("{s:s, s:s, s:b, s:I}", "ev", "gate.result", "node", name, "ok", 1,
+				  "duration_ms", dur));
+		ctx_set(e, "outputs", name, e->st->nodes[i].output);
+		pgm_info("gate passed (%zu checks)", json_array_size(checks));
+		pgm_log_set_context(NULL);
+		return CONTINUE;
+	}
+	const char *action = plan_str(pn, "on_fail", "halt");
+	char reason[1536];
+	snprintf(reason, sizeof(reason), "gate %s failed: %d of %zu checks failed: %s", name, failed,
+		 json_array_size(checks), failed_names);
+	EMIT(e, json_pack("{s:s, s:s, s:b, s:s, s:I}", "ev", "gate.result", "node", name, "ok", 0,
+			  "action", action, "duration_ms", dur));
+	pgm_log_set_context(NULL);
+	if (strcmp(action, "continue") == 0) {
+		pgm_warn("%s; on_fail = continue", reason);
+		return CONTINUE;
+	}
+	if (strcmp(action, "rollback") == 0) {
+		pgm_error("%s", reason);
+		EMIT(e, json_pack("{s:s, s:s, s:s, s:s}", "ev", "run.failed", "node", name, "reason",
+				  reason, "action", "rollback"));
+		int rc = do_rollback(e, reason);
+		return rc == PGMOVE_EXIT_ROLLED_BACK ? PGMOVE_EXIT_ROLLED_BACK : rc;
+	}
+	EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "run.halted", "node", name, "reason", reason));
+	pgm_error("%s; run halted. After fixing the cause: pgmove resume %s (checks run again)",
+		  reason, e->st->run_id);
+	return PGMOVE_EXIT_GATE_FAILED;
+}
+
+/* approved_on_cli - whether --approve named this approval. */
+static int approved_on_cli(engine *e, const char *name)
+{
+	size_t k;
+	json_t *a;
+	json_array_foreach(e->o->approvals, k, a)
+	if (json_is_string(a) && strcmp(json_string_value(a), name) == 0)
+		return 1;
+	return 0;
+}
+
+static int run_approve(engine *e, int i)
+{
+	json_t *pn = plan_node(e, i);
+	node_state *n = &e->st->nodes[i];
+	const char *name = n->name;
+	const char *prompt = plan_str(pn, "prompt", "");
+	if (n->status == NODE_DENIED) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "approval %s was denied by %s", name,
+			 json_string_value(json_object_get(n->approval, "by")));
+		json_t *err = json_pack("{s:s, s:s, s:b}", "code", "runbook.denied", "message", msg,
+					"retryable", 0);
+		int rc = fail_run(e, i, err);
+		json_decref(err);
+		return rc;
+	}
+	if (n->status != NODE_WAITING)
+		EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "approve.pending", "node", name, "prompt",
+				  prompt));
+	char reason[1024];
+	snprintf(reason, sizeof(reason), "waiting for approval %s: %s", name, prompt);
+	EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "run.paused", "node", name, "reason", reason));
+	pgm_notice("run %s is waiting for approval '%s': %s", e->st->run_id, name, prompt);
+	pgm_notice("approve with: pgmove approve %s %s --by NAME, then: pgmove resume %s",
+		   e->st->run_id, name, e->st->run_id);
+	return PGMOVE_EXIT_PAUSED;
+}
+
+/* execute - runs the nodes that are not done yet, in order. */
+static int execute(engine *e)
+{
+	for (int i = 0; i < e->st->nnodes; i++) {
+		node_state *n = &e->st->nodes[i];
+		if (pgm_cancel_signal())
+			return interrupted(e, n->name);
+		int rc = CONTINUE;
+		if (strcmp(n->kind, "step") == 0) {
+			if (n->status == NODE_SUCCEEDED || n->status == NODE_SKIPPED)
+				continue;
+			rc = run_step(e, i);
+		} else if (strcmp(n->kind, "wait") == 0) {
+			if (n->status == NODE_SUCCEEDED)
+				continue;
+			rc = run_wait(e, i);
+		} else if (strcmp(n->kind, "gate") == 0) {
+			if (n->status == NODE_SUCCEEDED)
+				continue;
+			rc = run_gate(e, i);
+		} else if (strcmp(n->kind, "approve") == 0) {
+			if (n->status == NODE_APPROVED)
+				continue;
+			if (approved_on_cli(e, n->name)) {
+				EMIT(e, json_pack("{s:s, s:s, s:s?, s:s}", "ev", "approve.given", "node",
+						  n->name, "by", e->o->user, "via", "command line"));
+				ctx_set(e, "approvals", n->name, e->st->nodes[i].approval);
+				pgm_info("approval %s given on the command line by %s", n->name,
+					 e->o->user ? e->o->user : "?");
+				continue;
+			}
+			rc = run_approve(e, i);
+		}
+		if (rc != CONTINUE)
+			return rc;
+	}
+	EMIT(e, json_pack("{s:s}", "ev", "run.completed"));
+	pgm_notice("run %s completed", e->st->run_id);
+	return PGMOVE_EXIT_COMPLETED;
+}
+
+/* ---------------------------------------------------------------------
+ * Setting up
+ * ------------------------------------------------------------------- */
+
+static void engine_free(engine *e)
+{
+	if (current == e)
+		current = NULL;
+	if (e->rb) {
+		runbook_set_executor(e->rb, NULL, NULL);
+		runbook_free(e->rb);
+	}
+	if (e->j && e->st && e->st->events)
+		state_snapshot_save(e->st, e->dir, journal_size(e->j));
+	journal_close(e->j);
+	state_free(e->st);
+	json_decref(e->params);
+	free(e->breaker_since);
+	free(e->breaker_last);
+	free(e->breaker_tripped);
+	free(e);
+}
+
+/* prepare - what run, resume and rollback share once the runbook is loaded
+ * and the journal open: the executor, the hook, ctx, breakers. */
+static void prepare(engine *e)
+{
+	lua_State *L = e->rb->L;
+	current = e;
+	luaL_newmetatable(L, ERROR_MT);
+	lua_pushcfunction(L, error_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+	runbook_set_executor(e->rb, exec_call, e);
+	lua_sethook(L, hook, LUA_MASKCOUNT, 1000);
+	size_t nb = json_array_size(json_object_get(e->rb->plan, "breakers"));
+	e->breaker_since = calloc(nb + 1, sizeof(long long));
+	e->breaker_last = calloc(nb + 1, sizeof(long long));
+	e->breaker_tripped = calloc(nb + 1, sizeof(int));
+	e->node = -1;
+	build_ctx(e);
+	pgm_cancel_install();
+}
+
+/* check_approvals - every --approve names an approval of the plan. */
+static int check_approvals(const runbook *rb, const json_t *approvals)
+{
+	size_t k;
+	json_t *a;
+	json_array_foreach(approvals, k, a)
+	{
+		const char *name = json_string_value(a);
+		int found = 0;
+		size_t i;
+		json_t *pn;
+		json_array_foreach(json_object_get(rb->plan, "nodes"), i, pn)
+		if (strcmp(plan_str(pn, "kind", ""), "approve") == 0 &&
+		    strcmp(plan_str(pn, "name", ""), name) == 0)
+			found = 1;
+		if (!found) {
+			pgm_error("--approve %s: runbook %s has no approve \"%s\"", name, rb->name,
+				  name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* warn_cli_secrets - a secret param given with -p is on the command line,
+ * which other users of the machine can read (ps, /proc). */
+static void warn_cli_secrets(const runbook *rb, const json_t *cli)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach((json_t *)cli, name, v)
+	{
+		json_t *spec = json_object_get(rb->params, name);
+		if (!json_is_true(json_object_get(spec, "secret")))
+			continue;
+		const char *env = json_string_value(json_object_get(spec, "env"));
+		pgm_warn("param %s is secret but was given with -p: a command line is visible to "
+			 "other users of this machine; prefer %s%s",
+			 name, env ? "the environment variable " : "an environment variable",
+			 env ? env : "");
+	}
+}
+
+/* approver_ok - whether user may give approval node (plan approvers). */
+static int approver_ok(const runbook *rb, const char *node, const char *user)
+{
+	size_t i;
+	json_t *pn;
+	json_array_foreach(json_object_get(rb->plan, "nodes"), i, pn)
+	{
+		if (strcmp(plan_str(pn, "name", ""), node) != 0)
+			continue;
+		json_t *list = json_object_get(pn, "approvers");
+		if (!json_is_array(list))
+			return 1;
+		size_t k;
+		json_t *a;
+		json_array_foreach(list, k, a)
+		if (user && strcmp(json_string_value(a), user) == 0)
+			return 1;
+		pgm_error("approval %s: %s is not among its approvers", node, user ? user : "?");
+		return 0;
+	}
+	return 1;
+}
+
+static int open_journal(engine *e, const char *dir)
+{
+	char err[1024];
+	int torn = 0;
+	e->j = journal_open(dir, &torn, err, sizeof(err));
+	if (!e->j) {
+		pgm_error("%s", err);
+		return journal_lock_holder(dir) > 0 ? PGMOVE_EXIT_BUSY : PGMOVE_EXIT_INTERNAL;
+	}
+	if (torn)
+		pgm_warn("%s/journal.jsonl ended with a torn line (a crash while writing); it was "
+			 "moved aside and ignored",
+			 dir);
+	return 0;
+}
+
+int engine_run(const char *path, const engine_opts *o)
+{
+	engine *e = calloc(1, sizeof(*e));
+	char err[4096], run_id[128];
+	int rc;
+	e->o = o;
+	e->rb = runbook_load_with(path, o->cli_params, NULL, err, sizeof(err));
+	if (!e->rb) {
+		pgm_error("%s", err);
+		engine_free(e);
+		return PGMOVE_EXIT_RUNBOOK;
+	}
+	warn_cli_secrets(e->rb, o->cli_params);
+	e->params = params_resolve(e->rb->params, o->cli_params, NULL, err, sizeof(err));
+	if (!e->params) {
+		pgm_error("runbook %s: %s", e->rb->name, err);
+		engine_free(e);
+		return PGMOVE_EXIT_USAGE;
+	}
+	if (check_approvals(e->rb, o->approvals) != 0) {
+		engine_free(e);
+		return PGMOVE_EXIT_USAGE;
+	}
+	for (size_t k = 0; k < json_array_size(o->approvals); k++)
+		if (!approver_ok(e->rb, json_string_value(json_array_get(o->approvals, k)), o->user)) {
+			engine_free(e);
+			return PGMOVE_EXIT_USAGE;
+		}
+	if (o->run_id)
+		snprintf(run_id, sizeof(run_id), "%s", o->run_id);
+	else
+		engine_new_run_id(run_id, sizeof(run_id));
+	engine_run_dir(o->state_dir, e->rb->name, run_id, e->dir, sizeof(e->dir));
+	char jpath[PATH_MAX + 32];
+	struct stat sb;
+	snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", e->dir);
+	if (stat(jpath, &sb) == 0) {
+		pgm_error("run %s already exists in %s: continue it with pgmove resume %s", run_id,
+			  e->dir, run_id);
+		engine_free(e);
+		return PGMOVE_EXIT_USAGE;
+	}
+	rc = open_journal(e, e->dir);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
+	e->st = state_new();
+	json_t *pub = params_public(e->rb->params, e->params);
+	rc = emit(e, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev", "run.start",
+			       "run", run_id, "runbook", e->rb->name, "file", e->rb->path, "hash",
+			       e->rb->hash, "pgmove", VERSION, "by", o->user, "params", pub, "plan",
+			       e->rb->plan));
+	if (rc) {
+		engine_free(e);
+		return PGMOVE_EXIT_INTERNAL;
+	}
+	pgm_notice("run %s of runbook %s started; journal %s/journal.jsonl", run_id, e->rb->name,
+		   e->dir);
+	prepare(e);
+	rc = execute(e);
+	engine_free(e);
+	return rc;
+}
+
+/* reopen - what resume and rollback share: lock, replay, runbook (checked
+ * against the journaled hash), params. 0 or an exit code. */
+static int reopen(engine *e, const char *run_dir)
+{
+	char err[4096];
+	int rc;
+	snprintf(e->dir, sizeof(e->dir), "%s", run_dir);
+	rc = open_journal(e, run_dir);
+	if (rc)
+		return rc;
+	e->st = state_load_at(run_dir, NULL, err, sizeof(err));
+	if (!e->st) {
+		pgm_error("%s", err);
+		return PGMOVE_EXIT_INTERNAL;
+	}
+	const char *file = e->o->runbook ? e->o->runbook : e->st->file;
+	e->rb = runbook_load_with(file, e->o->cli_params, e->st->params, err, sizeof(err));
+	if (!e->rb) {
+		pgm_error("%s", err);
+		return PGMOVE_EXIT_RUNBOOK;
+	}
+	if (strcmp(e->rb->name, e->st->runbook) != 0) {
+		pgm_error("%s declares runbook '%s', but run %s belongs to runbook '%s'", file,
+			  e->rb->name, e->st->run_id, e->st->runbook);
+		return PGMOVE_EXIT_RUNBOOK;
+	}
+	if (!e->st->hash || strcmp(e->rb->hash, e->st->hash) != 0) {
+		if (!e->o->accept_changed) {
+			pgm_error("runbook %s changed since run %s started (sha256 %.12s… now "
+				  "%.12s…); review the change, then resume with "
+				  "--accept-changed-runbook (it is recorded as a deviation)",
+				  file, e->st->run_id, e->st->hash ? e->st->hash : "?", e->rb->hash);
+			return PGMOVE_EXIT_RUNBOOK;
+		}
+		rc = emit(e, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:O}", "ev", "run.deviation",
+				       "what", "runbook changed", "old_hash", e->st->hash, "new_hash",
+				       e->rb->hash, "file", e->rb->path, "by", e->o->user, "plan",
+				       e->rb->plan));
+		if (rc)
+			return PGMOVE_EXIT_INTERNAL;
+		pgm_warn("runbook %s changed since the run started; accepted by %s and recorded as "
+			 "a deviation",
+			 file, e->o->user ? e->o->user : "?");
+	}
+	warn_cli_secrets(e->rb, e->o->cli_params);
+	e->params = params_resolve(e->rb->params, e->o->cli_params, e->st->params, err, sizeof(err));
+	if (!e->params) {
+		pgm_error("runbook %s: %s", e->rb->name, err);
+		return PGMOVE_EXIT_USAGE;
+	}
+	if (check_approvals(e->rb, e->o->approvals) != 0)
+		return PGMOVE_EXIT_USAGE;
+	return 0;
+}
+
+/* crashed_nodes - on resume, looks for a node the previous process left
+ * running. A step is run again only if idempotent (declared, or all the
+ * plugin functions it had called are); otherwise the operator decides. */
+static int crashed_nodes(engine *e)
+{
+	for (int i = 0; i < e->st->nnodes; i++) {
+		node_state *n = &e->st->nodes[i];
+		if (strcmp(n->kind, "step") != 0 ||
+		    (n->status != NODE_RUNNING && n->status != NODE_INTERRUPTED))
+			continue;
+		json_t *idem = json_object_get(plan_node(e, i), "idempotent");
+		int idempotent = json_is_boolean(idem) ? json_is_true(idem) : !n->nonidem_call;
+		const char *why = json_is_boolean(idem) ? "declared"
+				  : n->nonidem_call    ? "it called a non-idempotent function"
+						       : "every function it called is idempotent";
+		EMIT(e, json_pack("{s:s, s:s, s:i, s:b, s:s}", "ev", "step.crashed", "node", n->name,
+				  "attempt", n->attempts, "idempotent", idempotent, "why", why));
+		if (idempotent) {
+			pgm_notice("step %s was running when pgmove stopped; it is idempotent (%s) "
+				   "and runs again",
+				   n->name, why);
+			continue;
+		}
+		char reason[1024];
+		snprintf(reason, sizeof(reason),
+			 "step %s was running when pgmove stopped and is not idempotent (%s): "
+			 "decide with pgmove resolve %s %s --succeeded|--failed|--retry",
+			 n->name, why, e->st->run_id, n->name);
+		EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "run.paused", "node", n->name, "reason",
+				  reason));
+		pgm_error("%s", reason);
+		return PGMOVE_EXIT_PAUSED;
+	}
+	return 0;
+}
+
+int engine_resume(const char *run_dir, const engine_opts *o)
+{
+	engine *e = calloc(1, sizeof(*e));
+	e->o = o;
+	int rc = reopen(e, run_dir);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
+	if (e->st->status == RUN_COMPLETED) {
+		pgm_notice("run %s is already completed; nothing to do", e->st->run_id);
+		engine_free(e);
+		return PGMOVE_EXIT_COMPLETED;
+	}
+	run_status before = e->st->status;
+	rc = emit(e, json_pack("{s:s, s:s?, s:s, s:s}", "ev", "run.resume", "by", o->user, "hash",
+			       e->rb->hash, "from", state_run_status_name(before)));
+	if (rc) {
+		engine_free(e);
+		return PGMOVE_EXIT_INTERNAL;
+	}
+	pgm_notice("resuming run %s of runbook %s (it was %s)", e->st->run_id, e->rb->name,
+		   state_run_status_name(before));
+	prepare(e);
+	if (e->st->in_rollback) {
+		rc = do_rollback(e, "continuing an interrupted rollback");
+		engine_free(e);
+		return rc;
+	}
+	if (before == RUN_ROLLED_BACK) {
+		if (emit(e, json_pack("{s:s, s:s}", "ev", "run.restart", "reason",
+				      "resumed after a rollback: the runbook starts over")) != 0) {
+			engine_free(e);
+			return PGMOVE_EXIT_INTERNAL;
+		}
+		lua_State *L = e->rb->L;
+		luaL_unref(L, LUA_REGISTRYINDEX, e->ctx_ref);
+		build_ctx(e);
+		pgm_notice("the run was rolled back: starting over from the first node");
+	}
+	rc = crashed_nodes(e);
+	if (!rc)
+		rc = execute(e);
+	engine_free(e);
+	return rc;
+}
+
+int engine_rollback(const char *run_dir, const engine_opts *o)
+{
+	engine *e = calloc(1, sizeof(*e));
+	e->o = o;
+	int rc = reopen(e, run_dir);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
+	if (e->st->status == RUN_ROLLED_BACK) {
+		pgm_notice("run %s is already rolled back", e->st->run_id);
+		engine_free(e);
+		return PGMOVE_EXIT_ROLLED_BACK;
+	}
+	prepare(e);
+	char reason[256];
+	snprintf(reason, sizeof(reason), "requested by %s", o->user ? o->user : "the operator");
+	rc = do_rollback(e, reason);
+	engine_free(e);
+	return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * core/engine/journal.h - the run's durable journal and its lock.
+ *
+ * A run directory (0700) holds journal.jsonl: one JSON event per line,
+ * appended and fsync'd before the engine acts on it, and `lock`, held with
+ * flock() by the one process working on the run. State is derived by
+ * replaying the events in order.
+ */
+#ifndef PGMOVE_CORE_JOURNAL_H
+#define PGMOVE_CORE_JOURNAL_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* The journal format version written in every event as "v". A journal with
+ * a larger "v" was written by a newer pgmove and is refused. */
+#define PGMOVE_JOURNAL_VERSION 1
+
+typedef struct journal journal;
+
+/* journal_open - creates dir (0700, parents too) if needed, takes the run
+ * lock without waiting, and opens dir/journal.jsonl for appending (0600).
+ * A torn last line (no newline at the end, left by a crash) is moved aside
+ * to dir/journal.torn.<n> and cut from the journal, so nothing is lost and
+ * the next event starts on its own line; *torn (may be NULL) is set to 1.
+ * When another process holds the lock, fails at once with a message naming
+ * its pid ("run directory X is in use by pgmove pid 1234 since ..."). On
+ * failure returns NULL and writes the reason into err. */
+journal *journal_open(const char *dir, int *torn, char *err, size_t errlen);
+
+/* journal_append - adds "v", "seq" (1, 2, ... continuing the file) and "ts"
+ * (UTC, RFC 3339 with milliseconds) to a redacted copy of event, writes it
+ * as one line and fsyncs. event is borrowed. 0, or -1 after logging. */
+int journal_append(journal *j, const json_t *event);
+
+/* journal_seq - the seq of the last event in the journal (0 when empty). */
+long long journal_seq(const journal *j);
+/* journal_last_ts - the "ts" of the last event this handle appended. */
+const char *journal_last_ts(const journal *j);
+/* journal_size - the offset after the last complete event (bytes). */
+long long journal_size(const journal *j);
+/* journal_dir - the run directory. */
+const char *journal_dir(const journal *j);
+/* journal_close - releases the lock and frees; NULL is fine. */
+void journal_close(journal *j);
+
+/* journal_replay_fn - called with each event in order; event is borrowed
+ * and freed after the call. Return 0 to go on, nonzero to stop. */
+typedef int (*journal_replay_fn)(void *user, json_t *event);
+
+/* journal_replay - reads dir/journal.jsonl without taking the lock (status
+ * and report read a running run) and calls fn for each event, streaming:
+ * memory does not grow with the journal. A torn last line is skipped and
+ * *torn (may be NULL) set to 1. A bad line that is not the last one, or an
+ * event with "v" above PGMOVE_JOURNAL_VERSION ("journal ... line 12 was
+ * written by a newer pgmove (format 2; this one reads 1)"), is an error.
+ * Returns the number of events read, or -1 with the reason in err. */
+long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
+			 int *torn, char *err, size_t errlen);
+
+/* journal_replay_from - journal_replay starting at byte offset, which must
+ * be the start of a line (an offset journal_size or *end reported). *end
+ * (may be NULL) is set to the offset after the last event read. */
+long long journal_replay_from(const char *dir, long long offset, journal_replay_fn fn,
+			      void *user, long long *end, int *torn, char *err, size_t errlen);
+
+/* journal_lock_holder - the pid holding dir's lock, 0 when none. */
+long journal_lock_holder(const char *dir);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * core/engine/loader.c - plugin discovery and loading through libltdl.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ltdl.h>
+
+#include "host.h"
+#include "loader.h"
+
+#ifndef PGMOVE_PLUGIN_DIR
+#define PGMOVE_PLUGIN_DIR "/usr/local/lib/pgmove"
+#endif
+
+typedef struct loaded {
+	char *name;
+	char *path;
+	lt_dlhandle handle;
+	const pgm_plugin *plugin;
+	struct loaded *next;
+} loaded;
+
+static loaded *plugins;
+static int ltdl_ready;
+
+/* search_dirs - the directories to search, NULL-terminated; caller frees
+ * the array and its strings with free_dirs. */
+static char **search_dirs(void)
+{
+	const char *env = getenv("PGMOVE_PLUGIN_PATH");
+	size_t n = 2;
+	for (const char *p = env; p && *p; p++)
+		if (*p == ':')
+			n++;
+	char **dirs = calloc(n + 1, sizeof(*dirs));
+	size_t i = 0;
+	if (!dirs)
+		return NULL;
+	if (env && *env) {
+		char *copy = strdup(env), *save = NULL;
+		for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
+			if (*tok)
+				dirs[i++] = strdup(tok);
+		free(copy);
+	}
+	dirs[i++] = strdup(PGMOVE_PLUGIN_DIR);
+	dirs[i] = NULL;
+	return dirs;
+}
+
+static void free_dirs(char **dirs)
+{
+	for (size_t i = 0; dirs && dirs[i]; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+static int ensure_ltdl(char *err, size_t errlen)
+{
+	if (ltdl_ready)
+		return 0;
+	if (lt_dlinit() != 0) {
+		snprintf(err, errlen, "cannot initialise libltdl: %s", lt_dlerror());
+		return -1;
+	}
+	ltdl_ready = 1;
+	return 0;
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* candidate - the first existing file among base.la, base.so for base;
+ * writes it into out. 0 when found. */
+static int candidate(const char *base, char *out, size_t outlen)
+{
+	static const char *const exts[] = { ".la", ".so", NULL };
+	for (int i = 0; exts[i]; i++) {
+		if ((size_t)snprintf(out, outlen, "%s%s", base, exts[i]) >= outlen)
+			return -1;
+		if (file_exists(out))
+			return 0;
+	}
+	return -1;
+}
+
+static int valid_name(const char *name)
+{
+	if (!name || !*name || strlen(name) > 64)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return 1;
+}
+
+/* open_plugin - loads the file at path as plugin name, checks its
+ * descriptor and runs init. NULL with err set. */
+static loaded *open_plugin(const char *name, const char *path, char *err, size_t errlen)
+{
+	lt_dlhandle h = lt_dlopen(path);
+	if (!h) {
+		snprintf(err, errlen, "plugin %s: cannot load %s: %s", name, path, lt_dlerror());
+		return NULL;
+	}
+	const pgm_plugin *p = lt_dlsym(h, PGMOVE_PLUGIN_SYMBOL);
+	if (!p) {
+		snprintf(err, errlen,
+			 "plugin %s: %s does not export %s_LTX_" PGMOVE_PLUGIN_SYMBOL
+			 " (is it a pgmove plugin built with PGMOVE_PLUGIN(%s)?)",
+			 name, path, name, name);
+		lt_dlclose(h);
+		return NULL;
+	}
+	/* The ABI number is the first member: read it before anything else. */
+	if (p->abi != PGMOVE_PLUGIN_ABI) {
+		snprintf(err, errlen,
+			 "plugin %s: %s was built for plugin ABI %d, this pgmove has ABI %d; "
+			 "rebuild the plugin against this pgmove's plugin.h",
+			 name, path, p->abi, PGMOVE_PLUGIN_ABI);
+		lt_dlclose(h);
+		return NULL;
+	}
+	if (!p->name || strcmp(p->name, name) != 0 || !p->functions) {
+		snprintf(err, errlen, "plugin %s: %s describes itself as '%s'%s", name, path,
+			 p->name ? p->name : "(null)", p->functions ? "" : " and has no function table");
+		lt_dlclose(h);
+		return NULL;
+	}
+	if (p->init && p->init() != 0) {
+		snprintf(err, errlen, "plugin %s: %s: init failed (see the messages above)", name,
+			 path);
+		lt_dlclose(h);
+		return NULL;
+	}
+	loaded *l = calloc(1, sizeof(*l));
+	l->name = strdup(name);
+	l->path = strdup(path);
+	l->handle = h;
+	l->plugin = p;
+	return l;
+}
+
+const pgm_plugin *loader_get(const char *name, char *err, size_t errlen)
+{
+	for (loaded *l = plugins; l; l = l->next)
+		if (strcmp(l->name, name) == 0)
+			return l->plugin;
+	if (!valid_name(name)) {
+		snprintf(err, errlen,
+			 "plugin '%s': a plugin name is lower-case letters, digits and '_'",
+			 name ? name : "");
+		return NULL;
+	}
+	if (ensure_ltdl(err, errlen) != 0)
+		return NULL;
+
+	char **dirs = search_dirs();
+	char tried[2048] = "";
+	size_t used = 0;
+	char path[4096], base[4096];
+	loaded *l = NULL;
+	int found = 0;
+	for (size_t i = 0; dirs && dirs[i] && !found; i++) {
+		for (int nested = 0; nested < 2 && !found; nested++) {
+			if (nested)
+				snprintf(base, sizeof(base), "%s/%s/%s", dirs[i], name, name);
+			else
+				snprintf(base, sizeof(base), "%s/%s", dirs[i], name);
+			if (candidate(base, path, sizeof(path)) == 0) {
+				found = 1;
+				l = open_plugin(name, path, err, errlen);
+			} else if (used < sizeof(tried)) {
+				used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s.{la,so}",
+							 used ? ", " : "", base);
+			}
+		}
+	}
+	free_dirs(dirs);
+	if (!found) {
+		snprintf(err, errlen,
+			 "plugin %s not found; tried %s (set PGMOVE_PLUGIN_PATH to add directories)",
+			 name, tried);
+		return NULL;
+	}
+	if (!l)
+		return NULL;
+	l->next = plugins;
+	plugins = l;
+	pgm_debug("loaded plugin %s %s from %s", name, l->plugin->version ? l->plugin->version : "",
+		  l->path);
+	return l->plugin;
+}
+
+const pgm_function *loader_function(const pgm_plugin *p, const char *fn)
+{
+	for (const pgm_function *f = p->functions; f && f->name; f++)
+		if (strcmp(f->name, fn) == 0)
+			return f;
+	return NULL;
+}
+
+const char *loader_flags_string(unsigned flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s", (flags & PGM_FN_IDEMPOTENT) ? "idempotent," : "",
+		 (flags & PGM_FN_READ_ONLY) ? "read-only," : "",
+		 (flags & PGM_FN_IRREVERSIBLE) ? "irreversible," : "", "");
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == ',')
+		buf[n - 1] = '\0';
+	if (!*buf)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* type_ok - whether v has the JSON kind a parameter type asks for. */
+static int type_ok(const char *type, const json_t *v)
+{
+	if (!type || strcmp(type, "any") == 0)
+		return 1;
+	if (strcmp(type, "string") == 0 || strcmp(type, "conninfo") == 0)
+		return json_is_string(v);
+	if (strcmp(type, "integer") == 0)
+		return json_is_integer(v) ||
+		       (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
+	if (strcmp(type, "number") == 0)
+		return json_is_number(v);
+	if (strcmp(type, "boolean") == 0)
+		return json_is_boolean(v);
+	if (strcmp(type, "object") == 0)
+		return json_is_object(v);
+	if (strcmp(type, "array") == 0)
+		return json_is_array(v);
+	if (strcmp(type, "duration") == 0) {
+		long long ms;
+		char e[8];
+		if (json_is_number(v))
+			return 1;
+		return json_is_string(v) &&
+		       pgm_duration_parse(json_string_value(v), &ms, e, sizeof(e)) == 0;
+	}
+	return 1;
+}
+
+static void known_params(const pgm_function *fn, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (const pgm_param *p = fn->params; p && p->name && used < len; p++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", p->name);
+	if (!used)
+		snprintf(buf, len, "none");
+}
+
+int loader_check_args(const pgm_plugin *p, const pgm_function *fn, json_t *args, char *err,
+		      size_t errlen)
+{
+	if (!json_is_object(args)) {
+		snprintf(err, errlen, "%s.%s: arguments must be a table of name = value", p->name,
+			 fn->name);
+		return -1;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(args, key, v)
+	{
+		const pgm_param *par = NULL;
+		for (const pgm_param *q = fn->params; q && q->name; q++)
+			if (strcmp(q->name, key) == 0)
+				par = q;
+		if (!par) {
+			char known[1024];
+			known_params(fn, known, sizeof(known));
+			snprintf(err, errlen, "%s.%s: unknown argument '%s' (arguments: %s)", p->name,
+				 fn->name, key, known);
+			return -1;
+		}
+		if (json_is_null(v))
+			continue;
+		if (!type_ok(par->type, v)) {
+			snprintf(err, errlen, "%s.%s: argument '%s' must be %s %s", p->name, fn->name,
+				 key,
+				 (par->type && strchr("aeiou", par->type[0])) ? "an" : "a",
+				 par->type);
+			return -1;
+		}
+		if (json_is_string(v)) {
+			if (par->secret)
+				pgm_secret_add(json_string_value(v));
+			if (par->type && strcmp(par->type, "conninfo") == 0)
+				pgm_secret_add_conninfo(json_string_value(v));
+		}
+	}
+	for (const pgm_param *q = fn->params; q && q->name; q++) {
+		json_t *a = json_object_get(args, q->name);
+		if (q->required && (!a || json_is_null(a))) {
+			snprintf(err, errlen, "%s.%s: argument '%s' is required (%s)", p->name,
+				 fn->name, q->name, q->summary ? q->summary : q->type);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+json_t *loader_describe_function(const pgm_function *f)
+{
+	char flags[64];
+	json_t *params = json_array();
+	for (const pgm_param *q = f->params; q && q->name; q++)
+		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", q->name,
+							"type", q->type ? q->type : "any",
+							"required", q->required, "secret", q->secret,
+							"summary", q->summary ? q->summary : ""));
+	json_t *flag_list = json_array();
+	if (f->flags & PGM_FN_IDEMPOTENT)
+		json_array_append_new(flag_list, json_string("idempotent"));
+	if (f->flags & PGM_FN_READ_ONLY)
+		json_array_append_new(flag_list, json_string("read-only"));
+	if (f->flags & PGM_FN_IRREVERSIBLE)
+		json_array_append_new(flag_list, json_string("irreversible"));
+	(void)flags;
+	return json_pack("{s:s, s:o, s:s, s:o}", "name", f->name, "flags", flag_list, "summary",
+			 f->summary ? f->summary : "", "params", params);
+}
+
+static int cmp_json_name(const void *a, const void *b)
+{
+	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+	return strcmp(json_string_value(json_object_get(x, "name")),
+		      json_string_value(json_object_get(y, "name")));
+}
+
+/* add_found - loads plugin name (found as file path) into list unless a
+ * plugin of that name is already listed (the first on the path wins, as for
+ * loader_get). */
+static void add_found(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+	if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+		return;
+	char err[2048];
+	const pgm_plugin *p = loader_get(name, err, sizeof(err));
+	if (!p) {
+		json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "error", err));
+		return;
+	}
+	const char *path = "";
+	for (loaded *l = plugins; l; l = l->next)
+		if (l->plugin == p)
+			path = l->path;
+	json_t *fns = json_array();
+	for (const pgm_function *f = p->functions; f->name; f++)
+		json_array_append_new(fns, loader_describe_function(f));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", p->name,
+					      "version", p->version ? p->version : "", "summary",
+					      p->summary ? p->summary : "", "path", path,
+					      "functions", fns));
+}
+
+/* scan_dir - adds the plugins found in dir (files NAME.la / NAME.so, and
+ * NAME/NAME.la for a build tree) to list. */
+static void scan_dir(json_t *list, const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char name[256], path[4096];
+		const char *dot = strrchr(de->d_name, '.');
+		if (de->d_name[0] == '.')
+			continue;
+		if (dot && (strcmp(dot, ".la") == 0 || strcmp(dot, ".so") == 0)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(dot - de->d_name), de->d_name);
+			if (valid_name(name))
+				add_found(list, name);
+			continue;
+		}
+		char base[4096];
+		snprintf(base, sizeof(base), "%s/%s/%s", dir, de->d_name, de->d_name);
+		if (valid_name(de->d_name) && candidate(base, path, sizeof(path)) == 0)
+			add_found(list, de->d_name);
+	}
+	closedir(d);
+}
+
+json_t *loader_list(void)
+{
+	json_t *list = json_array();
+	char **dirs = search_dirs();
+	for (size_t i = 0; dirs && dirs[i]; i++)
+		scan_dir(list, dirs[i]);
+	free_dirs(dirs);
+	size_t n = json_array_size(list);
+	json_t **items = calloc(n ? n : 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++)
+		items[i] = json_incref(json_array_get(list, i));
+	qsort(items, n, sizeof(*items), cmp_json_name);
+	json_t *sorted = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(sorted, items[i]);
+	free(items);
+	json_decref(list);
+	return sorted;
+}
+
+void loader_shutdown(void)
+{
+	while (plugins) {
+		loaded *l = plugins;
+		plugins = l->next;
+		if (l->plugin->fini)
+			l->plugin->fini();
+		lt_dlclose(l->handle);
+		free(l->name);
+		free(l->path);
+		free(l);
+	}
+	if (ltdl_ready) {
+		lt_dlexit();
+		ltdl_ready = 0;
+	}
+}

@@ -1,0 +1,46 @@
+/*
+ * core/engine/loader.h - finds and loads plugins with libltdl.
+ *
+ * Search order: each directory of $PGMOVE_PLUGIN_PATH (colon-separated),
+ * then the installed plugin directory. In each directory D the loader
+ * tries D/NAME and D/NAME/NAME (a build tree's plugins/NAME/NAME.la), with
+ * the extensions libltdl knows (.la, .so).
+ */
+#ifndef PGMOVE_CORE_LOADER_H
+#define PGMOVE_CORE_LOADER_H
+
+#include <stddef.h>
+#include "pgmove/plugin.h"
+
+/* loader_get - the plugin NAME, loaded and initialised on first use and
+ * kept until loader_shutdown. NULL with a one-line message in err naming
+ * the plugin and every path tried (missing file, missing symbol, wrong ABI,
+ * failed init). */
+const pgm_plugin *loader_get(const char *name, char *err, size_t errlen);
+
+/* loader_function - the function FN of plugin P, or NULL. */
+const pgm_function *loader_function(const pgm_plugin *p, const char *fn);
+
+/* loader_check_args - checks args (an object) against fn's parameter
+ * table: required ones present, types right, no unknown names. Registers
+ * secret and conninfo values for redaction. 0, or -1 with the message
+ * ("checksum.compare: argument 'tables' must be an array") in err. */
+int loader_check_args(const pgm_plugin *p, const pgm_function *fn, json_t *args,
+		      char *err, size_t errlen);
+
+/* loader_list - every plugin found on the search path, sorted by name, as a
+ * JSON array of {name, version, summary, path, functions: [{name, flags,
+ * summary, params}]} or {name, path, error} for one that fails to load.
+ * New reference. */
+json_t *loader_list(void);
+
+/* loader_describe_function - one function as JSON (as in loader_list). */
+json_t *loader_describe_function(const pgm_function *fn);
+
+/* loader_flags_string - "idempotent,read-only" for PGM_FN_* flags. */
+const char *loader_flags_string(unsigned flags, char *buf, size_t len);
+
+/* loader_shutdown - calls every loaded plugin's fini and unloads them. */
+void loader_shutdown(void);
+
+#endif

@@ -1,0 +1,473 @@
+-- core/engine/prelude.lua - the runbook language: the functions a runbook calls
+-- to declare itself (runbook, plugin, phase, step, wait, gate, check,
+-- approve, breaker). Compiled into pgmove by a make rule; run once per
+-- runbook, before the runbook file, with one argument: a table of the C
+-- functions it needs (call, plugin_info, duration).
+--
+-- Declaring has no side effects: nothing here talks to a plugin except to
+-- read its function table. What the engine needs is left in the table
+-- returned by the chunk (decl), which the C side reads.
+
+local C = ...
+local json, debug = json, debug
+
+local decl = {
+  runbook = nil,     -- { name, summary, params, on_failure, loc }
+  nodes = {},        -- steps, waits, gates, approvals in order
+  byname = {},       -- name -> node
+  breakers = {},
+  phases = {},       -- phase names in order
+  plugins = {},      -- name -> { alias functions }
+}
+local current_phase = nil
+local pending = nil  -- a `step "x"` whose body table has not come yet
+
+local function where(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  if not info then return "?" end
+  return info.short_src .. ":" .. (info.currentline or 0)
+end
+
+local function fail(loc, fmt, ...)
+  error(loc .. ": " .. string.format(fmt, ...), 0)
+end
+
+local function check_pending(loc)
+  if pending then
+    local p = pending
+    pending = nil
+    fail(p.loc, "%s '%s' has no body: write %s \"%s\" { ... }", p.kind, p.name, p.kind, p.name)
+  end
+end
+
+local function keys_of(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = tostring(k) end
+  table.sort(ks)
+  return table.concat(ks, ", ")
+end
+
+-- field checkers: each returns the converted value or raises
+local function want(loc, what, field, v, kind, optional)
+  if v == nil then
+    if optional then return nil end
+    fail(loc, "%s: field '%s' is required", what, field)
+  end
+  if kind == "duration" then
+    if type(v) ~= "string" and type(v) ~= "number" then
+      fail(loc, "%s: field '%s' must be a duration like \"30s\", \"5m\", \"2h\"", what, field)
+    end
+    local ok, ms = pcall(C.duration, v)
+    if not ok then fail(loc, "%s: field '%s': %s", what, field, ms) end
+    return ms
+  end
+  if type(v) ~= kind then
+    fail(loc, "%s: field '%s' must be a %s, not a %s", what, field, kind, type(v))
+  end
+  return v
+end
+
+local function check_fields(loc, what, spec, allowed)
+  if type(spec) ~= "table" then
+    fail(loc, "%s: expected a table { ... }, got a %s", what, type(spec))
+  end
+  for k in pairs(spec) do
+    if type(k) == "string" and not allowed[k] then
+      fail(loc, "%s: unknown field '%s' (fields: %s)", what, k, keys_of(allowed))
+    end
+  end
+end
+
+local function check_name(loc, kind, name)
+  if type(name) ~= "string" or not name:match("^[%w][%w%._%-]*$") or #name > 100 then
+    fail(loc, "%s name %s: use letters, digits, '.', '_' and '-' (at most 100)", kind,
+         type(name) == "string" and ("'" .. name .. "'") or ("of type " .. type(name)))
+  end
+end
+
+local function add_node(node)
+  if not decl.runbook then
+    fail(node.loc, "%s '%s' comes before runbook \"name\" { ... }", node.kind, node.name)
+  end
+  local prev = decl.byname[node.name]
+  if prev then
+    fail(node.loc, "name '%s' is used twice: %s at %s and %s here", node.name, prev.kind, prev.loc,
+         node.kind)
+  end
+  node.phase = current_phase
+  node.index = #decl.nodes + 1
+  decl.nodes[node.index] = node
+  decl.byname[node.name] = node
+end
+
+-- declare(kind, allowed, build) - returns the function a runbook calls as
+-- kind "name" { ... }.
+local function declare(kind, allowed, build)
+  return function(name)
+    local loc = where(2)
+    check_pending(loc)
+    check_name(loc, kind, name)
+    local me = { kind = kind, name = name, loc = loc }
+    pending = me
+    return function(spec)
+      pending = nil
+      local what = string.format("%s '%s'", kind, name)
+      check_fields(loc, what, spec, allowed)
+      local node = build(loc, what, spec, name)
+      node.kind, node.name, node.loc = kind, name, loc
+      node.summary = want(loc, what, "summary", spec.summary, "string", true)
+      return node
+    end
+  end
+end
+
+local ON_FAIL = { halt = true, rollback = true, ["continue"] = true }
+local function choice(loc, what, field, v, set, default)
+  if v == nil then return default end
+  if type(v) ~= "string" or not set[v] then
+    fail(loc, "%s: field '%s' must be one of %s", what, field, keys_of(set))
+  end
+  return v
+end
+
+function runbook(name)
+  local loc = where(2)
+  check_pending(loc)
+  if decl.runbook then
+    fail(loc, "runbook is declared twice (first at %s)", decl.runbook.loc)
+  end
+  check_name(loc, "runbook", name)
+  return function(spec)
+    local what = string.format("runbook '%s'", name)
+    check_fields(loc, what, spec, { summary = 1, params = 1, on_failure = 1, description = 1 })
+    local rb = { name = name, loc = loc }
+    rb.summary = want(loc, what, "summary", spec.summary, "string", true)
+    rb.description = want(loc, what, "description", spec.description, "string", true)
+    rb.params = want(loc, what, "params", spec.params, "table", true) or {}
+    for pname, p in pairs(rb.params) do
+      if type(pname) ~= "string" or type(p) ~= "table" then
+        fail(loc, "%s: params must be name = { type = ..., ... }", what)
+      end
+    end
+    local of = spec.on_failure
+    if of ~= nil and type(of) ~= "function" then
+      of = choice(loc, what, "on_failure", of, { halt = true, rollback = true })
+    end
+    rb.on_failure = of or "halt"
+    decl.runbook = rb
+    -- the values as the run will see them, so declarations can use them
+    -- (every = params.poll); while a required one is missing (plan), the
+    -- defaults
+    local ok, values = pcall(C.resolve_params, rb.params)
+    if not ok then fail(loc, "%s", values) end
+    if values == nil then
+      values = {}
+      for k, p in pairs(rb.params) do values[k] = p.default end
+    end
+    params = setmetatable({}, {
+      __index = values,
+      __newindex = function() error("params is read-only", 2) end,
+      __pairs = function() return next, values, nil end,
+    })
+  end
+end
+
+function phase(name)
+  local loc = where(2)
+  check_pending(loc)
+  check_name(loc, "phase", name)
+  for _, p in ipairs(decl.phases) do
+    if p == name then fail(loc, "phase '%s' is declared twice", name) end
+  end
+  decl.phases[#decl.phases + 1] = name
+  current_phase = name
+end
+
+local step_decl = declare("step", {
+  run = 1, undo = 1, retry = 1, timeout = 1, idempotent = 1, irreversible = 1,
+  recovery = 1, when = 1, summary = 1,
+}, function(loc, what, spec)
+  local n = {}
+  n.run = want(loc, what, "run", spec.run, "function")
+  n.undo = want(loc, what, "undo", spec.undo, "function", true)
+  n.when = want(loc, what, "when", spec.when, "function", true)
+  n.timeout_ms = want(loc, what, "timeout", spec.timeout, "duration", true)
+  n.idempotent = want(loc, what, "idempotent", spec.idempotent, "boolean", true)
+  n.irreversible = want(loc, what, "irreversible", spec.irreversible, "boolean", true) or false
+  n.recovery = want(loc, what, "recovery", spec.recovery, "string", true)
+  if n.irreversible and not n.recovery then
+    fail(loc, "%s is irreversible but names no recovery step: add recovery = \"<an earlier step>\"",
+         what)
+  end
+  if n.recovery and not n.irreversible then
+    fail(loc, "%s names a recovery step but is not irreversible = true", what)
+  end
+  local r = spec.retry
+  n.retry = { attempts = 1, delay_ms = 0, backoff = 1.0, max_delay_ms = nil, all_errors = false }
+  if r ~= nil then
+    if type(r) == "number" then r = { attempts = r } end
+    check_fields(loc, what .. " retry", r,
+                 { attempts = 1, delay = 1, backoff = 1, max_delay = 1, all_errors = 1 })
+    local a = want(loc, what, "retry.attempts", r.attempts, "number", true) or 1
+    if a < 1 or math.type(a) ~= "integer" then
+      fail(loc, "%s: retry.attempts must be a whole number of at least 1", what)
+    end
+    n.retry.attempts = a
+    n.retry.delay_ms = want(loc, what, "retry.delay", r.delay, "duration", true) or 0
+    n.retry.backoff = want(loc, what, "retry.backoff", r.backoff, "number", true) or 1.0
+    if n.retry.backoff < 1 then fail(loc, "%s: retry.backoff must be at least 1", what) end
+    n.retry.max_delay_ms = want(loc, what, "retry.max_delay", r.max_delay, "duration", true)
+    n.retry.all_errors = want(loc, what, "retry.all_errors", r.all_errors, "boolean", true) or false
+  end
+  return n
+end)
+
+function step(name)
+  local body = step_decl(name)
+  return function(spec) add_node(body(spec)) end
+end
+
+local wait_decl = declare("wait", {
+  every = 1, timeout = 1, stable_for = 1, condition = 1, on_timeout = 1, summary = 1,
+}, function(loc, what, spec)
+  local n = {}
+  n.condition = want(loc, what, "condition", spec.condition, "function")
+  n.every_ms = want(loc, what, "every", spec.every, "duration", true) or 30000
+  if n.every_ms < 10 then fail(loc, "%s: every must be at least 10ms", what) end
+  n.timeout_ms = want(loc, what, "timeout", spec.timeout, "duration", true)
+  n.stable_for_ms = want(loc, what, "stable_for", spec.stable_for, "duration", true) or 0
+  n.on_timeout = choice(loc, what, "on_timeout", spec.on_timeout,
+                        { fail = true, halt = true, rollback = true }, "fail")
+  return n
+end)
+
+function wait(name)
+  local body = wait_decl(name)
+  return function(spec) add_node(body(spec)) end
+end
+
+function check(name, fn)
+  local loc = where(2)
+  if type(name) ~= "string" or name == "" then
+    fail(loc, "check: the first argument is the check's name, a non-empty string")
+  end
+  if type(fn) ~= "function" then
+    fail(loc, "check '%s': the second argument must be a function(ctx) returning ok, detail", name)
+  end
+  return setmetatable({ name = name, fn = fn, loc = loc }, { __name = "pgmove.check" })
+end
+
+local gate_decl = declare("gate", { on_fail = 1, summary = 1 }, function(loc, what, spec)
+  local n = { checks = {} }
+  local seen = {}
+  for i, c in ipairs(spec) do
+    if getmetatable(c) == nil or getmetatable(c).__name ~= "pgmove.check" then
+      fail(loc, "%s: item %d is not a check(\"name\", function(ctx) ... end)", what, i)
+    end
+    if seen[c.name] then fail(c.loc, "%s: check '%s' appears twice", what, c.name) end
+    seen[c.name] = true
+    n.checks[i] = c
+  end
+  for k in pairs(spec) do
+    if type(k) ~= "string" and (math.type(k) ~= "integer" or k < 1 or k > #spec) then
+      fail(loc, "%s: unexpected item %s", what, tostring(k))
+    end
+  end
+  if #n.checks == 0 then fail(loc, "%s has no check(...)", what) end
+  n.on_fail = choice(loc, what, "on_fail", spec.on_fail, ON_FAIL, "halt")
+  return n
+end)
+
+function gate(name)
+  local body = gate_decl(name)
+  return function(spec) add_node(body(spec)) end
+end
+
+local approve_decl = declare("approve", { prompt = 1, approvers = 1, summary = 1 },
+function(loc, what, spec)
+  local n = {}
+  n.prompt = want(loc, what, "prompt", spec.prompt, "string", true) or ("Approve " .. what .. "?")
+  n.approvers = want(loc, what, "approvers", spec.approvers, "table", true)
+  if n.approvers then
+    for i, a in ipairs(n.approvers) do
+      if type(a) ~= "string" then fail(loc, "%s: approvers[%d] must be a string", what, i) end
+    end
+  end
+  return n
+end)
+
+function approve(name)
+  local body = approve_decl(name)
+  return function(spec) add_node(body(spec)) end
+end
+
+local breaker_decl = declare("breaker", {
+  condition = 1, sustained = 1, every = 1, action = 1, on_trip = 1, during = 1, summary = 1,
+}, function(loc, what, spec)
+  local n = {}
+  n.condition = want(loc, what, "condition", spec.condition, "function")
+  n.sustained_ms = want(loc, what, "sustained", spec.sustained, "duration", true) or 0
+  n.every_ms = want(loc, what, "every", spec.every, "duration", true)
+  n.action = choice(loc, what, "action", spec.action,
+                    { pause = true, rollback = true, fail = true, alert = true }, "pause")
+  n.on_trip = want(loc, what, "on_trip", spec.on_trip, "function", true)
+  local d = want(loc, what, "during", spec.during, "table", true)
+  if d then
+    n.during = {}
+    for i, x in ipairs(d) do
+      if type(x) ~= "string" then fail(loc, "%s: during[%d] must be a phase or wait name", what, i) end
+      n.during[#n.during + 1] = x
+    end
+  end
+  return n
+end)
+
+function breaker(name)
+  local body = breaker_decl(name)
+  return function(spec)
+    local b = body(spec)
+    for _, o in ipairs(decl.breakers) do
+      if o.name == b.name then fail(b.loc, "breaker '%s' is declared twice", b.name) end
+    end
+    decl.breakers[#decl.breakers + 1] = b
+  end
+end
+
+-- plugin "name" - a proxy whose fields are the plugin's functions.
+local proxies = {}
+function plugin(name)
+  local loc = where(2)
+  if type(name) ~= "string" then fail(loc, "plugin: expected a plugin name") end
+  if proxies[name] then return proxies[name] end
+  local ok, info = pcall(C.plugin_info, name)
+  if not ok then fail(loc, "%s", info) end
+  decl.plugins[name] = info
+  local cache = {}
+  local proxy = setmetatable({}, {
+    __name = "pgmove.plugin",
+    __index = function(_, fname)
+      local f = cache[fname]
+      if f then return f end
+      if not info.functions[fname] then
+        error(string.format("plugin %s has no function '%s' (functions: %s)", name,
+                            tostring(fname), keys_of(info.functions)), 2)
+      end
+      f = function(args)
+        if args == nil then args = {} end
+        return C.call(name, fname, args)
+      end
+      cache[fname] = f
+      return f
+    end,
+    __newindex = function() error("plugin " .. name .. " is read-only", 2) end,
+    __tostring = function() return "plugin " .. name end,
+  })
+  proxies[name] = proxy
+  return proxy
+end
+
+-- check_calls(source, chunkname) - finds calls written alias.function(...)
+-- or alias.function { ... } on aliases bound with `local alias = plugin
+-- "name"`, and refuses unknown functions at load time, with the line.
+local function check_calls(source, chunkname)
+  local aliases = {}
+  for alias, pname in source:gmatch("local%s+([%a_][%w_]*)%s*=%s*plugin%s*%(?%s*[\"']([%w_]+)[\"']") do
+    aliases[alias] = pname
+  end
+  for alias, pname in pairs(aliases) do
+    local info = decl.plugins[pname]
+    if info then
+      local pos = 1
+      while true do
+        local s, e, fname = source:find("%f[%w_]" .. alias .. "%.([%a_][%w_]*)%s*[%({\"']", pos)
+        if not s then break end
+        if not info.functions[fname] then
+          local line = 1
+          for _ in source:sub(1, s):gmatch("\n") do line = line + 1 end
+          error(string.format("%s:%d: plugin %s has no function '%s' (functions: %s)",
+                              chunkname, line, pname, fname, keys_of(info.functions)), 0)
+        end
+        pos = e + 1
+      end
+    end
+  end
+end
+
+-- plan_of(decl) - the runbook as plain data (no functions): what `plan`
+-- prints and what the journal records at the start of a run.
+local function plan_of(d)
+  local nodes = {}
+  for i, n in ipairs(d.nodes) do
+    local p = { name = n.name, kind = n.kind, phase = n.phase, loc = n.loc, summary = n.summary }
+    if n.kind == "step" then
+      p.undo, p.when = n.undo ~= nil, n.when ~= nil
+      p.timeout_ms, p.idempotent = n.timeout_ms, n.idempotent
+      p.irreversible, p.recovery = n.irreversible, n.recovery
+      p.retry = { attempts = n.retry.attempts, delay_ms = n.retry.delay_ms, backoff = n.retry.backoff + 0.0,
+                  max_delay_ms = n.retry.max_delay_ms, all_errors = n.retry.all_errors }
+    elseif n.kind == "wait" then
+      p.every_ms, p.timeout_ms, p.stable_for_ms, p.on_timeout =
+        n.every_ms, n.timeout_ms, n.stable_for_ms, n.on_timeout
+    elseif n.kind == "gate" then
+      p.checks = json.array{}
+      for j, c in ipairs(n.checks) do p.checks[j] = c.name end
+      p.on_fail = n.on_fail
+    elseif n.kind == "approve" then
+      p.prompt = n.prompt
+      p.approvers = n.approvers and json.array(n.approvers) or nil
+    end
+    nodes[i] = p
+  end
+  local breakers = json.array{}
+  for i, b in ipairs(d.breakers) do
+    breakers[i] = { name = b.name, loc = b.loc, summary = b.summary, sustained_ms = b.sustained_ms,
+                    every_ms = b.every_ms, action = b.action,
+                    during = b.during and json.array(b.during) or nil }
+  end
+  local phases = json.array{}
+  for i, p in ipairs(d.phases) do phases[i] = p end
+  return {
+    runbook = d.runbook.name, summary = d.runbook.summary, description = d.runbook.description,
+    on_failure = type(d.runbook.on_failure) == "function" and "function" or d.runbook.on_failure,
+    nodes = json.array(nodes), breakers = breakers, phases = phases, params = d.runbook.params,
+  }
+end
+
+-- finish(source, chunkname) - called by the C side after the runbook ran.
+local function finish(source, chunkname)
+  check_pending(chunkname)
+  if not decl.runbook then
+    error(chunkname .. ": no runbook \"name\" { ... } declaration", 0)
+  end
+  if #decl.nodes == 0 then
+    error(chunkname .. ": runbook '" .. decl.runbook.name .. "' declares no step", 0)
+  end
+  -- irreversible steps: the recovery must be an earlier step
+  for _, n in ipairs(decl.nodes) do
+    if n.kind == "step" and n.irreversible then
+      local r = decl.byname[n.recovery]
+      if not r then
+        fail(n.loc, "step '%s' is irreversible and names recovery '%s', which is not declared",
+             n.name, n.recovery)
+      end
+      if r.kind ~= "step" or r.index > n.index then
+        fail(n.loc, "step '%s' is irreversible: its recovery '%s' must be a step declared before it",
+             n.name, n.recovery)
+      end
+    end
+  end
+  for _, b in ipairs(decl.breakers) do
+    for _, d in ipairs(b.during or {}) do
+      local known = decl.byname[d] and decl.byname[d].kind == "wait"
+      for _, p in ipairs(decl.phases) do known = known or p == d end
+      if not known then
+        fail(b.loc, "breaker '%s': during names '%s', which is neither a wait nor a phase", b.name, d)
+      end
+    end
+  end
+  check_calls(source, chunkname)
+  decl.plan = plan_of(decl)
+  return decl
+end
+
+return finish

@@ -1,0 +1,277 @@
+/*
+ * core/host/call.c - the call context of one plugin function: its error slot,
+ * deadline and cancellation; process-wide cancellation by signal; sleeping
+ * that wakes on cancellation; the monotonic clock.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hostpriv.h"
+
+/* The process-wide cancellation: the signal number that asked for it (or
+ * -1 when requested without a signal), 0 when none. Written by signal
+ * handlers, so nothing else is touched there. */
+static volatile sig_atomic_t cancel_signo;
+
+/* pgm_now_ms - the monotonic clock in milliseconds. */
+long long pgm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* pgm_call_new - a call for plugin.function; either may be NULL. Caller
+ * frees with pgm_call_free. Aborts on out of memory: there is nothing
+ * sensible to report it on. */
+pgm_call *pgm_call_new(const char *plugin, const char *function)
+{
+	pgm_call *call = calloc(1, sizeof(*call));
+	size_t len;
+
+	if (call == NULL)
+		abort();
+	len = (plugin ? strlen(plugin) : 0) + (function ? strlen(function) : 0) + 2;
+	call->name = malloc(len);
+	if (call->name == NULL)
+		abort();
+	if (plugin && function)
+		snprintf(call->name, len, "%s.%s", plugin, function);
+	else
+		snprintf(call->name, len, "%s", plugin ? plugin : function ? function : "");
+	call->created_ms = pgm_now_ms();
+	call->progress_ms = call->created_ms;
+	return call;
+}
+
+/* pgm_call_free - frees the call and its recorded error; NULL is fine. */
+void pgm_call_free(pgm_call *call)
+{
+	if (call == NULL)
+		return;
+	free(call->name);
+	free(call->code);
+	free(call->message);
+	free(call);
+}
+
+void pgm_call_set_deadline_ms(pgm_call *call, long long deadline)
+{
+	if (call)
+		call->deadline = deadline > 0 ? deadline : 0;
+}
+
+const char *pgm_call_name(const pgm_call *call)
+{
+	return call && call->name ? call->name : "";
+}
+
+/* pgm_failv - records the first error of the call, redacted. With no call
+ * (host-internal use) the error is logged instead. Returns NULL. */
+json_t *pgm_failv(pgm_call *call, const char *code, int retryable,
+		  const char *fmt, va_list ap)
+{
+	char *raw = NULL, *msg;
+	int n;
+
+	if (call != NULL && call->failed)
+		return NULL;
+	n = vasprintf(&raw, fmt ? fmt : "", ap);
+	if (n < 0)
+		raw = NULL;
+	msg = pgm_redact(raw ? raw : "(out of memory)");
+	free(raw);
+	if (call == NULL) {
+		pgm_error("%s: %s", code ? code : "error", msg ? msg : "");
+		free(msg);
+		return NULL;
+	}
+	call->failed = 1;
+	call->retryable = retryable ? 1 : 0;
+	call->code = strdup(code ? code : "error");
+	call->message = msg;
+	if (call->code == NULL || call->message == NULL)
+		abort();
+	return NULL;
+}
+
+json_t *pgm_fail(pgm_call *call, const char *code, int retryable,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pgm_failv(call, code, retryable, fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+int pgm_failed(const pgm_call *call)
+{
+	return call ? call->failed : 0;
+}
+
+const char *pgm_error_code(const pgm_call *call)
+{
+	return call && call->failed ? call->code : NULL;
+}
+
+const char *pgm_error_message(const pgm_call *call)
+{
+	return call && call->failed ? call->message : NULL;
+}
+
+int pgm_error_retryable(const pgm_call *call)
+{
+	return call && call->failed ? call->retryable : 0;
+}
+
+void pgm_clear_error(pgm_call *call)
+{
+	if (call == NULL)
+		return;
+	free(call->code);
+	free(call->message);
+	call->code = call->message = NULL;
+	call->failed = call->retryable = 0;
+}
+
+/* pgm_call_error_json - {"code","message","retryable"}, new reference, or
+ * NULL when no error is recorded. */
+json_t *pgm_call_error_json(const pgm_call *call)
+{
+	if (!pgm_failed(call))
+		return NULL;
+	return json_pack("{s:s, s:s, s:b}", "code", call->code, "message",
+			 call->message, "retryable", call->retryable);
+}
+
+/* Cancellation ------------------------------------------------------- */
+
+/* pgm_cancel_request - async-signal-safe: only stores the signal. */
+void pgm_cancel_request(int signo)
+{
+	cancel_signo = signo > 0 ? signo : -1;
+}
+
+int pgm_cancel_signal(void)
+{
+	return cancel_signo > 0 ? cancel_signo : 0;
+}
+
+void pgm_cancel_reset(void)
+{
+	cancel_signo = 0;
+}
+
+int host_cancel_requested(void)
+{
+	return cancel_signo != 0;
+}
+
+static void cancel_handler(int signo)
+{
+	pgm_cancel_request(signo);
+}
+
+/* pgm_cancel_install - SIGINT and SIGTERM cancel every call. SIGINT's
+ * handler resets itself (SA_RESETHAND), so a second Ctrl-C kills. No
+ * SA_RESTART: blocking system calls return EINTR and loops look again. */
+void pgm_cancel_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cancel_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int host_deadline_passed(const pgm_call *call)
+{
+	return call && call->deadline > 0 && pgm_now_ms() >= call->deadline;
+}
+
+int pgm_cancelled(const pgm_call *call)
+{
+	return host_cancel_requested() || host_deadline_passed(call);
+}
+
+/* pgm_check_cancel - records "pgmove.timeout" (the deadline passed; a
+ * retry may help) or "pgmove.cancelled" and returns -1 when cancelled. */
+int pgm_check_cancel(pgm_call *call)
+{
+	if (host_deadline_passed(call)) {
+		char buf[64];
+
+		pgm_fail(call, "pgmove.timeout", 1, "%s%stimed out after %s",
+			 pgm_call_name(call), *pgm_call_name(call) ? ": " : "",
+			 pgm_duration_format(call->deadline - call->created_ms,
+					     buf, sizeof(buf)));
+		return -1;
+	}
+	if (host_cancel_requested()) {
+		int sig = pgm_cancel_signal();
+
+		pgm_fail(call, "pgmove.cancelled", 0, "%s%scancelled%s%s",
+			 pgm_call_name(call), *pgm_call_name(call) ? ": " : "",
+			 sig ? " by " : "", sig == SIGINT ? "SIGINT"
+			 : sig == SIGTERM ? "SIGTERM" : sig ? "a signal" : "");
+		return -1;
+	}
+	return 0;
+}
+
+long long pgm_remaining_ms(const pgm_call *call)
+{
+	long long left;
+
+	if (call == NULL || call->deadline <= 0)
+		return -1;
+	left = call->deadline - pgm_now_ms();
+	return left > 0 ? left : 0;
+}
+
+int host_poll_ms(const pgm_call *call, int cap_ms)
+{
+	long long left = pgm_remaining_ms(call);
+
+	if (left >= 0 && left < cap_ms)
+		return (int)left;
+	return cap_ms;
+}
+
+/* pgm_sleep_ms - sleeps in slices of at most 50 ms so that cancellation
+ * (a signal, another thread, the deadline) wakes it within one slice. */
+int pgm_sleep_ms(pgm_call *call, long long ms)
+{
+	long long end = pgm_now_ms() + (ms > 0 ? ms : 0);
+
+	for (;;) {
+		long long now, slice;
+		struct timespec ts;
+
+		if (pgm_check_cancel(call) < 0)
+			return -1;
+		now = pgm_now_ms();
+		if (now >= end)
+			return 0;
+		slice = end - now;
+		if (slice > 50)
+			slice = 50;
+		ts.tv_sec = 0;
+		ts.tv_nsec = slice * 1000000L;
+		nanosleep(&ts, NULL); /* EINTR: look again */
+	}
+}

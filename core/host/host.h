@@ -1,0 +1,64 @@
+/*
+ * core/host/host.h - the parts of libpgmove that the pgmove program uses and
+ * plugins do not: creating calls, configuring the logger, cancellation by
+ * signal. Not installed.
+ */
+#ifndef PGMOVE_CORE_HOST_H
+#define PGMOVE_CORE_HOST_H
+
+#include "pgmove/plugin.h"
+
+/* pgm_call_new - a call context for plugin.function (either may be NULL
+ * for host-internal work, e.g. the CLI). Caller frees with pgm_call_free. */
+pgm_call *pgm_call_new(const char *plugin, const char *function);
+void pgm_call_free(pgm_call *call);
+/* pgm_call_set_deadline_ms - an absolute deadline on pgm_now_ms()'s clock;
+ * 0 removes it. */
+void pgm_call_set_deadline_ms(pgm_call *call, long long deadline);
+/* pgm_call_name - "plugin.function", or "" for a host call. */
+const char *pgm_call_name(const pgm_call *call);
+/* pgm_call_error_json - the recorded error as a new JSON object
+ * {"code","message","retryable"}, or NULL when there is none. */
+json_t *pgm_call_error_json(const pgm_call *call);
+
+/* Cancellation. pgm_cancel_request is async-signal-safe: the signal
+ * handler calls it; every call's pgm_cancelled() then answers nonzero. */
+void pgm_cancel_request(int signo);
+int pgm_cancel_signal(void); /* the signal that cancelled, or 0 */
+void pgm_cancel_reset(void);
+/* pgm_cancel_install - installs SIGINT/SIGTERM handlers that call
+ * pgm_cancel_request (a second SIGINT restores the default action). */
+void pgm_cancel_install(void);
+
+/* Logger configuration. */
+typedef enum pgm_log_format {
+	PGM_LOG_FORMAT_AUTO = 0, /* colour on a terminal, plain otherwise */
+	PGM_LOG_FORMAT_PLAIN,
+	PGM_LOG_FORMAT_JSON
+} pgm_log_format;
+void pgm_log_setup(pgm_log_format format, pgm_log_level min_level);
+/* pgm_log_set_context - prefix for the following lines ("step snapshot",
+ * "rds_snapshot.create_snapshot"); NULL clears it. The string is copied. */
+void pgm_log_set_context(const char *context);
+/* pgm_log_set_sink - for tests: lines go to fn instead of stderr. */
+typedef void (*pgm_log_sink_fn)(void *user, pgm_log_level level, const char *line);
+void pgm_log_set_sink(pgm_log_sink_fn fn, void *user);
+
+/* pgm_progress_set_sink - where pgm_progress() goes; NULL = the default
+ * terminal line / throttled log lines. */
+typedef void (*pgm_progress_fn)(void *user, const char *who, double done,
+				double total, const char *unit, const char *label);
+void pgm_progress_set_sink(pgm_progress_fn fn, void *user);
+/* pgm_progress_clear - erases a progress line left on the terminal. */
+void pgm_progress_clear(void);
+
+/* pgm_redact_json - a deep copy of v with every string redacted (and the
+ * values of keys that name secrets: "password", "secret", "token",
+ * "secret_access_key", "routing_key", ... replaced). New reference. */
+json_t *pgm_redact_json(const json_t *v);
+/* pgm_secret_count - how many secrets are registered (for tests). */
+size_t pgm_secret_count(void);
+/* pgm_secret_reset - forgets all secrets (for tests). */
+void pgm_secret_reset(void);
+
+#endif

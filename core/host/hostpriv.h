@@ -1,0 +1,33 @@
+/*
+ * core/host/hostpriv.h - what the modules of libpgmove share among themselves:
+ * the layout of a call and a few internal helpers. Not installed, not
+ * exported (libpgmove exports only pgm_* symbols).
+ */
+#ifndef PGMOVE_CORE_HOSTPRIV_H
+#define PGMOVE_CORE_HOSTPRIV_H
+
+#include "host.h"
+
+struct pgm_call {
+	char *name;           /* "plugin.function" or ""                   */
+	long long created_ms; /* pgm_now_ms() at creation                  */
+	long long deadline;   /* absolute, pgm_now_ms() clock; 0 = none    */
+	int failed;
+	int retryable;
+	char *code;
+	char *message;
+	long long progress_ms; /* last throttled progress log line         */
+};
+
+/* host_cancel_requested - nonzero once pgm_cancel_request() ran. */
+int host_cancel_requested(void);
+/* host_deadline_passed - nonzero when the call has a deadline and it passed. */
+int host_deadline_passed(const pgm_call *call);
+/* host_poll_ms - how long a poll loop may sleep before checking the call
+ * again: at most cap_ms, and no longer than the remaining time. */
+int host_poll_ms(const pgm_call *call, int cap_ms);
+/* host_secret_is_key - nonzero when a JSON key or header name names a
+ * secret ("password", "authorization", "x-amz-security-token", ...). */
+int host_secret_is_key(const char *key);
+
+#endif
