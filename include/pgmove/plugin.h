@@ -251,6 +251,34 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req,
 		  pgm_http_response *resp);
 void pgm_http_response_free(pgm_http_response *resp);
 
+/* pgm_mail - one email for pgm_mail_send. message is the whole RFC 5322
+ * message (headers, a blank line, the body; CRLF line ends); the envelope
+ * is from and rcpt, which need not match its headers. */
+enum {
+	PGM_MAIL_STARTTLS_NONE = 0,    /* plain SMTP (a local relay)              */
+	PGM_MAIL_STARTTLS_TRY = 1,     /* STARTTLS when the server offers it      */
+	PGM_MAIL_STARTTLS_REQUIRED = 2 /* fail unless the session is encrypted    */
+};
+typedef struct pgm_mail {
+	const char *url;            /* "smtp://host:587" or "smtps://host:465"     */
+	const char *from;           /* envelope sender: "pgmove@example.com"        */
+	const char *const *rcpt;    /* envelope recipients, NULL-terminated         */
+	const char *message;
+	size_t message_len;         /* 0 = strlen(message)                         */
+	const char *username;       /* may be NULL (no AUTH)                       */
+	const char *password;       /* may be NULL; registered as a secret         */
+	int starttls;               /* PGM_MAIL_STARTTLS_*                          */
+	long timeout_ms;            /* 0 = 30 s, capped by the call's deadline     */
+} pgm_mail;
+
+/* pgm_mail_send - sends one email through SMTP (libcurl). TLS certificates
+ * are verified. Returns 0 once the server accepted the message, or -1 with
+ * the call's error set: "mail.connect", "mail.timeout", "mail.reset"
+ * (retryable), "mail.auth", "mail.starttls", "mail.tls", "mail.url",
+ * "mail.rejected" (retryable when the server's reply was a 4xx one). The
+ * password never appears in a message or log line. */
+int pgm_mail_send(pgm_call *call, const pgm_mail *mail);
+
 /* ------------------------------------------------------------------------
  * Child processes
  * ---------------------------------------------------------------------- */
