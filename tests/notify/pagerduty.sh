@@ -1,0 +1,91 @@
+#!/bin/sh
+# tests/notify/pagerduty.sh - the pagerduty plugin through `pgmove call`
+# against the fake Events API v2: the exact JSON sent, dedup keys across
+# trigger / acknowledge / resolve, change events, validation before sending
+# (and the fake's own validation, as PagerDuty documents it, on what is
+# sent), 429 and 5xx retried, 400 carrying PagerDuty's errors, the endpoint
+# from $PAGERDUTY_EVENTS_URL or url=, and the routing key never printed.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/notify/lib.sh"
+
+RK=CANARYrk0123456789abcdef01234567
+notify_fake_start
+export PAGERDUTY_EVENTS_URL="$FAKE_URL"
+
+pcall pagerduty.trigger routing_key="$RK" dedup_key=pgmove/run-1 summary="replication lag over 60s" \
+	source=aurora-1 severity=critical component=replication group=aurora-migration class=lag \
+	timestamp=2026-11-30T03:00:00.000Z custom_details='{"lag_s":75}' \
+	links='[{"href":"https://runbooks.example.com/lag","text":"runbook"}]' \
+	images='[{"src":"https://img.example.com/lag.png","alt":"lag"}]'
+expect_eq "trigger accepted" "$RC/$(jget "$OUT" 'j["status"]')/$(jget "$OUT" 'j["dedup_key"]')" 0/success/pgmove/run-1
+expect_eq "exact JSON sent" "$(jget "$(ctl requests)" 'json.dumps(j[-1]["json"], sort_keys=True)')" \
+	"$(printf '%s' '{"dedup_key": "pgmove/run-1", "event_action": "trigger", "images": [{"alt": "lag", "src": "https://img.example.com/lag.png"}], "links": [{"href": "https://runbooks.example.com/lag", "text": "runbook"}], "payload": {"class": "lag", "component": "replication", "custom_details": {"lag_s": 75}, "group": "aurora-migration", "severity": "critical", "source": "aurora-1", "summary": "replication lag over 60s", "timestamp": "2026-11-30T03:00:00.000Z"}, "routing_key": "'$RK'"}')"
+expect_eq "to /v2/enqueue as JSON" "$(jget "$(ctl requests)" 'j[-1]["path"] + " " + j[-1]["headers"]["Content-Type"]')" \
+	"/v2/enqueue application/json"
+pcall pagerduty.acknowledge routing_key="$RK" dedup_key=pgmove/run-1
+expect_eq "acknowledge" "$RC/$(jget "$(ctl alerts)" 'j["pgmove/run-1"]["status"]')" 0/acknowledged
+pcall pagerduty.resolve routing_key="$RK" dedup_key=pgmove/run-1
+expect_eq "resolve with the same key" "$RC/$(jget "$(ctl alerts)" 'j["pgmove/run-1"]["status"]')" 0/resolved
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h
+expect_eq "no dedup key: PagerDuty's is returned" "$RC/$(jget "$OUT" 'len(j["dedup_key"])')" 0/32
+expect_match "timestamp defaults to now, ISO 8601" "$(jget "$(ctl requests)" 'j[-1]["json"]["payload"]["timestamp"]')" \
+	'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z$'
+expect_eq "severity defaults to error" "$(jget "$(ctl requests)" 'j[-1]["json"]["payload"]["severity"]')" error
+
+# validation before sending
+N=$(jget "$(ctl requests)" 'len(j)')
+pcall pagerduty.trigger routing_key=short summary=s source=h
+expect_eq "routing key of 32" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h severity=fatal
+expect_eq "severity checked" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary="$("$PY" -c 'print("x"*1025)')" source=h
+expect_eq "summary at most 1024" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h dedup_key="$("$PY" -c 'print("k"*256)')"
+expect_eq "dedup key at most 255" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary=s
+expect_eq "source required (usage error)" "$RC" 2
+expect_match "names it" "$ERR" "pagerduty.trigger: .*source"
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h timestamp=yesterday
+expect_eq "timestamp ISO 8601" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h images='[{"src":"http://x/y.png"}]'
+expect_eq "images over https" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h links='[{"text":"no href"}]'
+expect_eq "links need href" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+expect_eq "nothing invalid was sent" "$(jget "$(ctl requests)" 'len(j)')" "$N"
+
+# PagerDuty's 400 carries its errors (the fake refuses a key of the right length it does not like)
+ctl inject '{"path": "/v2/enqueue", "status": 400, "count": 1, "body": {"status": "invalid event", "message": "Event object is invalid", "errors": ["'"'"'payload.summary'"'"' is missing or blank"]}}' >/dev/null
+pcall pagerduty.trigger routing_key="$RK" summary=s source=h
+expect_eq "400: pagerduty.invalid_event, not retried" \
+	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/pagerduty.invalid_event/false
+expect_match "with PagerDuty's errors" "$(jget "$OUT" 'j["error"]["message"]')" "Event object is invalid: \[.*payload.summary"
+
+# 429 and 5xx retried with backoff
+ctl inject '{"path": "/v2/enqueue", "status": 429, "count": 2}' >/dev/null
+pcall pagerduty.trigger routing_key="$RK" dedup_key=k429 summary=s source=h
+expect_eq "429 retried" "$RC/$(jget "$OUT" 'j["attempts"]')" 0/3
+ctl inject '{"path": "/v2/enqueue", "status": 502, "count": 9}' >/dev/null
+pcall pagerduty.resolve routing_key="$RK" dedup_key=k429 attempts=3
+expect_eq "5xx: retryable error after the attempts" \
+	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/pagerduty.http/true
+ctl reset >/dev/null
+
+# change events
+pcall pagerduty.change routing_key="$RK" summary="pgmove: cutover to aurora-1 started" source=pgmove \
+	custom_details='{"run":"r1"}' links='[{"href":"https://example.com/r1"}]'
+expect_eq "change event" "$RC/$(jget "$OUT" 'j["message"]')" "0/Change event processed"
+expect_eq "to /v2/change/enqueue" "$(jget "$(ctl requests)" 'j[-1]["path"] + " " + ",".join(sorted(j[-1]["json"]))')" \
+	"/v2/change/enqueue links,payload,routing_key"
+pcall pagerduty.change routing_key="$RK" summary=s images='[{"src":"https://x/y.png"}]'
+expect_eq "change events take no images" "$RC" 2
+expect_match "names it" "$ERR" "unknown argument 'images'"
+
+# the endpoint: url= wins over the environment, a full /v2/enqueue URL is fine
+PAGERDUTY_EVENTS_URL=http://127.0.0.1:1 pcall pagerduty.trigger routing_key="$RK" summary=s source=h \
+	url="$FAKE_URL/v2/enqueue" dedup_key=url-arg
+expect_eq "url argument" "$RC/$(jget "$(ctl requests)" 'j[-1]["json"]["dedup_key"]')" 0/url-arg
+PAGERDUTY_EVENTS_URL=http://127.0.0.1:1 pcall pagerduty.trigger routing_key="$RK" summary=s source=h attempts=2
+expect_eq "unreachable endpoint: retryable http.connect" \
+	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/http.connect/true
+
+if grep -q CANARY "$TMP/all.err" "$TMP/out"; then fail "the routing key was printed"; else pass "routing key never printed"; fi
+finish
