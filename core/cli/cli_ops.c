@@ -23,10 +23,11 @@ static int open_run(cli_args *a, journal **j, run_state **st)
 	char dir[PATH_MAX], err[1024];
 	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) != 0)
 		return PGMOVE_EXIT_USAGE;
-	*j = journal_open(dir, NULL, err, sizeof(err));
+	int busy = 0;
+	*j = journal_open_run(dir, NULL, &busy, err, sizeof(err));
 	if (!*j) {
 		pgm_error("%s", err);
-		return journal_lock_holder(dir) > 0 ? PGMOVE_EXIT_BUSY : PGMOVE_EXIT_INTERNAL;
+		return busy ? PGMOVE_EXIT_BUSY : PGMOVE_EXIT_INTERNAL;
 	}
 	*st = state_load(dir, err, sizeof(err));
 	if (!*st) {

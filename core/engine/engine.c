@@ -54,6 +54,7 @@ typedef struct engine {
 	long long *breaker_since; /* per breaker: when its condition started holding (wall ms) */
 	long long *breaker_last;  /* per breaker: when it was last evaluated   */
 	int *breaker_tripped;
+	int resuming;          /* reopen for resume: stop early at a completed run */
 } engine;
 
 static engine *current; /* the engine whose Lua code is running (one per process) */
@@ -1293,14 +1294,37 @@ static int approver_ok(const runbook *rb, const char *node, const char *user)
 	return 1;
 }
 
+/* journal_cli_approvals - journals every --approve at once, before the run
+ * reaches it, so an interruption cannot lose an approval the operator gave
+ * (resume then finds it in the journal). 0 or an exit code. */
+static int journal_cli_approvals(engine *e)
+{
+	size_t k;
+	json_t *a;
+	json_array_foreach(e->o->approvals, k, a)
+	{
+		const char *name = json_string_value(a);
+		node_state *n = name ? state_node(e->st, name) : NULL;
+		if (!n || n->status == NODE_APPROVED)
+			continue;
+		if (!approver_ok(e->rb, name, e->o->user))
+			return PGMOVE_EXIT_USAGE;
+		EMIT(e, json_pack("{s:s, s:s, s:s?, s:s}", "ev", "approve.given", "node", name, "by",
+				  e->o->user, "via", "command line"));
+		pgm_info("approval %s given on the command line by %s", name,
+			 e->o->user ? e->o->user : "?");
+	}
+	return 0;
+}
+
 static int open_journal(engine *e, const char *dir)
 {
 	char err[1024];
-	int torn = 0;
-	e->j = journal_open(dir, &torn, err, sizeof(err));
+	int torn = 0, busy = 0;
+	e->j = journal_open_run(dir, &torn, &busy, err, sizeof(err));
 	if (!e->j) {
 		pgm_error("%s", err);
-		return journal_lock_holder(dir) > 0 ? PGMOVE_EXIT_BUSY : PGMOVE_EXIT_INTERNAL;
+		return busy ? PGMOVE_EXIT_BUSY : PGMOVE_EXIT_INTERNAL;
 	}
 	if (torn)
 		pgm_warn("%s/journal.jsonl ended with a torn line (a crash while writing); it was "
@@ -1368,6 +1392,11 @@ int engine_run(const char *path, const engine_opts *o)
 	}
 	pgm_notice("run %s of runbook %s started; journal %s/journal.jsonl", run_id, e->rb->name,
 		   e->dir);
+	rc = journal_cli_approvals(e);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
 	prepare(e);
 	rc = execute(e);
 	engine_free(e);
@@ -1389,6 +1418,9 @@ static int reopen(engine *e, const char *run_dir)
 		pgm_error("%s", err);
 		return PGMOVE_EXIT_INTERNAL;
 	}
+	/* a completed run needs neither its runbook nor its params to be resumed */
+	if (e->resuming && e->st->status == RUN_COMPLETED)
+		return 0;
 	const char *file = e->o->runbook ? e->o->runbook : e->st->file;
 	e->rb = runbook_load_with(file, e->o->cli_params, e->st->params, err, sizeof(err));
 	if (!e->rb) {
@@ -1469,6 +1501,7 @@ int engine_resume(const char *run_dir, const engine_opts *o)
 {
 	engine *e = calloc(1, sizeof(*e));
 	e->o = o;
+	e->resuming = 1;
 	int rc = reopen(e, run_dir);
 	if (rc) {
 		engine_free(e);
@@ -1488,6 +1521,11 @@ int engine_resume(const char *run_dir, const engine_opts *o)
 	}
 	pgm_notice("resuming run %s of runbook %s (it was %s)", e->st->run_id, e->rb->name,
 		   state_run_status_name(before));
+	rc = journal_cli_approvals(e);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
 	prepare(e);
 	if (e->st->in_rollback) {
 		rc = do_rollback(e, "continuing an interrupted rollback");

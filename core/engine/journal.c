@@ -161,7 +161,7 @@ static long read_holder(int fd, char *host, size_t hostlen, char *since,
 /* take_lock - opens dir/lock and flocks it without waiting; writes this
  * process's pid, host and start time into it. Returns the fd or -1 with
  * the reason (naming the holder when there is one) in err. */
-static int take_lock(const char *dir, char *err, size_t errlen)
+static int take_lock(const char *dir, int *busy, char *err, size_t errlen)
 {
 	char *path = path_join(dir, LOCK_FILE);
 	char host[256], since[64], buf[512];
@@ -198,6 +198,7 @@ static int take_lock(const char *dir, char *err, size_t errlen)
 		    errno == ESRCH)
 			pid = 0; /* stale name left by a crashed holder */
 		if (pid > 0 || tries >= 20) {
+			*busy = 1;
 			if (pid > 0)
 				snprintf(err, errlen,
 					 "run directory %s is in use by pgmove pid %ld on %s since %s",
@@ -426,11 +427,19 @@ ioerror:
  * creation the file and the directory entry are fsync'd. */
 journal *journal_open(const char *dir, int *torn, char *err, size_t errlen)
 {
+	return journal_open_run(dir, torn, NULL, err, errlen);
+}
+
+/* journal_open_run - see journal.h. */
+journal *journal_open_run(const char *dir, int *torn, int *busy, char *err, size_t errlen)
+{
 	journal *j;
-	int created = 0;
+	int created = 0, held = 0;
 
 	if (torn)
 		*torn = 0;
+	if (busy)
+		*busy = 0;
 	if (mkdir_p(dir, err, errlen) != 0)
 		return NULL;
 	j = calloc(1, sizeof(*j));
@@ -443,9 +452,12 @@ journal *journal_open(const char *dir, int *torn, char *err, size_t errlen)
 		return NULL;
 	}
 	j->fd = -1;
-	j->lockfd = take_lock(dir, err, errlen);
-	if (j->lockfd < 0)
+	j->lockfd = take_lock(dir, &held, err, errlen);
+	if (j->lockfd < 0) {
+		if (busy)
+			*busy = held;
 		goto fail;
+	}
 	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (j->fd >= 0) {
 		created = 1;

@@ -27,6 +27,11 @@ typedef struct journal journal;
  * its pid ("run directory X is in use by pgmove pid 1234 since ..."). On
  * failure returns NULL and writes the reason into err. */
 journal *journal_open(const char *dir, int *torn, char *err, size_t errlen);
+/* journal_open_run - journal_open that also tells why it failed: *busy
+ * (may be NULL) is set to 1 when another process held the lock, whether
+ * or not that process still holds it by the time the caller looks (so the
+ * loser of a race always learns it lost). */
+journal *journal_open_run(const char *dir, int *torn, int *busy, char *err, size_t errlen);
 
 /* journal_append - adds "v", "seq" (1, 2, ... continuing the file) and "ts"
  * (UTC, RFC 3339 with milliseconds) to a redacted copy of event, writes it

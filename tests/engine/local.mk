@@ -8,7 +8,8 @@ tests_plugins_testplug_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
 ENGINE_TESTS = \
 	tests/engine/test_cli.sh \
 	tests/engine/test_steps.sh \
-	tests/engine/test_crash.sh
+	tests/engine/test_crash.sh \
+	tests/engine/test_hardening.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
 
