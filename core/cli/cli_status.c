@@ -120,11 +120,22 @@ static void print_node(const run_state *st, const node_state *n)
 		detail_line("          last value: ", n->output);
 }
 
+/* shown_status - the run's status as the operator should read it: a run
+ * whose journal ends "running" (or "rolling-back") while no process holds
+ * its lock was stopped without a word (kill -9, crash, power loss). */
+static const char *shown_status(const run_state *st, const char *dir)
+{
+	if ((st->status == RUN_RUNNING || st->status == RUN_ROLLING_BACK) &&
+	    journal_lock_holder(dir) == 0)
+		return "interrupted (no process)";
+	return state_run_status_name(st->status);
+}
+
 static void print_status(const run_state *st, const char *dir)
 {
 	char t[32], d[32];
 	printf("run %s  runbook %s\n", st->run_id, st->runbook);
-	printf("  status   %s%s%s\n", state_run_status_name(st->status), st->reason ? ": " : "",
+	printf("  status   %s%s%s\n", shown_status(st, dir), st->reason ? ": " : "",
 	       st->reason ? st->reason : "");
 	long holder = journal_lock_holder(dir);
 	if (holder > 0)
@@ -257,7 +268,7 @@ static int list_runs(cli_args *a)
 				json_array_append_new(
 					all, json_pack("{s:s, s:s, s:s, s:s?, s:I, s:s}", "run",
 						       st->run_id, "runbook", st->runbook, "status",
-						       state_run_status_name(st->status), "reason",
+						       shown_status(st, dir), "reason",
 						       st->reason, "started", st->started_ms, "dir", dir));
 				state_free(st);
 			}
@@ -307,6 +318,7 @@ int pgmove_cmd_status(cli_args *a)
 		json_t *j = state_to_json(st);
 		json_object_set_new(j, "dir", json_string(dir));
 		json_object_set_new(j, "active_pid", json_integer(journal_lock_holder(dir)));
+		json_object_set_new(j, "status", json_string(shown_status(st, dir)));
 		cli_json_out(j);
 		json_decref(j);
 	} else {

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1333,6 +1334,115 @@ static int open_journal(engine *e, const char *dir)
 	return 0;
 }
 
+#define UNBORN_PREFIX ".new-" /* a run being created: STATE/RUNBOOK/.new-ID.PID */
+#define UNBORN_AGE_S 60       /* an unborn directory older than this and unlocked is stale */
+
+/* remove_run_files - removes dir and the regular files in it (a run
+ * directory that never became a run). 0, or -1 with errno set. */
+static int remove_run_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) != 0) {
+			int err = errno;
+			closedir(d);
+			errno = err;
+			return -1;
+		}
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+/* sweep_unborn - removes the run directories of rbdir that a process
+ * killed while creating a run left behind (named .new-*, unlocked, older
+ * than a minute), saying so. */
+static void sweep_unborn(const char *rbdir)
+{
+	DIR *d = opendir(rbdir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char dir[PATH_MAX];
+		struct stat sb;
+		if (strncmp(de->d_name, UNBORN_PREFIX, strlen(UNBORN_PREFIX)) != 0)
+			continue;
+		if (snprintf(dir, sizeof(dir), "%s/%s", rbdir, de->d_name) >= (int)sizeof(dir))
+			continue;
+		if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+		    time(NULL) - sb.st_mtime < UNBORN_AGE_S || journal_lock_holder(dir) != 0)
+			continue;
+		if (remove_run_files(dir) == 0)
+			pgm_notice("removed %s: a run whose creation was interrupted (it never started)",
+				   dir);
+		else
+			pgm_warn("cannot remove %s (a run whose creation was interrupted): %s", dir,
+				 strerror(errno));
+	}
+	closedir(d);
+}
+
+/* create_run - creates the run directory atomically: the journal is
+ * created, locked and given its fsync'd run.start under a temporary name
+ * (RUNBOOK/.new-ID.PID), which is then renamed to RUNBOOK/ID. A kill at
+ * any point leaves either no run or a complete one. 0 or an exit code. */
+static int create_run(engine *e, const char *run_id)
+{
+	char final[PATH_MAX], rbdir[PATH_MAX];
+	struct stat sb;
+	engine_run_dir(e->o->state_dir, e->rb->name, run_id, final, sizeof(final));
+	snprintf(rbdir, sizeof(rbdir), "%s/%s", e->o->state_dir, e->rb->name);
+	if (stat(final, &sb) == 0) {
+		char jpath[PATH_MAX + 16];
+		snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", final);
+		if (stat(jpath, &sb) != 0 || sb.st_size == 0)
+			pgm_error("%s exists but holds no run (its creation was interrupted by an "
+				  "older pgmove): remove it, or choose another --run-id",
+				  final);
+		else
+			pgm_error("run %s already exists in %s: continue it with pgmove resume %s",
+				  run_id, final, run_id);
+		return PGMOVE_EXIT_USAGE;
+	}
+	sweep_unborn(rbdir);
+	if (snprintf(e->dir, sizeof(e->dir), "%s/" UNBORN_PREFIX "%s.%ld", rbdir, run_id,
+		     (long)getpid()) >= (int)sizeof(e->dir)) {
+		pgm_error("run directory %s: path too long", final);
+		return PGMOVE_EXIT_USAGE;
+	}
+	int rc = open_journal(e, e->dir);
+	if (rc)
+		return rc;
+	e->st = state_new();
+	json_t *pub = params_public(e->rb->params, e->params);
+	if (emit(e, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev", "run.start",
+			      "run", run_id, "runbook", e->rb->name, "file", e->rb->path, "hash",
+			      e->rb->hash, "pgmove", VERSION, "by", e->o->user, "params", pub,
+			      "plan", e->rb->plan)) != 0) {
+		remove_run_files(e->dir);
+		return PGMOVE_EXIT_INTERNAL;
+	}
+	if (journal_move(e->j, final) != 0) {
+		int err = errno;
+		remove_run_files(e->dir);
+		if (err == EEXIST || err == ENOTEMPTY) {
+			pgm_error("run %s already exists in %s: continue it with pgmove resume %s",
+				  run_id, final, run_id);
+			return PGMOVE_EXIT_USAGE;
+		}
+		pgm_error("cannot create run directory %s: %s", final, strerror(err));
+		return PGMOVE_EXIT_INTERNAL;
+	}
+	snprintf(e->dir, sizeof(e->dir), "%s", final);
+	return 0;
+}
+
 int engine_run(const char *path, const engine_opts *o)
 {
 	engine *e = calloc(1, sizeof(*e));
@@ -1365,30 +1475,10 @@ int engine_run(const char *path, const engine_opts *o)
 		snprintf(run_id, sizeof(run_id), "%s", o->run_id);
 	else
 		engine_new_run_id(run_id, sizeof(run_id));
-	engine_run_dir(o->state_dir, e->rb->name, run_id, e->dir, sizeof(e->dir));
-	char jpath[PATH_MAX + 32];
-	struct stat sb;
-	snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", e->dir);
-	if (stat(jpath, &sb) == 0) {
-		pgm_error("run %s already exists in %s: continue it with pgmove resume %s", run_id,
-			  e->dir, run_id);
-		engine_free(e);
-		return PGMOVE_EXIT_USAGE;
-	}
-	rc = open_journal(e, e->dir);
+	rc = create_run(e, run_id);
 	if (rc) {
 		engine_free(e);
 		return rc;
-	}
-	e->st = state_new();
-	json_t *pub = params_public(e->rb->params, e->params);
-	rc = emit(e, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev", "run.start",
-			       "run", run_id, "runbook", e->rb->name, "file", e->rb->path, "hash",
-			       e->rb->hash, "pgmove", VERSION, "by", o->user, "params", pub, "plan",
-			       e->rb->plan));
-	if (rc) {
-		engine_free(e);
-		return PGMOVE_EXIT_INTERNAL;
 	}
 	pgm_notice("run %s of runbook %s started; journal %s/journal.jsonl", run_id, e->rb->name,
 		   e->dir);

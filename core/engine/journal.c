@@ -552,6 +552,41 @@ int journal_append(journal *j, const json_t *event)
 	return 0;
 }
 
+/* journal_move - rename(2) of the run directory; the open journal and lock
+ * fds stay valid, only the paths change. */
+int journal_move(journal *j, const char *newdir)
+{
+	char *dir = strdup(newdir), *path = path_join(newdir, JOURNAL_FILE);
+	char *parent, *slash;
+
+	if (!dir || !path) {
+		free(dir);
+		free(path);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (rename(j->dir, newdir) != 0) {
+		int e = errno;
+
+		free(dir);
+		free(path);
+		errno = e;
+		return -1;
+	}
+	free(j->dir);
+	free(j->path);
+	j->dir = dir;
+	j->path = path;
+	parent = strdup(newdir);
+	slash = parent ? strrchr(parent, '/') : NULL;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		fsync_dir(parent);
+	}
+	free(parent);
+	return 0;
+}
+
 const char *journal_last_ts(const journal *j)
 {
 	return j->ts;

@@ -38,6 +38,12 @@ journal *journal_open_run(const char *dir, int *torn, int *busy, char *err, size
  * as one line and fsyncs. event is borrowed. 0, or -1 after logging. */
 int journal_append(journal *j, const json_t *event);
 
+/* journal_move - renames j's run directory to newdir (same file system)
+ * and fsyncs newdir's parent; j keeps its lock and goes on appending there.
+ * Fails (errno EEXIST or ENOTEMPTY) when newdir is a directory that is not
+ * empty. 0 or -1 with errno set. */
+int journal_move(journal *j, const char *newdir);
+
 /* journal_seq - the seq of the last event in the journal (0 when empty). */
 long long journal_seq(const journal *j);
 /* journal_last_ts - the "ts" of the last event this handle appended. */

@@ -3,7 +3,9 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -568,7 +570,11 @@ int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 	char tmp[4096], path[4096];
 	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_FILE ".%ld.tmp", dir, (long)getpid());
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
-	int rc = json_dump_file(snap, tmp, JSON_COMPACT);
+	/* 0600 whatever the umask, like every file of a run */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc = fd < 0 || fchmod(fd, 0600) != 0 ? -1 : json_dumpfd(snap, fd, JSON_COMPACT);
+	if (fd >= 0 && close(fd) != 0)
+		rc = -1;
 	json_decref(snap);
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -1;

@@ -72,4 +72,86 @@ has "$T/err" "in use by pgmove pid" "item 23: the loser names the holder"
 wait "$pid"
 equals "$?" 0 "item 23: the holder completed the run"
 
+# --- item 24: a run whose journal ends "running" but whose process is dead
+rm -rf "$PGMOVE_STATE_DIR" "$T/d/nap"
+bg "$PGMOVE_BIN" run "$RB" -p dir="$T/d" -p ms=20000 --approve first >/dev/null 2>&1
+pid=$BG
+wait_for "$T/d/nap" 20 || bad "item 24: the nap step did not start"
+expect 0 "item 24: status of a live run" pgmove status last
+has "$T/out" "status +running" "item 24: a live run is running"
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect 0 "item 24: status of a killed run" pgmove status last
+has "$T/out" "status +interrupted \(no process\)" "item 24: says interrupted (no process)"
+expect 0 "item 24: status --json of a killed run" pgmove status last --json
+has "$T/out" '"status": "interrupted \(no process\)"' "item 24: --json says it too"
+expect 0 "item 24: status -a" pgmove status -a
+has "$T/out" "interrupted \(no process\)" "item 24: status -a says it too"
+
+# --- item 22: a kill at any point of run creation leaves no run or a whole one
+# check_runs - every run directory has a journal starting with run.start,
+# and status -a lists exactly those
+check_runs() {
+	"$PY" - "$PGMOVE_STATE_DIR" <<'PYEOF'
+import json, os, subprocess, sys
+state = sys.argv[1]
+dirs = []
+for rb in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+    for r in sorted(os.listdir(os.path.join(state, rb))):
+        if not r.startswith("."):
+            dirs.append(os.path.join(state, rb, r))
+bad = []
+for d in dirs:
+    try:
+        first = open(os.path.join(d, "journal.jsonl")).readline()
+        if json.loads(first).get("ev") != "run.start":
+            bad.append(d + ": first event is not run.start")
+    except Exception as e:
+        bad.append("%s: %s" % (d, e))
+out = subprocess.run([os.environ["PGMOVE_BIN"], "status", "-a", "--json"],
+                     capture_output=True, text=True).stdout
+listed = sorted(x["dir"] for x in json.loads(out or "[]"))
+if listed != sorted(dirs):
+    bad.append("status -a lists %s, the state directory holds %s" % (listed, dirs))
+print("; ".join(bad) if bad else "OK")
+PYEOF
+}
+export PGMOVE_BIN
+for sc in fsync:1 fsync:2 fsync:3 fsync:4 rename:1; do
+	rm -rf "$PGMOVE_STATE_DIR"
+	strace -f -qq -o /dev/null -e trace="${sc%%:*}" \
+		-e inject="${sc%%:*}":signal=SIGKILL:when="${sc#*:}" \
+		"$PGMOVE_BIN" run "$RB" -p dir="$T/d" --run-id born >/dev/null 2>&1
+	equals "$(check_runs)" OK "item 22: killed at ${sc%%:*} #${sc#*:} of run creation: no half run"
+	if [ -d "$PGMOVE_STATE_DIR/harden/born" ]; then
+		expect 3 "item 22: killed at ${sc%%:*} #${sc#*:}: the whole run resumes" \
+			pgmove resume born
+	fi
+done
+# what a killed creation left is removed by the next run once it is stale
+rm -rf "$PGMOVE_STATE_DIR"
+strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=SIGKILL:when=1 \
+	"$PGMOVE_BIN" run "$RB" -p dir="$T/d" --run-id born >/dev/null 2>&1
+left=$(ls -a "$PGMOVE_STATE_DIR/harden" | grep -c '^\.new-')
+equals "$left" 1 "item 22: a creation killed before its rename leaves only a hidden directory"
+touch -d '2 minutes ago' "$PGMOVE_STATE_DIR"/harden/.new-*
+expect 3 "item 22: the next run starts" pgmove run "$RB" -p dir="$T/d" --run-id born
+has "$T/err" "removed .*\.new-born.*creation was interrupted" "item 22: and removes the stale one, saying so"
+equals "$(ls -a "$PGMOVE_STATE_DIR/harden" | grep -c '^\.new-')" 0 "item 22: nothing hidden is left"
+# a directory left by an older pgmove without a journal is reported
+mkdir -p "$PGMOVE_STATE_DIR/harden/old"
+expect 2 "item 22: run over a run directory without a journal" \
+	pgmove run "$RB" -p dir="$T/d" --run-id old
+has "$T/err" "holds no run" "item 22: says it holds no run"
+
+# --- item 26: every file of a run is 0600 whatever the umask
+umask 022
+rm -rf "$PGMOVE_STATE_DIR"
+expect 3 "item 26: a run under umask 022" pgmove run "$RB" -p dir="$T/d"
+modes=$(find "$PGMOVE_STATE_DIR/harden" -mindepth 2 -type f -exec stat -c '%n %a' {} + |
+	grep -v ' 600$' | sed "s,$PGMOVE_STATE_DIR/,,")
+equals "$modes" "" "item 26: every file of the run is 0600"
+[ -f "$(run_dir harden)/state.json" ] && ok "item 26: state.json was written" ||
+	bad "item 26: no state.json"
+
 finish
