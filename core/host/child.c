@@ -125,8 +125,31 @@ static void stream_read(run_state *st, stream *s)
 	}
 }
 
-/* build_env - environ with spec->env added (same names replaced). Caller
- * frees the array (not the strings). */
+/* env_passes - whether NAME=value of pgmove's environment is handed to a
+ * child: what a program needs to run (PATH, HOME, USER, LOGNAME, SHELL,
+ * LANG, LANGUAGE, LC_*, TZ, TMPDIR) and libpq's own PG* settings, never
+ * pgmove's (PGMOVE_*, which hold connection strings with passwords) nor
+ * anything else (AWS keys, tokens). */
+static int env_passes(const char *var)
+{
+	static const char *const names[] = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG",
+					    "LANGUAGE", "TZ", "TMPDIR", NULL};
+	size_t klen = strcspn(var, "=");
+	int i;
+
+	if (var[klen] != '=')
+		return 0;
+	for (i = 0; names[i]; i++)
+		if (strlen(names[i]) == klen && strncmp(var, names[i], klen) == 0)
+			return 1;
+	if (strncmp(var, "LC_", 3) == 0)
+		return 1;
+	return strncmp(var, "PG", 2) == 0 && strncmp(var, "PGMOVE", 6) != 0;
+}
+
+/* build_env - the child's explicit environment: the variables of
+ * pgmove's environment that env_passes, with spec->env added (same names
+ * replaced). Caller frees the array (not the strings). */
 static char **build_env(const char *const *add)
 {
 	size_t n = 0, m = 0, i, j, k = 0;
@@ -144,6 +167,8 @@ static char **build_env(const char *const *add)
 		size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
 		int replaced = 0;
 
+		if (!env_passes(environ[i]))
+			continue;
 		for (j = 0; j < m; j++)
 			if (strncmp(add[j], environ[i], klen) == 0 && add[j][klen] == '=')
 				replaced = 1;
@@ -284,6 +309,7 @@ int pgm_child_run(pgm_call *call, const pgm_child_spec *spec, pgm_child_result *
 		for (size_t k = 0; k < sizeof(reset) / sizeof(reset[0]); k++)
 			signal(reset[k], SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		umask(077); /* what the child writes (pg_dump's output) is the user's only */
 		int in = open(spec->stdin_path ? spec->stdin_path : "/dev/null", O_RDONLY);
 		if (in < 0 || dup2(in, 0) < 0 || dup2(outfd >= 0 ? outfd : outp[1], 1) < 0 ||
 		    dup2(errp[1], 2) < 0 || (spec->cwd && chdir(spec->cwd) != 0))

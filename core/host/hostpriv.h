@@ -29,5 +29,10 @@ int host_poll_ms(const pgm_call *call, int cap_ms);
 /* host_secret_is_key - nonzero when a JSON key or header name names a
  * secret ("password", "authorization", "x-amz-security-token", ...). */
 int host_secret_is_key(const char *key);
+/* host_conninfo_error - libpq's message about a connection string it cannot
+ * parse, fit for a message: one line, redacted, and every quoted piece of
+ * the string ("missing "=" after "7f3Q-pass"") replaced by "...", since an
+ * unparsable string's password is not registered as a secret. Caller frees. */
+char *host_conninfo_error(const char *msg);
 
 #endif

@@ -169,7 +169,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 	pgm_secret_add_conninfo(conninfo);
 	opts = PQconninfoParse(conninfo, &perr);
 	if (opts == NULL) {
-		char *m = one_line(perr);
+		char *m = host_conninfo_error(perr);
 
 		pgm_fail(call, "pg.connect", 0, "invalid connection string: %s", m);
 		free(m);

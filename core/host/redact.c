@@ -356,6 +356,37 @@ json_t *pgm_redact_json(const json_t *v)
 	}
 }
 
+/* host_conninfo_error - see hostpriv.h. */
+char *host_conninfo_error(const char *msg)
+{
+	char *out = pgm_redact(msg ? msg : "out of memory");
+	char *r, *w;
+
+	if (out == NULL)
+		abort();
+	for (r = w = out; *r;) {
+		char *close;
+
+		if (*r == '"' && (close = strchr(r + 1, '"')) != NULL) {
+			if (close - r > 2) {
+				memcpy(w, "\"...\"", 5);
+				w += 5;
+			} else {
+				memmove(w, r, (size_t)(close - r + 1));
+				w += close - r + 1;
+			}
+			r = close + 1;
+			continue;
+		}
+		*w++ = (*r == '\n' || *r == '\t') ? ' ' : *r;
+		r++;
+	}
+	*w = '\0';
+	while (w > out && w[-1] == ' ')
+		*--w = '\0';
+	return out;
+}
+
 /* pgm_conninfo_describe - host, port, dbname and user of a connection
  * string, whatever form it has. Caller frees. */
 char *pgm_conninfo_describe(const char *conninfo)

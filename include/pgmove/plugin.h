@@ -289,7 +289,7 @@ typedef void (*pgm_child_line_fn)(void *user, int is_stderr, const char *line);
 
 typedef struct pgm_child_spec {
 	const char *const *argv;   /* argv[0] is looked up in PATH; no shell   */
-	const char *const *env;    /* "NAME=value" added to the environment, NULL-terminated; may be NULL */
+	const char *const *env;    /* "NAME=value" added to the child's environment, NULL-terminated; may be NULL */
 	const char *cwd;           /* may be NULL                              */
 	const char *stdin_path;    /* file to read stdin from; NULL = /dev/null */
 	const char *stdout_path;   /* file to write stdout to (0600, truncated); NULL = lines to line_fn */
@@ -308,7 +308,11 @@ typedef struct pgm_child_result {
  * when the child ran (check res->exited and res->status), -1 with the
  * call's error set when it could not be started or was cancelled. The
  * argv is logged at debug level, redacted; never put a secret in argv:
- * pass it through env or a file. */
+ * pass it through spec->env (PGPASSWORD for libpq tools). The child's
+ * environment is explicit: PATH, HOME, USER, LOGNAME, SHELL, LANG,
+ * LANGUAGE, LC_*, TZ, TMPDIR and libpq's PG* variables of pgmove's
+ * environment (never PGMOVE_*), plus spec->env. The child runs with umask
+ * 077, so the files it creates are private to the user. */
 int pgm_child_run(pgm_call *call, const pgm_child_spec *spec,
 		  pgm_child_result *res);
 void pgm_child_result_free(pgm_child_result *res);
@@ -316,7 +320,8 @@ void pgm_child_result_free(pgm_child_result *res);
 /* pgm_tempfile - creates a 0600 file in the private temp directory of this
  * process (removed at exit) holding data; returns its path. Caller frees
  * the path and may unlink the file early. NULL with the error set on
- * failure. For password files handed to children. */
+ * failure. A pgmove killed with SIGKILL cannot remove it: do not put a
+ * secret in one; give a child its password through spec->env. */
 char *pgm_tempfile(pgm_call *call, const char *prefix, const char *data, size_t len);
 
 /* ------------------------------------------------------------------------

@@ -14,8 +14,10 @@
  * - check: which pg_dump would be used against a server, and whether it
  *   is new enough.
  *
- * Passwords never reach a child's argv: the password is cut out of the
- * connection string and handed over in a 0600 PGPASSFILE (pgm_tempfile).
+ * Passwords never reach a child's argv nor a file: the password is cut out
+ * of the connection string and handed over as PGPASSWORD in the
+ * environment of that child alone (pgm_child_run gives a child an explicit
+ * environment without pgmove's PGMOVE_* variables).
  * A pg_dump older than the server is refused before it runs, with both
  * versions in the message; a newer one under /usr/lib/postgresql/N/bin is
  * used when PATH's is too old. Progress comes from --verbose output;
@@ -107,44 +109,54 @@ static void sv_free(strv *s)
 
 typedef struct conn {
 	char *dbname;   /* the connection string without the password (for argv) */
-	char *passfile; /* 0600 password file, or NULL                          */
-	char *env[2];   /* "PGPASSFILE=..." and NULL                            */
+	char *env[2];   /* "PGPASSWORD=..." (or NULL) and NULL, for the child's env */
 } conn;
 
 static void conn_free(conn *c)
 {
-	if (c->passfile != NULL)
-		unlink(c->passfile);
-	free(c->passfile);
+	if (c->env[0] != NULL)
+		memset(c->env[0], 0, strlen(c->env[0]));
 	free(c->dbname);
 	free(c->env[0]);
 	memset(c, 0, sizeof(*c));
 }
 
-/* passfile_escape - a password for a .pgpass line (':' and '\' escaped).
- * Caller frees. */
-static char *passfile_escape(const char *pw)
+/* conninfo_error - libpq's parse error without the pieces of the string it
+ * quotes ("missing "=" after "7f3Q-pass""): an unparsable string's
+ * password is not registered as a secret. Caller frees. */
+static char *conninfo_error(const char *msg)
 {
-	size_t n = strlen(pw), i, j = 0;
-	char *out = malloc(2 * n + 16);
+	char *out = pgm_redact(msg ? msg : "out of memory");
+	char *r, *w;
 
 	if (out == NULL)
 		return NULL;
-	memcpy(out, "*:*:*:*:", 8);
-	j = 8;
-	for (i = 0; i < n; i++) {
-		if (pw[i] == ':' || pw[i] == '\\')
-			out[j++] = '\\';
-		out[j++] = pw[i];
+	for (r = w = out; *r;) {
+		char *close;
+
+		if (*r == '"' && (close = strchr(r + 1, '"')) != NULL) {
+			if (close - r > 2) {
+				memcpy(w, "\"...\"", 5);
+				w += 5;
+			} else {
+				memmove(w, r, (size_t)(close - r + 1));
+				w += close - r + 1;
+			}
+			r = close + 1;
+			continue;
+		}
+		*w++ = *r == '\n' ? ' ' : *r;
+		r++;
 	}
-	out[j++] = '\n';
-	out[j] = '\0';
+	*w = '\0';
+	while (w > out && w[-1] == ' ')
+		*--w = '\0';
 	return out;
 }
 
 /* conn_prepare - splits conninfo into a password-free connection string
- * for the child's --dbname and, when it holds a password, a password file
- * named by PGPASSFILE in the child's environment. -1 with the error set. */
+ * for the child's --dbname and, when it holds a password, PGPASSWORD for
+ * the child's environment. -1 with the error set. */
 static int conn_prepare(pgm_call *call, const char *conninfo, conn *c)
 {
 	char *err = NULL, *buf = NULL, *pw = NULL;
@@ -157,8 +169,11 @@ static int conn_prepare(pgm_call *call, const char *conninfo, conn *c)
 	pgm_secret_add_conninfo(conninfo);
 	opts = PQconninfoParse(conninfo, &err);
 	if (opts == NULL) {
+		char *m = conninfo_error(err);
+
 		pgm_fail(call, "args.invalid", 0, "invalid connection string: %s",
-			 err ? err : "out of memory");
+			 m ? m : "out of memory");
+		free(m);
 		PQfreemem(err);
 		return -1;
 	}
@@ -196,21 +211,11 @@ static int conn_prepare(pgm_call *call, const char *conninfo, conn *c)
 	}
 	c->dbname = buf;
 	if (pw != NULL) {
-		char *line = passfile_escape(pw);
+		int r = asprintf(&c->env[0], "PGPASSWORD=%s", pw);
 
-		if (line == NULL) {
-			free(pw);
-			pgm_fail(call, "pgmove.nomem", 0, "out of memory");
-			return -1;
-		}
-		c->passfile = pgm_tempfile(call, "pgpass", line, strlen(line));
-		memset(line, 0, strlen(line));
-		free(line);
 		memset(pw, 0, strlen(pw));
 		free(pw);
-		if (c->passfile == NULL)
-			return -1;
-		if (asprintf(&c->env[0], "PGPASSFILE=%s", c->passfile) < 0) {
+		if (r < 0) {
 			c->env[0] = NULL;
 			pgm_fail(call, "pgmove.nomem", 0, "out of memory");
 			return -1;

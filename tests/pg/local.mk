@@ -6,6 +6,7 @@ PG_TESTS = \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \
 	tests/pg/test_runbook.sh \
-	tests/pg/test_sandbox.sh
+	tests/pg/test_sandbox.sh \
+	tests/pg/test_secrets.sh
 TESTS += $(PG_TESTS)
 EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh
