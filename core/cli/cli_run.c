@@ -142,6 +142,8 @@ static void print_plan(const runbook *rb)
 			printf(" on_timeout %s", json_string_value(json_object_get(n, "on_timeout")));
 		} else if (strcmp(kind, "gate") == 0) {
 			printf(" on_fail %s", json_string_value(json_object_get(n, "on_fail")));
+			if (ms_text(json_object_get(n, "timeout_ms"), b2, sizeof(b2)))
+				printf(" timeout %s", b2);
 		} else if (strcmp(kind, "approve") == 0) {
 			printf(" \"%s\"", json_string_value(json_object_get(n, "prompt")));
 		}

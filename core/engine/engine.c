@@ -37,6 +37,7 @@
 #define ERROR_MT "pgmove.error"
 #define CONTINUE (-1) /* a node finished; go on with the next one */
 #define SNAPSHOT_EVERY 2000 /* events between two state snapshots (state.json) */
+#define GATE_CHECK_TIMEOUT_MS (30 * 60 * 1000LL) /* a gate check's default deadline */
 
 typedef struct engine {
 	runbook *rb;
@@ -1029,6 +1030,10 @@ static int run_gate(engine *e, int i)
 	char failed_names[1024] = "";
 	size_t used = 0;
 
+	/* each check has the gate's timeout (default 30 minutes): a server that
+	 * refuses connections fails the check instead of being retried for hours */
+	long long check_ms = plan_ms(pn, "timeout_ms", GATE_CHECK_TIMEOUT_MS);
+
 	pgm_log_set_context(name);
 	EMIT(e, json_pack("{s:s, s:s, s:i}", "ev", "gate.start", "node", name, "attempt", attempt));
 	for (size_t j = 0; j < json_array_size(checks); j++) {
@@ -1038,7 +1043,7 @@ static int run_gate(engine *e, int i)
 		runbook_push_check_fn(e->rb, i, (int)j);
 		push_ctx(e);
 		e->in_check = 1;
-		json_t *err = call_lua(e, 1, 2, deadline_after(6 * 3600 * 1000LL));
+		json_t *err = call_lua(e, 1, 2, deadline_after(check_ms));
 		e->in_check = 0;
 		e->node = -1;
 		int ok = 0;

@@ -257,8 +257,9 @@ function check(name, fn)
   return setmetatable({ name = name, fn = fn, loc = loc }, { __name = "pgmove.check" })
 end
 
-local gate_decl = declare("gate", { on_fail = 1, summary = 1 }, function(loc, what, spec)
+local gate_decl = declare("gate", { on_fail = 1, summary = 1, timeout = 1 }, function(loc, what, spec)
   local n = { checks = {} }
+  n.timeout_ms = want(loc, what, "timeout", spec.timeout, "duration", true)
   local seen = {}
   for i, c in ipairs(spec) do
     if getmetatable(c) == nil or getmetatable(c).__name ~= "pgmove.check" then
@@ -411,7 +412,7 @@ local function plan_of(d)
     elseif n.kind == "gate" then
       p.checks = json.array{}
       for j, c in ipairs(n.checks) do p.checks[j] = c.name end
-      p.on_fail = n.on_fail
+      p.on_fail, p.timeout_ms = n.on_fail, n.timeout_ms
     elseif n.kind == "approve" then
       p.prompt = n.prompt
       p.approvers = n.approvers and json.array(n.approvers) or nil

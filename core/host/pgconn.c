@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -150,6 +151,22 @@ static int connect_once(pgm_call *call, const char *conninfo, const char *appnam
 	}
 }
 
+/* wall_in - the wall-clock time ms from now as "HH:MM:SS.mmmZ" into buf. */
+static const char *wall_in(long long ms, char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	time_t sec;
+	long long msec;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	msec = (long long)ts.tv_nsec / 1000000 + (ms > 0 ? ms : 0);
+	sec = ts.tv_sec + (time_t)(msec / 1000);
+	gmtime_r(&sec, &tm);
+	snprintf(buf, len, "%02d:%02d:%02d.%03lldZ", tm.tm_hour, tm.tm_min, tm.tm_sec, msec % 1000);
+	return buf;
+}
+
 /* pgm_pg_connect - see plugin.h. Registers the connection string's password
  * as a secret first. Retries for up to the remaining deadline, or 10 s
  * when the call has none. */
@@ -157,7 +174,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 {
 	long long start = pgm_now_ms(), delay = 200;
 	long long window = pgm_remaining_ms(call) >= 0 ? pgm_remaining_ms(call) : 10000;
-	char appname[64], *desc;
+	char appname[64], *desc, until[32];
 	char *perr = NULL;
 	PQconninfoOption *opts;
 	unsigned seed = (unsigned)start ^ ((unsigned)getpid() << 16); /* jitter differs per process */
@@ -224,8 +241,14 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 		if (wait > window - (pgm_now_ms() - start) - 50)
 			wait = window - (pgm_now_ms() - start) - 50;
 		if (retryable && wait >= 20 && !pgm_cancelled(call)) {
-			pgm_debug("pg: connect %s: %s (attempt %d, retrying in %lld ms)", desc,
-				  msg, attempt, wait);
+			char next[32];
+
+			/* info, not debug: the operator must see a check or a step that
+			 * waits for a server move, and when it tries again */
+			pgm_info("pg: connect %s: %s (attempt %d; next attempt at %s, retrying "
+				 "until %s)",
+				 desc, msg, attempt, wall_in(wait, next, sizeof(next)),
+				 wall_in(window - (pgm_now_ms() - start), until, sizeof(until)));
 			free(msg);
 			if (pgm_sleep_ms(call, wait) < 0) {
 				free(desc);

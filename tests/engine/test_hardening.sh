@@ -154,4 +154,22 @@ equals "$modes" "" "item 26: every file of the run is 0600"
 [ -f "$(run_dir harden)/state.json" ] && ok "item 26: state.json was written" ||
 	bad "item 26: no state.json"
 
+
+# --- item 21: a gate check against a server refusing connections
+port=$(random_port_base)
+while "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; do
+	port=$((port + 1))
+done
+start=$(date +%s)
+PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$top_builddir/plugins" \
+	expect 4 "item 21: the gate fails within its timeout" \
+	pgmove run "$RUNBOOKS/refused.lua" -p port=$port --log-format plain
+took=$(($(date +%s) - start))
+[ $took -le 20 ] && ok "item 21: it took ${took}s (timeout 3s)" || bad "item 21: it took ${took}s"
+has "$T/err" "INFO .*connect .*Connection refused.*next attempt at [0-9]{2}:[0-9]{2}:[0-9]{2}" \
+	"item 21: each retry is logged at info with the next attempt's time"
+PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$top_builddir/plugins" \
+	expect 0 "item 21: plan shows the gate's timeout" pgmove plan "$RUNBOOKS/refused.lua"
+has "$T/out" "gate +reachable .*timeout 3s" "item 21: plan prints it"
+
 finish
