@@ -14,7 +14,9 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dms.h"
 
@@ -168,7 +170,8 @@ static int tags_body(pgm_call *call, json_t *args, json_t *body)
 	if (!tags || json_is_null(tags))
 		return 0;
 	if (!json_is_object(tags)) {
-		pgm_fail(call, "args.invalid", 0, "argument \"tags\" must be an object key = value");
+		pgm_fail(call, "args.invalid", 0,
+			 "argument \"tags\" must be an object key = value");
 		return -1;
 	}
 	l = json_array();
@@ -272,11 +275,12 @@ static json_t *fn_create_instance(pgm_call *call, json_t *args)
 		json_decref(sgs);
 		if (!((hcls && strcmp(hcls, cls) == 0) || (pcls && strcmp(pcls, cls) == 0)) ||
 		    hmaz != multi_az) {
-			out = pgm_fail(call, "dms.conflict", 0,
-				       "dms: replication instance %s exists with class %s%s, not %s%s "
-				       "as asked: modify it (modify_instance) or pick another id",
-				       id, hcls ? hcls : "?", hmaz ? " Multi-AZ" : "", cls,
-				       multi_az ? " Multi-AZ" : "");
+			out = pgm_fail(
+				call, "dms.conflict", 0,
+				"dms: replication instance %s exists with class %s%s, not %s%s "
+				"as asked: modify it (modify_instance) or pick another id",
+				id, hcls ? hcls : "?", hmaz ? " Multi-AZ" : "", cls,
+				multi_az ? " Multi-AZ" : "");
 			json_decref(have);
 			return out;
 		}
@@ -308,8 +312,9 @@ static json_t *fn_create_instance(pgm_call *call, json_t *args)
 		return NULL;
 	if (!json_is_object(json_object_get(res, "ReplicationInstance"))) {
 		json_decref(res);
-		return pgm_fail(call, "aws.bad_response", 0,
-				"dms CreateReplicationInstance: no ReplicationInstance in the answer");
+		return pgm_fail(
+			call, "aws.bad_response", 0,
+			"dms CreateReplicationInstance: no ReplicationInstance in the answer");
 	}
 	out = norm_instance(json_object_get(res, "ReplicationInstance"));
 	json_decref(res);
@@ -361,9 +366,10 @@ static json_t *fn_wait_instance(pgm_call *call, json_t *args)
 		pgm_progress(call, 0, 0, "", st ? st : "?");
 		json_decref(out);
 		if (pgm_now_ms() - start + every > timeout)
-			return pgm_fail(call, "dms.wait_timeout", 1,
-					"dms: replication instance %s: not %s after %lld s (last %s)",
-					id, want, timeout / 1000, st ? st : "?");
+			return pgm_fail(
+				call, "dms.wait_timeout", 1,
+				"dms: replication instance %s: not %s after %lld s (last %s)", id,
+				want, timeout / 1000, st ? st : "?");
 		if (pgm_sleep_ms(call, every) != 0)
 			return NULL;
 	}
@@ -473,7 +479,14 @@ static json_t *norm_endpoint(json_t *e)
 
 	copy_str(o, "id", e, "EndpointIdentifier");
 	copy_str(o, "arn", e, "EndpointArn");
-	copy_str(o, "type", e, "EndpointType");
+	if (dms_sget(e, "EndpointType")) {
+		char *t = strdup(dms_sget(e, "EndpointType"));
+
+		for (char *p = t; p && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		json_object_set_new(o, "type", json_string(t ? t : ""));
+		free(t);
+	}
 	copy_str(o, "engine", e, "EngineName");
 	copy_str(o, "status", e, "Status");
 	copy_str(o, "server", e, "ServerName");
@@ -506,9 +519,8 @@ static int one_of(const char *v, const char *const *allowed)
  * would create it with, as "field: have X, want Y; ..." into buf; 0 if same. */
 static int endpoint_diff(json_t *have, json_t *body, char *buf, size_t len)
 {
-	static const char *const fields[] = {"EndpointType", "EngineName", "ServerName",
-					     "Port",         "DatabaseName", "Username",
-					     "SslMode",      NULL};
+	static const char *const fields[] = {"EndpointType", "EngineName", "ServerName", "Port",
+					     "DatabaseName", "Username",   "SslMode",	 NULL};
 	size_t used = 0;
 	int n = 0;
 
@@ -519,7 +531,12 @@ static int endpoint_diff(json_t *have, json_t *body, char *buf, size_t len)
 
 		if (!w || (h && json_equal(h, w)))
 			continue;
-		if (strcmp(fields[i], "SslMode") == 0 && !h && strcmp(json_string_value(w), "none") == 0)
+		/* DMS answers EndpointType in capitals (SOURCE). */
+		if (h && json_is_string(h) && json_is_string(w) &&
+		    strcasecmp(json_string_value(h), json_string_value(w)) == 0)
+			continue;
+		if (strcmp(fields[i], "SslMode") == 0 && !h &&
+		    strcmp(json_string_value(w), "none") == 0)
 			continue;
 		hs = h ? json_dumps(h, JSON_ENCODE_ANY) : strdup("(none)");
 		ws = json_dumps(w, JSON_ENCODE_ANY);
@@ -540,8 +557,9 @@ static int endpoint_diff(json_t *have, json_t *body, char *buf, size_t len)
 		if ((hsec || wsec) && !(hsec && wsec && strcmp(hsec, wsec) == 0)) {
 			if (used < len)
 				used += (size_t)snprintf(buf + used, len - used,
-							 "%ssecret: has %s, wanted %s", n ? "; " : "",
-							 hsec ? hsec : "(none)", wsec ? wsec : "(none)");
+							 "%ssecret: has %s, wanted %s",
+							 n ? "; " : "", hsec ? hsec : "(none)",
+							 wsec ? wsec : "(none)");
 			n++;
 		}
 	}
@@ -554,8 +572,7 @@ static json_t *fn_create_endpoint(pgm_call *call, json_t *args)
 	static const char *const engines[] = {"postgres", "aurora-postgresql", NULL};
 	static const char *const ssl_modes[] = {"none", "require", "verify-ca", "verify-full",
 						NULL};
-	static const char *const plugins[] = {"no-preference", "test-decoding", "pglogical",
-					      NULL};
+	static const char *const plugins[] = {"no-preference", "test-decoding", "pglogical", NULL};
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *type = pgm_arg_string(call, args, "type", NULL, 1);
 	const char *engine = pgm_arg_string(call, args, "engine", "postgres", 0);
@@ -579,10 +596,14 @@ static json_t *fn_create_endpoint(pgm_call *call, json_t *args)
 
 	if (!id || !type || !engine || !database || !ssl || pgm_failed(call) ||
 	    pgm_arg_int(call, args, "port", 5432, 0, &port) != 0 ||
-	    pgm_arg_bool(call, args, "heartbeat", -1, &heartbeat) != 0 ||
+	    pgm_arg_bool(call, args, "heartbeat", 1, &heartbeat) != 0 ||
 	    pgm_arg_int(call, args, "heartbeat_frequency", 0, 0, &hb_freq) != 0 ||
-	    pgm_arg_bool(call, args, "capture_ddls", -1, &ddls) != 0)
+	    pgm_arg_bool(call, args, "capture_ddls", 0, &ddls) != 0)
 		return NULL;
+	if (!json_object_get(args, "capture_ddls"))
+		ddls = -1;
+	if (!json_object_get(args, "heartbeat"))
+		heartbeat = -1;
 	if (!one_of(type, types))
 		return pgm_fail(call, "args.invalid", 0,
 				"endpoint %s: type \"%s\" must be source or target", id, type);
@@ -596,16 +617,18 @@ static json_t *fn_create_endpoint(pgm_call *call, json_t *args)
 				"verify-full",
 				id, ssl);
 	if (plugin && !one_of(plugin, plugins))
-		return pgm_fail(call, "args.invalid", 0,
-				"endpoint %s: plugin \"%s\" must be no-preference, test-decoding or "
-				"pglogical",
-				id, plugin);
+		return pgm_fail(
+			call, "args.invalid", 0,
+			"endpoint %s: plugin \"%s\" must be no-preference, test-decoding or "
+			"pglogical",
+			id, plugin);
 	if (port < 1 || port > 65535)
 		return pgm_fail(call, "args.invalid", 0, "endpoint %s: port %lld is out of range",
 				id, port);
 	if (extra && !json_is_null(extra) && !json_is_object(extra))
 		return pgm_fail(call, "args.invalid", 0,
-				"endpoint %s: settings must be an object of PostgreSQLSettings", id);
+				"endpoint %s: settings must be an object of PostgreSQLSettings",
+				id);
 	if (secret || role) {
 		if (!secret || !role)
 			return pgm_fail(call, "args.invalid", 0,
@@ -614,17 +637,20 @@ static json_t *fn_create_endpoint(pgm_call *call, json_t *args)
 					id);
 		if (strncmp(secret, "arn:", 4) != 0 || strncmp(role, "arn:", 4) != 0)
 			return pgm_fail(call, "args.invalid", 0,
-					"endpoint %s: secret_arn and secret_role_arn must be ARNs", id);
-		if (password || user || server)
-			return pgm_fail(call, "args.invalid", 0,
-					"endpoint %s: with secret_arn, server, username and password "
-					"come from the secret; do not give them",
+					"endpoint %s: secret_arn and secret_role_arn must be ARNs",
 					id);
-	} else if (!server || !user || !password) {
-		return pgm_fail(call, "args.invalid", 0,
-				"endpoint %s: give server, username and password, or secret_arn and "
-				"secret_role_arn (AWS Secrets Manager)",
+		if (password || user || server)
+			return pgm_fail(
+				call, "args.invalid", 0,
+				"endpoint %s: with secret_arn, server, username and password "
+				"come from the secret; do not give them",
 				id);
+	} else if (!server || !user || !password) {
+		return pgm_fail(
+			call, "args.invalid", 0,
+			"endpoint %s: give server, username and password, or secret_arn and "
+			"secret_role_arn (AWS Secrets Manager)",
+			id);
 	}
 	if (strcmp(ssl, "verify-ca") == 0 || strcmp(ssl, "verify-full") == 0) {
 		if (!cert)
@@ -691,10 +717,11 @@ static json_t *fn_create_endpoint(pgm_call *call, json_t *args)
 		json_decref(body);
 		if (n) {
 			json_decref(have);
-			return pgm_fail(call, "dms.conflict", 0,
-					"dms: endpoint %s exists with other settings (%s): delete it "
-					"or pick another id",
-					id, diff);
+			return pgm_fail(
+				call, "dms.conflict", 0,
+				"dms: endpoint %s exists with other settings (%s): delete it "
+				"or pick another id",
+				id, diff);
 		}
 		out = norm_endpoint(have);
 		json_decref(have);
@@ -743,9 +770,8 @@ static json_t *connection(pgm_call *call, json_t *args, const char *inst, const 
 	json_t *res, *c;
 
 	res = dms_call(call, args, "DescribeConnections",
-		       json_pack("{s:[{s:s,s:[s]},{s:s,s:[s]}]}", "Filters", "Name",
-				 "endpoint-arn", "Values", ep, "Name", "replication-instance-arn",
-				 "Values", inst));
+		       json_pack("{s:[{s:s,s:[s]},{s:s,s:[s]}]}", "Filters", "Name", "endpoint-arn",
+				 "Values", ep, "Name", "replication-instance-arn", "Values", inst));
 	if (!res) {
 		if (strcmp(pgm_error_code(call), "dms.ResourceNotFoundFault") == 0)
 			pgm_clear_error(call);
@@ -805,10 +831,11 @@ static json_t *fn_test_connection(pgm_call *call, json_t *args)
 		if (st && strcmp(st, "failed") == 0) {
 			const char *msg = dms_sget(c, "LastFailureMessage");
 
-			out = pgm_fail(call, "dms.connection_failed", 0,
-				       "dms: endpoint %s: connection test from replication instance "
-				       "%s failed: %s",
-				       eid, iid, msg && *msg ? msg : "(DMS gave no message)");
+			out = pgm_fail(
+				call, "dms.connection_failed", 0,
+				"dms: endpoint %s: connection test from replication instance "
+				"%s failed: %s",
+				eid, iid, msg && *msg ? msg : "(DMS gave no message)");
 			json_decref(c);
 			return out;
 		}
@@ -829,11 +856,19 @@ static json_t *fn_test_connection(pgm_call *call, json_t *args)
 
 /* ---- the function table -------------------------------------------------------- */
 
-#define P_REGION {"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"}
-#define P_END {NULL, NULL, 0, 0, NULL}
+#define P_REGION                                                                                   \
+	{                                                                                          \
+		"region", "string", 0, 0, "AWS region (default: AWS_REGION, profile)"              \
+	}
+#define P_END                                                                                      \
+	{                                                                                          \
+		NULL, NULL, 0, 0, NULL                                                             \
+	}
 #define P_WAIT                                                                                     \
 	{"every", "duration", 0, 0, "how often to ask DMS"},                                       \
-		{"timeout", "duration", 0, 0, "give up after (dms.wait_timeout, retryable)"}
+	{                                                                                          \
+		"timeout", "duration", 0, 0, "give up after (dms.wait_timeout, retryable)"         \
+	}
 
 static const pgm_param p_create_instance[] = {
 	{"id", "string", 1, 0, "replication instance identifier"},
@@ -913,9 +948,8 @@ static const pgm_param p_create_task[] = {
 	{"tags", "object", 0, 0, "{key = value}"},
 	P_REGION,
 	P_END};
-static const pgm_param p_task[] = {{"task", "string", 1, 0, "task identifier or ARN"},
-				   P_REGION,
-				   P_END};
+static const pgm_param p_task[] = {
+	{"task", "string", 1, 0, "task identifier or ARN"}, P_REGION, P_END};
 static const pgm_param p_wait_task[] = {
 	{"task", "string", 1, 0, "task identifier or ARN"},
 	{"status", "any", 0, 0, "status or statuses to wait for (default ready)"},
@@ -942,12 +976,11 @@ static const pgm_param p_reload_tables[] = {
 	{"option", "string", 0, 0, "data-reload (default) or validate-only"},
 	P_REGION,
 	P_END};
-static const pgm_param p_table_statistics[] = {
-	{"task", "string", 1, 0, "task identifier or ARN"},
-	{"schema", "string", 0, 0, "only this schema"},
-	{"table", "string", 0, 0, "only this table"},
-	P_REGION,
-	P_END};
+static const pgm_param p_table_statistics[] = {{"task", "string", 1, 0, "task identifier or ARN"},
+					       {"schema", "string", 0, 0, "only this schema"},
+					       {"table", "string", 0, 0, "only this table"},
+					       P_REGION,
+					       P_END};
 static const pgm_param p_cdc_latency[] = {
 	{"task", "string", 1, 0, "task identifier or ARN"},
 	{"window", "duration", 0, 0, "how far back (default 5m)"},
@@ -976,7 +1009,8 @@ static const pgm_param p_assessment[] = {
 	{"run", "string", 0, 0, "assessment run ARN"},
 	{"task", "string", 0, 0, "or: task identifier or ARN (its newest run, or the one named)"},
 	{"name", "string", 0, 0, "run name"},
-	{"fail_on_blocking", "boolean", 0, 0, "wait: failed assessments are an error (default true)"},
+	{"fail_on_blocking", "boolean", 0, 0,
+	 "wait: failed assessments are an error (default true)"},
 	P_WAIT,
 	P_REGION,
 	P_END};
@@ -995,11 +1029,9 @@ static const pgm_function functions[] = {
 	{"create_endpoint", fn_create_endpoint, PGM_FN_IDEMPOTENT,
 	 "create a PostgreSQL / Aurora PostgreSQL endpoint (adopts an identical one)",
 	 p_create_endpoint},
-	{"describe_endpoint", fn_describe_endpoint, RO, "an endpoint (without its password)",
-	 p_id},
+	{"describe_endpoint", fn_describe_endpoint, RO, "an endpoint (without its password)", p_id},
 	{"test_connection", fn_test_connection, PGM_FN_IDEMPOTENT,
-	 "test an endpoint from a replication instance and wait for the result",
-	 p_test_connection},
+	 "test an endpoint from a replication instance and wait for the result", p_test_connection},
 	{"delete_endpoint", fn_delete_endpoint, PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE,
 	 "delete an endpoint (absent counts as deleted)", p_id},
 	{"table_mappings", dms_fn_table_mappings, RO,
@@ -1026,15 +1058,13 @@ static const pgm_function functions[] = {
 	{"table_statistics", dms_fn_table_statistics, RO,
 	 "per-table state, rows, changes and validation of a task", p_table_statistics},
 	{"cdc_latency", dms_fn_cdc_latency, RO,
-	 "CDC source / target latency and incoming changes from CloudWatch AWS/DMS",
-	 p_cdc_latency},
+	 "CDC source / target latency and incoming changes from CloudWatch AWS/DMS", p_cdc_latency},
 	{"replication_state", dms_fn_replication_state, RO,
 	 "NOT_STARTED, FULL_LOAD_RUNNING, FULL_LOAD_COMPLETE, CDC_ACTIVE, CDC_CAUGHT_UP, "
 	 "REPLICATION_FAILED (or STOPPED) with the reason",
 	 p_replication_state},
 	{"start_assessment", dms_fn_start_assessment, PGM_FN_IDEMPOTENT,
-	 "start a premigration assessment run (adopts one with the same name)",
-	 p_start_assessment},
+	 "start a premigration assessment run (adopts one with the same name)", p_start_assessment},
 	{"assessment_result", dms_fn_assessment_result, RO,
 	 "an assessment run and each individual assessment's status", p_assessment},
 	{"wait_assessment", dms_fn_wait_assessment, RO,

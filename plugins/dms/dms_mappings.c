@@ -31,8 +31,8 @@ static const struct {
 	{NULL, NULL, NULL},
 };
 
-static const char *const filter_ops[] = {"eq", "noteq", "gte", "ste", "lte", "between",
-					 "notbetween", "null", "notnull", NULL};
+static const char *const filter_ops[] = {"eq",	    "noteq",	  "gte",  "ste",     "lte",
+					 "between", "notbetween", "null", "notnull", NULL};
 
 static json_t *bad(pgm_call *call, const char *task, size_t i, const char *fmt, const char *a,
 		   const char *b)
@@ -107,7 +107,8 @@ static json_t *filters(pgm_call *call, const char *task, size_t i, json_t *fl)
 					   "ste, between, notbetween, null, notnull)",
 					   col, k);
 			}
-			c = json_pack("{s:s}", "filter-operator", strcmp(k, "lte") == 0 ? "ste" : k);
+			c = json_pack("{s:s}", "filter-operator",
+				      strcmp(k, "lte") == 0 ? "ste" : k);
 			if (strcmp(k, "between") == 0 || strcmp(k, "notbetween") == 0) {
 				if (!json_is_array(v) || json_array_size(v) != 2) {
 					json_decref(c);
@@ -116,7 +117,8 @@ static json_t *filters(pgm_call *call, const char *task, size_t i, json_t *fl)
 					return bad(call, task, i,
 						   "filter on %s: %s takes {start, end}", col, k);
 				}
-				json_object_set_new(c, "start-value", text_of(json_array_get(v, 0)));
+				json_object_set_new(c, "start-value",
+						    text_of(json_array_get(v, 0)));
 				json_object_set_new(c, "end-value", text_of(json_array_get(v, 1)));
 			} else if (strcmp(k, "null") != 0 && strcmp(k, "notnull") != 0) {
 				if (json_is_string(v)) {
@@ -131,7 +133,8 @@ static json_t *filters(pgm_call *call, const char *task, size_t i, json_t *fl)
 					json_decref(conds);
 					json_decref(out);
 					return bad(call, task, i,
-						   "filter on %s: %s needs a string or number", col, k);
+						   "filter on %s: %s needs a string or number", col,
+						   k);
 				}
 			}
 			json_array_append_new(conds, c);
@@ -141,9 +144,9 @@ static json_t *filters(pgm_call *call, const char *task, size_t i, json_t *fl)
 			json_decref(out);
 			return bad(call, task, i, "filter on %s has no condition", col, NULL);
 		}
-		json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "filter-type", "source",
-						     "column-name", col, "filter-conditions",
-						     conds));
+		json_array_append_new(out,
+				      json_pack("{s:s,s:s,s:o}", "filter-type", "source",
+						"column-name", col, "filter-conditions", conds));
 	}
 	return out;
 }
@@ -175,10 +178,9 @@ static json_t *one_rule(pgm_call *call, const char *task, size_t i, json_t *r, i
 			   type, NULL);
 	json_object_foreach(r, k, v)
 	{
-		static const char *const known[] = {"type",   "schema", "table",   "column",
-						    "target", "to",     "value",   "filters",
-						    "load",   "columns", "boundaries", "name",
-						    NULL};
+		static const char *const known[] = {
+			"type",	   "schema", "table",	"column",     "target", "to", "value",
+			"filters", "load",   "columns", "boundaries", "name",	NULL};
 		int ok = 0;
 
 		for (int n = 0; known[n]; n++)
@@ -213,8 +215,12 @@ static json_t *one_rule(pgm_call *call, const char *task, size_t i, json_t *r, i
 		return out;
 	}
 	if (strcmp(rule_types[t].rule_type, "table-settings") == 0) {
-		static const char *const loads[] = {"partitions-auto", "partitions-list",
-						    "subpartitions-auto", "ranges", "none", NULL};
+		static const char *const loads[] = {"partitions-auto",
+						    "partitions-list",
+						    "subpartitions-auto",
+						    "ranges",
+						    "none",
+						    NULL};
 		const char *load = str(r, "load");
 		json_t *pl;
 		int ok = 0;
@@ -450,8 +456,8 @@ json_t *dms_settings_build(pgm_call *call, json_t *s, const char *task)
 	}
 	if (!json_is_object(s)) {
 		json_decref(out);
-		return pgm_fail(call, "args.invalid", 0,
-				"dms: task %s: settings must be a table", task);
+		return pgm_fail(call, "args.invalid", 0, "dms: task %s: settings must be a table",
+				task);
 	}
 	json_object_foreach(s, k, v)
 	{
@@ -511,7 +517,7 @@ json_t *dms_settings_build(pgm_call *call, json_t *s, const char *task)
 					task, k);
 		}
 		continue;
-	badval: {
+	badval : {
 		char *t = json_dumps(v, JSON_ENCODE_ANY);
 
 		pgm_fail(call, "args.invalid", 0, "dms: task %s: setting %s = %s is not valid",

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "dms.h"
@@ -74,14 +75,14 @@ static json_t *norm_task(json_t *t)
 static void derive(json_t *o, json_t *t, json_t *lat, double caught_up_below)
 {
 	const char *status = dms_sget(t, "Status"), *stop = dms_sget(t, "StopReason");
-	const char *type = dms_sget(t, "MigrationType"), *failure = dms_sget(t, "LastFailureMessage");
+	const char *type = dms_sget(t, "MigrationType"),
+		   *failure = dms_sget(t, "LastFailureMessage");
 	json_t *st = json_object_get(t, "ReplicationTaskStats");
 	long long pct = ival(st, "FullLoadProgressPercent"), errored = ival(st, "TablesErrored");
 	long long loading = ival(st, "TablesLoading"), queued = ival(st, "TablesQueued");
-	int full_load_done =
-		(type && strcmp(type, "cdc") == 0) ||
-		(pct >= 100 && loading == 0 && queued == 0) ||
-		json_object_get(st, "FullLoadFinishDate") != NULL;
+	int full_load_done = (type && strcmp(type, "cdc") == 0) ||
+			     (pct >= 100 && loading == 0 && queued == 0) ||
+			     json_object_get(st, "FullLoadFinishDate") != NULL;
 	const char *state;
 	char reason[600];
 
@@ -90,7 +91,9 @@ static void derive(json_t *o, json_t *t, json_t *lat, double caught_up_below)
 		state = "REPLICATION_FAILED";
 		if (strcmp(status, "failed") == 0)
 			snprintf(reason, sizeof(reason), "task failed: %s",
-				 failure && *failure ? failure : stop ? stop : "no message");
+				 failure && *failure ? failure
+				 : stop		     ? stop
+						     : "no message");
 		else
 			snprintf(reason, sizeof(reason), "%lld table(s) errored", errored);
 	} else if (strcmp(status, "creating") == 0 || strcmp(status, "ready") == 0 ||
@@ -141,7 +144,8 @@ static void derive(json_t *o, json_t *t, json_t *lat, double caught_up_below)
 					 caught_up_below);
 			else
 				snprintf(reason, sizeof(reason),
-					 "task %s, CDC latency not known (no CloudWatch data)", status);
+					 "task %s, CDC latency not known (no CloudWatch data)",
+					 status);
 		}
 	}
 	json_object_set_new(o, "state", json_string(state));
@@ -200,18 +204,14 @@ json_t *dms_fn_create_task(pgm_call *call, json_t *args)
 	dst = dms_need(call, args, DMS_ENDPOINT, tref, what);
 	if (!dst)
 		goto done;
-	if (strcmp(dms_sget(src, "EndpointType") ? dms_sget(src, "EndpointType") : "",
-		   "source") != 0 &&
-	    strcmp(dms_sget(src, "EndpointType") ? dms_sget(src, "EndpointType") : "",
-		   "SOURCE") != 0) {
+	if (strcasecmp(dms_sget(src, "EndpointType") ? dms_sget(src, "EndpointType") : "",
+		       "source") != 0) {
 		pgm_fail(call, "args.invalid", 0, "dms: task %s: endpoint %s is not a source", id,
 			 sref);
 		goto done;
 	}
-	if (strcmp(dms_sget(dst, "EndpointType") ? dms_sget(dst, "EndpointType") : "",
-		   "target") != 0 &&
-	    strcmp(dms_sget(dst, "EndpointType") ? dms_sget(dst, "EndpointType") : "",
-		   "TARGET") != 0) {
+	if (strcasecmp(dms_sget(dst, "EndpointType") ? dms_sget(dst, "EndpointType") : "",
+		       "target") != 0) {
 		pgm_fail(call, "args.invalid", 0, "dms: task %s: endpoint %s is not a target", id,
 			 tref);
 		goto done;
@@ -220,10 +220,9 @@ json_t *dms_fn_create_task(pgm_call *call, json_t *args)
 	if (pgm_failed(call))
 		goto done;
 	if (have) {
-		json_t *hm = json_loads(dms_sget(have, "TableMappings") ? dms_sget(have,
-										     "TableMappings")
-									: "null",
-					0, NULL);
+		json_t *hm = json_loads(
+			dms_sget(have, "TableMappings") ? dms_sget(have, "TableMappings") : "null",
+			0, NULL);
 		char diff[600] = "";
 		size_t used = 0;
 		static const char *const keys[][2] = {
@@ -244,7 +243,7 @@ json_t *dms_fn_create_task(pgm_call *call, json_t *args)
 					diff + used, sizeof(diff) - used, "%s%s is %s, not %s",
 					used ? "; " : "", keys[k][1],
 					dms_sget(have, keys[k][0]) ? dms_sget(have, keys[k][0])
-								  : "?",
+								   : "?",
 					json_string_value(want[k]));
 		json_decref(want[3]);
 		if (!json_equal(hm, maps) && used < sizeof(diff))
@@ -279,8 +278,8 @@ json_t *dms_fn_create_task(pgm_call *call, json_t *args)
 		json_t *v, *l = json_array();
 
 		json_object_foreach(tags, k, v) json_array_append_new(
-			l, json_pack("{s:s,s:s}", "Key", k,
-				     "Value", json_is_string(v) ? json_string_value(v) : ""));
+			l, json_pack("{s:s,s:s}", "Key", k, "Value",
+				     json_is_string(v) ? json_string_value(v) : ""));
 		json_object_set_new(body, "Tags", l);
 	}
 	res = dms_call(call, args, "CreateReplicationTask", body);
@@ -428,13 +427,11 @@ static json_t *latency(pgm_call *call, json_t *args, json_t *t)
 		json_object_set_new(params, name, json_string("Maximum"));
 	}
 	json_decref(inst);
-	res = pgm_aws_query(call, &dms_cloudwatch, dms_region(call, args), "GetMetricData",
-			    params);
+	res = pgm_aws_query(call, &dms_cloudwatch, dms_region(call, args), "GetMetricData", params);
 	json_decref(params);
 	if (!res)
 		return NULL;
-	out = json_pack("{s:n,s:n,s:n,s:b}", "source", "target", "incoming_changes", "has_data",
-			0);
+	out = json_pack("{s:n,s:n,s:n,s:b}", "source", "target", "incoming_changes", "has_data", 0);
 	results = pgm_aws_list(json_object_get(res, "MetricDataResults"));
 	json_array_foreach(results, i, t)
 	{
@@ -528,8 +525,8 @@ static int wanted(json_t *want, const char *v)
 		return 0;
 	if (json_is_string(want))
 		return strcmp(json_string_value(want), v) == 0;
-	json_array_foreach(want, i, x) if (json_is_string(x) && strcmp(json_string_value(x), v) == 0)
-		return 1;
+	json_array_foreach(want, i, x) if (json_is_string(x) &&
+					   strcmp(json_string_value(x), v) == 0) return 1;
 	return 0;
 }
 
@@ -562,7 +559,7 @@ json_t *dms_fn_wait_task(pgm_call *call, json_t *args)
 		if (st && strcmp(st, "failed") == 0) {
 			pgm_fail(call, "dms.task_failed", 0, "dms: task %s failed: %s",
 				 dms_sget(o, "id"),
-				 dms_sget(o, "last_failure")   ? dms_sget(o, "last_failure")
+				 dms_sget(o, "last_failure")  ? dms_sget(o, "last_failure")
 				 : dms_sget(o, "stop_reason") ? dms_sget(o, "stop_reason")
 							      : "no message");
 			json_decref(o);
@@ -622,8 +619,9 @@ json_t *dms_fn_start_task(pgm_call *call, json_t *args)
 		json_decref(t);
 		return out;
 	}
-	body = json_pack("{s:O,s:s}", "ReplicationTaskArn", json_object_get(t, "ReplicationTaskArn"),
-			 "StartReplicationTaskType", type);
+	body = json_pack("{s:O,s:s}", "ReplicationTaskArn",
+			 json_object_get(t, "ReplicationTaskArn"), "StartReplicationTaskType",
+			 type);
 	json_decref(t);
 	if (cdcpos)
 		json_object_set_new(body, "CdcStartPosition", json_string(cdcpos));
@@ -653,9 +651,9 @@ json_t *dms_fn_stop_task(pgm_call *call, json_t *args)
 		json_decref(t);
 		return out;
 	}
-	res = dms_call(call, args, "StopReplicationTask",
-		       json_pack("{s:O}", "ReplicationTaskArn",
-				 json_object_get(t, "ReplicationTaskArn")));
+	res = dms_call(
+		call, args, "StopReplicationTask",
+		json_pack("{s:O}", "ReplicationTaskArn", json_object_get(t, "ReplicationTaskArn")));
 	json_decref(t);
 	if (!res)
 		return NULL;
@@ -706,7 +704,8 @@ json_t *dms_fn_reload_tables(pgm_call *call, json_t *args)
 					"{schema =, table =}",
 					i + 1);
 		}
-		json_array_append_new(list, json_pack("{s:s,s:s}", "SchemaName", s, "TableName", n));
+		json_array_append_new(list,
+				      json_pack("{s:s,s:s}", "SchemaName", s, "TableName", n));
 	}
 	t = task_arg(call, args, NULL);
 	if (!t) {
@@ -717,8 +716,9 @@ json_t *dms_fn_reload_tables(pgm_call *call, json_t *args)
 		       json_pack("{s:O,s:O,s:s}", "ReplicationTaskArn",
 				 json_object_get(t, "ReplicationTaskArn"), "TablesToReload", list,
 				 "ReloadOption", opt));
-	out = res ? json_pack("{s:O,s:o,s:s}", "task", json_object_get(t, "ReplicationTaskIdentifier"),
-			      "tables", list, "option", opt)
+	out = res ? json_pack("{s:O,s:o,s:s}", "task",
+			      json_object_get(t, "ReplicationTaskIdentifier"), "tables", list,
+			      "option", opt)
 		  : NULL;
 	if (!res)
 		json_decref(list);
@@ -739,9 +739,9 @@ json_t *dms_fn_delete_task(pgm_call *call, json_t *args)
 		return pgm_failed(call) ? NULL
 					: json_pack("{s:s,s:b,s:s}", "id", ref, "existed", 0,
 						    "status", "deleted");
-	res = dms_call(call, args, "DeleteReplicationTask",
-		       json_pack("{s:O}", "ReplicationTaskArn",
-				 json_object_get(t, "ReplicationTaskArn")));
+	res = dms_call(
+		call, args, "DeleteReplicationTask",
+		json_pack("{s:O}", "ReplicationTaskArn", json_object_get(t, "ReplicationTaskArn")));
 	json_decref(t);
 	if (!res)
 		return NULL;
@@ -768,8 +768,9 @@ json_t *dms_fn_table_statistics(pgm_call *call, json_t *args)
 		return NULL;
 	}
 	do {
-		json_t *body = json_pack("{s:O,s:i}", "ReplicationTaskArn",
-					 json_object_get(t, "ReplicationTaskArn"), "MaxRecords", 500);
+		json_t *body =
+			json_pack("{s:O,s:i}", "ReplicationTaskArn",
+				  json_object_get(t, "ReplicationTaskArn"), "MaxRecords", 500);
 		json_t *f = json_array(), *res, *x;
 		size_t i;
 
@@ -777,8 +778,8 @@ json_t *dms_fn_table_statistics(pgm_call *call, json_t *args)
 			json_array_append_new(f, json_pack("{s:s,s:[s]}", "Name", "schema-name",
 							   "Values", schema));
 		if (table)
-			json_array_append_new(f, json_pack("{s:s,s:[s]}", "Name", "table-name",
-							   "Values", table));
+			json_array_append_new(
+				f, json_pack("{s:s,s:[s]}", "Name", "table-name", "Values", table));
 		if (json_array_size(f))
 			json_object_set_new(body, "Filters", f);
 		else
@@ -792,7 +793,8 @@ json_t *dms_fn_table_statistics(pgm_call *call, json_t *args)
 			goto fail;
 		json_array_foreach(json_object_get(res, "TableStatistics"), i, x)
 		{
-			const char *ts = dms_sget(x, "TableState"), *vs = dms_sget(x, "ValidationState");
+			const char *ts = dms_sget(x, "TableState"),
+				   *vs = dms_sget(x, "ValidationState");
 			json_t *o = json_object();
 			char name[300];
 
@@ -817,11 +819,13 @@ json_t *dms_fn_table_statistics(pgm_call *call, json_t *args)
 			vsusp += ival(x, "ValidationSuspendedRecords");
 			if (ts && strcmp(ts, "Table completed") == 0)
 				loaded++;
-			else if (ts && (strcmp(ts, "Before load") == 0 || strcmp(ts, "Full load") == 0))
+			else if (ts &&
+				 (strcmp(ts, "Before load") == 0 || strcmp(ts, "Full load") == 0))
 				loading++;
 			else if (ts && strcmp(ts, "Table error") == 0) {
 				snprintf(name, sizeof(name), "%s.%s",
-					 dms_sget(x, "SchemaName") ? dms_sget(x, "SchemaName") : "?",
+					 dms_sget(x, "SchemaName") ? dms_sget(x, "SchemaName")
+								   : "?",
 					 dms_sget(x, "TableName") ? dms_sget(x, "TableName") : "?");
 				json_array_append_new(errored, json_string(name));
 			} else
@@ -881,9 +885,9 @@ static json_t *norm_run(json_t *r)
 /* runs - the assessment runs matching one filter; new array or NULL. */
 static json_t *runs(pgm_call *call, json_t *args, const char *filter, const char *value)
 {
-	json_t *res = dms_call(call, args, "DescribeReplicationTaskAssessmentRuns",
-			       json_pack("{s:[{s:s,s:[s]}]}", "Filters", "Name", filter, "Values",
-					 value)),
+	json_t *res = dms_call(
+		       call, args, "DescribeReplicationTaskAssessmentRuns",
+		       json_pack("{s:[{s:s,s:[s]}]}", "Filters", "Name", filter, "Values", value)),
 	       *l;
 
 	if (!res) {
@@ -927,7 +931,8 @@ json_t *dms_fn_start_assessment(pgm_call *call, json_t *args)
 		goto done;
 	json_array_foreach(have, i, r)
 	{
-		if (dms_sget(r, "AssessmentRunName") && strcmp(dms_sget(r, "AssessmentRunName"), name) == 0) {
+		if (dms_sget(r, "AssessmentRunName") &&
+		    strcmp(dms_sget(r, "AssessmentRunName"), name) == 0) {
 			out = norm_run(r);
 			json_object_set_new(out, "adopted", json_true());
 			break;
@@ -958,8 +963,8 @@ done:
 
 static int run_done(const char *st)
 {
-	static const char *const running[] = {"provisioning", "running", "starting",
-					      "cancelling", "deleting", "pending", NULL};
+	static const char *const running[] = {"provisioning", "running", "starting", "cancelling",
+					      "deleting",     "pending", NULL};
 	return st && !one_of(st, running);
 }
 
@@ -995,7 +1000,8 @@ static json_t *result(pgm_call *call, json_t *args)
 		if (name && !(dms_sget(x, "AssessmentRunName") &&
 			      strcmp(dms_sget(x, "AssessmentRunName"), name) == 0))
 			continue;
-		if (!r || json_number_value(json_object_get(x, "ReplicationTaskAssessmentRunCreationDate")) >=
+		if (!r || json_number_value(
+				  json_object_get(x, "ReplicationTaskAssessmentRunCreationDate")) >=
 				  json_number_value(json_object_get(
 					  r, "ReplicationTaskAssessmentRunCreationDate")))
 			r = x;
@@ -1032,7 +1038,8 @@ static json_t *result(pgm_call *call, json_t *args)
 			pgm_clear_error(call);
 			break;
 		}
-		json_array_foreach(json_object_get(res, "ReplicationTaskIndividualAssessments"), i, x)
+		json_array_foreach(json_object_get(res, "ReplicationTaskIndividualAssessments"), i,
+				   x)
 		{
 			const char *n = dms_sget(x, "IndividualAssessmentName");
 			const char *st = dms_sget(x, "Status");
@@ -1110,8 +1117,7 @@ json_t *dms_fn_wait_assessment(pgm_call *call, json_t *args)
 			json_decref(o);
 			return NULL;
 		}
-		pgm_progress(call,
-			     json_number_value(json_object_get(o, "assessments_completed")),
+		pgm_progress(call, json_number_value(json_object_get(o, "assessments_completed")),
 			     json_number_value(json_object_get(o, "assessments_total")),
 			     "assessments", dms_sget(o, "status"));
 		json_decref(o);

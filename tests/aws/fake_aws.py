@@ -69,6 +69,8 @@ import botocore.loaders
 import botocore.model
 from botocore.awsrequest import AWSRequest
 
+from fake_dms import Dms, DmsFault  # the DMS part: tests/aws/fake_dms.py
+
 LOADER = botocore.loaders.Loader()
 MODELS = {}
 for _svc, _api in (("rds", "rds"), ("monitoring", "cloudwatch"), ("dms", "dms")):
@@ -882,7 +884,7 @@ class Fake:
         self.state = State(polls)
         self.rds = RDS(self.state)
         self.cw = CloudWatch(self.state)
-        self.dms = Dms()
+        self.dms = Dms(MODELS["dms"], self.state)
         self.injections = []
         self.requests = []
         self.imds_tokens = set()
@@ -896,62 +898,6 @@ def find_injection(fake, action):
             inj["used"] = inj.get("used", 0) + 1
             return inj
     return None
-
-
-class DmsFault(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-class Dms:
-    """A little DMS: replication tasks to describe (with Marker pagination),
-    start and stop, enough to test the JSON 1.1 protocol end to end."""
-
-    def __init__(self):
-        self.tasks = {}
-
-    def seed(self, tasks):
-        for t in tasks:
-            arn = "arn:aws:dms:us-east-1:123456789012:task:" + t["id"].upper()
-            self.tasks[arn] = {"ReplicationTaskIdentifier": t["id"], "ReplicationTaskArn": arn,
-                               "MigrationType": t.get("type", "full-load-and-cdc"),
-                               "Status": t.get("status", "ready"),
-                               "ReplicationTaskStats": {"FullLoadProgressPercent": 0}}
-
-    def call(self, action, args):
-        impl = getattr(self, action, None)
-        if impl is None:
-            raise DmsFault("InvalidParameterValueException", "fake: %s is not implemented" % action)
-        return impl(args)
-
-    def DescribeReplicationTasks(self, args):
-        items = sorted(self.tasks.values(), key=lambda t: t["ReplicationTaskIdentifier"])
-        start = int(args.get("Marker") or 0)
-        n = int(args.get("MaxRecords") or 100)
-        out = {"ReplicationTasks": items[start:start + n]}
-        if start + n < len(items):
-            out["Marker"] = str(start + n)
-        return out
-
-    def _task(self, args):
-        t = self.tasks.get(args.get("ReplicationTaskArn", ""))
-        if not t:
-            raise DmsFault("ResourceNotFoundFault", "Replication Task not found: %s"
-                           % args.get("ReplicationTaskArn"))
-        return t
-
-    def StartReplicationTask(self, args):
-        t = self._task(args)
-        if t["Status"] == "running":
-            raise DmsFault("InvalidResourceStateFault", "task is running")
-        t["Status"] = "running"
-        return {"ReplicationTask": t}
-
-    def StopReplicationTask(self, args):
-        t = self._task(args)
-        t["Status"] = "stopped"
-        return {"ReplicationTask": t}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -994,6 +940,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_fake/state":
             with LOCK:
                 return self._json(200, fake.state.dump())
+        if self.path == "/_fake/dms":
+            with LOCK:
+                return self._json(200, fake.dms.dump())
         if self.path.startswith("/latest/meta-data/iam/security-credentials"):
             tok = self.headers.get("X-aws-ec2-metadata-token")
             if tok not in fake.imds_tokens:
@@ -1054,6 +1003,8 @@ class Handler(BaseHTTPRequestHandler):
             if what == "inject":
                 fake.injections.append(arg)
                 return self._json(200, {"ok": True})
+            if what == "dms":
+                return self._json(200, fake.dms.control(arg))
             if what == "keys":
                 fake.keys.update(arg)
                 return self._json(200, {"ok": True})
@@ -1197,7 +1148,7 @@ class Handler(BaseHTTPRequestHandler):
                 return error(inj.get("status", 400), inj.get("error", "ThrottlingException"),
                              inj.get("message", "Rate exceeded"))
             with LOCK:
-                result = fake.dms.call(action, args)
+                result = fake.dms.call(action, args, rec.get("region"))
             rec["status"] = 200
             self._send(200, json.dumps(result, default=str), "application/x-amz-json-1.1",
                        extra={"x-amzn-RequestId": rid})
