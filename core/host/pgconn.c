@@ -3,7 +3,17 @@
  * asynchronous connect that honours cancellation and the deadline and
  * retries what a retry can help with (backoff and jitter), a password-free
  * description for messages, the last SQLSTATE, and statements sent
- * asynchronously so that cancellation reaches the server (PQcancel).
+ * asynchronously so that cancellation reaches the server.
+ *
+ * No wait here may outlast the call's deadline or a SIGTERM / SIGINT, even
+ * when the server is frozen (a paused VM, a stopped process, a black-holed
+ * network): every connection gets TCP keepalives and tcp_user_timeout
+ * (defaults the connection string may override), a connection attempt is
+ * bounded by connect_timeout (default PG_CONNECT_TIMEOUT_S), and the cancel
+ * request (libpq's PQcancel blocks until the server answers) is sent by a
+ * short-lived child process that is killed if the server does not answer
+ * within CANCEL_WAIT_MS; a statement that has not stopped by then loses its
+ * connection.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -13,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +44,18 @@
 #define FLOAT8OID 701
 #define JSONBOID 3802
 
-#define CANCEL_WAIT_MS 5000 /* how long a cancelled statement may take to stop */
+#define CANCEL_WAIT_MS 2000      /* how long a cancelled statement may take to stop */
+#define PG_CONNECT_TIMEOUT_S 20  /* one connection attempt, unless connect_timeout says */
+
+/* Defaults for every connection, placed before the connection string so
+ * that its own values win: a dead peer is noticed within about a minute
+ * (keepalive probes for an idle connection, tcp_user_timeout for data
+ * the peer does not acknowledge). */
+static const char *const conn_default_keys[] = {"keepalives", "keepalives_idle",
+						"keepalives_interval", "keepalives_count",
+						"tcp_user_timeout"};
+static const char *const conn_default_vals[] = {"1", "30", "10", "3", "60000"};
+#define N_CONN_DEFAULTS 5
 
 struct pgm_pg {
 	PGconn *conn;
@@ -40,6 +63,7 @@ struct pgm_pg {
 	char sqlstate[6]; /* of the last failed command, or ""            */
 	int busy;         /* a statement was sent, its result not taken   */
 	int cancel_sent;
+	pid_t cancel_pid; /* the child sending the cancel request, or 0   */
 };
 
 /* Connecting ---------------------------------------------------------- */
@@ -111,17 +135,29 @@ static void notice_receiver(void *arg, const PGresult *res)
 	free(m);
 }
 
-/* connect_once - one asynchronous connection attempt. 0 when connected;
- * -1 with *conn_out left for the caller to read the error from and free,
- * or -2 when cancelled (the call's error is set). */
+/* connect_once - one asynchronous connection attempt of at most
+ * timeout_ms. 0 when connected; -1 with *conn_out left for the caller to
+ * read the error from and free, -2 when cancelled (the call's error is
+ * set), or -3 when the attempt timed out. */
 static int connect_once(pgm_call *call, const char *conninfo, const char *appname,
-			PGconn **conn_out)
+			long long timeout_ms, PGconn **conn_out)
 {
-	const char *keys[] = {"dbname", "application_name", NULL};
-	const char *vals[] = {conninfo, appname, NULL};
+	const char *keys[N_CONN_DEFAULTS + 3], *vals[N_CONN_DEFAULTS + 3];
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	long long give_up = pgm_now_ms() + timeout_ms;
 	PGconn *conn;
+	int i;
 
+	for (i = 0; i < N_CONN_DEFAULTS; i++) {
+		keys[i] = conn_default_keys[i];
+		vals[i] = conn_default_vals[i];
+	}
+	keys[i] = "dbname";
+	vals[i++] = conninfo;
+	keys[i] = "application_name";
+	vals[i++] = appname;
+	keys[i] = NULL;
+	vals[i] = NULL;
 	conn = PQconnectStartParams(keys, vals, 1);
 	*conn_out = conn;
 	if (conn == NULL)
@@ -138,6 +174,8 @@ static int connect_once(pgm_call *call, const char *conninfo, const char *appnam
 			return -1;
 		if (pgm_check_cancel(call) < 0)
 			return -2;
+		if (pgm_now_ms() >= give_up)
+			return -3;
 		pfd.fd = PQsocket(conn);
 		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
 		pfd.revents = 0;
@@ -167,9 +205,28 @@ static const char *wall_in(long long ms, char *buf, size_t len)
 	return buf;
 }
 
+/* attempt_ms - how long one connection attempt may take: the connection
+ * string's connect_timeout (seconds, libpq's rules: below 2 counts as 2,
+ * 0 or absent is the default here), else PG_CONNECT_TIMEOUT_S. */
+static long long attempt_ms(PQconninfoOption *opts)
+{
+	PQconninfoOption *o;
+
+	for (o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val) {
+			long long s = atoll(o->val);
+
+			if (s <= 0)
+				break;
+			return (s < 2 ? 2 : s) * 1000;
+		}
+	}
+	return PG_CONNECT_TIMEOUT_S * 1000LL;
+}
+
 /* pgm_pg_connect - see plugin.h. Registers the connection string's password
  * as a secret first. Retries for up to the remaining deadline, or 10 s
- * when the call has none. */
+ * when the call has none; each attempt is bounded by attempt_ms. */
 pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 {
 	long long start = pgm_now_ms(), delay = 200;
@@ -179,6 +236,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 	PQconninfoOption *opts;
 	unsigned seed = (unsigned)start ^ ((unsigned)getpid() << 16); /* jitter differs per process */
 	int attempt = 0;
+	long long per_attempt;
 	pgm_pg *pg;
 
 	if (conninfo == NULL)
@@ -193,13 +251,14 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 		PQfreemem(perr);
 		return NULL;
 	}
+	per_attempt = attempt_ms(opts);
 	PQconninfoFree(opts);
 	desc = pgm_conninfo_describe(conninfo);
 	snprintf(appname, sizeof(appname), "pgmove/%s", app && *app ? app : "host");
 
 	for (;;) {
 		PGconn *conn = NULL;
-		int r = connect_once(call, conninfo, appname, &conn);
+		int r = connect_once(call, conninfo, appname, per_attempt, &conn);
 		const char *state;
 		char *msg;
 		int retryable;
@@ -233,9 +292,20 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 			free(desc);
 			return NULL;
 		}
-		msg = one_line(conn ? PQerrorMessage(conn) : "out of memory");
+		if (r == -3) {
+			char *m = NULL;
+
+			if (asprintf(&m, "no answer from the server within %lld s (connect_timeout)",
+				     per_attempt / 1000) < 0)
+				abort();
+			msg = m;
+			retryable = 1;
+			state = NULL;
+		} else {
+			msg = one_line(conn ? PQerrorMessage(conn) : "out of memory");
+			state = conn_failure_state(msg, &retryable);
+		}
 		PQfinish(conn);
-		state = conn_failure_state(msg, &retryable);
 		wait = delay / 2 + rand_r(&seed) % (delay + 1); /* jitter: 0.5x .. 1.5x */
 		/* the last wait is cut short so that one more attempt fits in */
 		if (wait > window - (pgm_now_ms() - start) - 50)
@@ -271,10 +341,13 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 	}
 }
 
+static void cancel_reap(pgm_pg *pg, int kill_it);
+
 void pgm_pg_close(pgm_pg *pg)
 {
 	if (pg == NULL)
 		return;
+	cancel_reap(pg, 1);
 	PQfinish(pg->conn);
 	free(pg->desc);
 	free(pg);
@@ -347,11 +420,38 @@ int pgm_pg_send(pgm_call *call, pgm_pg *pg, const char *sql, int nparams,
 	return 0;
 }
 
-/* send_cancel - asks the server to cancel pg's running statement. */
+/* cancel_reap - collects the child that sent pg's cancel request once it
+ * has exited; with kill_it, kills it first (the server did not answer). */
+static void cancel_reap(pgm_pg *pg, int kill_it)
+{
+	int status;
+	pid_t w;
+
+	if (pg->cancel_pid <= 0)
+		return;
+	if (kill_it)
+		kill(pg->cancel_pid, SIGKILL);
+	do
+		w = waitpid(pg->cancel_pid, &status, kill_it ? 0 : WNOHANG);
+	while (w < 0 && errno == EINTR);
+	if (w == 0)
+		return; /* still running */
+	if (w == pg->cancel_pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		pgm_debug("%s: the cancel request failed", pg->desc);
+	else if (w == pg->cancel_pid && WIFSIGNALED(status))
+		pgm_debug("%s: no answer to the cancel request", pg->desc);
+	pg->cancel_pid = 0;
+}
+
+/* send_cancel - asks the server to cancel pg's running statement without
+ * blocking: PQcancel (which waits for the server to close the cancel
+ * connection, forever if the server is frozen) runs in a child process
+ * (PQcancel is async-signal-safe, so it may run after fork in a threaded
+ * process); the caller reaps or kills it (cancel_reap). */
 static void send_cancel(pgm_pg *pg)
 {
 	PGcancel *c;
-	char err[256];
+	pid_t pid;
 
 	if (pg->cancel_sent || !pg->busy)
 		return;
@@ -359,8 +459,16 @@ static void send_cancel(pgm_pg *pg)
 	c = PQgetCancel(pg->conn);
 	if (c == NULL)
 		return;
-	if (!PQcancel(c, err, sizeof(err)))
-		pgm_debug("%s: cancel request failed: %s", pg->desc, err);
+	pid = fork();
+	if (pid == 0) {
+		char err[256];
+
+		_exit(PQcancel(c, err, sizeof(err)) ? 0 : 1);
+	}
+	if (pid < 0)
+		pgm_debug("%s: cancel request not sent: fork: %s", pg->desc, strerror(errno));
+	else
+		pg->cancel_pid = pid;
 	PQfreeCancel(c);
 }
 
@@ -426,14 +534,25 @@ int pgm_pg_wait_any(pgm_call *call, pgm_pg *const *pgs, int n)
 					PQclear(res);
 				pgs[i]->busy = 0;
 			}
+			for (i = 0; i < n; i++)
+				if (pgs[i])
+					cancel_reap(pgs[i], 0);
 			if (!pending || pgm_now_ms() - cancel_at > CANCEL_WAIT_MS) {
-				for (i = 0; i < n; i++)
-					if (pgs[i] && pgs[i]->busy) {
+				for (i = 0; i < n; i++) {
+					if (pgs[i] == NULL)
+						continue;
+					/* a cancel request the server has not answered yet */
+					cancel_reap(pgs[i], 1);
+					if (pgs[i]->busy) {
 						/* the server did not stop: drop the connection */
+						pgm_warn("%s: the statement did not stop within %d ms of "
+							 "its cancellation: connection dropped",
+							 pgs[i]->desc, CANCEL_WAIT_MS);
 						PQfinish(pgs[i]->conn);
 						pgs[i]->conn = NULL;
 						pgs[i]->busy = 0;
 					}
+				}
 				goto done;
 			}
 		} else if (!any_busy) {

@@ -5,6 +5,7 @@ PG_TESTS = \
 	tests/pg/test_checksum.sh \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \
+	tests/pg/test_pg_frozen.sh \
 	tests/pg/test_runbook.sh \
 	tests/pg/test_sandbox.sh \
 	tests/pg/test_secrets.sh

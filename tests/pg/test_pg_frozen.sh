@@ -1,0 +1,136 @@
+#!/bin/sh
+# tests/pg/test_pg_frozen.sh - a frozen server (every process of it stopped
+# with SIGSTOP, as a paused VM or a black-holed network looks to a client)
+# must not hang pgmove: checksum.compare fails within its --timeout, a
+# SIGTERM stops it within a few seconds, a connection attempt gives up
+# after connect_timeout, and every connection pgmove opens has TCP
+# keepalives. Before the fix the cancel request (a blocking PQcancel) waited
+# forever for the frozen postmaster.
+. "$(dirname "$0")/lib.sh"
+
+start_sandbox --empty
+. "$SB/sandbox.conf"
+TPORT=$((SB_PORT + 1))
+
+# freeze / thaw - SIGSTOP / SIGCONT the target's postmaster and children.
+frozen=0
+target_pids() {
+	pm=$(head -1 "$SB/target/postmaster.pid")
+	echo "$pm"
+	ps -o pid= --ppid "$pm"
+}
+freeze() { frozen=1; kill -STOP $(target_pids); }
+thaw() { kill -CONT $(target_pids) 2>/dev/null; frozen=0; }
+extra_cleanup() {
+	[ "$frozen" = 1 ] && thaw
+	"$SANDBOX" stop --dir "$SB" >/dev/null 2>&1 || true
+}
+
+for side in src tgt; do
+	psql_$side "CREATE TABLE t (id int PRIMARY KEY, v text);
+		INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 100) i" >/dev/null
+done
+
+# lock_target - a session holding an exclusive lock on t, so that the
+# compare's queries on the target wait.
+lock_target() {
+	psql -X -q "$PGMOVE_TARGET" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30);" \
+		>/dev/null 2>&1 &
+	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
+	LOCKER=$!
+	sleep 0.5
+}
+
+# wait_exit PID SECONDS - 0 when PID ended within SECONDS (its status in
+# $RC), 1 (and PID killed) when not.
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		wait "$1" 2>/dev/null
+		return 1
+	fi
+	wait "$1"
+	RC=$?
+	return 0
+}
+
+# start_compare ARGS... - checksum.compare in the background; its pid in CPID.
+start_compare() {
+	(exec "$PGMOVE_BIN" call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
+		target=@env:PGMOVE_TARGET jobs=1 >"$T/out" 2>"$T/err") &
+	CPID=$!
+	echo $CPID >>"$T/bg.pids"
+}
+
+# --- the deadline -----------------------------------------------------------
+lock_target
+start=$(date +%s)
+start_compare --timeout 4s
+sleep 1.5
+# While the compare waits: its connections carry keepalive timers.
+if ss -tnoH state established "( dport = :$TPORT )" 2>/dev/null | grep -q "timer:(keepalive"; then
+	ok "pgmove's connection to the target has TCP keepalives"
+else
+	ss -tnoH state established "( dport = :$TPORT )" | sed 's/^/    | /'
+	bad "pgmove's connection to the target has TCP keepalives"
+fi
+freeze
+if wait_exit $CPID 20; then
+	elapsed=$(($(date +%s) - start))
+	equals "$RC" 1 "compare against a frozen server fails at its deadline"
+	[ "$elapsed" -le 9 ] && ok "it failed after ${elapsed}s (--timeout 4s)" ||
+		bad "it failed after ${elapsed}s (--timeout 4s)"
+	has "$T/err" "timed out after 4s" "the error says the call timed out"
+	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
+else
+	bad "compare still running 20s after its 4s deadline with a frozen target"
+fi
+thaw
+kill "$LOCKER" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
+
+# --- SIGTERM ------------------------------------------------------------------
+lock_target
+start_compare
+sleep 1.5
+freeze
+kill -TERM $CPID
+start=$(date +%s)
+if wait_exit $CPID 15; then
+	elapsed=$(($(date +%s) - start))
+	equals "$RC" 1 "SIGTERM stops a compare waiting on a frozen server"
+	[ "$elapsed" -le 4 ] && ok "it stopped ${elapsed}s after SIGTERM" ||
+		bad "it stopped ${elapsed}s after SIGTERM"
+	has "$T/err" "cancelled by SIGTERM" "the error says it was cancelled by SIGTERM"
+else
+	bad "compare still running 15s after SIGTERM with a frozen target"
+fi
+thaw
+kill "$LOCKER" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
+
+# --- connecting to a frozen server ---------------------------------------------
+# The kernel completes the TCP handshake for the stopped postmaster, which
+# never answers: each attempt gives up after connect_timeout, and attempts
+# are retried for 10 s when the call has no deadline (before the fix the
+# first attempt waited forever).
+freeze
+start=$(date +%s)
+(exec "$PGMOVE_BIN" call --log-format plain pg.query \
+	"conninfo=$PGMOVE_TARGET connect_timeout=2" "sql=SELECT 1" >"$T/out" 2>"$T/err") &
+CPID=$!
+echo $CPID >>"$T/bg.pids"
+if wait_exit $CPID 20; then
+	elapsed=$(($(date +%s) - start))
+	equals "$RC" 1 "connecting to a frozen server fails"
+	[ "$elapsed" -le 16 ] && ok "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)" ||
+		bad "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)"
+	has "$T/err" "no answer from the server within 2 s" "the error says the server did not answer"
+	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
+else
+	bad "connect still running 20s after connect_timeout=2 with a frozen target"
+fi
+thaw
+finish
