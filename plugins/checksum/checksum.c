@@ -15,7 +15,8 @@ static const pgm_param compare_params[] = {
 	{ "jobs", "integer", 0, 0, "connections to each server (default 4)" },
 	{ "chunk_rows", "integer", 0, 0, "rows per key-range chunk (default 100000)" },
 	{ "leaf_rows", "integer", 0, 0, "range size at which differing keys are fetched (default 2000)" },
-	{ "max_differences", "integer", 0, 0, "differences listed at most (default 100)" },
+	{ "max_differences", "integer", 0, 0, "differences listed at most, 0..10000 (default 100); all are counted" },
+	{ "large_objects", "boolean", 0, 0, "compare large objects when no tables / schemas filter is given (default true)" },
 	{ "snapshot", "boolean", 0, 0, "one consistent snapshot per server (default true)" },
 	{ "hash", "string", 0, 0, "\"typed\" (default: binary hashes where exact) or \"text\" (every value through its text form)" },
 	{ "check_types", "boolean", 0, 0, "column type differences make a table unequal (default true)" },
@@ -40,10 +41,11 @@ static const pgm_param inventory_params[] = {
 
 static const pgm_function checksum_functions[] = {
 	{ "compare", checksum_compare, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "row counts and content checksums of the tables of two servers, narrowed down to keys",
+	  "row counts and content checksums of the tables, materialized views and large objects "
+	  "of two servers, narrowed down to keys",
 	  compare_params },
 	{ "sequences", checksum_sequences, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "last values of the sequences of two servers", sequences_params },
+	  "the next values (what nextval returns) of the sequences of two servers", sequences_params },
 	{ "inventory", checksum_inventory, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "tables, columns, indexes, constraints, sequences, views, functions, triggers, types "
 	  "and extensions of two databases, compared by name",

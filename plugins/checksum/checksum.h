@@ -9,6 +9,10 @@
 
 #define CHECKSUM_APP "checksum"
 
+/* The most differences checksum.compare lists (all are counted): the
+ * list is what grows with the number of differences. */
+#define CHECKSUM_MAX_LISTED 10000
+
 /* Schemas that never hold user objects (SQL condition on n.nspname). */
 #define CHECKSUM_USER_SCHEMAS \
 	"n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') " \

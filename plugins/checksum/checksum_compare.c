@@ -44,6 +44,7 @@ const char checksum_session_sql[] =
 	"pg_catalog.set_config('IntervalStyle', 'postgres', false), "
 	"pg_catalog.set_config('extra_float_digits', '3', false), "
 	"pg_catalog.set_config('bytea_output', 'hex', false), "
+	"pg_catalog.set_config('client_encoding', 'UTF8', false), "
 	"pg_catalog.set_config('lc_monetary', 'C', false), "
 	"pg_catalog.set_config('xmloption', 'content', false), "
 	"pg_catalog.set_config('search_path', 'pg_catalog', false), "
@@ -61,7 +62,10 @@ typedef struct col {
 	char *qname;   /* quoted                                   */
 	char *type[2]; /* format_type() on each side; NULL: absent */
 	long long typid;
-	char *coll[2]; /* collation name, NULL when not collatable */
+	long long base;    /* the type under any domains                */
+	char *coll[2];     /* collation name, NULL when not collatable */
+	char *colldesc[2]; /* what decides its order (see TABLES_SQL)   */
+	char *labels[2];   /* an enum's labels in order (JSON), or NULL */
 } col;
 
 typedef struct tbl {
@@ -73,7 +77,11 @@ typedef struct tbl {
 	int nkey;
 	int *key;         /* indexes into cols                          */
 	char **kexpr;     /* key column expressions for comparisons    */
-	char **kcast;     /* "::type" or "::type COLLATE "C"" per key   */
+	char **kpre;      /* written before a key parameter "$n"...    */
+	char **kcast;     /* ...and after it ("::type", "::type COLLATE "C"") */
+	int null_keys;    /* the target may hold NULL keys (no such key) */
+	int unpopulated[2]; /* a materialized view without data       */
+	int matview;
 	char *rowhash;    /* the row hash expression                   */
 	char *sel;        /* "count(*), sum(...)::text"                */
 	double est;       /* estimated rows on the source              */
@@ -110,8 +118,11 @@ typedef struct ctx {
 	long long nmismatch; /* entries wanted in mismatches (kept or not) */
 	int truncated;
 	int snapshot_used;
+	int large_objects;   /* compare them (argument large_objects)          */
+	json_t *lo_result;   /* {"source": n, "target": n, "equal": b} or NULL */
 	char *datcollate[2];
 	char *encoding[2];
+	int same_encoding;  /* text hashes are taken in the server encoding */
 	int version[2];     /* server_version_num */
 	int float_binary;   /* hash floats by their bits (a side is older than 12) */
 	double rows_total, rows_done;
@@ -210,28 +221,76 @@ static long long mix64(uint64_t z)
  * Table plans
  * ---------------------------------------------------------------------- */
 
-/* col_hash - the hash expression of one column: binary for types whose
- * equality is the equality of their text form, the text form otherwise. */
-static void col_hash(FILE *f, const col *c, int seed, int typed, int float_binary)
+/* text_form - the text form of column c as SQL: its output function's
+ * (COPY's) form. The ::text cast is that form for every type but bpchar,
+ * whose cast drops trailing spaces: bpchar (and domains over it) go
+ * through bpcharout. */
+static void text_form(FILE *f, const col *c)
+{
+	if (c->base == 1042)
+		fprintf(f, "textin(bpcharout(%s))", c->qname);
+	else
+		fprintf(f, "%s::text", c->qname);
+}
+
+/* col_hash - the hash expression of one column, seeded by its position,
+ * NULL-aware, and injective on the column's value before it is hashed
+ * (PostgreSQL's own hash functions are not: they fold 64-bit values to 32
+ * bits, and bpchar's ignores trailing spaces):
+ * - int2, int4, oid, "char", bool: hashed whole by hash*extended;
+ * - uuid, inet, macaddr: hash_any over all of their bytes;
+ * - text, varchar (collation "C": the bytes): hashtextextended;
+ * - int8: hashint8extended hashes lo ^ hi; the high half goes into the seed;
+ * - bpchar: the hash of the value without trailing spaces, seeded with its
+ *   length in bytes (which brings the trailing spaces back);
+ * - timestamp, timestamptz, time: their binary send form (the 64-bit
+ *   microseconds) in hex;
+ * - everything else: its text form (numeric 1.0 vs 1.00 and float -0 vs 0
+ *   differ).
+ * When the two servers' encodings differ, text is compared decoded: the
+ * hash is taken of its UTF-8 bytes (convert_to) on both sides. */
+static void col_hash(FILE *f, const col *c, int seed, int typed, int float_binary,
+		     int same_encoding)
 {
 	const char *fn = NULL, *arg = "";
 	int same = c->type[TGT] != NULL && strcmp(c->type[SRC], c->type[TGT]) == 0;
+	long long nullh = mix64((uint64_t)seed);
 
 	if (typed && same) {
 		switch (c->typid) {
-		case 20: fn = "hashint8extended"; break;
+		case 20:
+			fprintf(f, "coalesce(hashint8extended(%s, (%s >> 32) # %d), %lld)", c->qname,
+				c->qname, seed, nullh);
+			return;
+		case 1114:
+		case 1184:
+		case 1083:
+			fprintf(f, "coalesce(hashtextextended(encode(%s(%s), 'hex'), %d), %lld)",
+				c->typid == 1114 ? "timestamp_send"
+				: c->typid == 1184 ? "timestamptz_send" : "time_send",
+				c->qname, seed, nullh);
+			return;
+		case 1042:
+			if (!same_encoding)
+				break;
+			fprintf(f,
+				"coalesce(hashbpcharextended(%s COLLATE \"C\", "
+				"(octet_length(%s)::int8 << 16) # %d), %lld)",
+				c->qname, c->qname, seed, nullh);
+			return;
 		case 21: fn = "hashint2extended"; break;
 		case 23: fn = "hashint4extended"; break;
 		case 26: fn = "hashoidextended"; break;
 		case 18: fn = "hashcharextended"; break;
 		case 16: fn = "hashint4extended"; arg = "::int4"; break;
 		case 25:
-		case 1043: fn = "hashtextextended"; arg = " COLLATE \"C\""; break;
-		case 1042: fn = "hashbpcharextended"; arg = " COLLATE \"C\""; break;
+		case 1043:
+			if (same_encoding) {
+				fn = "hashtextextended";
+				arg = " COLLATE \"C\"";
+			}
+			break;
 		case 2950: fn = "uuid_hash_extended"; break;
-		case 1114: fn = "timestamp_hash_extended"; break;
-		case 1184: fn = "timestamp_hash_extended"; arg = "::timestamp"; break; /* TimeZone is UTC */
-		case 1083: fn = "time_hash_extended"; break;
 		case 869: fn = "hashinetextended"; break;
 		case 829: fn = "hashmacaddrextended"; break;
 		default: break;
@@ -242,15 +301,20 @@ static void col_hash(FILE *f, const col *c, int seed, int typed, int float_binar
 	 * floats are compared by their bits (-0 and 0 still differ). */
 	if (fn == NULL && same && float_binary && (c->typid == 700 || c->typid == 701)) {
 		fprintf(f, "coalesce(hashtextextended(encode(float8send(%s::float8), 'hex'), %d), %lld)",
-			c->qname, seed, mix64((uint64_t)seed));
+			c->qname, seed, nullh);
 		return;
 	}
-	if (fn != NULL)
-		fprintf(f, "coalesce(%s(%s%s, %d), %lld)", fn, c->qname, arg, seed,
-			mix64((uint64_t)seed));
-	else
-		fprintf(f, "coalesce(hashtextextended(%s::text COLLATE \"C\", %d), %lld)", c->qname,
-			seed, mix64((uint64_t)seed));
+	if (fn != NULL) {
+		fprintf(f, "coalesce(%s(%s%s, %d), %lld)", fn, c->qname, arg, seed, nullh);
+	} else if (!same_encoding) {
+		fputs("coalesce(hashtextextended(encode(convert_to(", f);
+		text_form(f, c);
+		fprintf(f, ", 'UTF8'), 'hex'), %d), %lld)", seed, nullh);
+	} else {
+		fputs("coalesce(hashtextextended(", f);
+		text_form(f, c);
+		fprintf(f, " COLLATE \"C\", %d), %lld)", seed, nullh);
+	}
 }
 
 static void add_problem(tbl *t, const char *fmt, ...) PGM_PRINTF(2, 3);
@@ -302,7 +366,10 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 	v = json_object_get(srow, "pages");
 	t->pages = json_is_number(v) ? json_number_value(v) : 0;
 	t->on_target = trow != NULL;
+	t->matview = relkind && *relkind == 'm';
 	t->counts_only = x->counts_only;
+	t->unpopulated[SRC] = json_is_false(json_object_get(srow, "populated"));
+	t->unpopulated[TGT] = trow != NULL && json_is_false(json_object_get(trow, "populated"));
 
 	t->ncols = (int)json_array_size(scols);
 	t->cols = xcalloc(x, (size_t)t->ncols, sizeof(col));
@@ -316,8 +383,13 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 		c->name = xstrdup(x, json_string_value(json_object_get(v, "name")));
 		c->type[SRC] = xstrdup(x, json_string_value(json_object_get(v, "type")));
 		c->typid = json_integer_value(json_object_get(v, "typid"));
+		c->base = json_integer_value(json_object_get(v, "base"));
 		if (json_is_string(json_object_get(v, "collation")))
 			c->coll[SRC] = xstrdup(x, json_string_value(json_object_get(v, "collation")));
+		if (json_is_string(json_object_get(v, "colldesc")))
+			c->colldesc[SRC] = xstrdup(x, json_string_value(json_object_get(v, "colldesc")));
+		if (json_is_array(json_object_get(v, "labels")))
+			c->labels[SRC] = json_dumps(json_object_get(v, "labels"), JSON_COMPACT);
 		c->qname = pgm_pg_quote_ident(x->conns[SRC][0], c->name);
 		if (c->name == NULL || c->type[SRC] == NULL || c->qname == NULL)
 			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
@@ -327,6 +399,12 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 				if (json_is_string(json_object_get(tv, "collation")))
 					c->coll[TGT] = xstrdup(
 						x, json_string_value(json_object_get(tv, "collation")));
+				if (json_is_string(json_object_get(tv, "colldesc")))
+					c->colldesc[TGT] = xstrdup(
+						x, json_string_value(json_object_get(tv, "colldesc")));
+				if (json_is_array(json_object_get(tv, "labels")))
+					c->labels[TGT] = json_dumps(json_object_get(tv, "labels"),
+								    JSON_COMPACT);
 				break;
 			}
 		}
@@ -351,18 +429,22 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 			add_problem(t, "column %s exists only on the target", n);
 	}
 
-	/* The key: the source's primary key columns. */
+	/* The key: the source's primary key columns. A target without the
+	 * same primary key may hold rows whose key is NULL: the last range
+	 * of every table takes them (where_range). */
 	pk = json_object_get(srow, "pkey");
 	t->nkey = (int)json_array_size(pk);
+	t->null_keys = trow != NULL && !json_equal(pk, json_object_get(trow, "pkey"));
 	if (t->nkey > 0) {
 		t->key = xcalloc(x, (size_t)t->nkey, sizeof(int));
 		t->kexpr = xcalloc(x, (size_t)t->nkey, sizeof(char *));
+		t->kpre = xcalloc(x, (size_t)t->nkey, sizeof(char *));
 		t->kcast = xcalloc(x, (size_t)t->nkey, sizeof(char *));
-		if (t->key == NULL || t->kexpr == NULL || t->kcast == NULL)
+		if (t->key == NULL || t->kexpr == NULL || t->kpre == NULL || t->kcast == NULL)
 			return -1;
 		json_array_foreach(pk, i, v) {
 			col *c = NULL;
-			int force_c;
+			int force_c, as_text, utf8, r;
 
 			for (k = 0; k < t->ncols; k++) {
 				if (strcmp(t->cols[k].name, json_string_value(v)) == 0) {
@@ -374,19 +456,44 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 				return pgm_fail(x->call, "checksum.catalog", 0,
 						"table %s: primary key column %s not found",
 						t->disp, json_string_value(v)), -1;
-			/* Text keys sort by collation: when the two sides may sort
-			 * differently, compare and order them bytewise on both. */
-			force_c = c->coll[SRC] != NULL &&
-				  !(same_str(c->coll[SRC], c->coll[TGT]) &&
-				    (strcmp(c->coll[SRC], "default") != 0 ||
-				     same_str(x->datcollate[SRC], x->datcollate[TGT])));
-			if (asprintf(&t->kexpr[i], "%s%s", c->qname, force_c ? " COLLATE \"C\"" : "") < 0 ||
-			    asprintf(&t->kcast[i], "::%s%s", c->type[SRC],
-				     force_c ? " COLLATE \"C\"" : "") < 0)
+			/* Keys sort by their collation: when the two sides may sort
+			 * differently (another collation under the same name, another
+			 * version of it, another database default), ranges are
+			 * compared bytewise on both. An enum sorts by its labels'
+			 * order: when that differs, by the labels' text. When the
+			 * encodings differ, text keys are compared as UTF-8 bytes. */
+			force_c = c->coll[SRC] != NULL && !same_str(c->colldesc[SRC], c->colldesc[TGT]);
+			as_text = c->labels[SRC] != NULL && !same_str(c->labels[SRC], c->labels[TGT]);
+			utf8 = !x->same_encoding && (c->coll[SRC] != NULL || c->labels[SRC] != NULL);
+			if (utf8)
+				r = asprintf(&t->kexpr[i], "convert_to(%s::text, 'UTF8')", c->qname) < 0 ||
+				    (t->kpre[i] = strdup("convert_to(")) == NULL ||
+				    asprintf(&t->kcast[i], "::text, 'UTF8')") < 0;
+			else if (as_text)
+				r = asprintf(&t->kexpr[i], "%s::text COLLATE \"C\"", c->qname) < 0 ||
+				    (t->kpre[i] = strdup("")) == NULL ||
+				    asprintf(&t->kcast[i], "::text COLLATE \"C\"") < 0;
+			else
+				r = asprintf(&t->kexpr[i], "%s%s", c->qname,
+					     force_c ? " COLLATE \"C\"" : "") < 0 ||
+				    (t->kpre[i] = strdup("")) == NULL ||
+				    asprintf(&t->kcast[i], "::%s%s", c->type[SRC],
+					     force_c ? " COLLATE \"C\"" : "") < 0;
+			if (r)
 				return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
-			if (force_c)
-				add_problem(t, "key column %s: collations may differ between the servers; "
-					       "ranges compared bytewise (no index use)",
+			if (utf8)
+				add_problem(t, "key column %s: server encodings differ; ranges compared "
+					       "as UTF-8 bytes (collations differ, no index use)",
+					    c->name);
+			else if (as_text)
+				add_problem(t, "key column %s: enum labels are in another order on the "
+					       "target; ranges compared by label text (collations "
+					       "ignored, no index use)",
+					    c->name);
+			else if (force_c)
+				add_problem(t, "key column %s: collations differ between the servers "
+					       "(definition or version); ranges compared bytewise "
+					       "(no index use)",
 					    c->name);
 		}
 	}
@@ -399,7 +506,7 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 	for (k = 0; k < t->ncols; k++) {
 		if (k > 0)
 			fputs(" # ", m.f);
-		col_hash(m.f, &t->cols[k], k + 1, x->typed, x->float_binary);
+		col_hash(m.f, &t->cols[k], k + 1, x->typed, x->float_binary, x->same_encoding);
 	}
 	t->rowhash = ms_close(x, &m);
 	if (t->rowhash == NULL)
@@ -414,18 +521,21 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 }
 
 /* where_range - appends " WHERE <key> > lo AND <key> <= hi" (either side
- * may be NULL: unbounded) and the parameters it needs (borrowed). */
+ * may be NULL: unbounded) and the parameters it needs (borrowed). When the
+ * target may hold NULL keys (t->null_keys), the last range (hi NULL) also
+ * takes the rows with a NULL in any key column, so that every row is in
+ * exactly one range. */
 static void where_range(FILE *f, const tbl *t, char **lo, char **hi, const char **p, int *np)
 {
 	int b, k;
 	char **vals[2] = { lo, hi };
 	const char *op[2] = { ">", "<=" };
-	int first = 1;
+	int first = 1, nulls = t->null_keys && hi == NULL && lo != NULL;
 
 	for (b = 0; b < 2; b++) {
 		if (vals[b] == NULL)
 			continue;
-		fputs(first ? " WHERE " : " AND ", f);
+		fputs(first ? (nulls ? " WHERE ((" : " WHERE ") : " AND ", f);
 		first = 0;
 		if (t->nkey > 1)
 			fputs("ROW(", f);
@@ -437,10 +547,16 @@ static void where_range(FILE *f, const tbl *t, char **lo, char **hi, const char 
 		for (k = 0; k < t->nkey; k++) {
 			p[*np] = vals[b][k];
 			(*np)++;
-			fprintf(f, "%s$%d%s", k ? ", " : "", *np, t->kcast[k]);
+			fprintf(f, "%s%s$%d%s", k ? ", " : "", t->kpre[k], *np, t->kcast[k]);
 		}
 		if (t->nkey > 1)
 			fputs(")", f);
+	}
+	if (nulls) {
+		fputs(")", f);
+		for (k = 0; k < t->nkey; k++)
+			fprintf(f, " OR %s IS NULL", t->cols[t->key[k]].qname);
+		fputs(")", f);
 	}
 }
 
@@ -595,7 +711,9 @@ static json_t *key_json(const tbl *t, PGresult *res, int row)
 	int k;
 
 	for (k = 0; k < t->nkey; k++)
-		json_object_set_new(o, t->cols[t->key[k]].name, json_string(PQgetvalue(res, row, k)));
+		json_object_set_new(o, t->cols[t->key[k]].name,
+				    PQgetisnull(res, row, k) ? json_null()
+							     : json_string(PQgetvalue(res, row, k)));
 	return o;
 }
 
@@ -647,7 +765,7 @@ fail:
  * ---------------------------------------------------------------------- */
 
 typedef struct krow {
-	char *key; /* key columns joined by \x1f */
+	char *key; /* key columns joined by \x1f, each "v<value>" or "n" (NULL) */
 	const char *hash;
 	int row;
 } krow;
@@ -671,7 +789,8 @@ static krow *krows_from(ctx *x, const tbl *t, PGresult *res, int *n)
 		if (ms_open(x, &m) < 0)
 			goto fail;
 		for (k = 0; k < t->nkey; k++)
-			fprintf(m.f, "%s%s", k ? "\x1f" : "", PQgetvalue(res, i, k));
+			fprintf(m.f, "%s%s%s", k ? "\x1f" : "", PQgetisnull(res, i, k) ? "n" : "v",
+				PQgetvalue(res, i, k));
 		r[i].key = ms_close(x, &m);
 		if (r[i].key == NULL)
 			goto fail;
@@ -765,7 +884,7 @@ done:
  * c0 rows on the source and c1 on the target: split into ~16 sub-ranges
  * (boundaries from the side with more rows), hash those on both servers,
  * recurse into the ones that differ, fetch keys once a range is small.
- * Returns how many rows differ (as far as looked), or -1. */
+ * Returns how many rows differ, or -1. */
 static long long narrow(ctx *x, tbl *t, int chunkno, char **lo, char **hi, long long c0,
 			long long c1, int depth)
 {
@@ -776,10 +895,6 @@ static long long narrow(ctx *x, tbl *t, int chunkno, char **lo, char **hi, long 
 	char *sql, **bounds;
 	PGresult *res;
 
-	if ((long long)json_array_size(x->mismatches) >= x->max_diff) {
-		x->truncated = 1;
-		return 0;
-	}
 	if (pgm_check_cancel(x->call) < 0)
 		return -1;
 	if (most <= x->leaf_rows || depth >= 8)
@@ -799,7 +914,10 @@ static long long narrow(ctx *x, tbl *t, int chunkno, char **lo, char **hi, long 
 	fprintf(m.f, ") AS pgmove_rn FROM %s", t->from);
 	np = 0;
 	where_range(m.f, t, lo, hi, p, &np);
-	fprintf(m.f, ") s WHERE s.pgmove_rn %% %lld = 0 ORDER BY s.pgmove_rn", step);
+	fprintf(m.f, ") s WHERE s.pgmove_rn %% %lld = 0", step);
+	for (k = 0; t->null_keys && k < t->nkey; k++) /* NULL keys sort last: never a bound */
+		fprintf(m.f, " AND s.%s IS NOT NULL", t->cols[t->key[k]].qname);
+	fputs(" ORDER BY s.pgmove_rn", m.f);
 	sql = ms_close(x, &m);
 	if (sql == NULL)
 		return -1;
@@ -820,7 +938,7 @@ static long long narrow(ctx *x, tbl *t, int chunkno, char **lo, char **hi, long 
 	for (i = 0; i < nb; i++)
 		for (k = 0; k < t->nkey; k++)
 			bounds[(size_t)i * (size_t)t->nkey + (size_t)k] = PQgetvalue(res, i, k);
-	for (i = 0; i <= nb && (long long)json_array_size(x->mismatches) < x->max_diff; i++) {
+	for (i = 0; i <= nb; i++) {
 		char **slo = i == 0 ? lo : &bounds[(size_t)(i - 1) * (size_t)t->nkey];
 		char **shi = i == nb ? hi : &bounds[(size_t)i * (size_t)t->nkey];
 		PGresult *r2[2];
@@ -845,8 +963,6 @@ static long long narrow(ctx *x, tbl *t, int chunkno, char **lo, char **hi, long 
 			goto fail;
 		total += got;
 	}
-	if (i <= nb)
-		x->truncated = 1;
 	free(bounds);
 	PQclear(res);
 	return total;
@@ -961,7 +1077,9 @@ done:
 }
 
 /* narrow_all - names the differing keys of every chunk that differs,
- * table by table, until max_differences entries are recorded. */
+ * table by table. Every differing row is counted (rows_differing, and
+ * differences); only the first max_differences are listed, so memory
+ * stays flat however many rows differ. */
 static int narrow_all(ctx *x)
 {
 	int i;
@@ -985,7 +1103,7 @@ static int narrow_all(ctx *x)
 				 "key: compared as a whole)",
 				 t->disp, c->cnt[SRC], c->cnt[TGT],
 				 c->cnt[SRC] == c->cnt[TGT] ? ", content differs" : "");
-		} else if ((long long)json_array_size(x->mismatches) < x->max_diff) {
+		} else {
 			got = narrow(x, t, c->i, chunk_lo(t, c->i), chunk_hi(t, c->i), c->cnt[SRC],
 				     c->cnt[TGT], 0);
 			if (got < 0) {
@@ -996,18 +1114,8 @@ static int narrow_all(ctx *x)
 			}
 			t->diff_rows += got;
 			pgm_warn("table %s: chunk %d %s: %lld rows differ (source %lld rows, target "
-				 "%lld)%s",
-				 t->disp, c->i, range ? range : "", got, c->cnt[SRC], c->cnt[TGT],
-				 x->truncated ? " (list truncated at max_differences)" : "");
-		} else {
-			x->truncated = 1;
-			add_mismatch(x, json_pack("{s:s, s:s, s:i, s:s, s:I, s:I}", "table", t->disp,
-						  "kind", "chunk", "chunk", c->i, "range",
-						  range ? range : "", "rows_source",
-						  (json_int_t)c->cnt[SRC], "rows_target",
-						  (json_int_t)c->cnt[TGT]));
-			pgm_warn("table %s: chunk %d %s: differs (source %lld rows, target %lld)",
-				 t->disp, c->i, range ? range : "", c->cnt[SRC], c->cnt[TGT]);
+				 "%lld)",
+				 t->disp, c->i, range ? range : "", got, c->cnt[SRC], c->cnt[TGT]);
 		}
 		free(range);
 	}
@@ -1020,6 +1128,7 @@ static int narrow_all(ctx *x)
 
 static const char TABLES_SQL[] =
 	"SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind, "
+	"c.relispopulated AS populated, "
 	"(CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(x.reltuples, 0)), 0) "
 	"FROM pg_partition_tree(c.oid) pt JOIN pg_class x ON x.oid = pt.relid) "
 	"WHEN c.reltuples >= 0 THEN c.reltuples "
@@ -1029,15 +1138,34 @@ static const char TABLES_SQL[] =
 	"/ current_setting('block_size')::int)::float8 AS pages, "
 	"(SELECT json_agg(json_build_object('name', a.attname, "
 	"'type', format_type(a.atttypid, a.atttypmod), 'typid', a.atttypid::int8, "
-	"'collation', (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation)) "
+	"'base', b.base::int8, "
+	"'labels', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
+	"WHERE e.enumtypid = b.base), "
+	"'collation', co.collname, "
+	/* what decides the order of a collation: its definition (provider,
+	 * locale, rules; for the default one the database's) and its version
+	 * (recorded and actual), never only its name. Read through to_jsonb so
+	 * that the columns of any release are taken as they are. */
+	"'colldesc', CASE WHEN co.oid IS NULL THEN NULL WHEN co.oid = 100 THEN 'default ' || "
+	"(SELECT jsonb_object_agg(j.k, j.v) FROM pg_database d, jsonb_each(to_jsonb(d)) j(k, v) "
+	"WHERE d.datname = current_database() AND j.k IN ('datcollate', 'datctype', "
+	"'datcollversion', 'datlocprovider', 'daticulocale', 'daticurules', 'datlocale'))::text "
+	"ELSE (to_jsonb(co) - 'oid' - 'collname' - 'collnamespace' - 'collowner')::text || ' ' || "
+	"coalesce(pg_collation_actual_version(co.oid), '') END) "
 	"ORDER BY a.attnum) FROM pg_attribute a "
+	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+	"CROSS JOIN LATERAL (WITH RECURSIVE r(oid, typtype, typbasetype) AS ("
+	"SELECT t.oid, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid "
+	"UNION ALL SELECT t.oid, t.typtype, t.typbasetype FROM pg_type t JOIN r "
+	"ON t.oid = r.typbasetype WHERE r.typtype = 'd') "
+	"SELECT r.oid AS base FROM r WHERE r.typtype <> 'd') b "
 	"WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns, "
 	"(SELECT json_agg(a.attname ORDER BY k.ord) FROM pg_constraint p "
 	"CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, ord) "
 	"JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum "
 	"WHERE p.conrelid = c.oid AND p.contype = 'p') AS pkey "
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence <> 't' "
+	"WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition AND c.relpersistence <> 't' "
 	"AND " CHECKSUM_USER_SCHEMAS " "
 	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
 	"AND d.objid = c.oid AND d.deptype = 'e') "
@@ -1245,6 +1373,13 @@ static int load_tables(ctx *x, json_t *args)
 		if (!t->on_target) {
 			add_mismatch(x, json_pack("{s:s, s:s}", "table", t->disp, "kind", "missing_table"));
 			pgm_warn("table %s: missing on the target", t->disp);
+		} else if (t->unpopulated[SRC] != t->unpopulated[TGT]) {
+			int side = t->unpopulated[SRC] ? SRC : TGT;
+
+			add_mismatch(x, json_pack("{s:s, s:s, s:s}", "table", t->disp, "kind",
+						  "not_populated", "side", side_name[side]));
+			pgm_warn("materialized view %s: not populated on the %s: contents not compared",
+				 t->disp, side_name[side]);
 		}
 	}
 	json_array_foreach(rows[TGT], i, r) {
@@ -1276,7 +1411,7 @@ static int plan_chunks(ctx *x)
 	for (i = 0; i < x->ntbl; i++) {
 		tbl *t = &x->tbls[i];
 
-		if (!t->on_target)
+		if (!t->on_target || t->unpopulated[SRC] || t->unpopulated[TGT])
 			continue;
 		if (pgm_check_cancel(x->call) < 0 || sample_bounds(x, t) < 0)
 			return -1;
@@ -1291,7 +1426,7 @@ static int plan_chunks(ctx *x)
 	for (i = 0; i < x->ntbl; i++) {
 		tbl *t = &x->tbls[i];
 
-		if (!t->on_target)
+		if (!t->on_target || t->unpopulated[SRC] || t->unpopulated[TGT])
 			continue;
 		t->first = n;
 		for (c = 0; c <= t->nb; c++) {
@@ -1320,17 +1455,22 @@ static void free_ctx(ctx *x)
 			for (s = 0; s < 2; s++) {
 				free(t->cols[k].type[s]);
 				free(t->cols[k].coll[s]);
+				free(t->cols[k].colldesc[s]);
+				free(t->cols[k].labels[s]);
 			}
 		}
 		free(t->cols);
 		for (k = 0; k < t->nkey; k++) {
 			if (t->kexpr)
 				free(t->kexpr[k]);
+			if (t->kpre)
+				free(t->kpre[k]);
 			if (t->kcast)
 				free(t->kcast[k]);
 		}
 		free(t->key);
 		free(t->kexpr);
+		free(t->kpre);
 		free(t->kcast);
 		free(t->rowhash);
 		free(t->sel);
@@ -1353,6 +1493,44 @@ static void free_ctx(ctx *x)
 		free(x->encoding[s]);
 	}
 	json_decref(x->mismatches);
+	json_decref(x->lo_result);
+}
+
+/* compare_large_objects - the large objects of both servers, in the
+ * snapshot: their number and the sum of a hash of (oid, SHA-256 of the
+ * contents). Only when no tables / schemas filter is given (large objects
+ * belong to no table). Fills x->lo_result; a difference is recorded as
+ * one "large_objects" mismatch. */
+static int compare_large_objects(ctx *x)
+{
+	PGresult *res[2];
+	long long n[2];
+	int equal;
+
+	if (pair_exec(x, 0,
+		      x->counts_only
+			      ? "SELECT count(*), '0' FROM pg_catalog.pg_largeobject_metadata"
+			      : "SELECT count(*), coalesce(sum(hashtextextended(m.oid::text || ' ' || "
+				"encode(sha256(lo_get(m.oid)), 'hex'), 0)), 0)::text "
+				"FROM pg_catalog.pg_largeobject_metadata m",
+		      0, NULL, res) < 0) {
+		with_context(x, "large objects (large_objects=false leaves them out)");
+		return -1;
+	}
+	n[SRC] = atoll(PQgetvalue(res[SRC], 0, 0));
+	n[TGT] = atoll(PQgetvalue(res[TGT], 0, 0));
+	equal = n[SRC] == n[TGT] && strcmp(PQgetvalue(res[SRC], 0, 1), PQgetvalue(res[TGT], 0, 1)) == 0;
+	PQclear(res[SRC]);
+	PQclear(res[TGT]);
+	x->lo_result = json_pack("{s:b, s:I, s:I, s:b}", "compared", 1, "source", (json_int_t)n[SRC],
+				 "target", (json_int_t)n[TGT], "equal", equal);
+	if (!equal) {
+		add_mismatch(x, json_pack("{s:s, s:I, s:I}", "kind", "large_objects", "rows_source",
+					  (json_int_t)n[SRC], "rows_target", (json_int_t)n[TGT]));
+		pgm_warn("large objects: %lld on the source, %lld on the target%s", n[SRC], n[TGT],
+			 n[SRC] == n[TGT] ? ", contents differ" : "");
+	}
+	return 0;
 }
 
 /* table_json - the result entry of one table. */
@@ -1367,6 +1545,8 @@ static json_t *table_json(ctx *x, tbl *t)
 		json_array_append_new(key, json_string(t->cols[t->key[k]].name));
 	if (!t->on_target)
 		method = "missing-on-target";
+	else if (t->unpopulated[SRC] || t->unpopulated[TGT])
+		method = "not-populated";
 	else if (t->counts_only)
 		method = "counts-only";
 	else if (t->nkey == 0)
@@ -1374,7 +1554,7 @@ static json_t *table_json(ctx *x, tbl *t)
 	else
 		method = "chunked";
 	/* Collation notes are remarks, not differences; column problems are. */
-	equal = t->on_target && t->mismatched == 0;
+	equal = t->on_target && t->mismatched == 0 && t->unpopulated[SRC] == t->unpopulated[TGT];
 	json_array_foreach(t->problems, i, p) {
 		if (strstr(json_string_value(p), "collations") != NULL)
 			continue;
@@ -1385,10 +1565,13 @@ static json_t *table_json(ctx *x, tbl *t)
 	}
 	o = json_pack("{s:s, s:b, s:s, s:o, s:I, s:I, s:i, s:i, s:I}", "table", t->disp, "equal",
 		      equal, "method", method, "key", key, "rows_source", (json_int_t)t->rows[SRC],
-		      "rows_target", (json_int_t)t->rows[TGT], "chunks", t->on_target ? t->nb + 1 : 0,
+		      "rows_target", (json_int_t)t->rows[TGT], "chunks",
+		      t->on_target && !t->unpopulated[SRC] && !t->unpopulated[TGT] ? t->nb + 1 : 0,
 		      "mismatched_chunks", t->mismatched, "rows_differing", (json_int_t)t->diff_rows);
 	if (json_array_size(t->problems) > 0)
 		json_object_set(o, "problems", t->problems);
+	if (t->matview)
+		json_object_set_new(o, "materialized_view", json_true());
 	return o;
 }
 
@@ -1403,7 +1586,7 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 	const char *hash;
 	long long jobs;
 	int i, all_equal, tables_equal = 0;
-	long long t0 = pgm_now_ms(), rows[2] = { 0, 0 };
+	long long t0 = pgm_now_ms(), rows[2] = { 0, 0 }, rows_differing = 0;
 	json_t *out = NULL, *tables = NULL;
 
 	memset(&x, 0, sizeof(x));
@@ -1419,17 +1602,20 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 	    pgm_arg_int(call, args, "max_differences", 100, 0, &x.max_diff) < 0 ||
 	    pgm_arg_bool(call, args, "snapshot", 1, &x.snapshot) < 0 ||
 	    pgm_arg_bool(call, args, "check_types", 1, &x.check_types) < 0 ||
-	    pgm_arg_bool(call, args, "counts_only", 0, &x.counts_only) < 0)
+	    pgm_arg_bool(call, args, "counts_only", 0, &x.counts_only) < 0 ||
+	    pgm_arg_bool(call, args, "large_objects", 1, &x.large_objects) < 0)
 		goto done;
 	if (strcmp(hash, "typed") != 0 && strcmp(hash, "text") != 0) {
 		pgm_fail(call, "args.invalid", 0, "argument \"hash\" must be \"typed\" or \"text\"");
 		goto done;
 	}
 	x.typed = strcmp(hash, "typed") == 0;
-	if (jobs < 1 || jobs > 64 || x.chunk_rows < 100 || x.leaf_rows < 10 || x.max_diff < 0) {
+	if (jobs < 1 || jobs > 64 || x.chunk_rows < 100 || x.leaf_rows < 10 || x.max_diff < 0 ||
+	    x.max_diff > CHECKSUM_MAX_LISTED) {
 		pgm_fail(call, "args.invalid", 0,
 			 "jobs must be 1..64, chunk_rows >= 100, leaf_rows >= 10, "
-			 "max_differences >= 0");
+			 "max_differences 0..%d",
+			 CHECKSUM_MAX_LISTED);
 		goto done;
 	}
 	x.jobs = (int)jobs;
@@ -1442,11 +1628,16 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 		goto done;
 	x.snapshot_used = x.snapshot;
 	x.float_binary = x.version[SRC] < 120000 || x.version[TGT] < 120000;
-	if (!same_str(x.encoding[SRC], x.encoding[TGT]))
-		pgm_warn("server encodings differ (source %s, target %s): text hashes will differ",
-			 x.encoding[SRC], x.encoding[TGT]);
+	x.same_encoding = same_str(x.encoding[SRC], x.encoding[TGT]);
+	if (!x.same_encoding)
+		pgm_notice("server encodings differ (source %s, target %s): text is compared "
+			   "decoded (as UTF-8), which is slower",
+			   x.encoding[SRC], x.encoding[TGT]);
 	if (load_tables(&x, args) < 0 || plan_chunks(&x) < 0 || run_chunks(&x) < 0 ||
 	    narrow_all(&x) < 0)
+		goto done;
+	if (x.large_objects && json_object_get(args, "tables") == NULL &&
+	    json_object_get(args, "schemas") == NULL && compare_large_objects(&x) < 0)
 		goto done;
 
 	tables = json_array();
@@ -1454,6 +1645,7 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 	for (i = 0; i < x.ntbl; i++) {
 		json_t *tj = table_json(&x, &x.tbls[i]);
 
+		rows_differing += x.tbls[i].diff_rows;
 		if (json_is_true(json_object_get(tj, "equal")))
 			tables_equal++;
 		else
@@ -1472,6 +1664,15 @@ json_t *checksum_compare(pgm_call *call, json_t *args)
 			x.snapshot_used, "duration_ms", (json_int_t)(pgm_now_ms() - t0), "settings",
 			"jobs", x.jobs, "chunk_rows", (json_int_t)x.chunk_rows, "hash", hash);
 	tables = NULL;
+	json_object_set_new(out, "rows_differing", json_integer(rows_differing));
+	json_object_set_new(out, "listed", json_integer((json_int_t)json_array_size(x.mismatches)));
+	if (x.lo_result != NULL)
+		json_object_set(out, "large_objects", x.lo_result);
+	else
+		json_object_set_new(out, "large_objects",
+				    json_pack("{s:b, s:s}", "compared", 0, "reason",
+					      !x.large_objects ? "large_objects=false"
+							       : "a tables or schemas filter was given"));
 	if (!all_equal)
 		pgm_notice("%d of %d tables differ, %lld differences", x.ntbl - tables_equal, x.ntbl,
 			   x.nmismatch);

@@ -246,25 +246,76 @@ done:
 	return out;
 }
 
+/* The sequences, and for each the SQL that reads it. */
 static const char SEQUENCES_SQL[] =
-	"SELECT s.schemaname || '.' || s.sequencename AS name, s.last_value::text "
+	"SELECT s.schemaname || '.' || s.sequencename AS name, "
+	"pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.sequencename) AS q, "
+	"s.increment_by::text AS inc "
 	"FROM pg_sequences s WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema') "
 	"ORDER BY (s.schemaname || '.' || s.sequencename) COLLATE \"C\"";
 
-/* checksum_sequences - the last value of every sequence on both sides.
- * Equal when every source sequence exists on the target with the same
- * last value (or, with target_ahead_ok, a value at least as high). A
- * sequence never used has a null last value. */
+/* next_values - the value nextval would return for each sequence of r
+ * (SEQUENCES_SQL's rows), in r's order: last_value when is_called is
+ * false (a fresh sequence, or setval(s, n, false)), else last_value plus
+ * the increment (as numeric: it may pass the type's range). One query for
+ * all of them. Caller PQclears the result; NULL with the error set. */
+static PGresult *next_values(pgm_call *call, pgm_pg *pg, PGresult *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	PGresult *res;
+	int i, n = PQntuples(r);
+
+	if (f == NULL) {
+		pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+		return NULL;
+	}
+	if (n == 0)
+		fputs("SELECT NULL::int, NULL::text WHERE false", f);
+	for (i = 0; i < n; i++)
+		fprintf(f,
+			"%sSELECT %d AS i, (CASE WHEN is_called THEN last_value::numeric + %s "
+			"ELSE last_value::numeric END)::text FROM %s",
+			i ? " UNION ALL " : "", i, PQgetvalue(r, i, 2), PQgetvalue(r, i, 1));
+	fputs(" ORDER BY 1", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+		return NULL;
+	}
+	res = pgm_pg_exec(call, pg, buf, 0, NULL);
+	free(buf);
+	if (res != NULL && PQntuples(res) != n) {
+		PQclear(res);
+		pgm_fail(call, "checksum.catalog", 0, "%s: sequences changed while read",
+			 pgm_pg_describe(pg));
+		return NULL;
+	}
+	return res;
+}
+
+/* checksum_sequences - the value nextval would return next for every
+ * sequence on both sides (what a migration must carry over; last_value
+ * alone says nothing when is_called is false). Equal when every source
+ * sequence exists on the target with the same next value (or, with
+ * target_ahead_ok, one at least as high). */
 json_t *checksum_sequences(pgm_call *call, json_t *args)
 {
 	pgm_pg *src = NULL, *tgt = NULL;
-	PGresult *r[2] = { NULL, NULL };
+	PGresult *r[2] = { NULL, NULL }, *v[2] = { NULL, NULL };
 	json_t *list = json_array(), *mism = json_array(), *out = NULL;
 	int ahead_ok = 0, i = 0, j = 0, n0, n1;
 
 	if (pgm_arg_bool(call, args, "target_ahead_ok", 0, &ahead_ok) < 0)
 		goto done;
 	if (query_both(call, args, SEQUENCES_SQL, &src, &tgt, r) != 0)
+		goto done;
+	v[0] = next_values(call, src, r[0]);
+	if (v[0] == NULL)
+		goto done;
+	v[1] = next_values(call, tgt, r[1]);
+	if (v[1] == NULL)
 		goto done;
 	n0 = PQntuples(r[0]);
 	n1 = PQntuples(r[1]);
@@ -289,14 +340,10 @@ json_t *checksum_sequences(pgm_call *call, json_t *args)
 			continue;
 		}
 		name = PQgetvalue(r[0], i, 0);
-		sv = PQgetisnull(r[0], i, 1) ? json_null() : json_string(PQgetvalue(r[0], i, 1));
-		tv = PQgetisnull(r[1], j, 1) ? json_null() : json_string(PQgetvalue(r[1], j, 1));
-		if (json_is_null(sv))
-			ok = json_is_null(tv) || ahead_ok;
-		else if (json_is_null(tv))
-			ok = 0;
-		else if (ahead_ok)
-			ok = atoll(json_string_value(tv)) >= atoll(json_string_value(sv));
+		sv = json_string(PQgetvalue(v[0], i, 1));
+		tv = json_string(PQgetvalue(v[1], j, 1));
+		if (ahead_ok)
+			ok = strtold(json_string_value(tv), NULL) >= strtold(json_string_value(sv), NULL);
 		else
 			ok = strcmp(json_string_value(sv), json_string_value(tv)) == 0;
 		e = json_pack("{s:s, s:O, s:O, s:b}", "name", name, "source", sv, "target", tv,
@@ -306,9 +353,8 @@ json_t *checksum_sequences(pgm_call *call, json_t *args)
 			json_array_append_new(mism, json_pack("{s:s, s:s, s:o, s:o}", "name", name,
 							      "kind", "value", "source", sv,
 							      "target", tv));
-			pgm_warn("sequence %s: source %s, target %s", name,
-				 json_is_null(sv) ? "unused" : json_string_value(sv),
-				 json_is_null(tv) ? "unused" : json_string_value(tv));
+			pgm_warn("sequence %s: next value %s on the source, %s on the target", name,
+				 json_string_value(sv), json_string_value(tv));
 		} else {
 			json_decref(sv);
 			json_decref(tv);
@@ -321,6 +367,8 @@ json_t *checksum_sequences(pgm_call *call, json_t *args)
 done:
 	PQclear(r[0]);
 	PQclear(r[1]);
+	PQclear(v[0]);
+	PQclear(v[1]);
 	json_decref(list);
 	json_decref(mism);
 	pgm_pg_close(src);
