@@ -3,6 +3,7 @@
 # scripts/pgmove-sandbox on free ports (and stopped even when it fails).
 PG_TESTS = \
 	tests/pg/test_checksum.sh \
+	tests/pg/test_checksum_hash.sh \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \
 	tests/pg/test_pg_frozen.sh \

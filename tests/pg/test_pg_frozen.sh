@@ -69,12 +69,14 @@ lock_target
 start=$(date +%s)
 start_compare --timeout 4s
 sleep 1.5
-# While the compare waits: its connections carry keepalive timers.
-if ss -tnoH state established "( dport = :$TPORT )" 2>/dev/null | grep -q "timer:(keepalive"; then
-	ok "pgmove's connection to the target has TCP keepalives"
+# While the compare waits: its connection has a keepalive timer of at most
+# 30 s (libpq's own default is the system's: two hours).
+ss -tnopH state established "( dport = :$TPORT )" >"$T/ss" 2>&1
+if grep "pid=$CPID," "$T/ss" | grep -Eq "timer:\(keepalive,([0-9.]+ms|[0-9.]+sec),"; then
+	ok "pgmove's connection to the target has TCP keepalives every 30 s"
 else
-	ss -tnoH state established "( dport = :$TPORT )" | sed 's/^/    | /'
-	bad "pgmove's connection to the target has TCP keepalives"
+	sed 's/^/    | /' "$T/ss"
+	bad "pgmove's connection to the target has TCP keepalives every 30 s"
 fi
 freeze
 if wait_exit $CPID 20; then
