@@ -183,6 +183,11 @@ static int password_value(const char *text, const char *p, size_t *klen, size_t 
 	while (*q == ' ' || *q == '\t')
 		q++;
 	v = q;
+	/* a JSON key naming a password whose value is an object or an array
+	 * (a param's declaration: "db_password": {"secret": true}) holds no
+	 * password itself; its strings are redacted on their own */
+	if (json && (*q == '{' || *q == '['))
+		return 0;
 	if (*q == '\'') {
 		q++;
 		while (*q && *q != '\'') {

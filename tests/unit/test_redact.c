@@ -48,6 +48,9 @@ static void test_conninfo_text(void)
 	redacts("PGPASSWORD=hunter22", "PGPASSWORD=********");
 	redacts("{\"password\": \"hunter22\", \"user\": \"u\"}",
 		"{\"password\": ********, \"user\": \"u\"}");
+	redacts("{\"db_password\": {\"secret\": true}, \"x\": [1]}",
+		"{\"db_password\": {\"secret\": true}, \"x\": [1]}");
+	redacts("\"password\": [\"a\"]", "\"password\": [\"a\"]");
 	redacts("password authentication failed for user \"app\"",
 		"password authentication failed for user \"app\"");
 	redacts("postgresql://u:p4ss@h/db", "postgresql://u:********@h/db");
