@@ -30,6 +30,7 @@
 #include "journal.h"
 #include "loader.h"
 #include "luajson.h"
+#include "notify.h"
 #include "params.h"
 #include "runbook.h"
 #include "state.h"
@@ -57,6 +58,8 @@ typedef struct engine {
 	long long *breaker_last;  /* per breaker: when it was last evaluated   */
 	int *breaker_tripped;
 	int resuming;          /* reopen for resume: stop early at a completed run */
+	notify *notify;        /* the runbook's notify rules; NULL when none */
+	int notify_opened;
 } engine;
 
 static engine *current; /* the engine whose Lua code is running (one per process) */
@@ -99,8 +102,27 @@ static const char *fmt_ms(long long ms, char *buf, size_t len)
  * Journal
  * ------------------------------------------------------------------- */
 
-/* emit - journals ev (stolen) and applies it to the state. -1 when the
- * journal could not be written: the engine must stop at once. */
+static int emit(engine *e, json_t *ev);
+
+static int notify_journal(void *user, json_t *ev)
+{
+	return emit(user, ev);
+}
+
+/* engine_notify - hands a journaled event to the run's notifications
+ * (core/engine/notify.c), opened on the first event of the process. */
+static void engine_notify(engine *e, const json_t *applied)
+{
+	if (!e->notify_opened && e->rb && e->st && e->st->run_id) {
+		e->notify_opened = 1;
+		e->notify = notify_open(e->rb->L, e->rb->decl_ref, e->rb->name, e->st->run_id,
+					e->dir, notify_journal, e);
+	}
+	notify_event(e->notify, applied);
+}
+
+/* emit - journals ev (stolen), applies it to the state and notifies. -1
+ * when the journal could not be written: the engine must stop at once. */
 static int emit(engine *e, json_t *ev)
 {
 	if (journal_append(e->j, ev) != 0) {
@@ -111,8 +133,9 @@ static int emit(engine *e, json_t *ev)
 	json_object_set_new(applied, "ts", json_string(journal_last_ts(e->j)));
 	json_object_set_new(applied, "seq", json_integer(journal_seq(e->j)));
 	state_apply(e->st, applied);
-	json_decref(applied);
 	json_decref(ev);
+	engine_notify(e, applied);
+	json_decref(applied);
 	if (e->st->events % SNAPSHOT_EVERY == 0)
 		state_snapshot_save(e->st, e->dir, journal_size(e->j));
 	return 0;
@@ -1204,6 +1227,7 @@ static void engine_free(engine *e)
 	}
 	if (e->j && e->st && e->st->events)
 		state_snapshot_save(e->st, e->dir, journal_size(e->j));
+	notify_close(e->notify);
 	journal_close(e->j);
 	state_free(e->st);
 	json_decref(e->params);

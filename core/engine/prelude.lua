@@ -334,6 +334,74 @@ function breaker(name)
   end
 end
 
+-- notify { on = {...}, pagerduty = {...}, slack = {...}, webhook = {...},
+-- mail = {...}, log = true } - where run events go. May be given several
+-- times (one rule per call). A target that is nil or false is off, so a
+-- runbook writes pagerduty = params.pd_key and { routing_key = params.pd_key }.
+-- The targets (with their secrets) stay in decl.notify for core/engine/
+-- notify.c; the plan (journaled) only names the events and target kinds.
+local NOTIFY_EVENTS = {
+  ["run.started"] = 1, ["run.completed"] = 1, ["run.failed"] = 1, ["run.paused"] = 1,
+  ["step.failed"] = 1, ["gate.failed"] = 1, ["approval.needed"] = 1, ["breaker.tripped"] = 1,
+  ["rollback.started"] = 1, ["rollback.finished"] = 1, ["wait.timeout"] = 1,
+}
+local NOTIFY_DEFAULT = { "run.failed", "step.failed", "gate.failed", "approval.needed",
+                         "breaker.tripped", "rollback.started", "rollback.finished", "wait.timeout" }
+local NOTIFY_TARGETS = {
+  pagerduty = { fields = { routing_key = "string", severity = "string", source = "string",
+                           url = "string", component = "string", group = "string",
+                           class = "string" }, required = { "routing_key" } },
+  slack = { fields = { url = "string", channel = "string", username = "string" },
+            required = { "url" } },
+  webhook = { fields = { url = "string", headers = "table", token = "string" },
+              required = { "url" } },
+  mail = { fields = { server = "string", from = "string", to = "any", cc = "any",
+                      username = "string", password = "string", starttls = "string" },
+           required = { "server", "from", "to" } },
+}
+decl.notify = {}
+function notify(spec)
+  local loc = where(2)
+  check_pending(loc)
+  if not decl.runbook then fail(loc, "notify comes before runbook \"name\" { ... }") end
+  check_fields(loc, "notify", spec, { on = 1, pagerduty = 1, slack = 1, webhook = 1, mail = 1,
+                                      log = 1, timeout = 1 })
+  local rule = { on = {}, targets = {}, loc = loc }
+  local on = want(loc, "notify", "on", spec.on, "table", true) or NOTIFY_DEFAULT
+  for i, ev in ipairs(on) do
+    if type(ev) ~= "string" or not NOTIFY_EVENTS[ev] then
+      fail(loc, "notify: on[%d] '%s' is not an event (events: %s)", i, tostring(ev),
+           keys_of(NOTIFY_EVENTS))
+    end
+    rule.on[#rule.on + 1] = ev
+  end
+  rule.timeout_ms = want(loc, "notify", "timeout", spec.timeout, "duration", true) or 30000
+  for kind, t in pairs(NOTIFY_TARGETS) do
+    local cfg = spec[kind]
+    if cfg ~= nil and cfg ~= false then
+      local what = "notify " .. kind
+      check_fields(loc, what, cfg, t.fields)
+      for f, ty in pairs(t.fields) do
+        if cfg[f] ~= nil and ty ~= "any" and type(cfg[f]) ~= ty then
+          fail(loc, "%s: field '%s' must be a %s, not a %s", what, f, ty, type(cfg[f]))
+        end
+      end
+      for _, f in ipairs(t.required) do
+        if cfg[f] == nil then fail(loc, "%s: field '%s' is required", what, f) end
+      end
+      local copy = {}
+      for k, v in pairs(cfg) do copy[k] = v end
+      rule.targets[#rule.targets + 1] = { kind = kind, config = copy }
+    end
+  end
+  if spec.log ~= nil and spec.log ~= false then
+    want(loc, "notify", "log", spec.log, "boolean")
+    rule.targets[#rule.targets + 1] = { kind = "log", config = {} }
+  end
+  table.sort(rule.targets, function(a, b) return a.kind < b.kind end)
+  decl.notify[#decl.notify + 1] = rule
+end
+
 -- plugin "name" - a proxy whose fields are the plugin's functions.
 local proxies = {}
 function plugin(name)
@@ -425,12 +493,19 @@ local function plan_of(d)
                     every_ms = b.every_ms, action = b.action,
                     during = b.during and json.array(b.during) or nil }
   end
+  local notifies = json.array{}
+  for i, r in ipairs(d.notify) do
+    local kinds = json.array{}
+    for j, t in ipairs(r.targets) do kinds[j] = t.kind end
+    notifies[i] = { on = json.array(r.on), targets = kinds, loc = r.loc }
+  end
   local phases = json.array{}
   for i, p in ipairs(d.phases) do phases[i] = p end
   return {
     runbook = d.runbook.name, summary = d.runbook.summary, description = d.runbook.description,
     on_failure = type(d.runbook.on_failure) == "function" and "function" or d.runbook.on_failure,
     nodes = json.array(nodes), breakers = breakers, phases = phases, params = d.runbook.params,
+    notify = #notifies > 0 and notifies or nil,
   }
 end
 

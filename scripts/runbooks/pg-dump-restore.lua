@@ -39,11 +39,44 @@ runbook "pg-dump-restore" {
                                summary = "skip the check that the target has no tables" },
     rollback_on_failure = { type = "boolean", default = false,
                             summary = "roll back instead of halting when a step fails" },
+    -- notifications (doc/pgmove-runbook.5, notify): each target is off until its params are set
+    pagerduty_key = { type = "string", env = "PGMOVE_PAGERDUTY_KEY", secret = true,
+                      summary = "PagerDuty Events API v2 integration key: failures page (off when unset)" },
+    slack_webhook = { type = "string", env = "PGMOVE_SLACK_WEBHOOK", secret = true,
+                      summary = "Slack incoming-webhook URL for the run's events (off when unset)" },
+    notify_mail_to = { type = "string", env = "PGMOVE_NOTIFY_MAIL_TO",
+                       summary = "who gets mail on failures and rollbacks (off when unset)" },
+    smtp_url = { type = "string", env = "PGMOVE_SMTP_URL", summary = "smtp://relay:587 for that mail" },
+    smtp_user = { type = "string", env = "PGMOVE_SMTP_USER", summary = "SMTP AUTH user" },
+    smtp_password = { type = "string", env = "PGMOVE_SMTP_PASSWORD", secret = true,
+                      summary = "SMTP AUTH password" },
+    mail_from = { type = "string", default = "pgmove@localhost", summary = "the mail's sender" },
   },
   on_failure = function(ctx, err)
     if ctx.params.rollback_on_failure then return "rollback" end
     return "halt"
   end,
+}
+
+-- Seed 001 section 6.2: failures page, the team channel hears everything,
+-- rollbacks and failures also go by mail. Nothing is sent until configured.
+notify {
+  on = { "run.failed", "step.failed", "gate.failed", "breaker.tripped", "wait.timeout",
+         "rollback.started" },
+  pagerduty = params.pagerduty_key and { routing_key = params.pagerduty_key,
+                                         source = "pgmove/pg-dump-restore", component = "database-migration" },
+}
+notify {
+  on = { "run.started", "run.completed", "run.failed", "step.failed", "gate.failed",
+         "approval.needed", "breaker.tripped", "wait.timeout", "rollback.started",
+         "rollback.finished" },
+  slack = params.slack_webhook and { url = params.slack_webhook },
+}
+notify {
+  on = { "run.failed", "gate.failed", "rollback.started", "rollback.finished" },
+  mail = params.notify_mail_to and params.smtp_url and {
+    server = params.smtp_url, from = params.mail_from, to = params.notify_mail_to,
+    username = params.smtp_user, password = params.smtp_password, starttls = "required" },
 }
 
 local function dir(ctx)
