@@ -326,6 +326,28 @@ static int l_ctx_sleep(lua_State *L)
 
 static int node_has(engine *e, int i, const char *field);
 
+/* checkpoint_ctx - what save_checkpoint needs to journal one call's
+ * checkpoint: the step and the call's key ("plugin.function#n", n its
+ * position among the plugin calls of the step's attempt). */
+typedef struct checkpoint_ctx {
+	engine *e;
+	const char *node;
+	char key[256];
+} checkpoint_ctx;
+
+/* save_checkpoint - journals a checkpoint as step.checkpoint (value
+ * borrowed) before pgm_checkpoint_save returns (pgm_checkpoint_fn). */
+static int save_checkpoint(void *user, pgm_call *call, const json_t *value)
+{
+	checkpoint_ctx *cp = user;
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:O}", "ev", "step.checkpoint", "node", cp->node,
+			       "function", pgm_call_name(call), "key", cp->key, "value",
+			       (json_t *)value);
+	if (!ev || emit(cp->e, ev) != 0)
+		return -1;
+	return 0;
+}
+
 /* exec_call - a plugin function called from runbook code (see
  * runbook_call_fn). */
 static int exec_call(lua_State *L, void *user)
@@ -377,6 +399,16 @@ static int exec_call(lua_State *L, void *user)
 	pgm_call *c = pgm_call_new(pname, fname);
 	if (e->deadline_ms)
 		pgm_call_set_deadline_ms(c, e->deadline_ms);
+	checkpoint_ctx cp = { e, node, "" };
+	if (node) {
+		node_state *ns = &e->st->nodes[e->node];
+		pgm_call_set_run(c, e->st->run_id, node, ns->attempts);
+		if (e->in_step) {
+			snprintf(cp.key, sizeof(cp.key), "%s.%s#%d", pname, fname, ns->calls);
+			pgm_call_set_checkpoint(c, json_object_get(ns->checkpoints, cp.key),
+						save_checkpoint, &cp);
+		}
+	}
 	char logctx[512];
 	snprintf(logctx, sizeof(logctx), "%s%s%s.%s", node ? node : "", node ? ": " : "", pname,
 		 fname);

@@ -137,6 +137,7 @@ static void node_clear(node_state *n)
 	json_decref(n->checks);
 	json_decref(n->approval);
 	json_decref(n->history);
+	json_decref(n->checkpoints);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -150,6 +151,7 @@ static void node_reset(node_state *n)
 	set_json(&n->output, NULL);
 	set_json(&n->error, NULL);
 	set_json(&n->approval, NULL);
+	set_json(&n->checkpoints, NULL);
 	n->wait_start_ms = n->last_poll_ms = n->stable_since_ms = 0;
 	n->last_ok = 0;
 }
@@ -336,7 +338,24 @@ void state_apply(run_state *st, const json_t *ev)
 		n->calls++;
 		if (!json_is_true(json_object_get(ev, "idempotent")))
 			n->nonidem_call = 1;
+	} else if (strcmp(type, "step.checkpoint") == 0) {
+		const char *key = json_string_value(json_object_get(ev, "key"));
+		json_t *v = json_object_get(ev, "value");
+		if (key && v) {
+			if (!n->checkpoints)
+				n->checkpoints = json_object();
+			json_object_set(n->checkpoints, key, v);
+		}
+	} else if (strcmp(type, "plugin.crashed") == 0) {
+		json_t *err = json_pack("{s:s, s:s, s:b}", "code", "plugin.crashed", "message",
+					json_string_value(json_object_get(ev, "why"))
+						? json_string_value(json_object_get(ev, "why"))
+						: "the plugin crashed",
+					"retryable", 0);
+		set_json(&n->error, err);
+		json_decref(err);
 	} else if (strcmp(type, "step.succeeded") == 0 || strcmp(type, "wait.done") == 0) {
+		set_json(&n->checkpoints, NULL);
 		n->status = NODE_SUCCEEDED;
 		n->end_ms = t;
 		n->duration_ms = json_integer_value(json_object_get(ev, "duration_ms"));
@@ -359,6 +378,7 @@ void state_apply(run_state *st, const json_t *ev)
 						n->last_start_ms, "crashed", "process died"));
 		trim_history(n);
 	} else if (strcmp(type, "step.skipped") == 0) {
+		set_json(&n->checkpoints, NULL);
 		n->status = NODE_SKIPPED;
 		n->end_ms = t;
 		n->done_seq = st->last_seq;
@@ -369,6 +389,7 @@ void state_apply(run_state *st, const json_t *ev)
 				      "comment", json_object_get(ev, "comment"));
 		append_ts(st->resolutions, ev, o);
 		if (d && strcmp(d, "succeeded") == 0) {
+			set_json(&n->checkpoints, NULL);
 			n->status = NODE_SUCCEEDED;
 			n->done_seq = st->last_seq;
 			n->end_ms = t;
@@ -442,6 +463,7 @@ void state_apply(run_state *st, const json_t *ev)
 	} else if (strcmp(type, "undo.start") == 0) {
 		/* the node keeps its status until the undo ends */
 	} else if (strcmp(type, "undo.succeeded") == 0) {
+		set_json(&n->checkpoints, NULL);
 		n->status = NODE_UNDONE;
 	} else if (strcmp(type, "undo.failed") == 0) {
 		n->status = NODE_UNDO_FAILED;
@@ -472,7 +494,7 @@ static json_t *jref(json_t *v)
 
 static json_t *node_snapshot(const node_state *n)
 {
-	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:o, s:o, "
+	json_t *o = json_pack("{s:o, s:o, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:o, s:o, "
 			 "s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
 			 "name", jstr(n->name), "kind", jstr(n->kind), "phase", jstr(n->phase),
 			 "status", (int)n->status, "attempts", n->attempts, "first_start",
@@ -483,6 +505,9 @@ static json_t *node_snapshot(const node_state *n)
 			 "history", jref(n->history), "wait_start", n->wait_start_ms, "last_poll",
 			 n->last_poll_ms, "stable_since", n->stable_since_ms, "last_ok",
 			 n->last_ok);
+	if (o && n->checkpoints)
+		json_object_set(o, "checkpoints", n->checkpoints);
+	return o;
 }
 
 static char *jdup(json_t *o, const char *key)
@@ -521,6 +546,7 @@ static void node_restore(node_state *n, json_t *o)
 	n->checks = jkeep(o, "checks");
 	n->approval = jkeep(o, "approval");
 	n->history = jkeep(o, "history");
+	n->checkpoints = jkeep(o, "checkpoints");
 	if (!n->history)
 		n->history = json_array();
 	n->wait_start_ms = jint(o, "wait_start");

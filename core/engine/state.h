@@ -51,6 +51,7 @@ typedef struct node_state {
 	json_t *checks;    /* gate: [{check, ok, detail}] of the last evaluation */
 	json_t *approval;  /* {by, at, comment, via}                     */
 	json_t *history;   /* step: [{attempt, start, error}] of the last 20 failed attempts */
+	json_t *checkpoints; /* step: {"plugin.function#n": value} saved by its calls, or NULL */
 	/* waits */
 	long long wait_start_ms, last_poll_ms, stable_since_ms;
 	int last_ok;

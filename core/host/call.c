@@ -60,6 +60,9 @@ void pgm_call_free(pgm_call *call)
 	free(call->name);
 	free(call->code);
 	free(call->message);
+	json_decref(call->checkpoint);
+	free(call->run_id);
+	free(call->step);
 	free(call);
 }
 
@@ -72,6 +75,90 @@ void pgm_call_set_deadline_ms(pgm_call *call, long long deadline)
 const char *pgm_call_name(const pgm_call *call)
 {
 	return call && call->name ? call->name : "";
+}
+
+/* Checkpoints and the run --------------------------------------------- */
+
+/* pgm_call_set_checkpoint - the call keeps its own copy of last. */
+void pgm_call_set_checkpoint(pgm_call *call, const json_t *last, pgm_checkpoint_fn fn,
+			     void *user)
+{
+	if (call == NULL)
+		return;
+	json_decref(call->checkpoint);
+	call->checkpoint = last ? json_deep_copy(last) : NULL;
+	call->checkpoint_fn = fn;
+	call->checkpoint_user = user;
+}
+
+void pgm_call_set_run(pgm_call *call, const char *run_id, const char *step, int attempt)
+{
+	if (call == NULL)
+		return;
+	free(call->run_id);
+	free(call->step);
+	call->run_id = run_id ? strdup(run_id) : NULL;
+	call->step = step ? strdup(step) : NULL;
+	call->attempt = attempt;
+}
+
+/* pgm_checkpoint_save - checks the size, lets the engine journal the value
+ * (when there is an engine), then keeps a copy as the call's checkpoint. */
+int pgm_checkpoint_save(pgm_call *call, const json_t *value)
+{
+	char *text;
+	size_t len;
+	json_t *copy;
+
+	if (call == NULL)
+		return -1;
+	if (value == NULL) {
+		pgm_fail(call, "pgmove.checkpoint", 0,
+			 "%s: pgm_checkpoint_save was given no value", pgm_call_name(call));
+		return -1;
+	}
+	text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	len = text ? strlen(text) : 0;
+	free(text);
+	if (len == 0 || len > PGM_CHECKPOINT_MAX) {
+		pgm_fail(call, "pgmove.checkpoint", 0,
+			 "%s: checkpoint of %zu bytes%s (at most %d: keep positions, not data)",
+			 pgm_call_name(call), len, len ? "" : " (not valid JSON)",
+			 PGM_CHECKPOINT_MAX);
+		return -1;
+	}
+	if (call->checkpoint_fn &&
+	    call->checkpoint_fn(call->checkpoint_user, call, value) != 0) {
+		pgm_fail(call, "pgmove.checkpoint", 0, "%s: the checkpoint could not be journaled",
+			 pgm_call_name(call));
+		return -1;
+	}
+	copy = json_deep_copy(value);
+	if (copy == NULL)
+		abort();
+	json_decref(call->checkpoint);
+	call->checkpoint = copy;
+	return 0;
+}
+
+json_t *pgm_checkpoint_get(const pgm_call *call)
+{
+	return call ? call->checkpoint : NULL;
+}
+
+const char *pgm_call_run_id(const pgm_call *call)
+{
+	return call ? call->run_id : NULL;
+}
+
+const char *pgm_call_step(const pgm_call *call)
+{
+	return call ? call->step : NULL;
+}
+
+int pgm_call_attempt(const pgm_call *call)
+{
+	return call ? call->attempt : 0;
 }
 
 /* pgm_failv - records the first error of the call, redacted. With no call

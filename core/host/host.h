@@ -21,6 +21,20 @@ const char *pgm_call_name(const pgm_call *call);
  * {"code","message","retryable"}, or NULL when there is none. */
 json_t *pgm_call_error_json(const pgm_call *call);
 
+/* pgm_checkpoint_fn - how the engine makes a checkpoint durable: called by
+ * pgm_checkpoint_save with the value (borrowed); returns 0 once it is in
+ * the journal, or -1 after setting the call's error. */
+typedef int (*pgm_checkpoint_fn)(void *user, pgm_call *call, const json_t *value);
+/* pgm_call_set_checkpoint - hands the call the checkpoint saved by an
+ * earlier run of the same call (last, borrowed; may be NULL) and the
+ * function that journals new ones (fn may be NULL: values then live only
+ * as long as the call). */
+void pgm_call_set_checkpoint(pgm_call *call, const json_t *last, pgm_checkpoint_fn fn,
+			     void *user);
+/* pgm_call_set_run - the run id, step name and attempt a call belongs to
+ * (copied; NULL / 0 outside a run), for pgm_call_run_id and friends. */
+void pgm_call_set_run(pgm_call *call, const char *run_id, const char *step, int attempt);
+
 /* Cancellation. pgm_cancel_request is async-signal-safe: the signal
  * handler calls it; every call's pgm_cancelled() then answers nonzero. */
 void pgm_cancel_request(int signo);

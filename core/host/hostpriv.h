@@ -17,6 +17,12 @@ struct pgm_call {
 	char *code;
 	char *message;
 	long long progress_ms; /* last throttled progress log line         */
+	json_t *checkpoint;   /* last saved or handed-back checkpoint, owned */
+	pgm_checkpoint_fn checkpoint_fn; /* the engine's journaling, or NULL */
+	void *checkpoint_user;
+	char *run_id;         /* the run, step and attempt (NULL / 0 outside a run) */
+	char *step;
+	int attempt;
 };
 
 /* host_cancel_requested - nonzero once pgm_cancel_request() ran. */

@@ -203,6 +203,46 @@ int pgm_sleep_ms(pgm_call *call, long long ms);
 long long pgm_now_ms(void);
 
 /* ------------------------------------------------------------------------
+ * Durable checkpoints and the call's place in the run
+ *
+ * A long function (a 1 TB copy, a scan of a big table) records how far it
+ * got; when its step runs again - a retry, or `pgmove resume` after a
+ * crash, a kill -9 or a power loss - it gets that record back and goes on
+ * from there instead of starting over.
+ * ---------------------------------------------------------------------- */
+
+/* The largest checkpoint, as compact JSON: keep positions, not data. */
+#define PGM_CHECKPOINT_MAX 65536
+
+/* pgm_checkpoint_save - records value (any JSON value, borrowed; at most
+ * PGM_CHECKPOINT_MAX bytes as compact JSON) as the call's checkpoint. In a
+ * runbook step the engine appends it to the run's journal (fsync'd) before
+ * this returns, so once it returns 0 the value survives anything. It is
+ * kept for the same function called at the same position in the same step
+ * (the n-th call of plugin.function in the step), across attempts and
+ * resumes, and forgotten when the step succeeds or is undone. Like every
+ * journal event it is redacted: never put a secret in it. Outside a step
+ * (`pgmove call`, wait conditions, gate checks) the value lives only as
+ * long as the call. Returns 0, or -1 with the call's error set
+ * ("pgmove.checkpoint": too large, not JSON, or the journal cannot be
+ * written). Call it from the thread that runs the function. */
+int pgm_checkpoint_save(pgm_call *call, const json_t *value);
+
+/* pgm_checkpoint_get - the call's checkpoint: the last value saved by this
+ * call, else the one saved by an earlier run of the same call in the same
+ * step, else NULL. Borrowed: owned by the call, valid until the next
+ * pgm_checkpoint_save or the end of the call. */
+json_t *pgm_checkpoint_get(const pgm_call *call);
+
+/* pgm_call_run_id / pgm_call_step / pgm_call_attempt - the run, the step
+ * (or wait, gate) and its attempt (1, 2, ...) the call belongs to, e.g.
+ * for idempotency keys ("<run id>/<step>") that stay the same across
+ * retries. NULL / NULL / 0 outside a run (`pgmove call`). Owned by the call. */
+const char *pgm_call_run_id(const pgm_call *call);
+const char *pgm_call_step(const pgm_call *call);
+int pgm_call_attempt(const pgm_call *call);
+
+/* ------------------------------------------------------------------------
  * Secrets
  * ---------------------------------------------------------------------- */
 

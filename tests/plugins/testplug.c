@@ -153,6 +153,58 @@ static json_t *fn_aws_json(pgm_call *call, json_t *args)
 	return pgm_aws_json(call, &dms, region, action, body);
 }
 
+/* chunks - works through chunks 1..n, appending "chunk K" to file and
+ * sleeping ms for each, and saves {"next": K + 1} as the checkpoint after
+ * each one; starts from the checkpoint it is handed. pad adds that many
+ * bytes to the checkpoint (to test the size limit). */
+static json_t *fn_chunks(pgm_call *call, json_t *args)
+{
+	long long n = 0, ms = 0, pad = 0, first = 1;
+	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
+	if (!file || pgm_arg_int(call, args, "n", 0, 1, &n) != 0 ||
+	    pgm_arg_int(call, args, "ms", 0, 0, &ms) != 0 ||
+	    pgm_arg_int(call, args, "pad", 0, 0, &pad) != 0)
+		return NULL;
+	json_t *cp = pgm_checkpoint_get(call);
+	if (cp && json_is_integer(json_object_get(cp, "next")))
+		first = json_integer_value(json_object_get(cp, "next"));
+	for (long long k = first; k <= n; k++) {
+		char line[64];
+		snprintf(line, sizeof(line), "chunk %lld", k);
+		if (append_line(call, file, line) != 0 || pgm_sleep_ms(call, ms) != 0)
+			return NULL;
+		json_t *v = json_pack("{s:I}", "next", k + 1);
+		if (pad > 0) {
+			char *p = malloc((size_t)pad + 1);
+			memset(p, 'x', (size_t)pad);
+			p[pad] = '\0';
+			json_object_set_new(v, "pad", json_string(p));
+			free(p);
+		}
+		int rc = pgm_checkpoint_save(call, v);
+		json_decref(v);
+		if (rc != 0)
+			return NULL;
+	}
+	return json_pack("{s:I, s:I}", "done", n, "first", first);
+}
+
+/* whoami - the run, step and attempt the call belongs to. */
+static json_t *fn_whoami(pgm_call *call, json_t *args)
+{
+	(void)args;
+	return json_pack("{s:s?, s:s?, s:i}", "run", pgm_call_run_id(call), "step",
+			 pgm_call_step(call), "attempt", pgm_call_attempt(call));
+}
+
+static const pgm_param p_chunks[] = {
+	{ "file", "string", 1, 0, "a file that gets one line per chunk" },
+	{ "n", "integer", 1, 0, "how many chunks" },
+	{ "ms", "integer", 0, 0, "how long each chunk takes" },
+	{ "pad", "integer", 0, 0, "bytes added to each checkpoint" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+
 static const pgm_param p_echo[] = {
 	{ "value", "any", 0, 0, "anything" },
 	{ NULL, NULL, 0, 0, NULL },
@@ -201,6 +253,10 @@ static const pgm_function functions[] = {
 	{ "fail", fn_fail, PGM_FN_IDEMPOTENT, "always fails", p_fail },
 	{ "secret", fn_secret, PGM_FN_IDEMPOTENT, "echoes a secret", p_secret },
 	{ "aws_json", fn_aws_json, 0, "one DMS action (JSON 1.1 protocol)", p_aws_json },
+	{ "chunks", fn_chunks, PGM_FN_IDEMPOTENT, "works through chunks with checkpoints",
+	  p_chunks },
+	{ "whoami", fn_whoami, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "the run, step and attempt of the call", NULL },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
