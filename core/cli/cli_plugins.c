@@ -184,7 +184,7 @@ int pgmove_cmd_call(cli_args *a)
 	}
 	pgm_cancel_install();
 	pgm_log_set_context(target);
-	json_t *res = f->fn(c, args);
+	json_t *res = loader_invoke(p, f, c, args, NULL, NULL);
 	pgm_log_set_context(NULL);
 	pgm_progress_clear();
 	json_decref(args);

@@ -93,8 +93,13 @@ static void print_node(const run_state *st, const node_state *n)
 		json_array_foreach(n->history, k, h)
 		{
 			if (json_object_get(h, "crashed")) {
-				printf("          attempt %lld: pgmove stopped while it ran\n",
-				       json_integer_value(json_object_get(h, "attempt")));
+				const char *why = json_string_value(json_object_get(h, "crashed"));
+				if (why && strcmp(why, "process died") != 0)
+					printf("          attempt %lld: %s\n",
+					       json_integer_value(json_object_get(h, "attempt")), why);
+				else
+					printf("          attempt %lld: pgmove stopped while it ran\n",
+					       json_integer_value(json_object_get(h, "attempt")));
 				continue;
 			}
 			json_t *e = json_object_get(h, "error");

@@ -343,9 +343,52 @@ static int save_checkpoint(void *user, pgm_call *call, const json_t *value)
 	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:O}", "ev", "step.checkpoint", "node", cp->node,
 			       "function", pgm_call_name(call), "key", cp->key, "value",
 			       (json_t *)value);
-	if (!ev || emit(cp->e, ev) != 0)
-		return -1;
-	return 0;
+	int was = loader_crash_pause(); /* a crash now must not write into this append */
+	int rc = ev ? emit(cp->e, ev) : -1;
+	loader_crash_resume(was);
+	return rc;
+}
+
+/* crash_ctx - the plugin.crashed event of the running call, prepared
+ * before the call (members without braces) so the crash handler only
+ * writes it. */
+typedef struct crash_ctx {
+	journal *j;
+	char *members;
+} crash_ctx;
+
+/* journal_crash - loader_crash_fn: journals plugin.crashed with the signal
+ * (async-signal-safe: string copies, write, fsync). */
+static void journal_crash(void *user, int signo)
+{
+	crash_ctx *cc = user;
+	char extra[64];
+	const char *pre = "\"signal\":\"", *sig = loader_signal_name(signo);
+	size_t n = 0;
+	while (*pre && n < sizeof(extra) - 2)
+		extra[n++] = *pre++;
+	while (*sig && n < sizeof(extra) - 2)
+		extra[n++] = *sig++;
+	extra[n++] = '"';
+	extra[n] = '\0';
+	if (cc && cc->members)
+		journal_append_signal_safe(cc->j, cc->members, extra);
+}
+
+/* crash_prepare - the members of the plugin.crashed event for a call of
+ * function full in node; malloc'd, NULL when out of memory. */
+static char *crash_prepare(const char *node, const char *full, int attempt)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "ev", "plugin.crashed", "node", node,
+			      "function", full, "attempt", attempt);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (text && strlen(text) >= 2) {
+		size_t len = strlen(text);
+		memmove(text, text + 1, len - 2);
+		text[len - 2] = '\0';
+	}
+	return text;
 }
 
 /* exec_call - a plugin function called from runbook code (see
@@ -413,7 +456,14 @@ static int exec_call(lua_State *L, void *user)
 	snprintf(logctx, sizeof(logctx), "%s%s%s.%s", node ? node : "", node ? ": " : "", pname,
 		 fname);
 	pgm_log_set_context(logctx);
-	json_t *res = f->fn(c, args);
+	crash_ctx cc = { e->j, NULL };
+	if (node) {
+		char full[256];
+		snprintf(full, sizeof(full), "%s.%s", pname, fname);
+		cc.members = crash_prepare(node, full, e->st->nodes[e->node].attempts);
+	}
+	json_t *res = loader_invoke(p, f, c, args, journal_crash, &cc);
+	free(cc.members);
 	pgm_log_set_context(node);
 	pgm_progress_clear();
 	json_decref(args);
@@ -1627,6 +1677,10 @@ static int crashed_nodes(engine *e)
 		const char *why = json_is_boolean(idem) ? "declared"
 				  : n->nonidem_call    ? "it called a non-idempotent function"
 						       : "every function it called is idempotent";
+		const char *code = json_string_value(json_object_get(n->error, "code"));
+		if (code && strcmp(code, "plugin.crashed") == 0)
+			pgm_warn("step %s: %s", n->name,
+				 json_string_value(json_object_get(n->error, "message")));
 		EMIT(e, json_pack("{s:s, s:s, s:i, s:b, s:s}", "ev", "step.crashed", "node", n->name,
 				  "attempt", n->attempts, "idempotent", idempotent, "why", why));
 		if (idempotent) {

@@ -747,3 +747,101 @@ long journal_lock_holder(const char *dir)
 	close(fd);
 	return pid;
 }
+
+/* Signal-safe appending ------------------------------------------------- */
+
+/* put - appends the NUL-ended s to buf (at *used, capacity cap). */
+static void put(char *buf, size_t *used, size_t cap, const char *s)
+{
+	while (*s && *used + 1 < cap)
+		buf[(*used)++] = *s++;
+}
+
+/* put_num - appends the decimal v, zero-padded to width digits. */
+static void put_num(char *buf, size_t *used, size_t cap, long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	if (v < 0)
+		v = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < (int)sizeof(tmp));
+	while (n < width && n < (int)sizeof(tmp))
+		tmp[n++] = '0';
+	while (n > 0 && *used + 1 < cap)
+		buf[(*used)++] = tmp[--n];
+}
+
+/* put_ts - appends "YYYY-MM-DDTHH:MM:SS.mmmZ" for now (UTC) without gmtime
+ * (days to civil date, H. Hinnant's algorithm), async-signal-safe. */
+static void put_ts(char *buf, size_t *used, size_t cap)
+{
+	struct timespec ts;
+	long long s, days, rem, era, doe, yoe, y, doy, mp, d, m;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = (long long)ts.tv_sec;
+	days = s / 86400;
+	rem = s % 86400;
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	put_num(buf, used, cap, y, 4);
+	put(buf, used, cap, "-");
+	put_num(buf, used, cap, m, 2);
+	put(buf, used, cap, "-");
+	put_num(buf, used, cap, d, 2);
+	put(buf, used, cap, "T");
+	put_num(buf, used, cap, rem / 3600, 2);
+	put(buf, used, cap, ":");
+	put_num(buf, used, cap, rem % 3600 / 60, 2);
+	put(buf, used, cap, ":");
+	put_num(buf, used, cap, rem % 60, 2);
+	put(buf, used, cap, ".");
+	put_num(buf, used, cap, ts.tv_nsec / 1000000L, 3);
+	put(buf, used, cap, "Z");
+}
+
+/* journal_append_signal_safe - see journal.h: only write() and fsync(); the
+ * line is built in a static buffer (one crash handler runs at a time). */
+int journal_append_signal_safe(journal *j, const char *members, const char *extra)
+{
+	static char line[8192];
+	size_t used = 0;
+
+	if (j == NULL || j->broken || j->fd < 0)
+		return -1;
+	put(line, &used, sizeof(line), "{\"v\":");
+	put_num(line, &used, sizeof(line), PGMOVE_JOURNAL_VERSION, 1);
+	put(line, &used, sizeof(line), ",\"seq\":");
+	put_num(line, &used, sizeof(line), j->seq + 1, 1);
+	put(line, &used, sizeof(line), ",\"ts\":\"");
+	put_ts(line, &used, sizeof(line));
+	put(line, &used, sizeof(line), "\",");
+	put(line, &used, sizeof(line), members);
+	if (extra && *extra) {
+		put(line, &used, sizeof(line), ",");
+		put(line, &used, sizeof(line), extra);
+	}
+	if (used + 3 >= sizeof(line))
+		return -1; /* never write a line that was cut */
+	line[used++] = '}';
+	line[used++] = '\n';
+	if (write(j->fd, line, used) != (ssize_t)used)
+		return -1;
+	if (fsync(j->fd) != 0)
+		return -1;
+	j->seq++;
+	j->size += (off_t)used;
+	return 0;
+}

@@ -44,6 +44,14 @@ int journal_append(journal *j, const json_t *event);
  * empty. 0 or -1 with errno set. */
 int journal_move(journal *j, const char *newdir);
 
+/* journal_append_signal_safe - appends one event from a signal handler
+ * (a plugin's crash): {"v", "seq", "ts", then members, then extra}, where
+ * members and extra are JSON object members without braces, prepared
+ * (escaped) beforehand ('"ev":"plugin.crashed","node":"copy"'). Uses only
+ * write() and fsync(). 0, or -1 (nothing is logged). Never call it while
+ * journal_append runs. */
+int journal_append_signal_safe(journal *j, const char *members, const char *extra);
+
 /* journal_seq - the seq of the last event in the journal (0 when empty). */
 long long journal_seq(const journal *j);
 /* journal_last_ts - the "ts" of the last event this handle appended. */

@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +202,104 @@ const pgm_plugin *loader_get(const char *name, char *err, size_t errlen)
 	pgm_debug("loaded plugin %s %s from %s", name, l->plugin->version ? l->plugin->version : "",
 		  l->path);
 	return l->plugin;
+}
+
+/* The crash guard: while a plugin function runs, SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGABRT and SIGSYS go to crash_handler, on its own stack (a stack
+ * overflow must not take the handler down). */
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS };
+#define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
+static volatile sig_atomic_t crash_armed;
+static loader_crash_fn volatile crash_fn;
+static void *volatile crash_user;
+static char crash_name[256];
+static char crash_stack[65536];
+
+static const char *signal_name(int signo)
+{
+	switch (signo) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGBUS: return "SIGBUS";
+	case SIGILL: return "SIGILL";
+	case SIGFPE: return "SIGFPE";
+	case SIGABRT: return "SIGABRT";
+	case SIGSYS: return "SIGSYS";
+	default: return "a signal";
+	}
+}
+
+const char *loader_signal_name(int signo)
+{
+	return signal_name(signo);
+}
+
+/* crash_handler - async-signal-safe: says which function crashed on
+ * stderr, lets the caller journal it (crash_fn), then dies of the same
+ * signal (SA_RESETHAND restored the default action). */
+static void crash_handler(int signo)
+{
+	if (crash_armed) {
+		static const char a[] = "pgmove: plugin function ", b[] = " crashed with ",
+				  c[] = "; stopping\n";
+		const char *sig = signal_name(signo);
+		ssize_t rc = write(2, a, sizeof(a) - 1);
+		rc = write(2, crash_name, strlen(crash_name));
+		rc = write(2, b, sizeof(b) - 1);
+		rc = write(2, sig, strlen(sig));
+		rc = write(2, c, sizeof(c) - 1);
+		(void)rc;
+		crash_armed = 0;
+		if (crash_fn)
+			crash_fn(crash_user, signo);
+	}
+	signal(signo, SIG_DFL);
+	raise(signo);
+}
+
+int loader_crash_pause(void)
+{
+	int was = crash_armed;
+	crash_armed = 0;
+	return was;
+}
+
+void loader_crash_resume(int was)
+{
+	crash_armed = was;
+}
+
+json_t *loader_invoke(const pgm_plugin *p, const pgm_function *f, pgm_call *call, json_t *args,
+		      loader_crash_fn on_crash, void *user)
+{
+	static int stack_ready;
+	struct sigaction sa, old[NCRASH];
+	json_t *res;
+
+	if (!stack_ready) {
+		stack_t ss;
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_sp = crash_stack;
+		ss.ss_size = sizeof(crash_stack);
+		if (sigaltstack(&ss, NULL) == 0)
+			stack_ready = 1;
+	}
+	snprintf(crash_name, sizeof(crash_name), "%s.%s", p->name, f->name);
+	crash_fn = on_crash;
+	crash_user = user;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	for (size_t i = 0; i < NCRASH; i++)
+		sigaction(crash_signals[i], &sa, &old[i]);
+	crash_armed = 1;
+	res = f->fn(call, args);
+	crash_armed = 0;
+	for (size_t i = 0; i < NCRASH; i++)
+		sigaction(crash_signals[i], &old[i], NULL);
+	crash_fn = NULL;
+	crash_user = NULL;
+	return res;
 }
 
 const pgm_function *loader_function(const pgm_plugin *p, const char *fn)

@@ -21,6 +21,26 @@ const pgm_plugin *loader_get(const char *name, char *err, size_t errlen);
 /* loader_function - the function FN of plugin P, or NULL. */
 const pgm_function *loader_function(const pgm_plugin *p, const char *fn);
 
+/* loader_crash_fn - told (from a signal handler: async-signal-safe code
+ * only) that the plugin function crashed with signo. */
+typedef void (*loader_crash_fn)(void *user, int signo);
+
+/* loader_invoke - runs f(call, args) of plugin p under the crash guard:
+ * a SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or SIGSYS while it runs
+ * writes "pgmove: plugin function P.F crashed with SIGSEGV" to stderr,
+ * calls on_crash(user, signo) (may be NULL), and then the process dies of
+ * that signal, as it would have (core dumps stay possible). Returns what
+ * f returns. */
+json_t *loader_invoke(const pgm_plugin *p, const pgm_function *f, pgm_call *call, json_t *args,
+		      loader_crash_fn on_crash, void *user);
+/* loader_crash_pause / loader_crash_resume - host code that runs inside a
+ * plugin call and must not be interrupted by on_crash (the journal being
+ * appended to) pauses the guard's journaling around it. */
+int loader_crash_pause(void);
+void loader_crash_resume(int was);
+/* loader_signal_name - "SIGSEGV", ... for the crash signals. */
+const char *loader_signal_name(int signo);
+
 /* loader_check_args - checks args (an object) against fn's parameter
  * table: required ones present, types right, no unknown names. Registers
  * secret and conninfo values for redaction. 0, or -1 with the message

@@ -347,13 +347,19 @@ void state_apply(run_state *st, const json_t *ev)
 			json_object_set(n->checkpoints, key, v);
 		}
 	} else if (strcmp(type, "plugin.crashed") == 0) {
-		json_t *err = json_pack("{s:s, s:s, s:b}", "code", "plugin.crashed", "message",
-					json_string_value(json_object_get(ev, "why"))
-						? json_string_value(json_object_get(ev, "why"))
-						: "the plugin crashed",
+		const char *fn = json_string_value(json_object_get(ev, "function"));
+		const char *sig = json_string_value(json_object_get(ev, "signal"));
+		char msg[512];
+		snprintf(msg, sizeof(msg), "plugin function %s crashed with %s", fn ? fn : "?",
+			 sig ? sig : "a signal");
+		json_t *err = json_pack("{s:s, s:s, s:b}", "code", "plugin.crashed", "message", msg,
 					"retryable", 0);
 		set_json(&n->error, err);
 		json_decref(err);
+		json_array_append_new(n->history, json_pack("{s:i, s:I, s:s}", "attempt", n->attempts,
+							    "start", n->last_start_ms, "crashed",
+							    msg));
+		trim_history(n);
 	} else if (strcmp(type, "step.succeeded") == 0 || strcmp(type, "wait.done") == 0) {
 		set_json(&n->checkpoints, NULL);
 		n->status = NODE_SUCCEEDED;
@@ -373,6 +379,10 @@ void state_apply(run_state *st, const json_t *ev)
 		n->status = NODE_INTERRUPTED;
 		n->end_ms = t;
 	} else if (strcmp(type, "step.crashed") == 0) {
+		json_t *h = json_array_get(n->history, json_array_size(n->history) - 1);
+		if (h && json_object_get(h, "crashed") &&
+		    json_integer_value(json_object_get(h, "attempt")) == n->attempts)
+			return; /* plugin.crashed said it already */
 		json_array_append_new(n->history,
 				      json_pack("{s:i, s:I, s:s}", "attempt", n->attempts, "start",
 						n->last_start_ms, "crashed", "process died"));

@@ -189,6 +189,26 @@ static json_t *fn_chunks(pgm_call *call, json_t *args)
 	return json_pack("{s:I, s:I}", "done", n, "first", first);
 }
 
+/* crash - unless file exists: creates it, then crashes the way how says
+ * ("segv": a NULL write, "abort"). With the file there it returns
+ * {"crashed": false}: a re-run after the crash succeeds. */
+static json_t *fn_crash(pgm_call *call, json_t *args)
+{
+	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
+	const char *how = pgm_arg_string(call, args, "how", "segv", 0);
+	if (!file || !how)
+		return NULL;
+	if (access(file, F_OK) == 0)
+		return json_pack("{s:b}", "crashed", 0);
+	if (append_line(call, file, "crashing") != 0)
+		return NULL;
+	if (strcmp(how, "abort") == 0)
+		abort();
+	volatile int *volatile nowhere = NULL;
+	*nowhere = 1;
+	return json_pack("{s:b}", "crashed", 1);
+}
+
 /* whoami - the run, step and attempt the call belongs to. */
 static json_t *fn_whoami(pgm_call *call, json_t *args)
 {
@@ -202,6 +222,12 @@ static const pgm_param p_chunks[] = {
 	{ "n", "integer", 1, 0, "how many chunks" },
 	{ "ms", "integer", 0, 0, "how long each chunk takes" },
 	{ "pad", "integer", 0, 0, "bytes added to each checkpoint" },
+	{ NULL, NULL, 0, 0, NULL },
+};
+
+static const pgm_param p_crash[] = {
+	{ "file", "string", 1, 0, "crash only while this file does not exist (then create it)" },
+	{ "how", "string", 0, 0, "segv (default) or abort" },
 	{ NULL, NULL, 0, 0, NULL },
 };
 
@@ -255,6 +281,7 @@ static const pgm_function functions[] = {
 	{ "aws_json", fn_aws_json, 0, "one DMS action (JSON 1.1 protocol)", p_aws_json },
 	{ "chunks", fn_chunks, PGM_FN_IDEMPOTENT, "works through chunks with checkpoints",
 	  p_chunks },
+	{ "crash", fn_crash, 0, "crashes (SIGSEGV or abort) the first time", p_crash },
 	{ "whoami", fn_whoami, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "the run, step and attempt of the call", NULL },
 	{ NULL, NULL, 0, NULL, NULL },
