@@ -60,6 +60,9 @@ int pgmove_cmd_plugins(cli_args *a)
 			json_array_append(keep, p);
 		json_decref(list);
 		list = keep;
+		/* the plugin asked for exists but does not load: say why, exit 1 */
+		if (json_object_get(json_array_get(list, 0), "error"))
+			rc = PGMOVE_EXIT_FAILED;
 		if (!json_array_size(list)) {
 			char err[4096];
 			if (!loader_get(only, err, sizeof(err))) {

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
@@ -106,11 +107,328 @@ static int valid_name(const char *name)
 	return 1;
 }
 
-/* open_plugin - loads the file at path as plugin name, checks its
- * descriptor and runs init. NULL with err set. */
+/* la_value - the value of key='...' (or key=... unquoted) in the libtool
+ * archive text la, into out. 0 when found. */
+static int la_value(const char *la, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+	for (const char *line = la; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			const char *v = line + klen + 1, *end;
+			if (*v == '\'')
+				end = strchr(++v, '\'');
+			else
+				end = v + strcspn(v, "\n");
+			if (!end)
+				return -1;
+			snprintf(out, outlen, "%.*s", (int)(end - v), v);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* shared_object - the shared object that path (a .so, or a libtool .la
+ * naming one, where libltdl looks for it) stands for, into out. 0, or -1
+ * with err set. */
+static int shared_object(const char *name, const char *path, char *out, size_t outlen, char *err,
+			 size_t errlen)
+{
+	size_t len = strlen(path);
+	if (len < 3 || strcmp(path + len - 3, ".la") != 0) {
+		snprintf(out, outlen, "%s", path);
+		return 0;
+	}
+	char la[8192], dlname[512], installed[16], libdir[2048], dir[4096];
+	FILE *f = fopen(path, "re");
+	size_t n = f ? fread(la, 1, sizeof(la) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	la[n] = '\0';
+	if (la_value(la, "dlname", dlname, sizeof(dlname)) != 0 || !*dlname) {
+		snprintf(err, errlen, "plugin %s: %s is not a libtool module (no dlname)", name, path);
+		return -1;
+	}
+	const char *slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	int n2;
+	if (la_value(la, "installed", installed, sizeof(installed)) == 0 &&
+	    strcmp(installed, "no") == 0)
+		n2 = snprintf(out, outlen, "%s/.libs/%s", dir, dlname);
+	else if ((n2 = snprintf(out, outlen, "%s/%s", dir, dlname)) >= 0 &&
+		 (size_t)n2 < outlen && file_exists(out))
+		;
+	else if (la_value(la, "libdir", libdir, sizeof(libdir)) == 0)
+		n2 = snprintf(out, outlen, "%s/%s", libdir, dlname);
+	if (n2 < 0 || (size_t)n2 >= outlen) {
+		snprintf(err, errlen, "plugin %s: %s: the path of its shared object is too long", name,
+			 path);
+		return -1;
+	}
+	return 0;
+}
+
+static int type_ok(const char *type, const json_t *v);
+
+/* is_measured - whether parameter q's values have a size (min / max). */
+static int is_measured(const pgm_param *q)
+{
+	return strcmp(q->type, "integer") == 0 || strcmp(q->type, "number") == 0 ||
+	       strcmp(q->type, "duration") == 0;
+}
+
+/* bound_value - a min / max text of parameter q as a number (a duration's
+ * in ms). 0, or -1 when it is not one. */
+static int bound_value(const pgm_param *q, const char *text, double *out)
+{
+	if (strcmp(q->type, "duration") == 0) {
+		long long ms;
+		char e[128];
+		if (pgm_duration_parse(text, &ms, e, sizeof(e)) != 0)
+			return -1;
+		*out = (double)ms;
+		return 0;
+	}
+	char *end = NULL;
+	errno = 0;
+	*out = strtod(text, &end);
+	return (errno || end == text || *end) ? -1 : 0;
+}
+
+/* measure - the size of value v of parameter q for min / max (a duration's
+ * in ms). 0, or -1 when it has none. */
+static int measure(const pgm_param *q, const json_t *v, double *out)
+{
+	if (strcmp(q->type, "duration") == 0) {
+		if (json_is_number(v)) {
+			*out = json_number_value(v) * 1000.0;
+			return 0;
+		}
+		return json_is_string(v) ? bound_value(q, json_string_value(v), out) : -1;
+	}
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* value_allowed - whether v is one of q's allowed values (or q has no list). */
+static int value_allowed(const pgm_param *q, const json_t *v)
+{
+	if (!q->allowed || !json_is_string(v))
+		return 1;
+	for (const char *const *a = q->allowed; *a; a++)
+		if (strcmp(*a, json_string_value(v)) == 0)
+			return 1;
+	return 0;
+}
+
+/* allowed_list - "GET, HEAD" into buf. */
+static const char *allowed_list(const pgm_param *q, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (const char *const *a = q->allowed; a && *a && used < len; a++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", *a);
+	return buf;
+}
+
+/* value_problem - why value v breaks q's limits or allowed values, into
+ * buf ("must be at least 1"), or NULL when it keeps them. */
+static const char *value_problem(const pgm_param *q, const json_t *v, char *buf, size_t len)
+{
+	double x, lim;
+	char list[512];
+	if (!value_allowed(q, v)) {
+		snprintf(buf, len, "must be one of %s", allowed_list(q, list, sizeof(list)));
+		return buf;
+	}
+	if (!is_measured(q) || measure(q, v, &x) != 0)
+		return NULL;
+	if (q->min && bound_value(q, q->min, &lim) == 0 && x < lim) {
+		snprintf(buf, len, "must be at least %s", q->min);
+		return buf;
+	}
+	if (q->max && bound_value(q, q->max, &lim) == 0 && x > lim) {
+		snprintf(buf, len, "must be at most %s", q->max);
+		return buf;
+	}
+	return NULL;
+}
+
+/* check_param_extras - the load-time checks of a parameter's default,
+ * limits and allowed values. 0, or -1 with err set. */
+static int check_param_extras(const char *name, const char *path, const pgm_function *f,
+			      const pgm_param *q, char *err, size_t errlen)
+{
+	double lo = 0, hi = 0;
+	const char *bad = NULL;
+	if ((q->min || q->max) && !is_measured(q))
+		bad = "has min/max but is not an integer, number or duration";
+	else if (q->min && bound_value(q, q->min, &lo) != 0)
+		bad = "has a min that is not a number (a duration for a duration)";
+	else if (q->max && bound_value(q, q->max, &hi) != 0)
+		bad = "has a max that is not a number (a duration for a duration)";
+	else if (q->min && q->max && lo > hi)
+		bad = "has min above max";
+	else if (q->allowed && strcmp(q->type, "string") != 0)
+		bad = "has allowed values but is not a string";
+	else if (q->allowed && !q->allowed[0])
+		bad = "has an empty list of allowed values";
+	else if (q->dflt && q->required)
+		bad = "is required and has a default";
+	if (bad) {
+		snprintf(err, errlen, "plugin %s: %s: %s: parameter %s %s", name, path, f->name,
+			 q->name, bad);
+		return -1;
+	}
+	if (!q->dflt)
+		return 0;
+	json_error_t je;
+	json_t *d = json_loads(q->dflt, JSON_DECODE_ANY, &je);
+	char why[256];
+	if (!d)
+		snprintf(err, errlen, "plugin %s: %s: %s: parameter %s: default '%s' is not JSON (%s)",
+			 name, path, f->name, q->name, q->dflt, je.text);
+	else if (!type_ok(q->type, d))
+		snprintf(err, errlen, "plugin %s: %s: %s: parameter %s: default %s is not a %s", name,
+			 path, f->name, q->name, q->dflt, q->type);
+	else if (value_problem(q, d, why, sizeof(why)))
+		snprintf(err, errlen, "plugin %s: %s: %s: parameter %s: default %s %s", name, path,
+			 f->name, q->name, q->dflt, why);
+	else {
+		json_decref(d);
+		return 0;
+	}
+	json_decref(d);
+	return -1;
+}
+
+static const char *const known_types[] = { "string", "integer", "number", "boolean", "object",
+					    "array", "conninfo", "duration", "any", NULL };
+
+/* check_table - the checks of a descriptor that need no call: a name for
+ * every function, a function pointer, no duplicates, known flags, and for
+ * every parameter a name (unique) and a known type. 0, or -1 with err set. */
+static int check_table(const char *name, const char *path, const pgm_plugin *p, char *err,
+		       size_t errlen)
+{
+	const unsigned known_flags = PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY | PGM_FN_IRREVERSIBLE;
+	int nfn = 0;
+	for (const pgm_function *f = p->functions; f->name; f++, nfn++) {
+		if (!valid_name(f->name)) {
+			snprintf(err, errlen,
+				 "plugin %s: %s: function #%d is named '%s' (lower-case letters, "
+				 "digits and '_')",
+				 name, path, nfn + 1, f->name);
+			return -1;
+		}
+		if (!f->fn) {
+			snprintf(err, errlen, "plugin %s: %s: function %s has no function pointer (NULL)",
+				 name, path, f->name);
+			return -1;
+		}
+		for (const pgm_function *g = p->functions; g < f; g++)
+			if (strcmp(g->name, f->name) == 0) {
+				snprintf(err, errlen, "plugin %s: %s: function %s is declared twice",
+					 name, path, f->name);
+				return -1;
+			}
+		if (f->flags & ~known_flags) {
+			snprintf(err, errlen, "plugin %s: %s: function %s has unknown flags 0x%x", name,
+				 path, f->name, f->flags & ~known_flags);
+			return -1;
+		}
+		int npar = 0;
+		for (const pgm_param *q = f->params; q && q->name; q++, npar++) {
+			int ok = 0;
+			for (int t = 0; q->type && known_types[t]; t++)
+				if (strcmp(q->type, known_types[t]) == 0)
+					ok = 1;
+			if (!ok) {
+				snprintf(err, errlen,
+					 "plugin %s: %s: %s: parameter %s has type '%s'; a type is "
+					 "one of string, integer, number, boolean, object, array, "
+					 "conninfo, duration, any",
+					 name, path, f->name, q->name, q->type ? q->type : "(null)");
+				return -1;
+			}
+			if (!*q->name) {
+				snprintf(err, errlen, "plugin %s: %s: %s: parameter #%d has an empty name",
+					 name, path, f->name, npar + 1);
+				return -1;
+			}
+			for (const pgm_param *r = f->params; r < q; r++)
+				if (strcmp(r->name, q->name) == 0) {
+					snprintf(err, errlen,
+						 "plugin %s: %s: %s: parameter %s is declared twice",
+						 name, path, f->name, q->name);
+					return -1;
+				}
+			if (check_param_extras(name, path, f, q, err, errlen) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* version_text - "M.m.p" for a PGMOVE_VERSION_NUM. */
+static const char *version_text(unsigned long v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lu.%lu.%lu", v / 10000, v / 100 % 100, v % 100);
+	return buf;
+}
+
+/* descriptor - the plugin's descriptor symbol in a dlopen handle: the
+ * name_LTX_ form first, as libltdl looks it up. */
+static const pgm_plugin *descriptor(void *h, const char *name)
+{
+	char sym[256];
+	snprintf(sym, sizeof(sym), "%s_LTX_" PGMOVE_PLUGIN_SYMBOL, name);
+	const pgm_plugin *p = dlsym(h, sym);
+	return p ? p : dlsym(h, PGMOVE_PLUGIN_SYMBOL);
+}
+
+/* resolve_now - loads the shared object with every symbol bound
+ * (RTLD_NOW), so an undefined symbol fails here with the dynamic linker's
+ * own message, never at a plugin's first call. When that fails and the
+ * descriptor can still be read (RTLD_LAZY), a plugin that asks for a newer
+ * pgmove says so. Returns the handle (closed by the caller once libltdl
+ * holds the module) or NULL with err set. */
+static void *resolve_now(const char *name, const char *path, const char *so, char *err,
+			 size_t errlen)
+{
+	void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+	if (h)
+		return h;
+	char why[1024], a[32], b[32];
+	snprintf(why, sizeof(why), "%s", dlerror());
+	void *lazy = dlopen(so, RTLD_LAZY | RTLD_LOCAL);
+	const pgm_plugin *p = lazy ? descriptor(lazy, name) : NULL;
+	if (p && p->abi == PGMOVE_PLUGIN_ABI && p->min_pgmove > PGMOVE_VERSION_NUM)
+		snprintf(err, errlen, "plugin %s: %s needs pgmove %s or later (this is %s): %s", name,
+			 path, version_text(p->min_pgmove, a, sizeof(a)),
+			 version_text(PGMOVE_VERSION_NUM, b, sizeof(b)), why);
+	else
+		snprintf(err, errlen, "plugin %s: cannot load %s: %s", name, path, why);
+	if (lazy)
+		dlclose(lazy);
+	return NULL;
+}
+
+/* open_plugin - loads the file at path as plugin name: every symbol
+ * resolved, the descriptor (ABI, name, minimum pgmove version, function
+ * table) checked, then init run. NULL with err set. */
 static loaded *open_plugin(const char *name, const char *path, char *err, size_t errlen)
 {
+	char so[4096], a[32], b[32];
+	if (shared_object(name, path, so, sizeof(so), err, errlen) != 0)
+		return NULL;
+	void *now = resolve_now(name, path, so, err, errlen);
+	if (!now)
+		return NULL;
 	lt_dlhandle h = lt_dlopen(path);
+	dlclose(now); /* libltdl's handle keeps the object loaded */
 	if (!h) {
 		snprintf(err, errlen, "plugin %s: cannot load %s: %s", name, path, lt_dlerror());
 		return NULL;
@@ -133,9 +451,20 @@ static loaded *open_plugin(const char *name, const char *path, char *err, size_t
 		lt_dlclose(h);
 		return NULL;
 	}
+	if (p->min_pgmove > PGMOVE_VERSION_NUM) {
+		snprintf(err, errlen, "plugin %s: %s needs pgmove %s or later (this is %s)", name,
+			 path, version_text(p->min_pgmove, a, sizeof(a)),
+			 version_text(PGMOVE_VERSION_NUM, b, sizeof(b)));
+		lt_dlclose(h);
+		return NULL;
+	}
 	if (!p->name || strcmp(p->name, name) != 0 || !p->functions) {
 		snprintf(err, errlen, "plugin %s: %s describes itself as '%s'%s", name, path,
 			 p->name ? p->name : "(null)", p->functions ? "" : " and has no function table");
+		lt_dlclose(h);
+		return NULL;
+	}
+	if (check_table(name, path, p, err, errlen) != 0) {
 		lt_dlclose(h);
 		return NULL;
 	}
@@ -324,6 +653,7 @@ const char *loader_flags_string(unsigned flags, char *buf, size_t len)
 }
 
 /* type_ok - whether v has the JSON kind a parameter type asks for. */
+static int type_ok(const char *type, const json_t *v);
 static int type_ok(const char *type, const json_t *v)
 {
 	if (!type || strcmp(type, "any") == 0)
@@ -394,6 +724,14 @@ int loader_check_args(const pgm_plugin *p, const pgm_function *fn, json_t *args,
 				 par->type);
 			return -1;
 		}
+		char why[600];
+		if (value_problem(par, v, why, sizeof(why))) {
+			char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			snprintf(err, errlen, "%s.%s: argument '%s' %s (not %s)", p->name, fn->name, key,
+				 why, par->secret ? "shown: secret" : shown ? shown : "?");
+			free(shown);
+			return -1;
+		}
 		if (json_is_string(v)) {
 			if (par->secret)
 				pgm_secret_add(json_string_value(v));
@@ -403,6 +741,11 @@ int loader_check_args(const pgm_plugin *p, const pgm_function *fn, json_t *args,
 	}
 	for (const pgm_param *q = fn->params; q && q->name; q++) {
 		json_t *a = json_object_get(args, q->name);
+		if (q->dflt && (!a || json_is_null(a))) {
+			/* checked at load: parses, has the type, keeps the limits */
+			json_object_set_new(args, q->name, json_loads(q->dflt, JSON_DECODE_ANY, NULL));
+			continue;
+		}
 		if (q->required && (!a || json_is_null(a))) {
 			snprintf(err, errlen, "%s.%s: argument '%s' is required (%s)", p->name,
 				 fn->name, q->name, q->summary ? q->summary : q->type);
@@ -416,11 +759,24 @@ json_t *loader_describe_function(const pgm_function *f)
 {
 	char flags[64];
 	json_t *params = json_array();
-	for (const pgm_param *q = f->params; q && q->name; q++)
-		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", q->name,
-							"type", q->type ? q->type : "any",
-							"required", q->required, "secret", q->secret,
-							"summary", q->summary ? q->summary : ""));
+	for (const pgm_param *q = f->params; q && q->name; q++) {
+		json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", q->name, "type",
+				      q->type ? q->type : "any", "required", q->required, "secret",
+				      q->secret, "summary", q->summary ? q->summary : "");
+		if (q->dflt)
+			json_object_set_new(o, "default", json_loads(q->dflt, JSON_DECODE_ANY, NULL));
+		if (q->min)
+			json_object_set_new(o, "min", json_string(q->min));
+		if (q->max)
+			json_object_set_new(o, "max", json_string(q->max));
+		if (q->allowed) {
+			json_t *al = json_array();
+			for (const char *const *a = q->allowed; *a; a++)
+				json_array_append_new(al, json_string(*a));
+			json_object_set_new(o, "allowed", al);
+		}
+		json_array_append_new(params, o);
+	}
 	json_t *flag_list = json_array();
 	if (f->flags & PGM_FN_IDEMPOTENT)
 		json_array_append_new(flag_list, json_string("idempotent"));

@@ -12,5 +12,8 @@ core_host_libpgmove_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS) $(CURL_CFLAGS) $(XML_C
 	$(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 core_host_libpgmove_la_LIBADD = $(PQ_LIBS) $(CURL_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS) -lpthread
+# Every exported symbol carries a version (core/host/libpgmove.map).
 core_host_libpgmove_la_LDFLAGS = -version-info 0:0:0 -no-undefined \
-	-export-symbols-regex '^pgm_'
+	-Wl,--version-script=$(top_srcdir)/core/host/libpgmove.map
+EXTRA_core_host_libpgmove_la_DEPENDENCIES = core/host/libpgmove.map
+EXTRA_DIST += core/host/libpgmove.map

@@ -33,8 +33,18 @@ extern "C" {
 #endif
 
 /* The ABI version. Bumped on any incompatible change of the structs below
- * or of the host API; the loader refuses a plugin built for another one. */
-#define PGMOVE_PLUGIN_ABI 1
+ * or of the host API; the loader refuses a plugin built for another one.
+ * 2: pgm_param gained dflt/min/max/allowed, pgm_plugin gained min_pgmove. */
+#define PGMOVE_PLUGIN_ABI 2
+
+/* The version of pgmove this header belongs to, as a number:
+ * major * 10000 + minor * 100 + patch (0.1.0 is 100). A plugin compares it
+ * at compile time (#if PGMOVE_VERSION_NUM >= 200) and states the oldest
+ * pgmove whose host API it needs in pgm_plugin.min_pgmove, which the loader
+ * checks. libpgmove's symbols carry versions (PGMOVE_0.1, ...) too, so a
+ * plugin that uses a newer function never loads on an older pgmove. */
+#define PGMOVE_VERSION_NUM 100
+#define PGMOVE_VERSION_TEXT "0.1.0"
 
 #if defined(__GNUC__)
 #define PGM_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -61,14 +71,26 @@ enum {
 /* pgm_param - one parameter of a plugin function, for documentation and
  * for checking arguments before the function runs.
  * type is one of "string", "integer", "number", "boolean", "object",
- * "array", "conninfo", "duration", "any". A "conninfo" or secret param's
- * value is registered for redaction before the call. */
+ * "array", "conninfo", "duration", "any"; the loader refuses any other. A
+ * "conninfo" or secret param's value is registered for redaction before
+ * the call. The last four members are optional (NULL: none) and checked
+ * at load: a default of the right type, limits only on integer, number
+ * and duration parameters, allowed values only on string ones. */
 typedef struct pgm_param {
 	const char *name;
 	const char *type;
 	int required;
 	int secret;
 	const char *summary;
+	/* dflt - the value used when the argument is absent or null, as JSON
+	 * text: "5", "\"public\"", "true", "[]"; a duration's as "30s" in quotes. */
+	const char *dflt;
+	/* min / max - the smallest / largest value allowed, as a JSON number
+	 * ("1", "0.5"), or a duration ("30s") for a duration parameter. */
+	const char *min;
+	const char *max;
+	/* allowed - the only values a string parameter may take, NULL-terminated. */
+	const char *const *allowed;
 } pgm_param;
 
 /* pgm_fn - a plugin function. args is a JSON object, borrowed. Returns a
@@ -96,6 +118,10 @@ typedef struct pgm_plugin {
 	/* fini - optional; called once before unloading. */
 	void (*fini)(void);
 	const pgm_function *functions; /* terminated by an entry whose name is NULL */
+	/* min_pgmove - the oldest pgmove the plugin works with, as a
+	 * PGMOVE_VERSION_NUM (0: any with this ABI). The loader refuses the
+	 * plugin on an older pgmove, naming both versions. */
+	unsigned long min_pgmove;
 } pgm_plugin;
 
 /* The exported symbol is <name>_LTX_pgmove_plugin: libltdl strips the

@@ -11,7 +11,8 @@ ENGINE_TESTS = \
 	tests/engine/test_crash.sh \
 	tests/engine/test_hardening.sh \
 	tests/engine/test_checkpoint.sh \
-	tests/engine/test_plugin_crash.sh
+	tests/engine/test_plugin_crash.sh \
+	tests/engine/test_loader_checks.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
 
@@ -28,3 +29,32 @@ tests_plugins_badinit_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
 tests_plugins_nosym_la_SOURCES = tests/plugins/badplugs.c
 tests_plugins_nosym_la_LDFLAGS = -module -avoid-version -no-undefined $(NOINST_MODULE)
 tests_plugins_nosym_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+
+# plugins that fail the load-time checks (tests/engine/test_loader_checks.sh)
+BADPLUG_LDFLAGS = -module -avoid-version $(NOINST_MODULE)
+check_LTLIBRARIES += tests/plugins/undefsym.la tests/plugins/nullfn.la tests/plugins/dupfn.la \
+	tests/plugins/badtype.la tests/plugins/baddefault.la tests/plugins/newer.la
+tests_plugins_undefsym_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_undefsym_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_UNDEF
+tests_plugins_undefsym_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_undefsym_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+tests_plugins_nullfn_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_nullfn_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NULLFN
+tests_plugins_nullfn_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_nullfn_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+tests_plugins_dupfn_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_dupfn_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_DUP
+tests_plugins_dupfn_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_dupfn_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+tests_plugins_badtype_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_badtype_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_TYPE
+tests_plugins_badtype_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_badtype_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+tests_plugins_baddefault_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_baddefault_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_DEFAULT
+tests_plugins_baddefault_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_baddefault_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)
+tests_plugins_newer_la_SOURCES = tests/plugins/badplugs.c
+tests_plugins_newer_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NEWER
+tests_plugins_newer_la_LDFLAGS = $(BADPLUG_LDFLAGS)
+tests_plugins_newer_la_LIBADD = $(LIBPGMOVE) $(JANSSON_LIBS)

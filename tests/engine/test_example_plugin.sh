@@ -35,6 +35,18 @@ export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR LD_LIBRARY_PATH
 
 pkg-config --cflags pgmove >"$T/cflags" 2>"$T/err"
 has "$T/cflags" "-I$DEST[^ ]*/include" "pkg-config --cflags pgmove points into the installed tree"
+# Only jansson's .pc is needed besides pgmove's: not those of libpq, libcurl,
+# libxml2 or libcrypto (libpgmove's private dependencies).
+mkdir -p "$T/pconly"
+cp "$(PKG_CONFIG_SYSROOT_DIR= pkg-config --variable=pcfiledir jansson)/jansson.pc" "$T/pconly/"
+PKG_CONFIG_LIBDIR="$T/pconly" pkg-config --cflags --libs pgmove >"$T/out" 2>"$T/err"
+equals "$?" 0 "pkg-config --cflags --libs pgmove works with only jansson.pc besides pgmove.pc"
+has "$T/out" "-lpgmove" "and gives -lpgmove"
+mkdir -p "$T/nopc"
+cp "$top_srcdir/doc/examples/hello/hello.c" "$top_srcdir/doc/examples/hello/Makefile" "$T/nopc/"
+PKG_CONFIG_PATH="$T/nopc" PKG_CONFIG_LIBDIR="$T/nopc" make -C "$T/nopc" >"$T/out" 2>"$T/err"
+has "$T/err" "Package pgmove was not found" "without pgmove.pc the example's make shows pkg-config's own reason"
+has "$T/err" "set PKG_CONFIG_PATH=<prefix>/lib/pkgconfig" "and what to do"
 
 # Build a copy of the example, as a vendor would: away from the source and
 # build trees (which may be read-only, as under distcheck), with warnings

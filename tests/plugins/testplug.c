@@ -209,6 +209,13 @@ static json_t *fn_crash(pgm_call *call, json_t *args)
 	return json_pack("{s:b}", "crashed", 1);
 }
 
+/* args - returns the arguments it got, after the host's defaults. */
+static json_t *fn_args(pgm_call *call, json_t *args)
+{
+	(void)call;
+	return json_deep_copy(args);
+}
+
 /* whoami - the run, step and attempt the call belongs to. */
 static json_t *fn_whoami(pgm_call *call, json_t *args)
 {
@@ -229,6 +236,18 @@ static const pgm_param p_crash[] = {
 	{ "file", "string", 1, 0, "crash only while this file does not exist (then create it)" },
 	{ "how", "string", 0, 0, "segv (default) or abort" },
 	{ NULL, NULL, 0, 0, NULL },
+};
+
+static const char *const modes[] = { "full-load", "cdc", NULL };
+static const pgm_param p_limits[] = {
+	{ .name = "jobs", .type = "integer", .dflt = "4", .min = "1", .max = "16",
+	  .summary = "parallel jobs" },
+	{ .name = "ratio", .type = "number", .min = "0", .max = "1", .summary = "a fraction" },
+	{ .name = "every", .type = "duration", .dflt = "\"30s\"", .min = "1s", .max = "1h",
+	  .summary = "how often" },
+	{ .name = "mode", .type = "string", .dflt = "\"cdc\"", .allowed = modes,
+	  .summary = "the kind of task" },
+	{ 0 },
 };
 
 static const pgm_param p_echo[] = {
@@ -282,6 +301,8 @@ static const pgm_function functions[] = {
 	{ "chunks", fn_chunks, PGM_FN_IDEMPOTENT, "works through chunks with checkpoints",
 	  p_chunks },
 	{ "crash", fn_crash, 0, "crashes (SIGSEGV or abort) the first time", p_crash },
+	{ "limits", fn_args, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "returns its arguments (defaults, limits, allowed values)", p_limits },
 	{ "whoami", fn_whoami, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "the run, step and attempt of the call", NULL },
 	{ NULL, NULL, 0, NULL, NULL },

@@ -219,36 +219,45 @@ static json_t *delete_file(pgm_call *call, json_t *args)
 	return json_pack("{s:s, s:b}", "path", path, "existed", existed);
 }
 
-/* Parameter tables: name, type, required, secret, summary; a NULL name ends
- * each. The host checks arguments against them before the function runs
- * (unknown names, missing required ones, wrong types). */
+/* Parameter tables, with designated initializers; { 0 } ends each. The
+ * host checks arguments against them before the function runs (unknown
+ * names, missing required ones, wrong types, limits, allowed values) and
+ * fills in defaults, so the function sees every defaulted argument. */
+static const char *const http_methods[] = { "GET", "HEAD", NULL };
 static const pgm_param greet_params[] = {
-	{ "name", "string", 1, 0, "who to greet" },
-	{ "greeting", "string", 0, 0, "the greeting (default Hello, or $HELLO_GREETING)" },
-	{ "shout", "boolean", 0, 0, "end with three exclamation marks" },
-	{ NULL, NULL, 0, 0, NULL },
+	{ .name = "name", .type = "string", .required = 1, .summary = "who to greet" },
+	{ .name = "greeting", .type = "string",
+	  .summary = "the greeting (default Hello, or $HELLO_GREETING)" },
+	{ .name = "shout", .type = "boolean", .dflt = "false",
+	  .summary = "end with three exclamation marks" },
+	{ 0 },
 };
 static const pgm_param http_status_params[] = {
-	{ "url", "string", 1, 0, "http:// or https:// URL" },
-	{ "method", "string", 0, 0, "GET (default) or HEAD" },
-	{ "timeout", "duration", 0, 0, "per request (default 10s)" },
-	{ "expect", "integer", 0, 0, "fail unless the status is this one" },
-	{ "token", "string", 0, 1, "bearer token sent in an Authorization header" },
-	{ NULL, NULL, 0, 0, NULL },
+	{ .name = "url", .type = "string", .required = 1, .summary = "http:// or https:// URL" },
+	{ .name = "method", .type = "string", .dflt = "\"GET\"", .allowed = http_methods,
+	  .summary = "the request method" },
+	{ .name = "timeout", .type = "duration", .dflt = "\"10s\"", .min = "100ms", .max = "5m",
+	  .summary = "per request" },
+	{ .name = "expect", .type = "integer", .min = "100", .max = "599",
+	  .summary = "fail unless the status is this one" },
+	{ .name = "token", .type = "string", .secret = 1,
+	  .summary = "bearer token sent in an Authorization header" },
+	{ 0 },
 };
 static const pgm_param countdown_params[] = {
-	{ "ticks", "integer", 1, 0, "how many ticks" },
-	{ "every", "duration", 0, 0, "length of one tick (default 1s)" },
-	{ NULL, NULL, 0, 0, NULL },
+	{ .name = "ticks", .type = "integer", .required = 1, .min = "0", .max = "1000000",
+	  .summary = "how many ticks" },
+	{ .name = "every", .type = "duration", .dflt = "\"1s\"", .summary = "length of one tick" },
+	{ 0 },
 };
 static const pgm_param write_file_params[] = {
-	{ "path", "string", 1, 0, "file to write" },
-	{ "content", "string", 1, 0, "what to write" },
-	{ NULL, NULL, 0, 0, NULL },
+	{ .name = "path", .type = "string", .required = 1, .summary = "file to write" },
+	{ .name = "content", .type = "string", .required = 1, .summary = "what to write" },
+	{ 0 },
 };
 static const pgm_param delete_file_params[] = {
-	{ "path", "string", 1, 0, "file to delete" },
-	{ NULL, NULL, 0, 0, NULL },
+	{ .name = "path", .type = "string", .required = 1, .summary = "file to delete" },
+	{ 0 },
 };
 
 static const pgm_function hello_functions[] = {
