@@ -11,7 +11,11 @@ dist_man_MANS += doc/pgmove-runbook.5
 # (doc/examples/hello); the test builds the example out of tree against a
 # staged install of pgmove and runs it with the installed program.
 dist_man_MANS += doc/pgmove-plugin.3
-EXTRA_DIST += doc/plugin-guide.md doc/examples/hello/hello.c \
-	doc/examples/hello/Makefile doc/examples/hello/hello.lua \
-	tests/engine/test_example_plugin.sh
+# The guide, the design note of the core's layers and the example are
+# installed under $(docdir), so a vendor has them with an installed pgmove.
+dist_doc_DATA = doc/plugin-guide.md doc/DESIGN-core.md
+helloexampledir = $(docdir)/examples/hello
+dist_helloexample_DATA = doc/examples/hello/hello.c doc/examples/hello/Makefile \
+	doc/examples/hello/hello.lua
+EXTRA_DIST += tests/engine/test_example_plugin.sh
 TESTS += tests/engine/test_example_plugin.sh

@@ -151,16 +151,22 @@ static int shared_object(const char *name, const char *path, char *out, size_t o
 	}
 	const char *slash = strrchr(path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	int n2;
-	if (la_value(la, "installed", installed, sizeof(installed)) == 0 &&
-	    strcmp(installed, "no") == 0)
-		n2 = snprintf(out, outlen, "%s/.libs/%s", dir, dlname);
-	else if ((n2 = snprintf(out, outlen, "%s/%s", dir, dlname)) >= 0 &&
-		 (size_t)n2 < outlen && file_exists(out))
-		;
-	else if (la_value(la, "libdir", libdir, sizeof(libdir)) == 0)
-		n2 = snprintf(out, outlen, "%s/%s", libdir, dlname);
-	if (n2 < 0 || (size_t)n2 >= outlen) {
+	/* where libltdl looks: an uninstalled module in dir/.libs, then dir, then libdir */
+	char cand[3][4096];
+	int ncand = 0, uninstalled = la_value(la, "installed", installed, sizeof(installed)) == 0 &&
+					 strcmp(installed, "no") == 0;
+	if (uninstalled)
+		snprintf(cand[ncand++], sizeof(cand[0]), "%.2000s/.libs/%.500s", dir, dlname);
+	snprintf(cand[ncand++], sizeof(cand[0]), "%.2000s/%.500s", dir, dlname);
+	if (la_value(la, "libdir", libdir, sizeof(libdir)) == 0)
+		snprintf(cand[ncand++], sizeof(cand[0]), "%.2000s/%.500s", libdir, dlname);
+	int pick = 0;
+	for (int i = 0; i < ncand; i++)
+		if (file_exists(cand[i])) {
+			pick = i;
+			break;
+		}
+	if ((size_t)snprintf(out, outlen, "%s", cand[pick]) >= outlen) {
 		snprintf(err, errlen, "plugin %s: %s: the path of its shared object is too long", name,
 			 path);
 		return -1;

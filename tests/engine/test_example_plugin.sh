@@ -15,7 +15,8 @@ unset MAKEFLAGS MFLAGS MAKELEVEL
 DEST="$T/dest"
 expect 0 "make install into a staging directory (DESTDIR)" \
 	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
-	install-pkgincludeHEADERS install-pkgconfigDATA DESTDIR="$DEST"
+	install-pkgincludeHEADERS install-pkgconfigDATA install-dist_docDATA \
+	install-dist_helloexampleDATA DESTDIR="$DEST"
 
 pc=$(find "$DEST" -name pgmove.pc 2>/dev/null | head -1)
 bin=$(find "$DEST" -path '*/bin/pgmove' -type f 2>/dev/null | head -1)
@@ -51,9 +52,16 @@ has "$T/err" "set PKG_CONFIG_PATH=<prefix>/lib/pkgconfig" "and what to do"
 # Build a copy of the example, as a vendor would: away from the source and
 # build trees (which may be read-only, as under distcheck), with warnings
 # as errors so the example stays clean.
+# The guide and the example are installed under $docdir: build the
+# installed copy, as a vendor who has only the installed pgmove would.
+guide=$(find "$DEST" -path '*/doc/pgmove/plugin-guide.md' 2>/dev/null | head -1)
+design=$(find "$DEST" -path '*/doc/pgmove/DESIGN-core.md' 2>/dev/null | head -1)
+example=$(find "$DEST" -path '*/doc/pgmove/examples/hello' -type d 2>/dev/null | head -1)
+[ -n "$guide" ] && [ -n "$design" ] && [ -n "$example" ] &&
+	ok "the guide, the design note and the example are installed under docdir" ||
+	bad "installed docs: guide='$guide' design='$design' example='$example'"
 mkdir -p "$T/hello"
-cp "$top_srcdir/doc/examples/hello/hello.c" "$top_srcdir/doc/examples/hello/Makefile" \
-	"$T/hello/"
+cp "$example/hello.c" "$example/Makefile" "$example/hello.lua" "$T/hello/"
 expect 0 "the example builds with make and pkg-config, out of tree" \
 	make -C "$T/hello" CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror'
 has "$T/out" "-I$DEST" "the compile line took the installed header's directory from pkg-config"
@@ -149,7 +157,7 @@ expect 1 "http_status of a closed port" pgmove call hello.http_status url=http:/
 has "$T/err" "http\\.connect: .*\\(retryable\\)" "a refused connection is a retryable http.connect"
 
 # The runbook of the guide (doc/plugin-guide.md) with the installed pgmove.
-cp "$top_srcdir/doc/examples/hello/hello.lua" "$T/hello.lua"
+cp "$T/hello/hello.lua" "$T/hello.lua"
 expect 0 "the guide's runbook runs" pgmove run "$T/hello.lua" -p dir="$T"
 if [ -f "$T/greeting.txt" ] && grep -q "Hello, runbook!" "$T/greeting.txt"; then
 	ok "the runbook's step wrote the greeting"
