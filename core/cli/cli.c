@@ -70,11 +70,20 @@ static const cli_opt run_opts[] = {
 	{ NULL, 0, NULL, 0, NULL },
 };
 static const cli_opt plan_opts[] = { PARAM_OPT, JSON_OPT, { NULL, 0, NULL, 0, NULL } };
+#define ACCEPT_PLUGINS_OPT                                                                 \
+	{                                                                                  \
+		"accept-changed-plugins", 0, NULL, 0,                                      \
+			"Go on although a plugin changed (another file, version or "       \
+			"SHA-256) since the run started; the change is journaled as a "    \
+			"deviation."                                                       \
+	}
+
 static const cli_opt resume_opts[] = {
-	PARAM_OPT, APPROVE_OPT, BY_OPT, RUNBOOK_OPT, ACCEPT_OPT, { NULL, 0, NULL, 0, NULL },
+	PARAM_OPT, APPROVE_OPT, BY_OPT, RUNBOOK_OPT, ACCEPT_OPT, ACCEPT_PLUGINS_OPT,
+	{ NULL, 0, NULL, 0, NULL },
 };
 static const cli_opt rollback_opts[] = {
-	PARAM_OPT, BY_OPT, RUNBOOK_OPT, ACCEPT_OPT, { NULL, 0, NULL, 0, NULL },
+	PARAM_OPT, BY_OPT, RUNBOOK_OPT, ACCEPT_OPT, ACCEPT_PLUGINS_OPT, { NULL, 0, NULL, 0, NULL },
 };
 static const cli_opt status_opts[] = {
 	JSON_OPT,
@@ -128,7 +137,8 @@ const pgmove_command pgmove_commands[] = {
 	  "pgmove resolve records the operator's decision. A failed step runs again. A halted "
 	  "gate is evaluated again. A wait continues with its original deadline. A run that was "
 	  "rolled back starts over from its first node. The runbook must be unchanged unless "
-	  "--accept-changed-runbook is given. Secret parameters are read again from the "
+	  "--accept-changed-runbook is given, and so must the plugins it loads (name, version, "
+	  "SHA-256 journaled at the start) unless --accept-changed-plugins is given. Secret parameters are read again from the "
 	  "environment.",
 	  resume_opts, 1, 1, pgmove_cmd_resume },
 	{ "status", "[RUN] [options]", "show a run's state",

@@ -60,4 +60,9 @@ int pgmove_cmd_call(cli_args *a);
 /* pgmove_main - parses argv and runs the command; the exit code. */
 int pgmove_main(int argc, char **argv);
 
+/* cli_print_plugins - "  plugin   NAME VERSION sha256 PREFIX PATH" lines
+ * for identities ([{name, version, path, sha256}]; NULL: the plugins loaded
+ * now). */
+void cli_print_plugins(const json_t *identities);
+
 #endif

@@ -46,6 +46,19 @@ static void print_plugin(const json_t *p)
 	printf("\n");
 }
 
+void cli_print_plugins(const json_t *identities)
+{
+	json_t *own = identities ? NULL : loader_identities();
+	size_t i;
+	json_t *p;
+	json_array_foreach(identities ? identities : own, i, p)
+	printf("  plugin   %s %s sha256 %.16s %s\n", json_string_value(json_object_get(p, "name")),
+	       json_string_value(json_object_get(p, "version")),
+	       json_string_value(json_object_get(p, "sha256")),
+	       json_string_value(json_object_get(p, "path")));
+	json_decref(own);
+}
+
 int pgmove_cmd_plugins(cli_args *a)
 {
 	const char *only = cli_pos(a, 0);

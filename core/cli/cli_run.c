@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "exitcodes.h"
 #include "host.h"
+#include "loader.h"
 #include "params.h"
 #include "runbook.h"
 
@@ -22,6 +23,7 @@ static int engine_opts_from(cli_args *a, engine_opts *o)
 	o->run_id = cli_opt_str(a, "run-id");
 	o->runbook = cli_opt_str(a, "runbook");
 	o->accept_changed = cli_opt_flag(a, "accept-changed-runbook");
+	o->accept_changed_plugins = cli_opt_flag(a, "accept-changed-plugins");
 	o->approvals = cli_opt_list(a, "approve");
 	o->cli_params = cli_params(a);
 	return o->cli_params ? 0 : -1;
@@ -77,6 +79,7 @@ static void print_plan(const runbook *rb)
 	printf("runbook %s%s%s\n  file   %s\n  sha256 %s\n  on_failure %s\n", rb->name,
 	       summary ? ": " : "", summary ? summary : "", rb->path, rb->hash,
 	       json_string_value(json_object_get(plan, "on_failure")));
+	cli_print_plugins(NULL);
 	const char *pname;
 	json_t *spec;
 	if (json_object_size(rb->params)) {
@@ -198,6 +201,7 @@ int pgmove_cmd_plan(cli_args *a)
 			json_t *out = json_deep_copy(rb->plan);
 			json_object_set_new(out, "file", json_string(rb->path));
 			json_object_set_new(out, "hash", json_string(rb->hash));
+			json_object_set_new(out, "plugins", loader_identities());
 			cli_json_out(out);
 			json_decref(out);
 		} else {

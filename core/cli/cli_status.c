@@ -155,6 +155,8 @@ static void print_status(const run_state *st, const char *dir)
 	       pgm_duration_format(age > 0 ? age - age % 1000 : 0, t, sizeof(t)));
 	printf("  runbook  %s\n  sha256   %s\n  journal  %s/journal.jsonl (%lld events%s)\n",
 	       st->file, st->hash, dir, st->events, st->torn ? ", torn last line ignored" : "");
+	if (st->plugins)
+		cli_print_plugins(st->plugins);
 	if (json_object_size(st->params)) {
 		printf("  params  ");
 		const char *k;
@@ -221,12 +223,34 @@ static void print_status(const run_state *st, const char *dir)
 	if (json_array_size(st->deviations)) {
 		printf("\ndeviations:\n");
 		json_array_foreach(st->deviations, k, v)
-		printf("  %s  %s (sha256 %.12s -> %.12s), accepted by %s\n",
-		       json_string_value(json_object_get(v, "ts")),
-		       json_string_value(json_object_get(v, "what")),
-		       json_string_value(json_object_get(v, "old_hash")),
-		       json_string_value(json_object_get(v, "new_hash")),
-		       json_string_value(json_object_get(v, "by")));
+		{
+			if (json_object_get(v, "changes")) {
+				size_t c;
+				json_t *ch;
+				printf("  %s  %s, accepted by %s:\n",
+				       json_string_value(json_object_get(v, "ts")),
+				       json_string_value(json_object_get(v, "what")),
+				       json_string_value(json_object_get(v, "by")));
+				json_array_foreach(json_object_get(v, "changes"), c, ch)
+				printf("      %s %s (sha256 %.12s) -> %s (sha256 %.12s)\n",
+				       json_string_value(json_object_get(ch, "name")),
+				       json_string_value(json_object_get(ch, "old_version"))
+					       ? json_string_value(json_object_get(ch, "old_version"))
+					       : "(not loaded)",
+				       json_string_value(json_object_get(ch, "old_sha256"))
+					       ? json_string_value(json_object_get(ch, "old_sha256"))
+					       : "-",
+				       json_string_value(json_object_get(ch, "new_version")),
+				       json_string_value(json_object_get(ch, "new_sha256")));
+				continue;
+			}
+			printf("  %s  %s (sha256 %.12s -> %.12s), accepted by %s\n",
+			       json_string_value(json_object_get(v, "ts")),
+			       json_string_value(json_object_get(v, "what")),
+			       json_string_value(json_object_get(v, "old_hash")),
+			       json_string_value(json_object_get(v, "new_hash")),
+			       json_string_value(json_object_get(v, "by")));
+		}
 	}
 	if (json_array_size(st->interruptions)) {
 		printf("\ninterruptions:\n");
@@ -366,8 +390,17 @@ int pgmove_cmd_report(cli_args *a)
 	printf("# Execution log: %s, run %s\n\n", st->runbook, st->run_id);
 	printf("- Status: **%s**%s", state_run_status_name(st->status), st->reason ? " — " : "");
 	md_cell(st->reason);
-	printf("\n- Started: %s\n- Runbook: `%s` (sha256 `%.16s`)\n- pgmove: %s\n\n",
+	printf("\n- Started: %s\n- Runbook: `%s` (sha256 `%.16s`)\n- pgmove: %s\n",
 	       state_format_ts(st->started_ms, t, sizeof(t)), st->file, st->hash, st->version);
+	size_t pi;
+	json_t *pl;
+	json_array_foreach(st->plugins, pi, pl)
+	printf("- Plugin: %s %s (sha256 `%.16s`, `%s`)\n",
+	       json_string_value(json_object_get(pl, "name")),
+	       json_string_value(json_object_get(pl, "version")),
+	       json_string_value(json_object_get(pl, "sha256")),
+	       json_string_value(json_object_get(pl, "path")));
+	printf("\n");
 	printf("## Phase completion\n\n| Phase | Started | Gate attempted | Gate result | Notes |\n"
 	       "|---|---|---|---|---|\n");
 	for (int i = 0; i < st->nnodes;) {

@@ -1532,10 +1532,13 @@ static int create_run(engine *e, const char *run_id)
 		return rc;
 	e->st = state_new();
 	json_t *pub = params_public(e->rb->params, e->params);
-	if (emit(e, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev", "run.start",
-			      "run", run_id, "runbook", e->rb->name, "file", e->rb->path, "hash",
-			      e->rb->hash, "pgmove", VERSION, "by", e->o->user, "params", pub,
-			      "plan", e->rb->plan)) != 0) {
+	json_t *start = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev",
+				  "run.start", "run", run_id, "runbook", e->rb->name, "file",
+				  e->rb->path, "hash", e->rb->hash, "pgmove", VERSION, "by",
+				  e->o->user, "params", pub, "plan", e->rb->plan);
+	/* what ran is part of the record: every plugin the runbook loaded */
+	json_object_set_new(start, "plugins", loader_identities());
+	if (emit(e, start) != 0) {
 		remove_run_files(e->dir);
 		return PGMOVE_EXIT_INTERNAL;
 	}
@@ -1604,8 +1607,93 @@ int engine_run(const char *path, const engine_opts *o)
 	return rc;
 }
 
+/* plugin_changes - the plugins loaded now that differ from those the run
+ * journaled (was), by name: [{name, old_version, new_version, old_sha256,
+ * new_sha256, path}] (old_* null for a plugin the run did not load). New
+ * reference. */
+static json_t *plugin_changes(const json_t *was, const json_t *now)
+{
+	json_t *changes = json_array();
+	size_t i, k;
+	json_t *n, *w;
+	json_array_foreach(now, i, n)
+	{
+		const char *name = json_string_value(json_object_get(n, "name"));
+		json_t *old = NULL;
+		json_array_foreach(was, k, w)
+		if (name && json_equal(json_object_get(w, "name"), json_object_get(n, "name")))
+			old = w;
+		if (old && json_equal(json_object_get(old, "sha256"), json_object_get(n, "sha256")))
+			continue;
+		json_array_append_new(changes,
+				      json_pack("{s:s?, s:O?, s:O?, s:O?, s:O?, s:O?}", "name", name,
+						"old_version", json_object_get(old, "version"),
+						"new_version", json_object_get(n, "version"),
+						"old_sha256", json_object_get(old, "sha256"),
+						"new_sha256", json_object_get(n, "sha256"), "path",
+						json_object_get(n, "path")));
+	}
+	return changes;
+}
+
+/* check_plugins - compares the plugins the runbook loaded now with those
+ * the run journaled at start, like the runbook's hash: a change is refused
+ * unless the operator accepts it, and then journaled as a deviation. 0 or
+ * an exit code. */
+static int check_plugins(engine *e)
+{
+	if (!e->st->plugins) {
+		pgm_notice("run %s journaled no plugin identities (started by an older pgmove): "
+			   "the plugins are not compared",
+			   e->st->run_id);
+		return 0;
+	}
+	json_t *now = loader_identities();
+	json_t *changes = plugin_changes(e->st->plugins, now);
+	if (!json_array_size(changes)) {
+		json_decref(now);
+		json_decref(changes);
+		return 0;
+	}
+	char list[2048] = "";
+	size_t used = 0, i;
+	json_t *c;
+	json_array_foreach(changes, i, c)
+	if (used < sizeof(list))
+		used += (size_t)snprintf(
+			list + used, sizeof(list) - used, "%s%s %s (sha256 %.12s) -> %s (sha256 %.12s)",
+			used ? "; " : "", json_string_value(json_object_get(c, "name")),
+			json_string_value(json_object_get(c, "old_version"))
+				? json_string_value(json_object_get(c, "old_version"))
+				: "(not loaded)",
+			json_string_value(json_object_get(c, "old_sha256"))
+				? json_string_value(json_object_get(c, "old_sha256"))
+				: "-",
+			json_string_value(json_object_get(c, "new_version")),
+			json_string_value(json_object_get(c, "new_sha256")));
+	int rc = 0;
+	if (!e->o->accept_changed_plugins) {
+		pgm_error("plugins changed since run %s started: %s; review the change, then resume "
+			  "with --accept-changed-plugins (it is recorded as a deviation)",
+			  e->st->run_id, list);
+		rc = PGMOVE_EXIT_RUNBOOK;
+	} else if (emit(e, json_pack("{s:s, s:s, s:O, s:s?, s:O}", "ev", "run.deviation", "what",
+				     "plugins changed", "changes", changes, "by", e->o->user,
+				     "plugins", now)) != 0) {
+		rc = PGMOVE_EXIT_INTERNAL;
+	} else {
+		pgm_warn("plugins changed since the run started (%s); accepted by %s and recorded as "
+			 "a deviation",
+			 list, e->o->user ? e->o->user : "?");
+	}
+	json_decref(now);
+	json_decref(changes);
+	return rc;
+}
+
 /* reopen - what resume and rollback share: lock, replay, runbook (checked
- * against the journaled hash), params. 0 or an exit code. */
+ * against the journaled hash), plugins (against the journaled identities),
+ * params. 0 or an exit code. */
 static int reopen(engine *e, const char *run_dir)
 {
 	char err[4096];
@@ -1651,6 +1739,9 @@ static int reopen(engine *e, const char *run_dir)
 			 "a deviation",
 			 file, e->o->user ? e->o->user : "?");
 	}
+	rc = check_plugins(e);
+	if (rc)
+		return rc;
 	warn_cli_secrets(e->rb, e->o->cli_params);
 	e->params = params_resolve(e->rb->params, e->o->cli_params, e->st->params, err, sizeof(err));
 	if (!e->params) {

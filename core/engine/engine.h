@@ -17,6 +17,7 @@ typedef struct engine_opts {
 	json_t *approvals;       /* array of approve names from --approve      */
 	const char *user;        /* who runs it (approvals, deviations)        */
 	int accept_changed;      /* resume: accept a changed runbook           */
+	int accept_changed_plugins; /* resume: accept changed plugins         */
 } engine_opts;
 
 /* engine_run - starts a new run of the runbook at path. Returns the exit

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <ltdl.h>
+#include <openssl/evp.h>
 
 #include "host.h"
 #include "loader.h"
@@ -27,6 +28,7 @@ typedef struct loaded {
 	char *path;
 	lt_dlhandle handle;
 	const pgm_plugin *plugin;
+	char sha256[65]; /* of the shared object that was loaded */
 	struct loaded *next;
 } loaded;
 
@@ -422,6 +424,31 @@ static void *resolve_now(const char *name, const char *path, const char *so, cha
 	return NULL;
 }
 
+/* file_sha256 - the SHA-256 of the file at path as hex into out (65
+ * bytes); "" when it cannot be read. */
+static void file_sha256(const char *path, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+	unsigned mdlen = 0;
+	size_t n;
+	int ok = 0;
+	FILE *f = fopen(path, "rb");
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	out[0] = '\0';
+	if (f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		ok = 1;
+		while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+			ok = EVP_DigestUpdate(ctx, buf, n) == 1;
+		ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+	}
+	if (ok)
+		for (unsigned i = 0; i < mdlen && i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+	if (f)
+		fclose(f);
+}
+
 /* open_plugin - loads the file at path as plugin name: every symbol
  * resolved, the descriptor (ABI, name, minimum pgmove version, function
  * table) checked, then init run. NULL with err set. */
@@ -485,6 +512,7 @@ static loaded *open_plugin(const char *name, const char *path, char *err, size_t
 	l->path = strdup(path);
 	l->handle = h;
 	l->plugin = p;
+	file_sha256(so, l->sha256);
 	return l;
 }
 
@@ -876,6 +904,32 @@ json_t *loader_list(void)
 	free(items);
 	json_decref(list);
 	return sorted;
+}
+
+/* cmp_identity - orders identities by name. */
+static int cmp_identity(const void *a, const void *b)
+{
+	return cmp_json_name(a, b);
+}
+
+json_t *loader_identities(void)
+{
+	size_t n = 0, i = 0;
+	for (loaded *l = plugins; l; l = l->next)
+		n++;
+	json_t **items = calloc(n ? n : 1, sizeof(*items));
+	for (loaded *l = plugins; l && items; l = l->next)
+		items[i++] = json_pack("{s:s, s:s, s:s, s:s}", "name", l->name, "version",
+				       l->plugin->version ? l->plugin->version : "", "path", l->path,
+				       "sha256", l->sha256);
+	json_t *out = json_array();
+	if (items) {
+		qsort(items, i, sizeof(*items), cmp_identity);
+		for (size_t k = 0; k < i; k++)
+			json_array_append_new(out, items[k]);
+	}
+	free(items);
+	return out;
 }
 
 void loader_shutdown(void)

@@ -60,6 +60,11 @@ json_t *loader_describe_function(const pgm_function *fn);
 /* loader_flags_string - "idempotent,read-only" for PGM_FN_* flags. */
 const char *loader_flags_string(unsigned flags, char *buf, size_t len);
 
+/* loader_identities - what identifies each loaded plugin, sorted by name:
+ * [{name, version, path, sha256}] (sha256 of the shared object that was
+ * loaded). New reference. */
+json_t *loader_identities(void);
+
 /* loader_shutdown - calls every loaded plugin's fini and unloads them. */
 void loader_shutdown(void);
 

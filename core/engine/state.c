@@ -246,6 +246,8 @@ void state_apply(run_state *st, const json_t *ev)
 		set_str(&st->runbook, json_string_value(json_object_get(ev, "runbook")));
 		set_str(&st->file, json_string_value(json_object_get(ev, "file")));
 		set_str(&st->hash, json_string_value(json_object_get(ev, "hash")));
+		if (json_is_array(json_object_get(ev, "plugins")))
+			set_json(&st->plugins, json_object_get(ev, "plugins"));
 		set_str(&st->version, json_string_value(json_object_get(ev, "pgmove")));
 		set_json(&st->params, json_object_get(ev, "params"));
 		st->started_ms = t;
@@ -269,12 +271,15 @@ void state_apply(run_state *st, const json_t *ev)
 	if (strcmp(type, "run.deviation") == 0) {
 		json_t *d = json_deep_copy(ev);
 		json_object_del(d, "plan");
+		json_object_del(d, "plugins");
 		json_object_del(d, "v");
 		json_array_append_new(st->deviations, d);
 		if (json_object_get(ev, "plan"))
 			set_plan(st, json_object_get(ev, "plan"));
 		if (json_object_get(ev, "new_hash"))
 			set_str(&st->hash, json_string_value(json_object_get(ev, "new_hash")));
+		if (json_is_array(json_object_get(ev, "plugins")))
+			set_json(&st->plugins, json_object_get(ev, "plugins"));
 		return;
 	}
 	if (strcmp(type, "run.paused") == 0 || strcmp(type, "run.halted") == 0 ||
@@ -603,6 +608,8 @@ int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 		"breakers", jref(st->breakers), "resolutions", jref(st->resolutions),
 		"interruptions", jref(st->interruptions), "events", st->events, "resumes",
 		st->resumes, "in_rollback", st->in_rollback, "nodes", nodes);
+	if (snap && st->plugins)
+		json_object_set(snap, "plugins", st->plugins);
 	char tmp[4096], path[4096];
 	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_FILE ".%ld.tmp", dir, (long)getpid());
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
@@ -647,6 +654,7 @@ static run_state *snapshot_load(const char *dir, long long *offset)
 	st->last_event_ms = jint(snap, "last_event");
 	st->params = jkeep(snap, "params");
 	st->plan = jkeep(snap, "plan");
+	st->plugins = jkeep(snap, "plugins");
 	st->status = (run_status)jint(snap, "status");
 	st->reason = jdup(snap, "reason");
 	st->reason_node = jdup(snap, "reason_node");
@@ -770,6 +778,7 @@ void state_free(run_state *st)
 	free(st->runbook);
 	free(st->file);
 	free(st->hash);
+	json_decref(st->plugins);
 	free(st->version);
 	free(st->reason);
 	free(st->reason_node);
@@ -816,6 +825,8 @@ json_t *state_to_json(const run_state *st)
 			json_object_set(o, "approval", n->approval);
 		if (n->history && json_array_size(n->history))
 			json_object_set(o, "failed_attempts", n->history);
+		if (n->checkpoints)
+			json_object_set(o, "checkpoints", n->checkpoints);
 		if (n->kind && strcmp(n->kind, "wait") == 0 && n->wait_start_ms) {
 			json_object_set_new(o, "polls", json_integer(n->attempts));
 			json_object_set_new(o, "last_poll", ts_json(n->last_poll_ms));
@@ -823,7 +834,7 @@ json_t *state_to_json(const run_state *st)
 		}
 		json_array_append_new(nodes, o);
 	}
-	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:o, s:o, s:O?, s:O, s:O, "
+	json_t *out = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:o, s:o, s:O?, s:O, s:O, "
 			 "s:O, s:O, s:o, s:I, s:b, s:i}",
 			 "run", st->run_id, "runbook", st->runbook, "file", st->file, "hash",
 			 st->hash, "pgmove", st->version, "status",
@@ -833,4 +844,7 @@ json_t *state_to_json(const run_state *st)
 			 st->deviations, "breakers", st->breakers, "resolutions", st->resolutions,
 			 "interruptions", st->interruptions, "nodes", nodes, "events", st->events,
 			 "journal_torn", st->torn, "resumes", st->resumes);
+	if (out && st->plugins)
+		json_object_set(out, "plugins", st->plugins);
+	return out;
 }

@@ -62,6 +62,7 @@ typedef struct run_state {
 	long long started_ms, last_event_ms;
 	json_t *params;      /* public params                           */
 	json_t *plan;        /* the plan journaled at start (or the last accepted deviation) */
+	json_t *plugins;     /* [{name, version, path, sha256}] at start (or the last accepted deviation); NULL when not journaled */
 	run_status status;
 	char *reason;        /* why paused / halted / failed            */
 	char *reason_node;

@@ -12,7 +12,8 @@ ENGINE_TESTS = \
 	tests/engine/test_hardening.sh \
 	tests/engine/test_checkpoint.sh \
 	tests/engine/test_plugin_crash.sh \
-	tests/engine/test_loader_checks.sh
+	tests/engine/test_loader_checks.sh \
+	tests/engine/test_plugin_identity.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
 
