@@ -180,8 +180,11 @@ const pgmove_command pgmove_commands[] = {
 	  "Calls one plugin function with the given arguments and prints its JSON result. A "
 	  "VALUE that parses as JSON (numbers, true, [\"a\",\"b\"], {\"k\":1}) is taken as JSON, "
 	  "anything else as a string (a parameter declared string, conninfo or duration always takes the text as it is); NAME=@env:VAR takes the value of the environment variable "
-	  "VAR, which keeps secrets off the command line. Exit 1 and the structured error on "
-	  "failure.",
+	  "VAR, which keeps secrets off the command line. Exit 1 when the function fails (or the "
+	  "plugin does not load), 2 for a bad target or arguments; with --json every failure, "
+	  "the host's own included, prints {\"error\": {\"code\", \"message\", "
+	  "\"retryable\"}} on stdout (codes call.usage, plugin.load, call.unknown_function, "
+	  "args.invalid, or the function's own).",
 	  call_opts, 1, -1, pgmove_cmd_call },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,13 +115,15 @@ static const char *param_type(const pgm_function *fn, const char *name)
  * parameter declared string, conninfo or duration the text as it is (so
  * engine_version=15.4 stays "15.4"); else JSON when it parses, else the
  * string. New reference or NULL after logging. */
-static json_t *arg_value(const pgm_function *fn, const char *name, const char *value)
+static json_t *arg_value(const pgm_function *fn, const char *name, const char *value, char *err,
+			 size_t errlen)
 {
 	const char *type = param_type(fn, name);
 	if (strncmp(value, "@env:", 5) == 0) {
 		const char *v = getenv(value + 5);
 		if (!v) {
-			pgm_error("argument %s: environment variable %s is not set", name, value + 5);
+			snprintf(err, errlen, "argument %s: environment variable %s is not set", name,
+				 value + 5);
 			return NULL;
 		}
 		return json_string(v);
@@ -135,23 +138,44 @@ static json_t *arg_value(const pgm_function *fn, const char *name, const char *v
 	return json_string(value);
 }
 
+/* call_error - a failure of `pgmove call` before or around the function:
+ * logged once, and with --json also printed on stdout as {"error": {code,
+ * message, retryable}} like the function's own errors. Returns rc. */
+static int call_error(cli_args *a, int rc, const char *code, const char *fmt, ...)
+	PGM_PRINTF(4, 5);
+static int call_error(cli_args *a, int rc, const char *code, const char *fmt, ...)
+{
+	char raw[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	char *msg = pgm_redact(raw);
+	pgm_error("%s", msg ? msg : raw);
+	if (cli_opt_flag(a, "json")) {
+		json_t *e = json_pack("{s:{s:s, s:s, s:b}}", "error", "code", code, "message",
+				      msg ? msg : raw, "retryable", 0);
+		cli_json_out(e);
+		json_decref(e);
+	}
+	free(msg);
+	return rc;
+}
+
 int pgmove_cmd_call(cli_args *a)
 {
 	const char *target = cli_pos(a, 0);
 	const char *dot = strchr(target, '.');
-	if (!dot || dot == target || !dot[1]) {
-		pgm_error("call: expected PLUGIN.FUNCTION, got '%s'", target);
-		return PGMOVE_EXIT_USAGE;
-	}
+	if (!dot || dot == target || !dot[1])
+		return call_error(a, PGMOVE_EXIT_USAGE, "call.usage",
+				  "call: expected PLUGIN.FUNCTION, got '%s'", target);
 	char plugin[128];
 	snprintf(plugin, sizeof(plugin), "%.*s", (int)(dot - target), target);
 	const char *fname = dot + 1;
 	char err[4096];
 	const pgm_plugin *p = loader_get(plugin, err, sizeof(err));
-	if (!p) {
-		pgm_error("%s", err);
-		return PGMOVE_EXIT_FAILED;
-	}
+	if (!p)
+		return call_error(a, PGMOVE_EXIT_FAILED, "plugin.load", "%s", err);
 	const pgm_function *f = loader_function(p, fname);
 	if (!f) {
 		char names[1024] = "";
@@ -159,42 +183,41 @@ int pgmove_cmd_call(cli_args *a)
 		for (const pgm_function *g = p->functions; g->name && used < sizeof(names); g++)
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
 						 used ? ", " : "", g->name);
-		pgm_error("plugin %s has no function %s (functions: %s)", plugin, fname, names);
-		return PGMOVE_EXIT_USAGE;
+		return call_error(a, PGMOVE_EXIT_USAGE, "call.unknown_function",
+				  "plugin %s has no function %s (functions: %s)", plugin, fname,
+				  names);
 	}
 	json_t *args = json_object();
 	for (size_t i = 1; i < json_array_size(a->pos); i++) {
 		const char *kv = cli_pos(a, (int)i);
 		const char *eq = strchr(kv, '=');
 		if (!eq || eq == kv) {
-			pgm_error("call: argument '%s' is not NAME=VALUE", kv);
 			json_decref(args);
-			return PGMOVE_EXIT_USAGE;
+			return call_error(a, PGMOVE_EXIT_USAGE, "args.invalid",
+					  "call: argument '%s' is not NAME=VALUE", kv);
 		}
 		char *name = strndup(kv, (size_t)(eq - kv));
-		json_t *v = arg_value(f, name, eq + 1);
+		json_t *v = arg_value(f, name, eq + 1, err, sizeof(err));
 		if (!v) {
 			free(name);
 			json_decref(args);
-			return PGMOVE_EXIT_USAGE;
+			return call_error(a, PGMOVE_EXIT_USAGE, "args.invalid", "%s", err);
 		}
 		json_object_set_new(args, name, v);
 		free(name);
 	}
 	if (loader_check_args(p, f, args, err, sizeof(err)) != 0) {
-		pgm_error("%s", err);
 		json_decref(args);
-		return PGMOVE_EXIT_USAGE;
+		return call_error(a, PGMOVE_EXIT_USAGE, "args.invalid", "%s", err);
 	}
 	pgm_call *c = pgm_call_new(plugin, fname);
 	const char *timeout = cli_opt_str(a, "timeout");
 	if (timeout) {
 		long long ms;
 		if (pgm_duration_parse(timeout, &ms, err, sizeof(err)) != 0) {
-			pgm_error("--timeout: %s", err);
 			pgm_call_free(c);
 			json_decref(args);
-			return PGMOVE_EXIT_USAGE;
+			return call_error(a, PGMOVE_EXIT_USAGE, "args.invalid", "--timeout: %s", err);
 		}
 		pgm_call_set_deadline_ms(c, pgm_now_ms() + ms);
 	}

@@ -667,7 +667,10 @@ static int fail_run(engine *e, int i, json_t *err)
 		snprintf(chosen, sizeof(chosen), "halt");
 		runbook_push_on_failure(e->rb);
 		push_ctx(e);
-		luajson_push(e->rb->L, err);
+		luajson_push(e->rb->L, err); /* err (sp += 1): {code, message, retryable, node} */
+		lua_pushstring(e->rb->L, node);
+		lua_setfield(e->rb->L, -2, "node");
+		luaL_setmetatable(e->rb->L, ERROR_MT); /* tostring(err) is "code: message" */
 		json_t *herr = call_lua(e, 2, 1, deadline_after(10 * 60 * 1000));
 		if (herr) {
 			pgm_error("on_failure raised an error: %s",
