@@ -501,8 +501,9 @@ static int deliver(notify *n, target *t, const json_t *m, const char *action, js
 		json_object_set_new(args, "retries", json_integer(2));
 		rc = call_plugin("http", "request", args, t->timeout_ms, err);
 	} else if (strcmp(t->kind, "mail") == 0) {
-		static const char *const keys[] = {"server",   "from",	   "to",       "cc",
-						   "username", "password", "starttls", NULL};
+		static const char *const keys[] = {"server",   "from",	   "to",
+						   "cc",       "username", "password",
+						   "starttls", "ca_file",  NULL};
 		char subject[256], *body = NULL, *dj;
 
 		args = copy_fields(t->config, keys);

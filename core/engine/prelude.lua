@@ -356,7 +356,8 @@ local NOTIFY_TARGETS = {
   webhook = { fields = { url = "string", headers = "table", token = "string" },
               required = { "url" } },
   mail = { fields = { server = "string", from = "string", to = "any", cc = "any",
-                      username = "string", password = "string", starttls = "string" },
+                      username = "string", password = "string", starttls = "string",
+                      ca_file = "string" },
            required = { "server", "from", "to" } },
 }
 decl.notify = {}

@@ -151,6 +151,8 @@ int pgm_mail_send(pgm_call *call, const pgm_mail *m)
 			 m->starttls == PGM_MAIL_STARTTLS_REQUIRED ? (long)CURLUSESSL_ALL
 			 : m->starttls == PGM_MAIL_STARTTLS_TRY	   ? (long)CURLUSESSL_TRY
 								   : (long)CURLUSESSL_NONE);
+	if (m->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, m->ca_file);
 	if (m->username)
 		curl_easy_setopt(h, CURLOPT_USERNAME, m->username);
 	if (m->password)

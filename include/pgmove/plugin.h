@@ -335,6 +335,8 @@ typedef struct pgm_mail {
 	const char *password;       /* may be NULL; registered as a secret         */
 	int starttls;               /* PGM_MAIL_STARTTLS_*                          */
 	long timeout_ms;            /* 0 = 30 s, capped by the call's deadline     */
+	const char *ca_file;        /* PEM CA certificates to trust instead of the
+				       system's (a relay with a private CA); may be NULL */
 } pgm_mail;
 
 /* pgm_mail_send - sends one email through SMTP (libcurl). TLS certificates

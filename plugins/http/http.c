@@ -737,6 +737,7 @@ static json_t *fn_mail(pgm_call *call, json_t *args)
 	const char *user = pgm_arg_string(call, args, "username", NULL, 0);
 	const char *password = pgm_arg_string(call, args, "password", NULL, 0);
 	const char *tls = pgm_arg_string(call, args, "starttls", "required", 0);
+	const char *ca_file = pgm_arg_string(call, args, "ca_file", NULL, 0);
 	json_t *to = json_array(), *cc = json_array(), *all = json_array(), *out = NULL, *x;
 	const char **rcpt = NULL;
 	long long timeout_ms = 0;
@@ -828,6 +829,7 @@ static json_t *fn_mail(pgm_call *call, json_t *args)
 	m.username = user;
 	m.password = password;
 	m.timeout_ms = (long)timeout_ms;
+	m.ca_file = ca_file;
 	if (pgm_mail_send(call, &m) == 0) {
 		dummy = pgm_redact(server);
 		out = json_pack("{s:s, s:O, s:i, s:s}", "server", dummy, "recipients", all, "bytes",
@@ -1157,6 +1159,7 @@ static const pgm_param mail_params[] = {
 	{"username", "string", 0, 0, "SMTP AUTH user"},
 	{"password", "string", 0, 1, "SMTP AUTH password"},
 	{"starttls", "string", 0, 0, "required (default), try or none"},
+	{"ca_file", "string", 0, 0, "PEM CA certificates to trust instead of the system's"},
 	{"timeout", "duration", 0, 0, "default 30s"},
 	{NULL, NULL, 0, 0, NULL}};
 

@@ -29,6 +29,7 @@ HTTP (one port):
                             race, reset
 SMTP (a second port): EHLO with AUTH PLAIN LOGIN, MAIL, RCPT, DATA, RSET, NOOP,
 QUIT; messages kept for /_fake/mails. Credentials checked when --smtp-user is given.
+With --smtp-tls-cert/--smtp-tls-key it offers STARTTLS and refuses AUTH before it.
 
 Both ports are written to --port-file as JSON {"http": P, "smtp": S}.
 """
@@ -38,6 +39,7 @@ import datetime
 import json
 import re
 import socketserver
+import ssl
 import sys
 import threading
 import uuid
@@ -350,9 +352,17 @@ class SMTPHandler(socketserver.StreamRequestHandler):
             return True
         return user == ARGS.smtp_user and password == ARGS.smtp_password
 
+    def starttls(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.smtp_tls_cert, ARGS.smtp_tls_key)
+        self.request = ctx.wrap_socket(self.request, server_side=True)
+        self.rfile = self.request.makefile("rb")
+        self.wfile = self.request.makefile("wb")
+
     def handle(self):
         mail = None
         authed = None
+        tls = False
         self.send("220 fake-smtp ESMTP ready")
         try:
             while True:
@@ -363,9 +373,18 @@ class SMTPHandler(socketserver.StreamRequestHandler):
                         self.send("250 fake-smtp")
                     else:
                         self.send("250-fake-smtp")
+                        if ARGS.smtp_tls_cert and not tls:
+                            self.send("250-STARTTLS")
                         self.send("250-8BITMIME")
                         self.send("250-AUTH PLAIN LOGIN")
                         self.send("250 SIZE 1048576")
+                elif line.upper() == "STARTTLS" and ARGS.smtp_tls_cert and not tls:
+                    self.send("220 2.0.0 Ready to start TLS")
+                    self.starttls()
+                    tls = True
+                    mail = authed = None
+                elif cmd == "AUTH" and ARGS.smtp_tls_cert and not tls:
+                    self.send("530 5.7.0 Must issue a STARTTLS command first")
                 elif cmd == "AUTH":
                     parts = line.split()
                     mech = parts[1].upper() if len(parts) > 1 else ""
@@ -397,7 +416,7 @@ class SMTPHandler(socketserver.StreamRequestHandler):
                         self.send("530 5.7.0 Authentication required")
                         continue
                     m = re.match(r"(?i)MAIL FROM:\s*<([^>]*)>", line)
-                    mail = {"from": m.group(1) if m else None, "rcpt": [], "user": authed}
+                    mail = {"from": m.group(1) if m else None, "rcpt": [], "user": authed, "tls": tls}
                     self.send("250 OK")
                 elif cmd == "RCPT":
                     m = re.match(r"(?i)RCPT TO:\s*<([^>]*)>", line)
@@ -437,7 +456,7 @@ class SMTPHandler(socketserver.StreamRequestHandler):
                     return
                 else:
                     self.send("502 command not implemented")
-        except (EOFError, ConnectionError):
+        except (EOFError, ConnectionError, ssl.SSLError):
             return
 
 
@@ -453,6 +472,8 @@ def main():
     ap.add_argument("--token", default=None, help="bearer token the flag service wants")
     ap.add_argument("--smtp-user", default=None)
     ap.add_argument("--smtp-password", default=None)
+    ap.add_argument("--smtp-tls-cert", default=None, help="offer STARTTLS with this certificate")
+    ap.add_argument("--smtp-tls-key", default=None)
     ARGS = ap.parse_args()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True

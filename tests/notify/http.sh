@@ -103,6 +103,26 @@ expect_eq "bad address" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall http.mail server="http://x" from=a@b to=c@d subject=s text=t starttls=none
 expect_eq "bad server URL" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/mail.url
 
+# ---- mail over STARTTLS: a second sink that offers it, with a self-signed certificate
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1 ||
+	{ echo "openssl could not make a test certificate" >&2; exit 99; }
+"$PY" "$top_srcdir/tests/notify/fake_notify.py" --port-file "$TMP/tls.port" --smtp-user mailer \
+	--smtp-password "$SMTP_PASS" --smtp-tls-cert "$TMP/tls.crt" --smtp-tls-key "$TMP/tls.key" \
+	>/dev/null 2>"$TMP/tls.err" &
+EXTRA_PIDS=$!
+for _ in $(seq 1 100); do [ -s "$TMP/tls.port" ] && break; sleep 0.05; done
+TLS_HTTP="http://127.0.0.1:$(jget "$(cat "$TMP/tls.port")" 'j["http"]')"
+TLS_SMTP="smtp://127.0.0.1:$(jget "$(cat "$TMP/tls.port")" 'j["smtp"]')"
+pcall http.mail server="$TLS_SMTP" ca_file="$TMP/tls.crt" username=mailer password="$SMTP_PASS" \
+	from=pgmove@example.com to=dba@example.com subject="over TLS" text=t
+expect_eq "STARTTLS required: sent encrypted, AUTH after it" \
+	"$RC/$("$PY" -c 'import json,sys,urllib.request; m=json.load(urllib.request.urlopen(sys.argv[1]+"/_fake/mails")); print(m[-1]["tls"], m[-1]["user"])' "$TLS_HTTP")" \
+	"0/True mailer"
+pcall http.mail server="$TLS_SMTP" username=mailer password="$SMTP_PASS" \
+	from=pgmove@example.com to=dba@example.com subject=s text=t
+expect_eq "an untrusted certificate is refused" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/mail.tls
+
 # ---- feature flags (ETag / If-Match)
 ctl flag '{"name": "cutover", "value": "old"}' >/dev/null
 F="$FAKE_URL/flags/cutover"
