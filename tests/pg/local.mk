@@ -12,3 +12,9 @@ PG_TESTS = \
 	tests/pg/test_secrets.sh
 TESTS += $(PG_TESTS)
 EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh
+
+# logical: an application of ours writing through the whole migration.
+check_PROGRAMS += tests/pg/logical-writer
+tests_pg_logical_writer_SOURCES = tests/pg/logical_writer.c
+tests_pg_logical_writer_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS)
+tests_pg_logical_writer_LDADD = $(PQ_LIBS)
