@@ -81,7 +81,7 @@ local function dir(ctx) return ctx.params.workdir or (ctx.run.dir .. "/dump") en
 local function schema_file(ctx) return dir(ctx) .. "/schema.dump" end
 
 local function accepted(ctx, extra)
-  local list = {}
+  local list = json.array {}
   for name in string.gmatch(ctx.params.accept or "", "[^,%s]+") do list[#list + 1] = name end
   for _, name in ipairs(extra or {}) do list[#list + 1] = name end
   return list

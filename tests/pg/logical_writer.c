@@ -99,9 +99,9 @@ static int setup(const char *conninfo)
 		PQfinish(c);
 		return 1;
 	}
-	ok = exec_ok(c,
-		     "CREATE TABLE writer_items (id bigserial PRIMARY KEY, v text NOT NULL);"
-		     "CREATE TABLE writer_txn (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
+	ok = exec_ok(c, "CREATE TABLE writer_items (id bigserial PRIMARY KEY, v text NOT NULL)", 0,
+		     NULL, PGRES_COMMAND_OK, NULL, 0) &&
+	     exec_ok(c, "CREATE TABLE writer_txn (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
 		     0, NULL, PGRES_COMMAND_OK, NULL, 0);
 	if (!ok)
 		fprintf(stderr, "logical-writer: setup: %s", PQerrorMessage(c));
