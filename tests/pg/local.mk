@@ -7,11 +7,12 @@ PG_TESTS = \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \
 	tests/pg/test_pg_frozen.sh \
+	tests/pg/test_logical.sh \
 	tests/pg/test_runbook.sh \
 	tests/pg/test_sandbox.sh \
 	tests/pg/test_secrets.sh
 TESTS += $(PG_TESTS)
-EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh
+EXTRA_DIST += $(PG_TESTS) tests/pg/lib.sh tests/pg/logical_replay.py
 
 # logical: an application of ours writing through the whole migration.
 check_PROGRAMS += tests/pg/logical-writer
