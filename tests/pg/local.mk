@@ -8,6 +8,7 @@ PG_TESTS = \
 	tests/pg/test_pg.sh \
 	tests/pg/test_pg_frozen.sh \
 	tests/pg/test_logical.sh \
+	tests/pg/test_logical_runbook.sh \
 	tests/pg/test_runbook.sh \
 	tests/pg/test_sandbox.sh \
 	tests/pg/test_secrets.sh

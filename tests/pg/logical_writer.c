@@ -173,8 +173,10 @@ int main(int argc, char **argv)
 
 			snprintf(ack, sizeof(ack), "%s.ack", pause_file);
 			f = fopen(ack, "w");
-			if (f != NULL)
+			if (f != NULL) {
+				fprintf(f, "%lld\n", committed);
 				fclose(f);
+			}
 			while (!stop && access(pause_file, F_OK) == 0)
 				usleep(10000);
 			unlink(ack);
