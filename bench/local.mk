@@ -4,3 +4,5 @@
 EXTRA_DIST += bench/engine_bench.py
 # checksum.compare against COPY and the seeds' md5(array_agg()) query
 EXTRA_DIST += bench/checksum-bench.sh
+# logical-cdc-cutover under pgbench and our writer against pg_dump/pg_restore
+EXTRA_DIST += bench/logical-bench.sh

@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 				fprintf(f, "%lld\n", committed);
 				fclose(f);
 			}
-			while (!stop && access(pause_file, F_OK) == 0)
+			while (!stop && access(pause_file, F_OK) == 0 &&
+			       (stop_file == NULL || access(stop_file, F_OK) != 0))
 				usleep(10000);
 			unlink(ack);
 			last_commit = 0; /* a pause is no downtime */
