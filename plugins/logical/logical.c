@@ -45,7 +45,8 @@ const char *lg_name_arg(pgm_call *call, json_t *args, const char *name, int requ
 		return NULL;
 	n = strlen(v);
 	if (n == 0 || n > 63) {
-		pgm_fail(call, "args.invalid", 0, "argument \"%s\" must have 1 to 63 characters", name);
+		pgm_fail(call, "args.invalid", 0, "argument \"%s\" must have 1 to 63 characters",
+			 name);
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
@@ -62,8 +63,7 @@ const char *lg_name_arg(pgm_call *call, json_t *args, const char *name, int requ
 	return v;
 }
 
-json_t *lg_row(pgm_call *call, pgm_pg *pg, const char *sql, int nparams,
-	       const char *const *params)
+json_t *lg_row(pgm_call *call, pgm_pg *pg, const char *sql, int nparams, const char *const *params)
 {
 	json_t *rows = pgm_pg_query_json(call, pg, sql, nparams, params), *row;
 
@@ -126,8 +126,8 @@ static const char SEQ_SQL[] =
 	"FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
 	"ORDER BY 1, 2";
 
-json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long margin,
-			  int *changed, int *missing)
+json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long margin, int *changed,
+			  int *missing)
 {
 	json_t *srows = NULL, *trows = NULL, *list = json_array(), *row;
 	size_t i, j;
@@ -139,7 +139,8 @@ json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long ma
 	trows = pgm_pg_query_json(call, sub, SEQ_SQL, 0, NULL);
 	if (trows == NULL || lg_writable_session(call, sub) < 0)
 		goto fail;
-	json_array_foreach(srows, i, row) {
+	json_array_foreach(srows, i, row)
+	{
 		const char *schema = json_string_value(json_object_get(row, "schema"));
 		const char *name = json_string_value(json_object_get(row, "name"));
 		json_t *sv = json_object_get(row, "last_value"), *tv = NULL, *trow, *e;
@@ -147,8 +148,10 @@ json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long ma
 		int found = 0;
 		long long s;
 
-		json_array_foreach(trows, j, trow) {
-			if (strcmp(json_string_value(json_object_get(trow, "schema")), schema) == 0 &&
+		json_array_foreach(trows, j, trow)
+		{
+			if (strcmp(json_string_value(json_object_get(trow, "schema")), schema) ==
+				    0 &&
 			    strcmp(json_string_value(json_object_get(trow, "name")), name) == 0) {
 				found = 1;
 				tv = json_object_get(trow, "last_value");
@@ -184,9 +187,9 @@ json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long ma
 		free(qn);
 		snprintf(want, sizeof(want), "%lld", s);
 		{
-			const char *p[2] = { qual, want };
-			int rc = pgm_pg_command(call, sub, "SELECT setval($1::regclass, $2::bigint, true)",
-						2, p);
+			const char *p[2] = {qual, want};
+			int rc = pgm_pg_command(
+				call, sub, "SELECT setval($1::regclass, $2::bigint, true)", 2, p);
 
 			free(qual);
 			if (rc < 0)
@@ -228,21 +231,23 @@ static json_t *resolve_tables(pgm_call *call, pgm_pg *pg, json_t *args)
 			 "argument \"tables\" must be a non-empty array of table names");
 		return NULL;
 	}
-	json_array_foreach(tables, i, t) {
+	json_array_foreach(tables, i, t)
+	{
 		const char *p[1];
 
 		if (!json_is_string(t)) {
 			json_decref(out);
-			pgm_fail(call, "args.invalid", 0, "argument \"tables\": element %zu is not a string",
-				 i + 1);
+			pgm_fail(call, "args.invalid", 0,
+				 "argument \"tables\": element %zu is not a string", i + 1);
 			return NULL;
 		}
 		p[0] = json_string_value(t);
-		row = lg_row(call, pg,
-			     "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name "
-			     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-			     "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
-			     1, p);
+		row = lg_row(
+			call, pg,
+			"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name "
+			"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+			"WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
+			1, p);
 		if (row == NULL) {
 			json_decref(out);
 			return NULL;
@@ -267,12 +272,12 @@ static char *join_names(json_t *arr)
 	json_t *v;
 	char *s;
 
-	json_array_foreach(arr, i, v)
-		len += strlen(json_string_value(v)) + 2;
+	json_array_foreach(arr, i, v) len += strlen(json_string_value(v)) + 2;
 	s = calloc(1, len);
 	if (s == NULL)
 		return NULL;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *n = json_string_value(v);
 		size_t nl = strlen(n);
 
@@ -291,19 +296,19 @@ static char *join_names(json_t *arr)
  * now, sorted (new array), NULL with the error set. */
 static json_t *publication_tables(pgm_call *call, pgm_pg *pg, const char *name)
 {
-	const char *p[1] = { name };
+	const char *p[1] = {name};
 	json_t *rows, *out, *r;
 	size_t i;
 
-	rows = pgm_pg_query_json(call, pg,
-				 "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name "
-				 "FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1",
-				 1, p);
+	rows = pgm_pg_query_json(
+		call, pg,
+		"SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name "
+		"FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1",
+		1, p);
 	if (rows == NULL)
 		return NULL;
 	out = json_array();
-	json_array_foreach(rows, i, r)
-		json_array_append(out, json_object_get(r, "name"));
+	json_array_foreach(rows, i, r) json_array_append(out, json_object_get(r, "name"));
 	json_decref(rows);
 	return out;
 }
@@ -316,12 +321,11 @@ static int same_set(json_t *a, json_t *b)
 
 	if (json_array_size(a) != json_array_size(b))
 		return 0;
-	json_array_foreach(a, i, x) {
+	json_array_foreach(a, i, x)
+	{
 		int found = 0;
 
-		json_array_foreach(b, j, y)
-			if (json_equal(x, y))
-				found = 1;
+		json_array_foreach(b, j, y) if (json_equal(x, y)) found = 1;
 		if (!found)
 			return 0;
 	}
@@ -349,9 +353,10 @@ static json_t *fn_create_publication(pgm_call *call, json_t *args)
 		goto done;
 	all = json_array_size(want) == 0;
 	{
-		const char *p[1] = { name };
+		const char *p[1] = {name};
 
-		row = lg_row(call, pg, "SELECT puballtables FROM pg_publication WHERE pubname = $1", 1, p);
+		row = lg_row(call, pg, "SELECT puballtables FROM pg_publication WHERE pubname = $1",
+			     1, p);
 	}
 	if (row == NULL)
 		goto done;
@@ -365,7 +370,8 @@ static json_t *fn_create_publication(pgm_call *call, json_t *args)
 			pgm_fail(call, "logical.conflict", 0,
 				 "%s: publication %s exists with another definition (%s); drop it "
 				 "or choose another name",
-				 pgm_pg_describe(pg), name, have_all ? "all tables" : "other tables");
+				 pgm_pg_describe(pg), name,
+				 have_all ? "all tables" : "other tables");
 			goto done;
 		}
 		pgm_info("publication %s exists with the same definition: adopted", name);
@@ -379,7 +385,8 @@ static json_t *fn_create_publication(pgm_call *call, json_t *args)
 				pgm_fail(call, "pgmove.nomem", 0, "out of memory");
 				goto done;
 			}
-			if (lg_commandf(call, pg, "CREATE PUBLICATION %s FOR TABLE %s", name, list) < 0)
+			if (lg_commandf(call, pg, "CREATE PUBLICATION %s FOR TABLE %s", name,
+					list) < 0)
 				goto done;
 		}
 		created = 1;
@@ -407,7 +414,7 @@ done:
  * the walsender that holds it. Sets *dropped. 0 or -1. */
 static int drop_slot(pgm_call *call, pgm_pg *pg, const char *slot, int *dropped)
 {
-	const char *p[1] = { slot };
+	const char *p[1] = {slot};
 	json_t *row;
 	int tries;
 
@@ -486,8 +493,8 @@ static json_t *fn_create_subscription(pgm_call *call, json_t *args)
 	pub = lg_connect(call, args, "publisher");
 	if (pub == NULL || lg_writable_session(call, sub) < 0)
 		goto done;
-	if ((binary || streaming) &&
-	    (PQserverVersion(pgm_pg_conn(sub)) < 140000 || PQserverVersion(pgm_pg_conn(pub)) < 140000)) {
+	if ((binary || streaming) && (PQserverVersion(pgm_pg_conn(sub)) < 140000 ||
+				      PQserverVersion(pgm_pg_conn(pub)) < 140000)) {
 		pgm_fail(call, "logical.unsupported", 0,
 			 "binary and streaming need PostgreSQL 14 or later on both sides "
 			 "(publisher %d, subscriber %d)",
@@ -499,8 +506,8 @@ static json_t *fn_create_subscription(pgm_call *call, json_t *args)
 	if (row == NULL)
 		goto done;
 	if (!json_is_object(row)) {
-		pgm_fail(call, "logical.no_such_publication", 0, "%s: publication %s does not exist",
-			 pgm_pg_describe(pub), publication);
+		pgm_fail(call, "logical.no_such_publication", 0,
+			 "%s: publication %s does not exist", pgm_pg_describe(pub), publication);
 		goto done;
 	}
 	json_decref(row);
@@ -518,7 +525,8 @@ static json_t *fn_create_subscription(pgm_call *call, json_t *args)
 
 		if (pubs == NULL || strcmp(pubs, publication) != 0) {
 			pgm_fail(call, "logical.conflict", 0,
-				 "%s: subscription %s exists for publication(s) %s, not %s; drop it or "
+				 "%s: subscription %s exists for publication(s) %s, not %s; drop "
+				 "it or "
 				 "choose another name",
 				 pgm_pg_describe(sub), name, pubs ? pubs : "(none)", publication);
 			goto done;
@@ -537,7 +545,8 @@ static json_t *fn_create_subscription(pgm_call *call, json_t *args)
 			goto done;
 		snprintf(opts, sizeof(opts), "copy_data = %s%s%s", copy_data ? "true" : "false",
 			 binary ? ", binary = true" : "", streaming ? ", streaming = on" : "");
-		if (lg_commandf(call, sub, "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (%s)",
+		if (lg_commandf(call, sub,
+				"CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (%s)",
 				name, lit, publication, opts) < 0)
 			goto done;
 		created = 1;
@@ -579,18 +588,20 @@ static json_t *fn_drop(pgm_call *call, json_t *args)
 		goto done;
 	if (json_object_get(args, "subscriber") != NULL) {
 		if (subname == NULL) {
-			pgm_fail(call, "args.invalid", 0, "argument \"subscription\" is required with "
-							  "\"subscriber\"");
+			pgm_fail(call, "args.invalid", 0,
+				 "argument \"subscription\" is required with "
+				 "\"subscriber\"");
 			goto done;
 		}
 		sub = lg_connect(call, args, "subscriber");
 		if (sub == NULL || lg_writable_session(call, sub) < 0)
 			goto done;
 		{
-			const char *p[1] = { subname };
+			const char *p[1] = {subname};
 
 			row = lg_row(call, sub,
-				     "SELECT s.oid::text AS oid, s.subslotname AS slot FROM pg_subscription s "
+				     "SELECT s.oid::text AS oid, s.subslotname AS slot FROM "
+				     "pg_subscription s "
 				     "JOIN pg_database d ON d.oid = s.subdbid "
 				     "WHERE d.datname = current_database() AND s.subname = $1",
 				     1, p);
@@ -627,16 +638,18 @@ static json_t *fn_drop(pgm_call *call, json_t *args)
 		}
 		if (suboid[0]) { /* table synchronisation slots: pg_<suboid>_sync_<relid>_<sysid> */
 			char pat[64];
-			const char *p[1] = { pat };
+			const char *p[1] = {pat};
 
 			snprintf(pat, sizeof(pat), "pg\\_%s\\_sync\\_%%", suboid);
-			rows = pgm_pg_query_json(call, pub,
-						 "SELECT slot_name AS name FROM pg_replication_slots "
-						 "WHERE slot_name LIKE $1",
-						 1, p);
+			rows = pgm_pg_query_json(
+				call, pub,
+				"SELECT slot_name AS name FROM pg_replication_slots "
+				"WHERE slot_name LIKE $1",
+				1, p);
 			if (rows == NULL)
 				goto done;
-			json_array_foreach(rows, i, r) {
+			json_array_foreach(rows, i, r)
+			{
 				const char *n = json_string_value(json_object_get(r, "name"));
 
 				if (drop_slot(call, pub, n, &d) < 0)
@@ -646,8 +659,9 @@ static json_t *fn_drop(pgm_call *call, json_t *args)
 			}
 		}
 		if (pubname != NULL) {
-			const char *p[1] = { pubname };
-			json_t *x = lg_row(call, pub, "SELECT 1 AS x FROM pg_publication WHERE pubname = $1",
+			const char *p[1] = {pubname};
+			json_t *x = lg_row(call, pub,
+					   "SELECT 1 AS x FROM pg_publication WHERE pubname = $1",
 					   1, p);
 
 			if (x == NULL)
@@ -657,7 +671,8 @@ static json_t *fn_drop(pgm_call *call, json_t *args)
 				if (lg_commandf(call, pub, "DROP PUBLICATION %s", pubname) < 0)
 					goto done;
 				dropped_pub = 1;
-				pgm_info("%s: dropped publication %s", pgm_pg_describe(pub), pubname);
+				pgm_info("%s: dropped publication %s", pgm_pg_describe(pub),
+					 pubname);
 			} else {
 				json_decref(x);
 			}
@@ -671,8 +686,8 @@ static json_t *fn_drop(pgm_call *call, json_t *args)
 		pgm_fail(call, "args.invalid", 0, "give \"subscriber\", \"publisher\" or both");
 		goto done;
 	}
-	out = json_pack("{s:b, s:O, s:b}", "dropped_subscription", dropped_sub, "dropped_slots", slots,
-			"dropped_publication", dropped_pub);
+	out = json_pack("{s:b, s:O, s:b}", "dropped_subscription", dropped_sub, "dropped_slots",
+			slots, "dropped_publication", dropped_pub);
 done:
 	json_decref(rows);
 	json_decref(row);
@@ -697,7 +712,8 @@ static json_t *fn_sync_sequences(pgm_call *call, json_t *args)
 	if (pgm_arg_int(call, args, "margin", 0, 0, &margin) < 0)
 		return NULL;
 	if (margin < 0)
-		return pgm_fail(call, "args.invalid", 0, "argument \"margin\" must not be negative");
+		return pgm_fail(call, "args.invalid", 0,
+				"argument \"margin\" must not be negative");
 	pub = lg_connect(call, args, "publisher");
 	if (pub == NULL)
 		return NULL;
@@ -720,103 +736,104 @@ done:
  * The descriptor
  * ---------------------------------------------------------------------- */
 
-#define PUBLISHER { "publisher", "conninfo", 1, 1, "the server whose changes are replicated" }
-#define SUBSCRIBER { "subscriber", "conninfo", 1, 1, "the server that applies them" }
-#define SUBSCRIPTION { "subscription", "string", 1, 0, "subscription name" }
-#define END { NULL, NULL, 0, 0, NULL }
+#define PUBLISHER                                                                                  \
+	{                                                                                          \
+		"publisher", "conninfo", 1, 1, "the server whose changes are replicated"           \
+	}
+#define SUBSCRIBER                                                                                 \
+	{                                                                                          \
+		"subscriber", "conninfo", 1, 1, "the server that applies them"                     \
+	}
+#define SUBSCRIPTION                                                                               \
+	{                                                                                          \
+		"subscription", "string", 1, 0, "subscription name"                                \
+	}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, NULL, 0, 0, NULL                                                             \
+	}
 
 static const pgm_param preflight_params[] = {
 	PUBLISHER,
 	SUBSCRIBER,
-	{ "tables", "array", 0, 0, "tables to replicate (default: all tables)" },
-	{ "accept", "array", 0, 0, "check names to report as warnings instead of problems" },
-	{ "reverse", "boolean", 0, 0, "also check reverse replication (default true)" },
-	{ "copy_data", "boolean", 0, 0, "the initial copy will run: target tables must be empty (default true)" },
-	END
-};
+	{"tables", "array", 0, 0, "tables to replicate (default: all tables)"},
+	{"accept", "array", 0, 0, "check names to report as warnings instead of problems"},
+	{"reverse", "boolean", 0, 0, "also check reverse replication (default true)"},
+	{"copy_data", "boolean", 0, 0,
+	 "the initial copy will run: target tables must be empty (default true)"},
+	END};
 static const pgm_param pub_params[] = {
-	{ "conninfo", "conninfo", 1, 1, "the publisher" },
-	{ "name", "string", 1, 0, "publication name" },
-	{ "tables", "array", 0, 0, "tables to publish (default: all tables)" },
-	END
-};
+	{"conninfo", "conninfo", 1, 1, "the publisher"},
+	{"name", "string", 1, 0, "publication name"},
+	{"tables", "array", 0, 0, "tables to publish (default: all tables)"},
+	END};
 static const pgm_param sub_params[] = {
 	SUBSCRIBER,
 	PUBLISHER,
-	{ "connect", "conninfo", 0, 1, "how the subscriber reaches the publisher (default: publisher)" },
-	{ "name", "string", 1, 0, "subscription (and slot) name" },
-	{ "publication", "string", 1, 0, "publication on the publisher" },
-	{ "copy_data", "boolean", 0, 0, "copy the existing rows first (default true)" },
-	{ "binary", "boolean", 0, 0, "binary transfer (14+)" },
-	{ "streaming", "boolean", 0, 0, "stream large in-progress transactions (14+)" },
-	END
-};
+	{"connect", "conninfo", 0, 1,
+	 "how the subscriber reaches the publisher (default: publisher)"},
+	{"name", "string", 1, 0, "subscription (and slot) name"},
+	{"publication", "string", 1, 0, "publication on the publisher"},
+	{"copy_data", "boolean", 0, 0, "copy the existing rows first (default true)"},
+	{"binary", "boolean", 0, 0, "binary transfer (14+)"},
+	{"streaming", "boolean", 0, 0, "stream large in-progress transactions (14+)"},
+	END};
 static const pgm_param drop_params[] = {
-	{ "subscriber", "conninfo", 0, 1, "where the subscription is" },
-	{ "publisher", "conninfo", 0, 1, "where the slot and publication are" },
-	{ "subscription", "string", 0, 0, "subscription to drop" },
-	{ "publication", "string", 0, 0, "publication to drop" },
-	{ "slot", "string", 0, 0, "slot to drop (default: the subscription's)" },
-	END
-};
-static const pgm_param state_params[] = {
-	PUBLISHER,
-	SUBSCRIBER,
-	SUBSCRIPTION,
-	END
-};
+	{"subscriber", "conninfo", 0, 1, "where the subscription is"},
+	{"publisher", "conninfo", 0, 1, "where the slot and publication are"},
+	{"subscription", "string", 0, 0, "subscription to drop"},
+	{"publication", "string", 0, 0, "publication to drop"},
+	{"slot", "string", 0, 0, "slot to drop (default: the subscription's)"},
+	END};
+static const pgm_param state_params[] = {PUBLISHER, SUBSCRIBER, SUBSCRIPTION, END};
 static const pgm_param wait_params[] = {
 	PUBLISHER,
 	SUBSCRIBER,
 	SUBSCRIPTION,
-	{ "lsn", "string", 0, 0, "position to wait for (default: the publisher's current one)" },
-	{ "timeout", "duration", 0, 0, "give up after (default 5m)" },
-	END
-};
+	{"lsn", "string", 0, 0, "position to wait for (default: the publisher's current one)"},
+	{"timeout", "duration", 0, 0, "give up after (default 5m)"},
+	END};
 static const pgm_param fence_params[] = {
 	PUBLISHER,
 	SUBSCRIBER,
 	SUBSCRIPTION,
-	{ "terminate", "boolean", 0, 0, "end the publisher database's sessions (default true)" },
-	{ "keep_roles", "array", 0, 0, "roles whose sessions are never ended" },
-	{ "sequences", "boolean", 0, 0, "sync sequences after the wait (default true)" },
-	{ "sequence_margin", "integer", 0, 0, "added to each sequence (default 0)" },
-	{ "timeout", "duration", 0, 0, "longest wait for sessions and the subscriber (default 5m)" },
-	END
-};
+	{"terminate", "boolean", 0, 0, "end the publisher database's sessions (default true)"},
+	{"keep_roles", "array", 0, 0, "roles whose sessions are never ended"},
+	{"sequences", "boolean", 0, 0, "sync sequences after the wait (default true)"},
+	{"sequence_margin", "integer", 0, 0, "added to each sequence (default 0)"},
+	{"timeout", "duration", 0, 0, "longest wait for sessions and the subscriber (default 5m)"},
+	END};
 static const pgm_param seq_params[] = {
 	PUBLISHER,
 	SUBSCRIBER,
-	{ "margin", "integer", 0, 0, "added to the publisher's value (default 0)" },
-	END
-};
+	{"margin", "integer", 0, 0, "added to the publisher's value (default 0)"},
+	END};
 
 static const pgm_function logical_functions[] = {
-	{ "preflight", lg_fn_preflight, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "everything that would make logical replication fail or lose data, each with a fix",
-	  preflight_params },
-	{ "create_publication", fn_create_publication, PGM_FN_IDEMPOTENT,
-	  "create (or adopt) a publication of all tables or a list", pub_params },
-	{ "create_subscription", fn_create_subscription, PGM_FN_IDEMPOTENT,
-	  "create (or adopt) a subscription and its slot on the publisher", sub_params },
-	{ "drop", fn_drop, PGM_FN_IDEMPOTENT,
-	  "drop a subscription, its slots and a publication, so no WAL stays retained", drop_params },
-	{ "status", lg_fn_status, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "per-table sync state, copy progress, lag in bytes and seconds, slot health",
-	  state_params },
-	{ "lsn", lg_fn_lsn, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "WAL positions: publisher current, subscriber received/applied, slot confirmed flush",
-	  state_params },
-	{ "wait_applied", lg_fn_wait_applied, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	  "wait until the subscriber has applied everything up to an LSN", wait_params },
-	{ "fence", lg_fn_fence, PGM_FN_IDEMPOTENT,
-	  "cutover fence: stop writes on the publisher, wait until the subscriber applied "
-	  "exactly up to its LSN, sync sequences",
-	  fence_params },
-	{ "sync_sequences", fn_sync_sequences, PGM_FN_IDEMPOTENT,
-	  "subscriber's sequences at least the publisher's values", seq_params },
-	{ NULL, NULL, 0, NULL, NULL }
-};
+	{"preflight", lg_fn_preflight, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "everything that would make logical replication fail or lose data, each with a fix",
+	 preflight_params},
+	{"create_publication", fn_create_publication, PGM_FN_IDEMPOTENT,
+	 "create (or adopt) a publication of all tables or a list", pub_params},
+	{"create_subscription", fn_create_subscription, PGM_FN_IDEMPOTENT,
+	 "create (or adopt) a subscription and its slot on the publisher", sub_params},
+	{"drop", fn_drop, PGM_FN_IDEMPOTENT,
+	 "drop a subscription, its slots and a publication, so no WAL stays retained", drop_params},
+	{"status", lg_fn_status, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "per-table sync state, copy progress, lag in bytes and seconds, slot health",
+	 state_params},
+	{"lsn", lg_fn_lsn, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "WAL positions: publisher current, subscriber received/applied, slot confirmed flush",
+	 state_params},
+	{"wait_applied", lg_fn_wait_applied, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "wait until the subscriber has applied everything up to an LSN", wait_params},
+	{"fence", lg_fn_fence, PGM_FN_IDEMPOTENT,
+	 "cutover fence: stop writes on the publisher, wait until the subscriber applied "
+	 "exactly up to its LSN, sync sequences",
+	 fence_params},
+	{"sync_sequences", fn_sync_sequences, PGM_FN_IDEMPOTENT,
+	 "subscriber's sequences at least the publisher's values", seq_params},
+	{NULL, NULL, 0, NULL, NULL}};
 
 PGMOVE_PLUGIN(logical) = {
 	.abi = PGMOVE_PLUGIN_ABI,

@@ -20,8 +20,7 @@ pgm_pg *lg_connect(pgm_call *call, json_t *args, const char *name);
 const char *lg_name_arg(pgm_call *call, json_t *args, const char *name, int required);
 /* lg_row - the first row of a query as a JSON object (new reference),
  * json_null() when there is none, NULL with the error set. */
-json_t *lg_row(pgm_call *call, pgm_pg *pg, const char *sql, int nparams,
-	       const char *const *params);
+json_t *lg_row(pgm_call *call, pgm_pg *pg, const char *sql, int nparams, const char *const *params);
 /* lg_lsn_parse - "16/B374D848" -> 64-bit position; 0 for NULL or garbage. */
 uint64_t lg_lsn_parse(const char *text);
 /* lg_lsn_format - the text form of a position, in buf (>= 24 bytes). */
@@ -36,8 +35,8 @@ int lg_writable_session(pgm_call *call, pgm_pg *pg);
 /* lg_sync_sequences - every sequence of sub set to at least pub's last
  * value + margin, never moved back. Returns the list as a new array, or
  * NULL with the error set. *changed counts what was moved. */
-json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long margin,
-			  int *changed, int *missing);
+json_t *lg_sync_sequences(pgm_call *call, pgm_pg *pub, pgm_pg *sub, long long margin, int *changed,
+			  int *missing);
 
 /* The functions, one per file section. */
 json_t *lg_fn_preflight(pgm_call *call, json_t *args);

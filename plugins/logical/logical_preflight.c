@@ -21,7 +21,8 @@ static const char TABLES_SQL[] =
 	"SELECT n.nspname AS schema, c.relname AS name, "
 	"quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname, "
 	"c.relreplident::text AS replident, c.relpersistence::text AS persistence, "
-	"EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS pk, "
+	"EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS "
+	"pk, "
 	"pg_has_role(c.relowner, 'USAGE') AS owned "
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
@@ -29,7 +30,8 @@ static const char TABLES_SQL[] =
 	"AND n.nspname NOT LIKE 'pg\\_%' "
 	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
 	"AND d.objid = c.oid AND d.deptype = 'e') "
-	"AND ($1::json IS NULL OR c.oid IN (SELECT to_regclass(x) FROM json_array_elements_text($1::json) x)) "
+	"AND ($1::json IS NULL OR c.oid IN (SELECT to_regclass(x) FROM "
+	"json_array_elements_text($1::json) x)) "
 	"ORDER BY 1, 2";
 
 /* What a server offers, in one row. */
@@ -43,8 +45,10 @@ static const char SERVER_SQL[] =
 	"current_setting('max_wal_senders')::int AS max_wal_senders, "
 	"(SELECT count(*) FROM pg_stat_replication)::int AS wal_senders_used, "
 	"current_setting('max_worker_processes')::int AS max_worker_processes, "
-	"current_setting('max_logical_replication_workers')::int AS max_logical_replication_workers, "
-	"current_setting('max_sync_workers_per_subscription')::int AS max_sync_workers_per_subscription, "
+	"current_setting('max_logical_replication_workers')::int AS "
+	"max_logical_replication_workers, "
+	"current_setting('max_sync_workers_per_subscription')::int AS "
+	"max_sync_workers_per_subscription, "
 	"(SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL)::int AS workers_used, "
 	"(SELECT count(*) FROM pg_replication_origin)::int AS origins_used, "
 	"current_user AS \"user\", "
@@ -84,9 +88,9 @@ static void finding(finding_ctx *f, int warning_only, const char *check, const c
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	json_array_foreach(f->accept, i, a)
-		if (json_is_string(a) && strcmp(json_string_value(a), check) == 0)
-			accepted = 1;
+	json_array_foreach(f->accept, i,
+			   a) if (json_is_string(a) && strcmp(json_string_value(a), check) == 0)
+		accepted = 1;
 	e = json_pack("{s:s, s:s, s:s, s:s}", "check", check, "side", side, "detail", detail, "fix",
 		      fix);
 	if (objects != NULL)
@@ -129,41 +133,51 @@ static void check_server(finding_ctx *f, json_t *s, const char *side, int as_pub
 		snprintf(check, sizeof(check), "%swal_level", pfx);
 		if (rds != NULL && strcmp(rds, "on") != 0 && strcmp(rds, "1") != 0)
 			finding(f, 0, check, side, NULL,
-				"set rds.logical_replication = 1 in the DB parameter group and reboot",
+				"set rds.logical_replication = 1 in the DB parameter group and "
+				"reboot",
 				"rds.logical_replication is %s", rds);
 		else if (wl == NULL || strcmp(wl, "logical") != 0)
 			finding(f, 0, check, side, NULL,
 				"set wal_level = logical and restart the server",
-				"wal_level is %s, logical replication needs logical", wl ? wl : "?");
+				"wal_level is %s, logical replication needs logical",
+				wl ? wl : "?");
 		snprintf(check, sizeof(check), "%smax_replication_slots", pfx);
 		if (iget(s, "max_replication_slots") - iget(s, "slots_used") < 1)
 			finding(f, 0, check, side, NULL,
 				"raise max_replication_slots (restart) or drop unused slots",
-				"no free replication slot (%lld of %lld used)", iget(s, "slots_used"),
-				iget(s, "max_replication_slots"));
-		else if (iget(s, "max_replication_slots") - iget(s, "slots_used") < 1 + sync_workers)
+				"no free replication slot (%lld of %lld used)",
+				iget(s, "slots_used"), iget(s, "max_replication_slots"));
+		else if (iget(s, "max_replication_slots") - iget(s, "slots_used") <
+			 1 + sync_workers)
 			finding(f, 1, check, side, NULL, "raise max_replication_slots (restart)",
-				"%lld free replication slots: the initial copy uses up to %d more at once",
-				iget(s, "max_replication_slots") - iget(s, "slots_used"), sync_workers);
+				"%lld free replication slots: the initial copy uses up to %d more "
+				"at once",
+				iget(s, "max_replication_slots") - iget(s, "slots_used"),
+				sync_workers);
 		snprintf(check, sizeof(check), "%smax_wal_senders", pfx);
 		if (iget(s, "max_wal_senders") - iget(s, "wal_senders_used") < 1)
 			finding(f, 0, check, side, NULL, "raise max_wal_senders (restart)",
-				"no free WAL sender (%lld of %lld used)", iget(s, "wal_senders_used"),
-				iget(s, "max_wal_senders"));
-		else if (iget(s, "max_wal_senders") - iget(s, "wal_senders_used") < 1 + sync_workers)
+				"no free WAL sender (%lld of %lld used)",
+				iget(s, "wal_senders_used"), iget(s, "max_wal_senders"));
+		else if (iget(s, "max_wal_senders") - iget(s, "wal_senders_used") <
+			 1 + sync_workers)
 			finding(f, 1, check, side, NULL, "raise max_wal_senders (restart)",
-				"%lld free WAL senders: the initial copy uses up to %d more at once",
-				iget(s, "max_wal_senders") - iget(s, "wal_senders_used"), sync_workers);
+				"%lld free WAL senders: the initial copy uses up to %d more at "
+				"once",
+				iget(s, "max_wal_senders") - iget(s, "wal_senders_used"),
+				sync_workers);
 		snprintf(check, sizeof(check), "%sreplication_privilege", pfx);
 		if (!bget(s, "superuser") && !bget(s, "replication") && !bget(s, "rds_replication"))
 			finding(f, 0, check, side, NULL,
-				"ALTER ROLE ... REPLICATION (on RDS / Aurora: GRANT rds_replication TO ...)",
+				"ALTER ROLE ... REPLICATION (on RDS / Aurora: GRANT "
+				"rds_replication TO ...)",
 				"role %s may not open replication connections",
 				json_string_value(json_object_get(s, "user")));
 	}
 	if (as_sub) {
 		snprintf(check, sizeof(check), "%ssubscription_privilege", pfx);
-		if (!bget(s, "superuser") && !bget(s, "rds_superuser") && !bget(s, "create_subscription"))
+		if (!bget(s, "superuser") && !bget(s, "rds_superuser") &&
+		    !bget(s, "create_subscription"))
 			finding(f, 0, check, side, NULL,
 				"use a superuser (on RDS / Aurora: a member of rds_superuser; 16+: "
 				"GRANT pg_create_subscription)",
@@ -180,14 +194,18 @@ static void check_server(finding_ctx *f, json_t *s, const char *side, int as_pub
 			finding(f, 0, check, side, NULL,
 				"raise max_logical_replication_workers (and max_worker_processes)",
 				"no free logical replication worker (%lld of %lld used)",
-				iget(s, "workers_used"), iget(s, "max_logical_replication_workers"));
+				iget(s, "workers_used"),
+				iget(s, "max_logical_replication_workers"));
 		snprintf(check, sizeof(check), "%smax_worker_processes", pfx);
-		if (iget(s, "max_worker_processes") < iget(s, "max_logical_replication_workers") + 1)
+		if (iget(s, "max_worker_processes") <
+		    iget(s, "max_logical_replication_workers") + 1)
 			finding(f, 1, check, side, NULL,
 				"max_worker_processes at least max_logical_replication_workers + 1",
-				"max_worker_processes %lld is below max_logical_replication_workers %lld + 1 "
+				"max_worker_processes %lld is below "
+				"max_logical_replication_workers %lld + 1 "
 				"(the launcher)",
-				iget(s, "max_worker_processes"), iget(s, "max_logical_replication_workers"));
+				iget(s, "max_worker_processes"),
+				iget(s, "max_logical_replication_workers"));
 	}
 }
 
@@ -197,9 +215,8 @@ static json_t *table_names(json_t *tables, int (*pred)(json_t *))
 	json_t *out = json_array(), *t;
 	size_t i;
 
-	json_array_foreach(tables, i, t)
-		if (pred(t))
-			json_array_append(out, json_object_get(t, "qname"));
+	json_array_foreach(tables, i, t) if (pred(t))
+		json_array_append(out, json_object_get(t, "qname"));
 	return out;
 }
 
@@ -239,17 +256,18 @@ json_t *lg_fn_preflight(pgm_call *call, json_t *args)
 	pgm_pg *pub = NULL, *sub = NULL;
 	json_t *ps = NULL, *ss = NULL, *ptab = NULL, *stab = NULL, *out = NULL, *t, *list;
 	json_t *tables_arg = json_object_get(args, "tables");
-	finding_ctx f = { json_array(), json_array(), json_object_get(args, "accept") };
+	finding_ctx f = {json_array(), json_array(), json_object_get(args, "accept")};
 	int reverse = 1, copy_data = 1, sync;
 	char *tables_json = NULL;
-	const char *p[1], *all[1] = { NULL };
+	const char *p[1], *all[1] = {NULL};
 	size_t i, j;
 
 	if (pgm_arg_bool(call, args, "reverse", 1, &reverse) < 0 ||
 	    pgm_arg_bool(call, args, "copy_data", 1, &copy_data) < 0)
 		goto done;
 	if (f.accept != NULL && !json_is_array(f.accept) && !json_is_null(f.accept)) {
-		pgm_fail(call, "args.invalid", 0, "argument \"accept\" must be an array of check names");
+		pgm_fail(call, "args.invalid", 0,
+			 "argument \"accept\" must be an array of check names");
 		goto done;
 	}
 	if (tables_arg != NULL && !json_is_null(tables_arg)) {
@@ -289,11 +307,12 @@ json_t *lg_fn_preflight(pgm_call *call, json_t *args)
 			"name existing tables (schema.table), not partitions",
 			"%zu tables were named, %zu of them exist", json_array_size(tables_arg),
 			json_array_size(ptab));
-	finding_list(&f, table_names(ptab, no_identity), "replica_identity", "publisher",
-		     "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every UPDATE and "
-		     "DELETE then compares whole rows on the target)",
-		     "tables without a primary key or replica identity: their UPDATE and DELETE "
-		     "fail on the publisher once published");
+	finding_list(
+		&f, table_names(ptab, no_identity), "replica_identity", "publisher",
+		"add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every UPDATE and "
+		"DELETE then compares whole rows on the target)",
+		"tables without a primary key or replica identity: their UPDATE and DELETE "
+		"fail on the publisher once published");
 	finding_list(&f, table_names(ptab, unlogged), "unlogged_tables", "publisher",
 		     "ALTER TABLE ... SET LOGGED, or move these tables another way",
 		     "unlogged tables: not replicated (their rows never reach the target)");
@@ -307,13 +326,14 @@ json_t *lg_fn_preflight(pgm_call *call, json_t *args)
 			"a publication FOR ALL TABLES needs a superuser");
 	/* Tables missing on the subscriber. */
 	list = json_array();
-	json_array_foreach(ptab, i, t) {
+	json_array_foreach(ptab, i, t)
+	{
 		int found = 0;
 		json_t *u;
 
-		json_array_foreach(stab, j, u)
-			if (json_equal(json_object_get(t, "qname"), json_object_get(u, "qname")))
-				found = 1;
+		json_array_foreach(stab, j, u) if (json_equal(json_object_get(t, "qname"),
+							      json_object_get(u, "qname"))) found =
+			1;
 		if (!found)
 			json_array_append(list, json_object_get(t, "qname"));
 	}
@@ -323,12 +343,15 @@ json_t *lg_fn_preflight(pgm_call *call, json_t *args)
 	/* Target tables holding rows: the initial copy would collide with them. */
 	if (copy_data) {
 		list = json_array();
-		json_array_foreach(ptab, i, t) {
+		json_array_foreach(ptab, i, t)
+		{
 			json_t *u, *r;
 			char *sql = NULL;
 
-			json_array_foreach(stab, j, u) {
-				if (!json_equal(json_object_get(t, "qname"), json_object_get(u, "qname")))
+			json_array_foreach(stab, j, u)
+			{
+				if (!json_equal(json_object_get(t, "qname"),
+						json_object_get(u, "qname")))
 					continue;
 				if (asprintf(&sql, "SELECT EXISTS (SELECT 1 FROM %s) AS x",
 					     json_string_value(json_object_get(u, "qname"))) < 0) {
@@ -373,8 +396,8 @@ json_t *lg_fn_preflight(pgm_call *call, json_t *args)
 		"the source",
 		"DDL is not replicated: a column added on the source alone stops the apply");
 	out = json_pack("{s:b, s:O, s:O, s:O, s:O, s:I}", "ok", json_array_size(f.problems) == 0,
-			"problems", f.problems, "warnings", f.warnings, "publisher", ps, "subscriber",
-			ss, "tables", (json_int_t)json_array_size(ptab));
+			"problems", f.problems, "warnings", f.warnings, "publisher", ps,
+			"subscriber", ss, "tables", (json_int_t)json_array_size(ptab));
 	for (i = 0; i < json_array_size(f.problems); i++) {
 		json_t *e = json_array_get(f.problems, i);
 

@@ -50,10 +50,10 @@ static const char SLOT_SQL[] =
  * the subscription does not exist. */
 static json_t *sub_info(pgm_call *call, pgm_pg *sub, const char *name)
 {
-	const char *p[1] = { name };
+	const char *p[1] = {name};
 	json_t *row = lg_row(call, sub, SUB_SQL, 1, p), *o;
 	char origin[32];
-	const char *op[1] = { origin };
+	const char *op[1] = {origin};
 
 	if (row == NULL)
 		return NULL;
@@ -63,7 +63,8 @@ static json_t *sub_info(pgm_call *call, pgm_pg *sub, const char *name)
 				"%s: subscription %s does not exist", pgm_pg_describe(sub), name);
 	}
 	snprintf(origin, sizeof(origin), "pg_%s", json_string_value(json_object_get(row, "oid")));
-	o = lg_row(call, sub, "SELECT pg_replication_origin_progress($1, true)::text AS lsn", 1, op);
+	o = lg_row(call, sub, "SELECT pg_replication_origin_progress($1, true)::text AS lsn", 1,
+		   op);
 	if (o == NULL) { /* not readable by this role: leave it out */
 		pgm_clear_error(call);
 		json_object_set_new(row, "applied_lsn", json_null());
@@ -79,15 +80,15 @@ static json_t *sub_info(pgm_call *call, pgm_pg *sub, const char *name)
  * is null when the slot does not exist. NULL with the error set. */
 static json_t *slot_info(pgm_call *call, pgm_pg *pub, const char *slot)
 {
-	const char *p[1] = { slot };
+	const char *p[1] = {slot};
 
 	return lg_row(call, pub, SLOT_SQL, 1, p);
 }
 
 /* open_pair - connects to both sides and reads the subscription; the slot
  * name is the subscription's. 0 or -1 with the error set. */
-static int open_pair(pgm_call *call, json_t *args, pgm_pg **pub, pgm_pg **sub,
-		     const char **name, json_t **subrow)
+static int open_pair(pgm_call *call, json_t *args, pgm_pg **pub, pgm_pg **sub, const char **name,
+		     json_t **subrow)
 {
 	*pub = *sub = NULL;
 	*subrow = NULL;
@@ -173,16 +174,18 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 		"WHEN 'r' THEN 'ready' ELSE 'unknown' END AS state_name, sr.srsublsn::text AS lsn "
 		"FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid "
 		"JOIN pg_database d ON d.oid = s.subdbid AND d.datname = current_database() "
-		"JOIN pg_class c ON c.oid = sr.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"JOIN pg_class c ON c.oid = sr.srrelid JOIN pg_namespace n ON n.oid = "
+		"c.relnamespace "
 		"WHERE s.subname = $1 ORDER BY 1",
 		1, p);
 	if (tables == NULL)
 		goto done;
-	copy = pgm_pg_query_json(call, sub,
-				 "SELECT relid::regclass::text AS \"table\", bytes_processed, bytes_total, "
-				 "tuples_processed FROM pg_stat_progress_copy "
-				 "WHERE datname = current_database() ORDER BY 1",
-				 0, NULL);
+	copy = pgm_pg_query_json(
+		call, sub,
+		"SELECT relid::regclass::text AS \"table\", bytes_processed, bytes_total, "
+		"tuples_processed FROM pg_stat_progress_copy "
+		"WHERE datname = current_database() ORDER BY 1",
+		0, NULL);
 	if (copy == NULL)
 		goto done;
 	inactive = pgm_pg_query_json(call, pub,
@@ -193,9 +196,8 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 				     0, NULL);
 	if (inactive == NULL)
 		goto done;
-	json_array_foreach(tables, i, t)
-		if (strcmp(json_string_value(json_object_get(t, "state")), "r") == 0)
-			ready++;
+	json_array_foreach(tables, i, t) if (strcmp(json_string_value(json_object_get(t, "state")),
+						    "r") == 0) ready++;
 	if (!json_is_string(json_object_get(slot, "name")))
 		json_array_append_new(problems, json_sprintf("slot %s is missing on the publisher",
 							     slot_of(subrow)));
@@ -211,18 +213,17 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 				      json_sprintf("subscription %s has no apply worker running "
 						   "(see the subscriber's log)",
 						   name));
-	out = json_pack("{s:s, s:b, s:b, s:O, s:I, s:I, s:b, s:O, s:I, s:f, s:O, s:O, s:O, s:O, s:b}",
-			"subscription", name, "enabled",
-			json_is_true(json_object_get(subrow, "enabled")), "worker_running",
-			!json_is_null(json_object_get(subrow, "worker_pid")), "tables", tables,
-			"tables_total", (json_int_t)json_array_size(tables), "tables_ready",
-			(json_int_t)ready, "all_ready",
-			json_array_size(tables) > 0 && (size_t)ready == json_array_size(tables),
-			"copy", copy, "lag_bytes",
-			(json_int_t)json_integer_value(json_object_get(slot, "lag_bytes")),
-			"lag_seconds", lag_seconds(slot, subrow), "slot", slot, "subscriber", subrow,
-			"inactive_slots", inactive, "problems", problems, "healthy",
-			json_array_size(problems) == 0);
+	out = json_pack(
+		"{s:s, s:b, s:b, s:O, s:I, s:I, s:b, s:O, s:I, s:f, s:O, s:O, s:O, s:O, s:b}",
+		"subscription", name, "enabled", json_is_true(json_object_get(subrow, "enabled")),
+		"worker_running", !json_is_null(json_object_get(subrow, "worker_pid")), "tables",
+		tables, "tables_total", (json_int_t)json_array_size(tables), "tables_ready",
+		(json_int_t)ready, "all_ready",
+		json_array_size(tables) > 0 && (size_t)ready == json_array_size(tables), "copy",
+		copy, "lag_bytes",
+		(json_int_t)json_integer_value(json_object_get(slot, "lag_bytes")), "lag_seconds",
+		lag_seconds(slot, subrow), "slot", slot, "subscriber", subrow, "inactive_slots",
+		inactive, "problems", problems, "healthy", json_array_size(problems) == 0);
 done:
 	json_decref(problems);
 	json_decref(subrow);
@@ -238,7 +239,8 @@ done:
 /* positions - the LSN evidence of one moment as a new object. */
 static json_t *positions(json_t *slot, json_t *subrow)
 {
-	uint64_t cur = lg_json_lsn(slot, "current_lsn"), conf = lg_json_lsn(slot, "confirmed_flush_lsn");
+	uint64_t cur = lg_json_lsn(slot, "current_lsn"),
+		 conf = lg_json_lsn(slot, "confirmed_flush_lsn");
 
 	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:b}", "publisher_lsn",
 			 json_object_get(slot, "current_lsn"), "publisher_insert_lsn",
@@ -248,7 +250,8 @@ static json_t *positions(json_t *slot, json_t *subrow)
 			 json_object_get(subrow, "received_lsn"), "subscriber_reported_lsn",
 			 json_object_get(subrow, "latest_end_lsn"), "subscriber_applied_lsn",
 			 json_object_get(subrow, "applied_lsn"), "lag_bytes",
-			 (json_int_t)(cur > conf ? cur - conf : 0), "caught_up", conf != 0 && conf >= cur);
+			 (json_int_t)(cur > conf ? cur - conf : 0), "caught_up",
+			 conf != 0 && conf >= cur);
 }
 
 /* lg_fn_lsn - the WAL positions of the publisher, the slot and the
@@ -301,7 +304,8 @@ static json_t *wait_confirmed(pgm_call *call, pgm_pg *pub, pgm_pg *sub, const ch
 		if (pgm_now_ms() - start > timeout_ms) {
 			lg_lsn_format(conf, have, sizeof(have));
 			return pgm_fail(call, "logical.wait_timeout", 1,
-					"subscription %s: the subscriber confirmed %s, not yet %s, after %lld ms",
+					"subscription %s: the subscriber confirmed %s, not yet %s, "
+					"after %lld ms",
 					subname, have, want, pgm_now_ms() - start);
 		}
 		if (pgm_now_ms() - last_log > 5000) {
@@ -315,8 +319,8 @@ static json_t *wait_confirmed(pgm_call *call, pgm_pg *pub, pgm_pg *sub, const ch
 					 "subscriber's log); confirmed %s, waiting for %s",
 					 subname, have, want);
 			else
-				pgm_info("subscription %s: confirmed %s, waiting for %s", subname, have,
-					 want);
+				pgm_info("subscription %s: confirmed %s, waiting for %s", subname,
+					 have, want);
 			json_decref(s);
 			last_log = pgm_now_ms();
 		}
@@ -341,14 +345,15 @@ json_t *lg_fn_wait_applied(pgm_call *call, json_t *args)
 	if (pgm_failed(call) || pgm_arg_duration_ms(call, args, "timeout", 300000, 0, &timeout) < 0)
 		return NULL;
 	if (lsnarg != NULL && lg_lsn_parse(lsnarg) == 0)
-		return pgm_fail(call, "args.invalid", 0, "argument \"lsn\": \"%s\" is not an LSN (X/X)",
-				lsnarg);
+		return pgm_fail(call, "args.invalid", 0,
+				"argument \"lsn\": \"%s\" is not an LSN (X/X)", lsnarg);
 	if (open_pair(call, args, &pub, &sub, &name, &subrow) < 0)
 		goto done;
 	if (lsnarg != NULL) {
 		lsn = lg_lsn_parse(lsnarg);
 	} else {
-		json_t *r = lg_row(call, pub, "SELECT pg_current_wal_insert_lsn()::text AS l", 0, NULL);
+		json_t *r =
+			lg_row(call, pub, "SELECT pg_current_wal_insert_lsn()::text AS l", 0, NULL);
 
 		if (r == NULL)
 			goto done;
@@ -382,10 +387,10 @@ done:
 /* Client sessions of this database that could still write: not ours, not
  * of keep_roles ($1, a JSON array), started before the database became
  * read-only at $2. */
-#define WRITERS_WHERE \
-	"a.datname = current_database() AND a.pid <> pg_backend_pid() " \
-	"AND a.backend_type = 'client backend' " \
-	"AND NOT (a.usename = ANY (ARRAY(SELECT json_array_elements_text($1::json)))) " \
+#define WRITERS_WHERE                                                                              \
+	"a.datname = current_database() AND a.pid <> pg_backend_pid() "                            \
+	"AND a.backend_type = 'client backend' "                                                   \
+	"AND NOT (a.usename = ANY (ARRAY(SELECT json_array_elements_text($1::json)))) "            \
 	"AND a.backend_start < $2::timestamptz"
 
 /* stop_writers - ends (terminate) or waits out (not terminate) the
@@ -394,14 +399,15 @@ done:
 static long long stop_writers(pgm_call *call, pgm_pg *pub, int terminate, const char *keep,
 			      const char *since, long long timeout_ms)
 {
-	const char *p[2] = { keep, since };
+	const char *p[2] = {keep, since};
 	long long start = pgm_now_ms(), terminated = 0;
 	json_t *r;
 
 	for (;;) {
 		if (terminate) {
 			r = lg_row(call, pub,
-				   "SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid))::bigint AS n "
+				   "SELECT count(*) FILTER (WHERE "
+				   "pg_terminate_backend(a.pid))::bigint AS n "
 				   "FROM pg_stat_activity a WHERE " WRITERS_WHERE,
 				   2, p);
 			if (r == NULL)
@@ -412,7 +418,8 @@ static long long stop_writers(pgm_call *call, pgm_pg *pub, int terminate, const 
 		/* A terminated backend may still be finishing a commit: wait
 		 * until it is gone, so the fence's position comes after it. */
 		r = lg_row(call, pub,
-			   "SELECT count(*)::bigint AS n, string_agg(a.usename || '/' || a.pid, ', ') AS who "
+			   "SELECT count(*)::bigint AS n, string_agg(a.usename || '/' || a.pid, ', "
+			   "') AS who "
 			   "FROM pg_stat_activity a WHERE " WRITERS_WHERE,
 			   2, p);
 		if (r == NULL)
@@ -422,11 +429,14 @@ static long long stop_writers(pgm_call *call, pgm_pg *pub, int terminate, const 
 			return terminated;
 		}
 		if (pgm_now_ms() - start > timeout_ms) {
-			pgm_fail(call, "logical.sessions_remain", 1,
-				 "%s: %lld sessions opened before the database became read-only are "
-				 "still connected (%s); they could still write (terminate=true ends them)",
-				 pgm_pg_describe(pub), (long long)json_integer_value(json_object_get(r, "n")),
-				 json_string_value(json_object_get(r, "who")));
+			pgm_fail(
+				call, "logical.sessions_remain", 1,
+				"%s: %lld sessions opened before the database became read-only are "
+				"still connected (%s); they could still write (terminate=true ends "
+				"them)",
+				pgm_pg_describe(pub),
+				(long long)json_integer_value(json_object_get(r, "n")),
+				json_string_value(json_object_get(r, "who")));
 			json_decref(r);
 			return -1;
 		}
@@ -473,25 +483,28 @@ json_t *lg_fn_fence(pgm_call *call, json_t *args)
 		goto done;
 	if (lg_writable_session(call, pub) < 0)
 		goto done;
-	r = lg_row(call, pub,
-		   "SELECT quote_ident(current_database()) AS db, "
-		   "(SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())::int "
-		   "AS prepared",
-		   0, NULL);
+	r = lg_row(
+		call, pub,
+		"SELECT quote_ident(current_database()) AS db, "
+		"(SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())::int "
+		"AS prepared",
+		0, NULL);
 	if (r == NULL)
 		goto done;
 	if (json_integer_value(json_object_get(r, "prepared")) > 0) {
 		pgm_fail(call, "logical.prepared_transactions", 0,
 			 "%s: %lld prepared transactions could still commit; COMMIT PREPARED or "
 			 "ROLLBACK PREPARED them first",
-			 pgm_pg_describe(pub), (long long)json_integer_value(json_object_get(r, "prepared")));
+			 pgm_pg_describe(pub),
+			 (long long)json_integer_value(json_object_get(r, "prepared")));
 		goto done;
 	}
 	qdb = strdup(json_string_value(json_object_get(r, "db")));
 	json_decref(r);
 	r = NULL;
-	if (qdb == NULL || lg_commandf(call, pub, "ALTER DATABASE %s SET default_transaction_read_only = on",
-				       qdb) < 0)
+	if (qdb == NULL ||
+	    lg_commandf(call, pub, "ALTER DATABASE %s SET default_transaction_read_only = on",
+			qdb) < 0)
 		goto done;
 	t_ro = pgm_now_ms();
 	r = lg_row(call, pub, "SELECT clock_timestamp()::text AS t", 0, NULL);
@@ -544,7 +557,8 @@ json_t *lg_fn_fence(pgm_call *call, json_t *args)
 	json_object_set_new(out, "apply_wait_ms", json_integer(t_applied - t_lsn));
 	json_object_set_new(out, "duration_ms", json_integer(pgm_now_ms() - t0));
 	pgm_info("fence: subscription %s applied up to %s (confirmed %s) in %lld ms", name, lsnbuf,
-		 json_string_value(json_object_get(slot, "confirmed_flush_lsn")), pgm_now_ms() - t0);
+		 json_string_value(json_object_get(slot, "confirmed_flush_lsn")),
+		 pgm_now_ms() - t0);
 done:
 	free(keep_json);
 	free(qdb);

@@ -58,8 +58,8 @@ static double wall(void)
 
 /* exec_ok - runs sql with params; 1 when its status is want, else 0 (the
  * result is cleared either way; *out gets the first value when asked). */
-static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p,
-		   ExecStatusType want, char *out, size_t outlen)
+static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, ExecStatusType want,
+		   char *out, size_t outlen)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
 	int ok = r != NULL && PQresultStatus(r) == want;
@@ -101,7 +101,8 @@ static int setup(const char *conninfo)
 	}
 	ok = exec_ok(c, "CREATE TABLE writer_items (id bigserial PRIMARY KEY, v text NOT NULL)", 0,
 		     NULL, PGRES_COMMAND_OK, NULL, 0) &&
-	     exec_ok(c, "CREATE TABLE writer_txn (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
+	     exec_ok(c,
+		     "CREATE TABLE writer_txn (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
 		     0, NULL, PGRES_COMMAND_OK, NULL, 0);
 	if (!ok)
 		fprintf(stderr, "logical-writer: setup: %s", PQerrorMessage(c));
@@ -125,8 +126,9 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--setup") == 0)
 		return setup(argv[2]);
 	if (argc < 3) {
-		fprintf(stderr, "usage: logical-writer --setup CONNINFO | logical-writer CONNINFO LOG "
-				"[--rate N] [--duration SEC] [--stop-file F]\n");
+		fprintf(stderr,
+			"usage: logical-writer --setup CONNINFO | logical-writer CONNINFO LOG "
+			"[--rate N] [--duration SEC] [--stop-file F]\n");
 		return 2;
 	}
 	conninfo = argv[1];
@@ -198,8 +200,8 @@ int main(int argc, char **argv)
 		if (nlive < 50 || random() % 100 < 50) {
 			op = "insert";
 			p[0] = val;
-			if (!exec_ok(c, "INSERT INTO writer_items (v) VALUES ($1) RETURNING id", 1, p,
-				     PGRES_TUPLES_OK, out, sizeof(out)))
+			if (!exec_ok(c, "INSERT INTO writer_items (v) VALUES ($1) RETURNING id", 1,
+				     p, PGRES_TUPLES_OK, out, sizeof(out)))
 				goto failed;
 			id = atoll(out);
 			if (id > max_id)
@@ -212,15 +214,18 @@ int main(int argc, char **argv)
 			p[0] = idbuf;
 			p[1] = val;
 			if (!exec_ok(c,
-				     op[0] == 'u' ? "UPDATE writer_items SET v = $2 WHERE id = $1 RETURNING id"
-						  : "DELETE FROM writer_items WHERE id = $1 AND $2 <> '' RETURNING id",
+				     op[0] == 'u' ? "UPDATE writer_items SET v = $2 WHERE id = $1 "
+						    "RETURNING id"
+						  : "DELETE FROM writer_items WHERE id = $1 AND $2 "
+						    "<> '' RETURNING id",
 				     2, p, PGRES_TUPLES_OK, out, sizeof(out)))
 				goto failed;
 			if (out[0] == '\0')
 				anomalies++; /* the row this writer knows is not there */
 		}
 		p[0] = nbuf;
-		if (!exec_ok(c, "INSERT INTO writer_txn (n) VALUES ($1)", 1, p, PGRES_COMMAND_OK, NULL, 0))
+		if (!exec_ok(c, "INSERT INTO writer_txn (n) VALUES ($1)", 1, p, PGRES_COMMAND_OK,
+			     NULL, 0))
 			goto failed;
 		if (!exec_ok(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, 0)) {
 			/* Did the commit happen? Ask once a writable server answers. */
@@ -274,11 +279,11 @@ int main(int argc, char **argv)
 				ports[1][k]++;
 		}
 		goto pace;
-failed:
+	failed:
 		failed++;
 		if (PQstatus(c) == CONNECTION_OK)
 			exec_ok(c, "ROLLBACK", 0, NULL, PGRES_COMMAND_OK, NULL, 0);
-pace:
+	pace:
 		if (rate > 0) {
 			long long want = (long long)(1000.0 / rate) - (now_ms() - t0);
 
