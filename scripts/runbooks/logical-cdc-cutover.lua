@@ -73,8 +73,44 @@ runbook "logical-cdc-cutover" {
                         summary = "compare counts, checksums and sequences while writes are stopped" },
     rollback_window = { type = "duration", default = "90d",
                         summary = "how long reverse replication is kept before decommission" },
+    -- notifications (doc/pgmove-runbook.5, notify): each target is off until its params are set
+    pagerduty_key = { type = "string", env = "PGMOVE_PAGERDUTY_KEY", secret = true,
+                      summary = "PagerDuty Events API v2 integration key: failures page (off when unset)" },
+    slack_webhook = { type = "string", env = "PGMOVE_SLACK_WEBHOOK", secret = true,
+                      summary = "Slack incoming-webhook URL for the run's events (off when unset)" },
+    notify_mail_to = { type = "string", env = "PGMOVE_NOTIFY_MAIL_TO",
+                       summary = "who gets mail on failures and rollbacks (off when unset)" },
+    smtp_url = { type = "string", env = "PGMOVE_SMTP_URL", summary = "smtp://relay:587 for that mail" },
+    smtp_user = { type = "string", env = "PGMOVE_SMTP_USER", summary = "SMTP AUTH user" },
+    smtp_password = { type = "string", env = "PGMOVE_SMTP_PASSWORD", secret = true,
+                      summary = "SMTP AUTH password" },
+    mail_from = { type = "string", default = "pgmove@localhost", summary = "the mail's sender" },
   },
   on_failure = "halt",
+}
+
+-- Seed 001 section 6.2: failures and a broken replication page, the team
+-- channel hears everything (approvals: the cutover and the end of the
+-- window), rollbacks and failures also go by mail. Nothing is sent until
+-- configured.
+notify {
+  on = { "run.failed", "step.failed", "gate.failed", "breaker.tripped", "wait.timeout",
+         "rollback.started" },
+  pagerduty = params.pagerduty_key and { routing_key = params.pagerduty_key,
+                                         source = "pgmove/logical-cdc-cutover",
+                                         component = "database-migration" },
+}
+notify {
+  on = { "run.started", "run.completed", "run.failed", "step.failed", "gate.failed",
+         "approval.needed", "breaker.tripped", "wait.timeout", "rollback.started",
+         "rollback.finished" },
+  slack = params.slack_webhook and { url = params.slack_webhook },
+}
+notify {
+  on = { "run.failed", "gate.failed", "rollback.started", "rollback.finished" },
+  mail = params.notify_mail_to and params.smtp_url and {
+    server = params.smtp_url, from = params.mail_from, to = params.notify_mail_to,
+    username = params.smtp_user, password = params.smtp_password, starttls = "required" },
 }
 
 local function dir(ctx) return ctx.params.workdir or (ctx.run.dir .. "/dump") end
