@@ -10,4 +10,5 @@ EXTRA_DIST += scripts/install-deps scripts/check scripts/demo
 runbooksdir = $(pkgdatadir)/runbooks
 dist_runbooks_DATA = scripts/runbooks/pg-dump-restore.lua \
 	scripts/runbooks/rds-to-aurora-snapshot.lua \
-	scripts/runbooks/logical-cdc-cutover.lua
+	scripts/runbooks/logical-cdc-cutover.lua \
+	scripts/runbooks/dms-full-load-cdc.lua

@@ -11,8 +11,8 @@ tests_aws_test_aws_unit_LDADD = $(LIBPGMOVE) $(CUNIT_LIBS) $(XML_LIBS) $(CRYPTO_
 	$(JANSSON_LIBS)
 
 TESTS += tests/aws/test_aws_unit tests/aws/rds.sh tests/aws/creds.sh tests/aws/cloudwatch.sh tests/aws/json.sh \
-	tests/aws/runbook.sh tests/aws/dms.sh tests/aws/dms_moto.sh
-EXTRA_DIST += tests/aws/fake_aws.py tests/aws/fake_dms.py tests/aws/dms.sh tests/aws/dms_moto.sh tests/aws/lib.sh tests/aws/rds.sh tests/aws/creds.sh tests/aws/json.sh \
+	tests/aws/runbook.sh tests/aws/dms.sh tests/aws/dms_moto.sh tests/aws/dms_runbook.sh
+EXTRA_DIST += tests/aws/fake_aws.py tests/aws/fake_dms.py tests/aws/dms.sh tests/aws/dms_moto.sh tests/aws/dms_runbook.sh tests/aws/lib.sh tests/aws/rds.sh tests/aws/creds.sh tests/aws/json.sh \
 	tests/aws/cloudwatch.sh tests/aws/runbook.sh
 # The snapshot runbook and the AWS plugin reference ship in the tarball.
 EXTRA_DIST += doc/plugins-aws.md
