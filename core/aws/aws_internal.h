@@ -46,6 +46,10 @@ void aws_sha256_hex(const void *data, size_t len, char out[65]);
 /* aws_sigv4_canonical_query - the canonical query string of a raw one:
  * pairs decoded, re-encoded, sorted by name then value. Caller frees. */
 char *aws_sigv4_canonical_query(const char *query);
+/* aws_sigv4_normalize_path - the path with dot segments resolved and
+ * runs of '/' collapsed, a trailing '/' kept ("/a/./b/../c//" -> "/a/c/").
+ * Caller frees. */
+char *aws_sigv4_normalize_path(const char *path);
 /* aws_sigv4_canonical_request / aws_sigv4_string_to_sign - the first two
  * steps, exposed for the test-suite vectors. Caller frees. */
 char *aws_sigv4_canonical_request(const aws_sigv4_request *r, char **signed_headers);

@@ -176,12 +176,16 @@ static int hdr_cmp(const void *a, const void *b)
 	return strcmp(((const hdr *)a)->name, ((const hdr *)b)->name);
 }
 
-/* trim_value - the header value with leading/trailing white space removed
- * and each run of spaces collapsed to one, as SigV4 canonicalises it. */
+/* trim_value - the header value as SigV4 canonicalises it: leading and
+ * trailing white space removed, each inner run of spaces and tabs collapsed
+ * to one space; a value folded over several lines (obsolete HTTP line
+ * folding: a newline followed by white space) gives one value per line,
+ * joined with ',' as repeated headers are (the suite's
+ * get-header-value-multiline). Caller frees. */
 static char *trim_value(const char *v)
 {
 	char *out = malloc(strlen(v) + 1);
-	size_t n = 0;
+	size_t n = 0, line_start = 0;
 	int space = 0;
 
 	if (!out)
@@ -189,15 +193,70 @@ static char *trim_value(const char *v)
 	while (*v == ' ' || *v == '\t')
 		v++;
 	for (; *v; v++) {
+		if (*v == '\r' || *v == '\n') {
+			/* a line ends: drop its trailing space, start a new value */
+			space = 0;
+			while (v[1] == '\r' || v[1] == '\n' || v[1] == ' ' || v[1] == '\t')
+				v++;
+			if (n > line_start && v[1])
+				out[n++] = ',';
+			line_start = n;
+			continue;
+		}
 		if (*v == ' ' || *v == '\t') {
 			space = 1;
 			continue;
 		}
-		if (space && n)
+		if (space && n > line_start)
 			out[n++] = ' ';
 		space = 0;
 		out[n++] = *v;
 	}
+	out[n] = '\0';
+	return out;
+}
+
+/* aws_sigv4_normalize_path - the path with its dot segments resolved and
+ * runs of '/' collapsed (RFC 3986 section 5.2.4, as SigV4 wants for every
+ * service but S3): "/a/./b/../c//" -> "/a/c/". A trailing '/' is kept;
+ * the empty path is "/". Caller frees. */
+char *aws_sigv4_normalize_path(const char *path)
+{
+	size_t len = path ? strlen(path) : 0, n = 0;
+	char *out = malloc(len + 2);
+	const char *p = path ? path : "";
+	int trailing = 0;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		const char *seg;
+		size_t sl;
+
+		while (*p == '/')
+			p++;
+		seg = p;
+		while (*p && *p != '/')
+			p++;
+		sl = (size_t)(p - seg);
+		if (sl > 0)
+			trailing = *p == '/' || (sl == 1 && seg[0] == '.') ||
+				   (sl == 2 && seg[0] == '.' && seg[1] == '.');
+		if (sl == 0 || (sl == 1 && seg[0] == '.'))
+			continue;
+		if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* the '/' before the dropped segment */
+			continue;
+		}
+		out[n++] = '/';
+		memcpy(out + n, seg, sl);
+		n += sl;
+	}
+	if (n == 0 || trailing)
+		out[n++] = '/';
 	out[n] = '\0';
 	return out;
 }
@@ -236,8 +295,12 @@ char *aws_sigv4_canonical_request(const aws_sigv4_request *r, char **signed_head
 			h[j - 1] = t;
 		}
 
-	uri = aws_uri_encode(r->path && *r->path ? r->path : "/",
-			     strlen(r->path && *r->path ? r->path : "/"), 1);
+	{
+		char *np = aws_sigv4_normalize_path(r->path);
+
+		uri = np ? aws_uri_encode(np, strlen(np), 1) : NULL;
+		free(np);
+	}
 	cq = aws_sigv4_canonical_query(r->query);
 	aws_sha256_hex(r->payload ? r->payload : "", r->payload ? r->payload_len : 0, payload_hash);
 
