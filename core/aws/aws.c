@@ -244,13 +244,26 @@ static const char *header(json_t *headers, const char *name)
 	return json_string_value(json_object_get(headers, name));
 }
 
+/* snippet - the first SNIPPET_MAX characters of a body that is not what
+ * was expected, white space collapsed, for a message; redacted. Caller
+ * frees. */
+#define SNIPPET_MAX 240
 static char *snippet(const char *body, size_t len)
 {
-	char buf[81];
-	size_t n = len < 80 ? len : 80, j = 0;
+	char buf[SNIPPET_MAX + 4];
+	size_t j = 0;
 
-	for (size_t i = 0; i < n; i++)
-		buf[j++] = isprint((unsigned char)body[i]) ? body[i] : ' ';
+	for (size_t i = 0; i < len && j < SNIPPET_MAX; i++) {
+		char c = isprint((unsigned char)body[i]) ? body[i] : ' ';
+
+		if (c == ' ' && (j == 0 || buf[j - 1] == ' '))
+			continue;
+		buf[j++] = c;
+	}
+	if (j == SNIPPET_MAX) {
+		memcpy(buf + j, "...", 3);
+		j += 3;
+	}
 	buf[j] = '\0';
 	return pgm_redact(buf);
 }
@@ -466,6 +479,7 @@ static json_t *aws_request(pgm_call *call, const pgm_aws_service *svc, const cha
 	const char *from = NULL;
 	long max_attempts, base_ms, timeout_ms;
 	int attempt, refreshed = 0;
+	char earlier[128] = "";
 	attempt_result r;
 	json_t *out = NULL;
 
@@ -528,6 +542,7 @@ static json_t *aws_request(pgm_call *call, const pgm_aws_service *svc, const cha
 		aws_creds_clear(&cr);
 		if (!r.retryable || attempt >= max_attempts)
 			break;
+		snprintf(earlier, sizeof(earlier), "%s", r.code ? r.code : "?");
 		delay = (long long)(jitter01() * (double)base_ms * (double)(1LL << (attempt - 1)));
 		if (delay > MAX_BACKOFF_MS)
 			delay = MAX_BACKOFF_MS;
@@ -551,8 +566,14 @@ static json_t *aws_request(pgm_call *call, const pgm_aws_service *svc, const cha
 		else
 			snprintf(code, sizeof(code), "%s.%s", svcname, r.code);
 		tail[0] = '\0';
-		if (attempt > 1)
+		/* "gave up" only of an error that a retry could have helped;
+		 * a final answer after retries says what the earlier ones were. */
+		if (attempt > 1 && r.retryable)
 			snprintf(tail, sizeof(tail), " (gave up after %d attempts)", attempt);
+		else if (attempt > 1)
+			snprintf(tail, sizeof(tail),
+				 " (on attempt %d; the one before failed with %s)", attempt,
+				 earlier);
 		if (r.transport_failed)
 			pgm_fail(call, code, r.retryable, "aws: %s %s: %s%s", svcname, action,
 				 r.message ? r.message : "no answer", tail);

@@ -80,14 +80,16 @@ void aws_error_clear(aws_error *e);
  * keys, text becomes strings, lists (children named member/item, or all
  * children of one name that is a known list element, or repeated names)
  * become arrays. NULL with a message in err (caller frees) when the body
- * is not XML. New reference. */
+ * is not XML, or when result is "XResult" and the root element is not
+ * <XResponse> (a proxy's XHTML page, another action's answer). New
+ * reference. */
 json_t *aws_xml_to_json(const char *body, size_t len, const char *result, char **err);
 /* aws_xml_node_json - the conversion of any element (exposed for tests);
  * xml is a whole document whose root element is converted. */
 json_t *aws_xml_doc_json(const char *body, size_t len, char **err);
 /* aws_xml_error - parses an XML error answer of either shape:
  * <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>
- * (Query) or <Response><Errors><Error><Code/><Message/></Error></Errors>
+ * (Query), <ErrorResponse><Errors><Error>... (some services, moto), or <Response><Errors><Error><Code/><Message/></Error></Errors>
  * <RequestID/> (EC2 style), or a bare <Error>. Returns 1 and fills e when
  * the body is one, 0 when it is not an error document (or not XML). */
 int aws_xml_error(const char *body, size_t len, aws_error *e);

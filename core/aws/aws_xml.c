@@ -227,6 +227,20 @@ json_t *aws_xml_to_json(const char *body, size_t len, const char *result, char *
 		return NULL;
 	}
 	root = xmlDocGetRootElement(doc);
+	/* The answer to action X is <XResponse>; anything else (an XHTML page
+	 * of a proxy, another action's answer) is not this call's result. */
+	if (result && strlen(result) > 6 && strcmp(result + strlen(result) - 6, "Result") == 0) {
+		size_t al = strlen(result) - 6;
+		const char *rn = (const char *)root->name;
+
+		if (strncmp(rn, result, al) != 0 || strcmp(rn + al, "Response") != 0) {
+			if (err && asprintf(err, "XML whose root is <%.64s>, not <%.*sResponse>",
+					    rn, (int)al, result) < 0)
+				*err = NULL;
+			xmlFreeDoc(doc);
+			return NULL;
+		}
+	}
 	res = result ? child(root, result) : root;
 	if (!res)
 		v = json_object();
@@ -270,8 +284,14 @@ int aws_xml_error(const char *body, size_t len, aws_error *e)
 		return 0;
 	root = xmlDocGetRootElement(doc);
 	if (strcmp((const char *)root->name, "ErrorResponse") == 0) {
+		/* <ErrorResponse><Error> (Query) or <ErrorResponse><Errors><Error>
+		 * (what some services and moto send with a 403) */
 		err = child(root, "Error");
+		if (!err)
+			err = child(child(root, "Errors"), "Error");
 		rid = child(root, "RequestId");
+		if (!rid)
+			rid = child(root, "RequestID");
 	} else if (strcmp((const char *)root->name, "Response") == 0) {
 		err = child(child(root, "Errors"), "Error");
 		rid = child(root, "RequestID");

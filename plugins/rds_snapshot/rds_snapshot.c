@@ -101,6 +101,20 @@ static int code_is(pgm_call *call, const char *code)
 	return c && strncmp(c, "rds.", 4) == 0 && strcmp(c + 4, code) == 0;
 }
 
+/* result_item - res[key] (borrowed) when it is the element the action's
+ * answer must hold; else fails the call with aws.bad_response naming what
+ * is missing (an answer without it is never taken as success). */
+static json_t *result_item(pgm_call *call, json_t *res, const char *key, const char *action)
+{
+	json_t *v = json_object_get(res, key);
+
+	if (json_is_object(v))
+		return v;
+	pgm_fail(call, "aws.bad_response", 1, "rds: %s: the answer has no <%s> element", action,
+		 key);
+	return NULL;
+}
+
 /* ---- normalisers ---------------------------------------------------------- */
 
 static json_t *norm_snapshot(json_t *s, int cluster)
@@ -193,6 +207,23 @@ static json_t *first_item(json_t *result, const char *list_key)
 
 	json_decref(l); /* the item stays alive in result */
 	return first;
+}
+
+/* answer - the normalised object of the element key of an action's answer
+ * res (DBSnapshot, DBClusterSnapshot, DBCluster or DBInstance); NULL with
+ * the call failed when the answer lacks it. Releases res. */
+static json_t *answer(pgm_call *call, json_t *res, const char *key, const char *action)
+{
+	json_t *v = result_item(call, res, key, action), *out = NULL;
+
+	if (v && strcmp(key, "DBInstance") == 0)
+		out = norm_instance(v);
+	else if (v && strcmp(key, "DBCluster") == 0)
+		out = norm_cluster(v);
+	else if (v)
+		out = norm_snapshot(v, strcmp(key, "DBClusterSnapshot") == 0);
+	json_decref(res);
+	return out;
 }
 
 /* ---- describe ------------------------------------------------------------- */
@@ -311,17 +342,19 @@ static json_t *wait_for(pgm_call *call, json_t *args, const char *what, getter_f
 			json_decref(o);
 			return NULL;
 		}
-		json_decref(o);
 		if (pgm_now_ms() - t0 + every > timeout) {
 			char a[32], b[32];
 
+			/* st points into o: format before o is released */
 			pgm_fail(call, "rds.wait_timeout", 1,
 				 "rds: %s %s is still %s after %s (timeout %s, %d polls)", what, id,
 				 st ? st : "?",
 				 pgm_duration_format(pgm_now_ms() - t0, a, sizeof(a)),
 				 pgm_duration_format(timeout, b, sizeof(b)), polls);
+			json_decref(o);
 			return NULL;
 		}
+		json_decref(o);
 		if (pgm_sleep_ms(call, every) != 0)
 			return NULL;
 	}
@@ -373,9 +406,10 @@ static json_t *fn_create_snapshot(pgm_call *call, json_t *args)
 	}
 	if (!res)
 		return NULL;
-	out = norm_snapshot(json_object_get(res, "DBSnapshot"), 0);
+	out = answer(call, res, "DBSnapshot", "CreateDBSnapshot");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -422,6 +456,38 @@ static json_t *fn_wait_snapshot(pgm_call *call, json_t *args)
 	return wait_for(call, args, "snapshot", get_db_snapshot, "available");
 }
 
+/* COPY_TAG - the tag copy_snapshot puts on a copy, its value the source
+ * as given. */
+#define COPY_TAG "pgmove:copy-of"
+
+/* is_copy_of - the normalised snapshot s is a copy of src: its
+ * SourceDBSnapshotIdentifier names src (cross-region or cross-account
+ * copies), or it carries the COPY_TAG tag with src. */
+static int is_copy_of(json_t *s, const char *src)
+{
+	json_t *tags = pgm_aws_list(json_object_get(json_object_get(s, "raw"), "TagList")), *t;
+	const char *from = sget(s, "source");
+	size_t i;
+	int yes = 0;
+
+	if (from && *from) {
+		size_t fl = strlen(from), sl = strlen(src);
+
+		/* an identifier or an ARN ending in ":" + identifier */
+		yes = strcmp(from, src) == 0 ||
+		      (fl > sl && from[fl - sl - 1] == ':' && strcmp(from + fl - sl, src) == 0);
+	}
+	json_array_foreach(tags, i, t)
+	{
+		const char *k = sget(t, "Key"), *v = sget(t, "Value");
+
+		if (k && v && strcmp(k, COPY_TAG) == 0 && strcmp(v, src) == 0)
+			yes = 1;
+	}
+	json_decref(tags);
+	return yes;
+}
+
 static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
 {
 	const char *src = pgm_arg_string(call, args, "source", NULL, 1);
@@ -444,12 +510,30 @@ static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
 		json_decref(params);
 		return NULL;
 	}
+	/* AWS sets SourceDBSnapshotIdentifier only on cross-region and
+	 * cross-account copies: a tag says what the copy is of, so that a
+	 * retry can adopt it. */
+	{
+		char name[64];
+		int n = 1;
+
+		for (;; n++) {
+			snprintf(name, sizeof(name), "Tags.Tag.%d.Key", n);
+			if (!json_object_get(params, name))
+				break;
+		}
+		json_object_set_new(params, name, json_string(COPY_TAG));
+		snprintf(name, sizeof(name), "Tags.Tag.%d.Value", n);
+		json_object_set_new(params, name, json_string(src));
+	}
 	res = pgm_aws_query(call, &rds, region, "CopyDBSnapshot", params);
 	json_decref(params);
 	if (!res && code_is(call, "DBSnapshotAlreadyExists")) {
 		pgm_clear_error(call);
 		out = get_snapshot(call, region, dst, 0);
-		if (out && sget(out, "source") && strstr(sget(out, "source"), src)) {
+		if (out && is_copy_of(out, src)) {
+			pgm_info("snapshot %s is a copy of %s already (%s); adopting it", dst, src,
+				 sget(out, "status") ? sget(out, "status") : "?");
 			json_object_set_new(out, "adopted", json_true());
 			return out;
 		}
@@ -462,9 +546,10 @@ static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
 	}
 	if (!res)
 		return NULL;
-	out = norm_snapshot(json_object_get(res, "DBSnapshot"), 0);
+	out = answer(call, res, "DBSnapshot", "CopyDBSnapshot");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -488,10 +573,11 @@ static json_t *delete_snapshot(pgm_call *call, json_t *args, int cluster)
 	}
 	if (!res)
 		return NULL;
-	out = norm_snapshot(json_object_get(res, cluster ? "DBClusterSnapshot" : "DBSnapshot"),
-			    cluster);
+	out = answer(call, res, cluster ? "DBClusterSnapshot" : "DBSnapshot",
+		     cluster ? "DeleteDBClusterSnapshot" : "DeleteDBSnapshot");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "existed", json_true());
-	json_decref(res);
 	return out;
 }
 
@@ -535,9 +621,10 @@ static json_t *fn_create_cluster_snapshot(pgm_call *call, json_t *args)
 	}
 	if (!res)
 		return NULL;
-	out = norm_snapshot(json_object_get(res, "DBClusterSnapshot"), 1);
+	out = answer(call, res, "DBClusterSnapshot", "CreateDBClusterSnapshot");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -561,6 +648,34 @@ static json_t *fn_delete_cluster_snapshot(pgm_call *call, json_t *args)
 }
 
 /* ---- clusters and instances --------------------------------------------------- */
+
+/* string_array - args[arg], an array of strings, as the flat Query params
+ * PREFIX.N (N from 1); absent is fine. */
+static int string_array(pgm_call *call, json_t *args, const char *arg, const char *prefix,
+			json_t *params)
+{
+	json_t *l = json_object_get(args, arg), *x;
+	size_t i;
+	char name[96];
+
+	if (!l || json_is_null(l))
+		return 0;
+	if (!json_is_array(l)) {
+		pgm_fail(call, "args.invalid", 0, "argument \"%s\" must be an array of strings",
+			 arg);
+		return -1;
+	}
+	json_array_foreach(l, i, x)
+	{
+		if (!json_is_string(x)) {
+			pgm_fail(call, "args.invalid", 0, "%s[%zu] must be a string", arg, i + 1);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "%s.%zu", prefix, i + 1);
+		json_object_set(params, name, x);
+	}
+	return 0;
+}
 
 /* cluster_options - the options shared by restore_cluster and
  * create_replica_cluster. */
@@ -625,6 +740,9 @@ static int cluster_options(pgm_call *call, json_t *args, json_t *params)
 			json_object_set(params, name, g);
 		}
 	}
+	if (string_array(call, args, "log_exports", "EnableCloudwatchLogsExports.member", params) !=
+	    0)
+		return -1;
 	return tags_params(call, args, params);
 }
 
@@ -657,10 +775,32 @@ static json_t *fn_restore_cluster(pgm_call *call, json_t *args)
 	const char *region = region_arg(call, args);
 	json_t *params, *res, *out;
 
+	char *snap_arn = NULL;
+
 	if (!id || !snap || !engine || pgm_failed(call))
 		return NULL;
-	params = json_pack("{s:s,s:s,s:s}", "DBClusterIdentifier", id, "SnapshotIdentifier", snap,
-			   "Engine", engine);
+	/* RestoreDBClusterFromSnapshot takes a DB cluster snapshot by name or
+	 * ARN, but a DB snapshot only by its ARN (botocore's rds model): a
+	 * name is looked up as a DB snapshot first, and its ARN sent. */
+	if (strncmp(snap, "arn:", 4) != 0) {
+		json_t *s = get_snapshot(call, region, snap, 0);
+
+		if (s) {
+			snap_arn = sget(s, "arn") ? strdup(sget(s, "arn")) : NULL;
+			json_decref(s);
+			if (!snap_arn)
+				return pgm_fail(call, "rds.no_arn", 0,
+						"rds: DB snapshot %s has no ARN in the answer",
+						snap);
+		} else if (code_is(call, "DBSnapshotNotFound")) {
+			pgm_clear_error(call); /* a cluster snapshot's name, then */
+		} else {
+			return NULL;
+		}
+	}
+	params = json_pack("{s:s,s:s,s:s}", "DBClusterIdentifier", id, "SnapshotIdentifier",
+			   snap_arn ? snap_arn : snap, "Engine", engine);
+	free(snap_arn);
 	if (cluster_options(call, args, params) != 0) {
 		json_decref(params);
 		return NULL;
@@ -671,9 +811,10 @@ static json_t *fn_restore_cluster(pgm_call *call, json_t *args)
 		return adopt_cluster(call, region, id, engine);
 	if (!res)
 		return NULL;
-	out = norm_cluster(json_object_get(res, "DBCluster"));
+	out = answer(call, res, "DBCluster", "RestoreDBClusterFromSnapshot");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -715,9 +856,10 @@ static json_t *fn_create_replica_cluster(pgm_call *call, json_t *args)
 		return adopt_cluster(call, region, id, engine);
 	if (!res)
 		return NULL;
-	out = norm_cluster(json_object_get(res, "DBCluster"));
+	out = answer(call, res, "DBCluster", "CreateDBCluster");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -734,8 +876,9 @@ static json_t *fn_promote_cluster(pgm_call *call, json_t *args)
 	json_decref(params);
 	if (!res)
 		return NULL;
-	out = norm_cluster(json_object_get(res, "DBCluster"));
-	json_decref(res);
+	out = answer(call, res, "DBCluster", "PromoteReadReplicaDBCluster");
+	if (!out)
+		return NULL;
 	return out;
 }
 
@@ -796,9 +939,10 @@ static json_t *fn_add_instance(pgm_call *call, json_t *args)
 	}
 	if (!res)
 		return NULL;
-	out = norm_instance(json_object_get(res, "DBInstance"));
+	out = answer(call, res, "DBInstance", "CreateDBInstance");
+	if (!out)
+		return NULL;
 	json_object_set_new(out, "adopted", json_false());
-	json_decref(res);
 	return out;
 }
 
@@ -844,12 +988,45 @@ static json_t *fn_delete_instance(pgm_call *call, json_t *args)
 		json_object_set_new(params, "DeleteAutomatedBackups", json_true());
 	res = pgm_aws_query(call, &rds, region, "DeleteDBInstance", params);
 	json_decref(params);
+	if (!res && code_is(call, "DBInstanceNotFound")) {
+		/* Deleted already (a retry after a lost reply, a resumed run). */
+		pgm_clear_error(call);
+		pgm_info("instance %s does not exist (deleted already)", id);
+		out = json_pack("{s:s,s:s,s:b}", "id", id, "status", "deleted", "existed", 0);
+		if (final)
+			json_object_set_new(out, "final_snapshot", json_string(final));
+		return out;
+	}
+	if (!res && code_is(call, "InvalidDBInstanceState")) {
+		/* Being deleted already: that is what was asked for. */
+		char *first = strdup(pgm_error_message(call));
+
+		pgm_clear_error(call);
+		out = get_instance(call, region, id);
+		if (out && sget(out, "status") && strcmp(sget(out, "status"), "deleting") == 0) {
+			free(first);
+			pgm_info("instance %s is being deleted already", id);
+			json_object_set_new(out, "existed", json_true());
+			if (final)
+				json_object_set_new(out, "final_snapshot", json_string(final));
+			return out;
+		}
+		if (out || code_is(call, "DBInstanceNotFound")) {
+			pgm_clear_error(call);
+			pgm_fail(call, "rds.InvalidDBInstanceState", 0, "%s", first);
+		}
+		json_decref(out);
+		free(first);
+		return NULL;
+	}
 	if (!res)
 		return NULL;
-	out = norm_instance(json_object_get(res, "DBInstance"));
+	out = answer(call, res, "DBInstance", "DeleteDBInstance");
+	if (!out)
+		return NULL;
+	json_object_set_new(out, "existed", json_true());
 	if (final)
 		json_object_set_new(out, "final_snapshot", json_string(final));
-	json_decref(res);
 	return out;
 }
 
@@ -857,8 +1034,10 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 {
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *final = pgm_arg_string(call, args, "final_snapshot", NULL, 0);
+	const char *region = region_arg(call, args);
 	int skip = 0;
-	json_t *params, *res, *out;
+	json_t *params, *res, *out, *cl, *deleted, *m;
+	size_t i;
 
 	if (!id || pgm_failed(call) ||
 	    pgm_arg_bool(call, args, "skip_final_snapshot", 0, &skip) != 0)
@@ -869,21 +1048,67 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 			"deleting cluster %s needs exactly one of final_snapshot = \"<id>\" "
 			"and skip_final_snapshot = true",
 			id);
+	/* The cluster's instances first: AWS refuses to delete a cluster that
+	 * has an instance not being deleted. */
+	cl = get_cluster(call, region, id);
+	if (!cl && code_is(call, "DBClusterNotFoundFault")) {
+		pgm_clear_error(call);
+		pgm_info("cluster %s does not exist (deleted already)", id);
+		return json_pack("{s:s,s:s,s:b,s:[]}", "id", id, "status", "deleted", "existed", 0,
+				 "instances_deleted");
+	}
+	if (!cl)
+		return NULL;
+	deleted = json_array();
+	json_array_foreach(json_object_get(cl, "members"), i, m)
+	{
+		const char *iid = sget(m, "id");
+		json_t *ip, *ir;
+
+		if (!iid)
+			continue;
+		ip = json_pack("{s:s,s:b}", "DBInstanceIdentifier", iid, "SkipFinalSnapshot", 1);
+		ir = pgm_aws_query(call, &rds, region, "DeleteDBInstance", ip);
+		json_decref(ip);
+		if (!ir && (code_is(call, "DBInstanceNotFound") ||
+			    code_is(call, "InvalidDBInstanceState"))) {
+			/* gone, or being deleted already */
+			pgm_debug("cluster %s: instance %s: %s", id, iid, pgm_error_code(call));
+			pgm_clear_error(call);
+			continue;
+		}
+		if (!ir) {
+			json_decref(cl);
+			json_decref(deleted);
+			return NULL;
+		}
+		pgm_info("cluster %s: deleting its instance %s", id, iid);
+		json_array_append_new(deleted, json_string(iid));
+		json_decref(ir);
+	}
+	json_decref(cl);
 	params = json_pack("{s:s,s:b}", "DBClusterIdentifier", id, "SkipFinalSnapshot", skip);
 	if (final)
 		json_object_set_new(params, "FinalDBSnapshotIdentifier", json_string(final));
-	res = pgm_aws_query(call, &rds, region_arg(call, args), "DeleteDBCluster", params);
+	res = pgm_aws_query(call, &rds, region, "DeleteDBCluster", params);
 	json_decref(params);
 	if (!res && code_is(call, "DBClusterNotFoundFault")) {
 		pgm_clear_error(call);
 		pgm_info("cluster %s does not exist (deleted already)", id);
-		return json_pack("{s:s,s:s,s:b}", "id", id, "status", "deleted", "existed", 0);
+		return json_pack("{s:s,s:s,s:b,s:o}", "id", id, "status", "deleted", "existed", 0,
+				 "instances_deleted", deleted);
 	}
-	if (!res)
+	if (!res) {
+		json_decref(deleted);
 		return NULL;
-	out = norm_cluster(json_object_get(res, "DBCluster"));
+	}
+	out = answer(call, res, "DBCluster", "DeleteDBCluster");
+	if (!out) {
+		json_decref(deleted);
+		return NULL;
+	}
 	json_object_set_new(out, "existed", json_true());
-	json_decref(res);
+	json_object_set_new(out, "instances_deleted", deleted);
 	return out;
 }
 
@@ -912,6 +1137,8 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 		{"min_capacity", "number", 0, 0, "Serverless v2 minimum ACUs (e.g. 0.5)"},         \
 		{"max_capacity", "number", 0, 0, "Serverless v2 maximum ACUs (e.g. 16)"},          \
 		{"deletion_protection", "boolean", 0, 0, "protect the cluster"},                   \
+		{"log_exports", "array", 0, 0,                                                     \
+		 "logs to publish to CloudWatch Logs: {\"postgresql\"}"},                          \
 	{                                                                                          \
 		"tags", "object", 0, 0, "tags {key = value}"                                       \
 	}
@@ -945,7 +1172,8 @@ static const pgm_param p_create_cluster_snapshot[] = {
 	P_END};
 static const pgm_param p_restore_cluster[] = {
 	{"id", "string", 1, 0, "new cluster identifier"},
-	{"snapshot", "string", 1, 0, "DB snapshot (or cluster snapshot) identifier or ARN"},
+	{"snapshot", "string", 1, 0,
+	 "DB snapshot identifier or ARN (a name is sent as its ARN), or cluster snapshot"},
 	P_CLUSTER_OPTS,
 	P_REGION,
 	P_END};
@@ -1022,8 +1250,10 @@ static const pgm_function functions[] = {
 	{"delete_cluster", fn_delete_cluster, PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE,
 	 "delete a cluster (its instances first), with a final snapshot unless told otherwise",
 	 p_delete_cluster},
-	{"delete_instance", fn_delete_instance, PGM_FN_IRREVERSIBLE,
-	 "delete an instance, with a final snapshot unless told otherwise", p_delete_instance},
+	{"delete_instance", fn_delete_instance, PGM_FN_IDEMPOTENT | PGM_FN_IRREVERSIBLE,
+	 "delete an instance, with a final snapshot unless told otherwise (absent or being "
+	 "deleted counts as done)",
+	 p_delete_instance},
 	{NULL, NULL, 0, NULL, NULL}};
 
 PGMOVE_PLUGIN(rds_snapshot) = {

@@ -180,7 +180,8 @@ step "restore-cluster" {
   timeout = "15m",
   run = function(ctx)
     local c = rds.restore_cluster {
-      id = ctx.params.cluster, snapshot = ctx.outputs["final-snapshot"].id,
+      -- RestoreDBClusterFromSnapshot takes a DB snapshot only by its ARN
+      id = ctx.params.cluster, snapshot = ctx.outputs["final-snapshot"].arn or ctx.outputs["final-snapshot"].id,
       engine = "aurora-postgresql", engine_version = ctx.params.engine_version,
       min_capacity = ctx.params.min_capacity, max_capacity = ctx.params.max_capacity,
       subnet_group = ctx.params.subnet_group,

@@ -31,7 +31,8 @@ describe calls (snapshots' PercentProgress rises on each).
 Control endpoints (JSON in, JSON out), for the tests:
   POST /_fake/inject    {"action": "DescribeDBSnapshots" | "*", "count": 3,
                          "kind": "error" | "http500" | "delay" | "malformed"
-                                 | "error200" | "expired" | "reset",
+                                 | "error200" | "expired" | "reset" | "xhtml200"
+                                 | "other_action" | "errors403" | "lost",
                          "error": "Throttling", "status": 400,
                          "message": "...", "delay": 5}
   GET  /_fake/requests  every API request received (action, params, auth
@@ -369,6 +370,7 @@ class RDS:
              "SnapshotType": "manual", "PercentProgress": 0, "Encrypted": False,
              "DBSnapshotArn": self.st.arn(region, "snapshot", sid),
              "TagList": a.get("Tags", [])}
+        s["OriginalSnapshotCreateTime"] = s["SnapshotCreateTime"]
         self._pending(s)
         self.st.snapshots[sid] = s
         return {"DBSnapshot": public(s)}
@@ -402,8 +404,17 @@ class RDS:
                         "Cannot copy the snapshot because a snapshot with the identifier %s "
                         "already exists." % dst)
         c = dict(public(s), DBSnapshotIdentifier=dst, Status="creating", PercentProgress=0,
-                 SourceDBSnapshotIdentifier=s["DBSnapshotArn"],
-                 DBSnapshotArn=self.st.arn(region, "snapshot", dst), SnapshotCreateTime=time.time())
+                 DBSnapshotArn=self.st.arn(region, "snapshot", dst), SnapshotCreateTime=time.time(),
+                 TagList=(list(s.get("TagList", [])) if a.get("CopyTags") else []) +
+                 a.get("Tags", []))
+        c.pop("SourceDBSnapshotIdentifier", None)
+        # botocore's model: SourceDBSnapshotIdentifier "only has a value in the
+        # case of a cross-account or cross-Region copy".
+        parts = src.split(":")
+        if src.startswith("arn:") and len(parts) > 4 and (parts[3] != region or
+                                                          parts[4] != self.st.account):
+            c["SourceDBSnapshotIdentifier"] = src
+            c["SourceRegion"] = parts[3]
         if a.get("KmsKeyId"):
             c["KmsKeyId"], c["Encrypted"] = a["KmsKeyId"], True
         self._pending(c)
@@ -514,10 +525,21 @@ class RDS:
         return public(c)
 
     def RestoreDBClusterFromSnapshot(self, a, region):
-        snap_id = a["SnapshotIdentifier"].split(":")[-1]
-        s = self.st.snapshots.get(snap_id) or self.st.cluster_snapshots.get(snap_id)
-        if not s:
-            raise fault("rds", "DBSnapshotNotFoundFault", "DBSnapshot not found: %s" % snap_id)
+        # botocore's model: "You can use either the name or the ARN to specify a
+        # DB cluster snapshot. However, you can use only the ARN to specify a DB
+        # snapshot."
+        ident = a["SnapshotIdentifier"]
+        snap_id = ident.split(":")[-1]
+        if ident.startswith("arn:") and ":snapshot:" in ident:
+            s = self.st.snapshots.get(snap_id)
+            if not s:
+                raise fault("rds", "DBSnapshotNotFoundFault",
+                            "DBSnapshot not found: %s" % ident)
+        else:
+            s = self.st.cluster_snapshots.get(snap_id)
+            if not s:
+                raise fault("rds", "DBClusterSnapshotNotFoundFault",
+                            "DBClusterSnapshot %s not found." % ident)
         if s["Status"] != "available":
             raise fault("rds", "InvalidDBSnapshotStateFault",
                         "Snapshot %s is not in the available state (%s)."
@@ -1097,6 +1119,10 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 result = impl(args, rec.get("region", "us-east-1"))
                 xml = xml_response(svc, action, result, rid)
+            if rec.get("lost"):
+                rec["status"] = 0
+                self.close_connection = True
+                return
             rec["status"] = 200
             self._send(200, xml, extra={"x-amzn-RequestId": rid})
         except Fault as f:
@@ -1171,6 +1197,33 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = inj.get("status", 200)
             self._send(rec["status"], "<%sResponse><%sResult><DBSnap" % (action, action))
             return True
+        if kind == "xhtml200":
+            # a proxy's login page: XML, 200, and not AWS's answer
+            rec["status"] = 200
+            self._send(200, '<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+                       "<head><title>Proxy</title></head><body><p>Please log in</p></body>"
+                       "</html>\n", "application/xhtml+xml")
+            return True
+        if kind == "other_action":
+            # another action's answer (a cache or proxy mixing up requests)
+            rec["status"] = 200
+            self._send(200, xml_response("rds", "DescribeDBInstances", {"DBInstances": []}, rid))
+            return True
+        if kind == "errors403":
+            # <ErrorResponse><Errors><Error>: the shape some services and moto use
+            rec["status"] = 403
+            self._send(403, '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse>\n  '
+                       "<Errors>\n    <Error>\n      <Type>Sender</Type>\n      <Code>%s"
+                       "</Code>\n      <Message>%s</Message>\n    </Error>\n  </Errors>\n"
+                       "  <RequestID>%s</RequestID>\n</ErrorResponse>\n"
+                       % (escape(inj.get("error", "SignatureDoesNotMatch")),
+                          escape(inj.get("message", "The request signature we calculated "
+                                         "does not match the signature you provided.")), rid))
+            return True
+        if kind == "lost":
+            # the action happens, the answer is lost (the connection drops)
+            rec["lost"] = True
+            return False
         if kind == "error200":
             f = Fault(inj.get("error", "InternalFailure"), 200,
                       inj.get("message", "The request processing has failed because of an "

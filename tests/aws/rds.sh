@@ -45,6 +45,15 @@ expect_match "not found message has request id" "$OUT" "HTTP 404, request id [0-
 
 pcall rds_snapshot.copy_snapshot source=pre-aurora-1 target=pre-aurora-1-copy
 expect_eq "copy_snapshot" "$RC/$(jget "$OUT" 'j["status"]')" 0/creating
+# A same-region copy has no SourceDBSnapshotIdentifier (botocore's model): the
+# retry adopts its own copy by the pgmove:copy-of tag (issue 16 item 11).
+expect_eq "same-region copy: no source identifier" "$(jget "$OUT" 'j.get("source")')" null
+pcall rds_snapshot.copy_snapshot source=pre-aurora-1 target=pre-aurora-1-copy
+expect_eq "copy again adopts its own copy" "$RC/$(jget "$OUT" 'j.get("adopted")')" 0/true
+ctl seed '{"snapshots": [{"id": "other-snap", "instance": "app-db"}]}' >/dev/null
+pcall rds_snapshot.copy_snapshot source=other-snap target=pre-aurora-1-copy
+expect_eq "a copy of something else is not adopted" "$RC/$(jget "$OUT" 'j["error"]["code"]')" \
+	1/rds.DBSnapshotAlreadyExists
 pcall rds_snapshot.wait_snapshot id=pre-aurora-1-copy every=10ms
 pcall rds_snapshot.delete_snapshot id=pre-aurora-1-copy
 expect_eq "delete_snapshot" "$RC/$(jget "$OUT" 'j["status"]')/$(jget "$OUT" 'j["existed"]')" 0/deleted/true
@@ -60,10 +69,18 @@ expect_eq "second page sent the Marker" \
 	"$(jget "$(ctl requests)" '[r["params"].get("Marker") for r in j][1]')" 100
 
 # --- Aurora: restore, serverless instance, endpoints -------------------------------
-pcall rds_snapshot.restore_cluster id=aurora-1 snapshot=pre-aurora-1 engine_version='"15.4"' \
+pcall rds_snapshot.restore_cluster id=aurora-1 snapshot=pre-aurora-1 engine_version=15.4 \
 	min_capacity=0.5 max_capacity=16 security_groups='["sg-0123456789abcdef0"]' \
-	subnet_group=app-subnets
+	subnet_group=app-subnets log_exports='["postgresql"]'
 expect_eq "restore_cluster" "$RC/$(jget "$OUT" 'j["status"]')" 0/creating
+# RestoreDBClusterFromSnapshot takes a DB snapshot only by its ARN (issue 16 item 10)
+expect_eq "restore sends the DB snapshot's ARN" \
+	"$(jget "$(ctl requests)" '[r["params"].get("SnapshotIdentifier") for r in j if r["action"]=="RestoreDBClusterFromSnapshot"][-1]')" \
+	"arn:aws:rds:eu-west-2:123456789012:snapshot:pre-aurora-1"
+expect_eq "engine_version=15.4 is sent as 15.4 (issue 16 item 18)" \
+	"$(jget "$(ctl requests)" '[r["params"].get("EngineVersion") for r in j if r["action"]=="RestoreDBClusterFromSnapshot"][-1]')" 15.4
+expect_eq "log exports sent" \
+	"$(jget "$(ctl requests)" '[r["params"].get("EnableCloudwatchLogsExports.member.1") for r in j if r["action"]=="RestoreDBClusterFromSnapshot"][-1]')" postgresql
 expect_eq "serverless range" "$(jget "$OUT" 'j["serverless"]')" '{"min_capacity": 0.5, "max_capacity": 16.0}'
 pcall rds_snapshot.add_instance cluster=aurora-1 id=aurora-1-writer
 expect_eq "add_instance db.serverless" "$RC/$(jget "$OUT" 'j["class"]')" 0/db.serverless
@@ -78,6 +95,17 @@ pcall rds_snapshot.restore_cluster id=aurora-1 snapshot=pre-aurora-1
 expect_eq "restore again adopts" "$RC/$(jget "$OUT" 'j["adopted"]')" 0/true
 pcall rds_snapshot.restore_cluster id=aurora-x snapshot=pre-aurora-1 min_capacity=4 max_capacity=2
 expect_eq "capacity range checked" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+
+# The example of doc/plugins-aws.md, as written there, sends the version without quotes
+# (issue 16 item 18: the doc said engine_version='"15.4"', which sent the quotes).
+ctl seed '{"snapshots": [{"id": "s1", "instance": "app-db"}]}' >/dev/null
+doc_example=$(sed -n 's/.*`\(pgmove call rds_snapshot\.restore_cluster [^`]*\)`.*/\1/p' \
+	"$top_srcdir/doc/plugins-aws.md" | head -n 1)
+expect_match "the doc has the example" "$doc_example" "engine_version="
+eval "$PGMOVE ${doc_example#pgmove } --json" >"$TMP/out" 2>"$TMP/err"
+expect_eq "the doc's example works" "$?" 0
+expect_eq "the doc's example sends 15.4" \
+	"$(jget "$(ctl requests)" '[r["params"].get("EngineVersion") for r in j if r["action"]=="RestoreDBClusterFromSnapshot"][-1]')" 15.4
 
 # --- read replica cluster and promotion ---------------------------------------------
 pcall rds_snapshot.create_replica_cluster id=aurora-replica source_instance=app-db
@@ -144,6 +172,65 @@ ctl inject '{"action": "*", "kind": "delay", "delay": 2, "count": 2}' >/dev/null
 PGMOVE_AWS_TIMEOUT_MS=300 AWS_MAX_ATTEMPTS=2 pcall rds_snapshot.describe_snapshot id=pre-aurora-1
 expect_eq "timeout" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/http.timeout
 expect_match "timeout attempts" "$OUT" "gave up after 2 attempts"
+
+# --- answers that are not AWS's answer (issue 16 items 12, 13) -----------------------------
+ctl seed '{"instances": [{"id": "keep-db"}, {"id": "lost-db"}]}' >/dev/null
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DeleteDBInstance", "kind": "xhtml200", "count": 10}' >/dev/null
+pcall rds_snapshot.delete_instance id=keep-db skip_final_snapshot=true
+expect_eq "an XHTML page with 200 is not success" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/aws.bad_response
+expect_match "says what came instead" "$OUT" "root is <html>, not <DeleteDBInstanceResponse>"
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DeleteDBInstance", "kind": "other_action", "count": 10}' >/dev/null
+pcall rds_snapshot.delete_instance id=keep-db skip_final_snapshot=true
+expect_eq "another action's answer is not success" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/aws.bad_response
+ctl reset '{}' >/dev/null
+pcall rds_snapshot.describe_instance id=keep-db
+expect_eq "nothing was deleted" "$RC/$(jget "$OUT" 'j["status"]')" 0/available
+ctl inject '{"action": "DescribeDBSnapshots", "kind": "errors403", "count": 1}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=pre-aurora-1
+expect_eq "ErrorResponse/Errors/Error parsed" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/rds.SignatureDoesNotMatch
+expect_match "its whole message" "$OUT" "does not match the signature you provided. \(HTTP 403"
+
+# --- deletes that happened although the reply was lost (issue 16 items 14, 15) -------------
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DeleteDBInstance", "kind": "lost", "count": 1}' >/dev/null
+pcall rds_snapshot.delete_instance id=lost-db final_snapshot=lost-db-final
+expect_eq "delete after a lost reply succeeds" "$RC/$(jget "$OUT" 'j.get("status")')" 0/deleting
+expect_eq "the delete was sent twice" \
+	"$(jget "$(ctl requests)" 'len([r for r in j if r["action"]=="DeleteDBInstance"])')" 2
+pcall rds_snapshot.wait_snapshot id=lost-db-final every=10ms
+pcall rds_snapshot.describe_instance id=lost-db
+pcall rds_snapshot.describe_instance id=lost-db
+pcall rds_snapshot.describe_instance id=lost-db
+expect_eq "it is gone" "$(jget "$OUT" 'j["error"]["code"]')" rds.DBInstanceNotFound
+pcall rds_snapshot.delete_instance id=lost-db final_snapshot=lost-db-final
+expect_eq "deleting a deleted instance is done" "$RC/$(jget "$OUT" 'j["existed"]')" 0/false
+ctl reset '{}' >/dev/null
+ctl inject '{"action": "DescribeDBSnapshots", "kind": "http500", "count": 1}' >/dev/null
+pcall rds_snapshot.describe_snapshot id=no-such-snapshot
+expect_eq "a final answer after a retry" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/rds.DBSnapshotNotFound
+expect_no_match "not 'gave up' of a non-retryable error" "$OUT" "gave up"
+expect_match "says the attempt and the earlier failure" "$OUT" "on attempt 2; the one before failed with InternalError"
+
+ctl reset '{}' >/dev/null
+pcall rds_snapshot.delete_cluster id=aurora-1 skip_final_snapshot=true
+expect_eq "delete_cluster deletes its instances first" \
+	"$RC/$(jget "$OUT" 'j.get("instances_deleted")')" '0/["aurora-1-writer"]'
+expect_eq "DeleteDBInstance, then DeleteDBCluster" \
+	"$(jget "$(ctl requests)" '",".join(r["action"] for r in j if r["action"].startswith("Delete"))')" \
+	DeleteDBInstance,DeleteDBCluster
+pcall rds_snapshot.delete_cluster id=aurora-1 skip_final_snapshot=true
+expect_eq "deleting it again is done" "$RC/$(jget "$OUT" 'j["status"]')" 0/deleting
+
+# --- wait timeout: a retryable rds.wait_timeout naming the status (issue 16 item 9) --------
+ctl seed '{"polls": 1000}' >/dev/null
+pcall rds_snapshot.create_snapshot instance=keep-db id=slow-snap
+pcall rds_snapshot.wait_snapshot id=slow-snap every=20ms timeout=100ms
+expect_eq "wait timeout code" "$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" \
+	1/rds.wait_timeout/true
+expect_match "wait timeout message" "$OUT" "snapshot slow-snap is still creating after"
+ctl seed '{"polls": 3}' >/dev/null
 
 # --- credentials and region ---------------------------------------------------------------
 ctl reset '{}' >/dev/null

@@ -73,9 +73,9 @@ expect_eq "serverless capacity range" \
 	'{"MinCapacity": 0.5, "MaxCapacity": 8.0}'
 expect_eq "security groups" \
 	"$(jget "$S" '[g["VpcSecurityGroupId"] for g in j["clusters"]["aurora-1"]["VpcSecurityGroups"]]')" '["sg-1", "sg-2"]'
-expect_eq "restore named the snapshot" \
+expect_eq "restore named the DB snapshot by its ARN (RestoreDBClusterFromSnapshot takes no name)" \
 	"$(jget "$(ctl requests)" '[r["params"]["SnapshotIdentifier"] for r in j if r["action"]=="RestoreDBClusterFromSnapshot"]')" \
-	'["app-db-pre-aurora-r1"]'
+	'["arn:aws:rds:eu-west-2:123456789012:snapshot:app-db-pre-aurora-r1"]'
 expect_eq "db.serverless writer" \
 	"$(jget "$S" 'j["instances"]["aurora-1-writer"]["DBInstanceClass"] + " " + j["instances"]["aurora-1-writer"]["DBInstanceStatus"]')" \
 	"db.serverless available"

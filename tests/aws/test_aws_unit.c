@@ -574,6 +574,48 @@ static void test_xml_not_xml(void)
 	free(err);
 }
 
+/* test_xml_not_this_answer - a 200 whose XML is not <ActionResponse>: an
+ * XHTML page of a proxy, another action's answer (issue 16 item 12). */
+static void test_xml_not_this_answer(void)
+{
+	const char xhtml[] = "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\">"
+			     "<body><p>Proxy login</p></body></html>";
+	const char other[] = "<DescribeDBInstancesResponse><DescribeDBInstancesResult>"
+			     "<DBInstances/></DescribeDBInstancesResult>"
+			     "</DescribeDBInstancesResponse>";
+	char *err = NULL;
+	json_t *v = aws_xml_to_json(xhtml, strlen(xhtml), "DeleteDBInstanceResult", &err);
+
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_STRING_EQUAL(err, "XML whose root is <html>, not <DeleteDBInstanceResponse>");
+	free(err);
+	err = NULL;
+	v = aws_xml_to_json(other, strlen(other), "DeleteDBInstanceResult", &err);
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	free(err);
+	v = aws_xml_to_json(other, strlen(other), "DescribeDBInstancesResult", NULL);
+	CU_ASSERT_TRUE(json_is_object(v));
+	json_decref(v);
+}
+
+/* test_error_errors_shape - <ErrorResponse><Errors><Error> (issue 16 item 13). */
+static void test_error_errors_shape(void)
+{
+	const char body[] = "<ErrorResponse><Errors><Error><Type>Sender</Type>"
+			    "<Code>SignatureDoesNotMatch</Code><Message>The request signature we "
+			    "calculated does not match the signature you provided.</Message>"
+			    "</Error></Errors><RequestID>r-5</RequestID></ErrorResponse>";
+	aws_error e;
+
+	CU_ASSERT_EQUAL_FATAL(aws_xml_error(body, strlen(body), &e), 1);
+	CU_ASSERT_STRING_EQUAL(e.code, "SignatureDoesNotMatch");
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "does not match the signature"));
+	CU_ASSERT_STRING_EQUAL(e.request_id, "r-5");
+	aws_error_clear(&e);
+}
+
 static void test_error_shapes(void)
 {
 	const char query[] = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
@@ -679,6 +721,8 @@ int main(void)
 	CU_add_test(s, "xml result is an object; member lists", test_xml_to_json_result_is_object);
 	CU_add_test(s, "not xml", test_xml_not_xml);
 	CU_add_test(s, "error shapes", test_error_shapes);
+	CU_add_test(s, "a 200 that is not this action's answer", test_xml_not_this_answer);
+	CU_add_test(s, "error shape ErrorResponse/Errors/Error", test_error_errors_shape);
 	CU_add_test(s, "retryable codes", test_retryable_codes);
 	CU_add_test(s, "regions", test_regions);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
