@@ -2,8 +2,9 @@
  * plugins/cloudwatch/cloudwatch.c - Amazon CloudWatch through its Query API
  * (pgm_aws_query): putting metrics (batched within PutMetricData's limits of
  * 1000 metrics and 1 MB per request), reading them with GetMetricData
- * (statistic, period, window), putting, describing and deleting alarms, and
- * the state of a set of alarms as one result a gate can read.
+ * (statistic, period, window), putting, describing and deleting alarms, the
+ * state of a set of alarms as one result a gate can read, and the CloudWatch
+ * Logs metric filters (JSON 1.1 protocol) that alarms on log lines need.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -20,6 +21,16 @@ static const pgm_aws_service cloudwatch = {
 	.env_id = "CLOUDWATCH",
 	.api_version = "2010-08-01",
 	.json_prefix = NULL,
+};
+
+/* CloudWatch Logs (JSON 1.1): the metric filters that turn log lines into
+ * the metrics alarms watch. */
+static const pgm_aws_service logs = {
+	.name = "logs",
+	.endpoint_id = "logs",
+	.env_id = "CLOUDWATCH_LOGS",
+	.api_version = "2014-03-28",
+	.json_prefix = "Logs_20140328",
 };
 
 #define MAX_METRICS_PER_REQUEST 1000
@@ -482,7 +493,7 @@ static json_t *fn_describe_alarms(pgm_call *call, json_t *args)
 static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 {
 	json_t *names = json_object_get(args, "names"), *l, *a, *states, *in_alarm, *insufficient,
-	       *missing;
+	       *missing, *out;
 	int insufficient_ok = 1, ok;
 	size_t i;
 
@@ -516,9 +527,19 @@ static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 	}
 	ok = json_array_size(in_alarm) == 0 && json_array_size(missing) == 0 &&
 	     (insufficient_ok || json_array_size(insufficient) == 0);
-	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:i}", "ok", ok, "in_alarm", in_alarm,
-			 "insufficient_data", insufficient, "missing", missing, "states", states,
-			 "alarms", l, "count", (int)json_array_size(l));
+	/* A set that matched no alarm checks nothing: never ok (unless only
+	 * alarms in a given state were asked for). */
+	if (json_array_size(l) == 0 && !json_object_get(args, "state")) {
+		ok = 0;
+		out = json_pack("{s:s}", "reason", "no alarm matches the names or prefix given");
+	} else {
+		out = json_object();
+	}
+	json_object_update_missing_new(
+		out, json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:i}", "ok", ok, "in_alarm", in_alarm,
+			       "insufficient_data", insufficient, "missing", missing, "states",
+			       states, "alarms", l, "count", (int)json_array_size(l)));
+	return out;
 }
 
 static json_t *fn_delete_alarms(pgm_call *call, json_t *args)
@@ -555,6 +576,146 @@ static json_t *fn_delete_alarms(pgm_call *call, json_t *args)
 	}
 	json_decref(params);
 	return json_pack("{s:o,s:i}", "deleted", deleted, "count", n);
+}
+
+/* ---- CloudWatch Logs metric filters ------------------------------------------------ */
+
+static json_t *norm_filter(json_t *f)
+{
+	json_t *o = json_object(),
+	       *t = json_array_get(json_object_get(f, "metricTransformations"), 0);
+
+	json_object_set(o, "name", json_object_get(f, "filterName"));
+	json_object_set(o, "log_group", json_object_get(f, "logGroupName"));
+	json_object_set(o, "pattern", json_object_get(f, "filterPattern"));
+	if (t) {
+		json_object_set(o, "namespace", json_object_get(t, "metricNamespace"));
+		json_object_set(o, "metric", json_object_get(t, "metricName"));
+		json_object_set(o, "value", json_object_get(t, "metricValue"));
+		if (json_object_get(t, "defaultValue"))
+			json_object_set(o, "default_value", json_object_get(t, "defaultValue"));
+	}
+	return o;
+}
+
+/* log_error_is - the call failed with "logs.<code>". */
+static int log_error_is(pgm_call *call, const char *code)
+{
+	const char *c = pgm_error_code(call);
+
+	return c && strncmp(c, "logs.", 5) == 0 && strcmp(c + 5, code) == 0;
+}
+
+static json_t *fn_put_metric_filter(pgm_call *call, json_t *args)
+{
+	const char *group = pgm_arg_string(call, args, "log_group", NULL, 1);
+	const char *name = pgm_arg_string(call, args, "name", NULL, 1);
+	const char *pattern = pgm_arg_string(call, args, "pattern", NULL, 1);
+	const char *ns = pgm_arg_string(call, args, "namespace", NULL, 1);
+	const char *metric = pgm_arg_string(call, args, "metric", NULL, 1);
+	const char *value = pgm_arg_string(call, args, "value", "1", 0);
+	const char *region = region_arg(call, args);
+	json_t *dflt = json_object_get(args, "default_value"), *body, *res, *t;
+	int create = 0, created = 0;
+
+	if (!group || !name || !pattern || !ns || !metric || !value || pgm_failed(call) ||
+	    pgm_arg_bool(call, args, "create_log_group", 0, &create) != 0)
+		return NULL;
+	if (dflt && !json_is_null(dflt) && !json_is_number(dflt))
+		return pgm_fail(call, "args.invalid", 0, "default_value must be a number");
+	if (create) {
+		/* The log group RDS publishes to appears with the first log line;
+		 * creating it first is allowed, and already there is fine. */
+		body = json_pack("{s:s}", "logGroupName", group);
+		res = pgm_aws_json(call, &logs, region, "CreateLogGroup", body);
+		json_decref(body);
+		if (!res && log_error_is(call, "ResourceAlreadyExistsException"))
+			pgm_clear_error(call);
+		else if (!res)
+			return NULL;
+		else
+			created = 1;
+		json_decref(res);
+	}
+	t = json_pack("{s:s,s:s,s:s}", "metricName", metric, "metricNamespace", ns, "metricValue",
+		      value);
+	if (dflt && json_is_number(dflt))
+		json_object_set_new(t, "defaultValue", json_real(json_number_value(dflt)));
+	body = json_pack("{s:s,s:s,s:s,s:[o]}", "logGroupName", group, "filterName", name,
+			 "filterPattern", pattern, "metricTransformations", t);
+	res = pgm_aws_json(call, &logs, region, "PutMetricFilter", body);
+	json_decref(body);
+	if (!res)
+		return NULL;
+	json_decref(res);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", name, "log_group", group, "pattern",
+			 pattern, "namespace", ns, "metric", metric, "log_group_created", created);
+}
+
+/* filters - the metric filters of log_group (prefix optional), all pages. */
+static json_t *filters(pgm_call *call, json_t *args)
+{
+	const char *group = pgm_arg_string(call, args, "log_group", NULL, 1);
+	const char *prefix = pgm_arg_string(call, args, "prefix", NULL, 0);
+	const char *region = region_arg(call, args);
+	json_t *out, *body, *res, *f;
+	char *token = NULL;
+	int pages = 0;
+	size_t i;
+
+	if (!group || pgm_failed(call))
+		return NULL;
+	out = json_array();
+	do {
+		body = json_pack("{s:s,s:i}", "logGroupName", group, "limit", 50);
+		if (prefix)
+			json_object_set_new(body, "filterNamePrefix", json_string(prefix));
+		if (token)
+			json_object_set_new(body, "nextToken", json_string(token));
+		free(token);
+		token = NULL;
+		res = pgm_aws_json(call, &logs, region, "DescribeMetricFilters", body);
+		json_decref(body);
+		if (!res) {
+			json_decref(out);
+			return NULL;
+		}
+		json_array_foreach(json_object_get(res, "metricFilters"), i, f)
+			json_array_append_new(out, norm_filter(f));
+		if (sget(res, "nextToken") && *sget(res, "nextToken"))
+			token = strdup(sget(res, "nextToken"));
+		json_decref(res);
+	} while (token && ++pages < 100);
+	free(token);
+	return out;
+}
+
+static json_t *fn_describe_metric_filters(pgm_call *call, json_t *args)
+{
+	json_t *l = filters(call, args);
+
+	return l ? json_pack("{s:o,s:i}", "filters", l, "count", (int)json_array_size(l)) : NULL;
+}
+
+static json_t *fn_delete_metric_filter(pgm_call *call, json_t *args)
+{
+	const char *group = pgm_arg_string(call, args, "log_group", NULL, 1);
+	const char *name = pgm_arg_string(call, args, "name", NULL, 1);
+	json_t *body, *res;
+
+	if (!group || !name || pgm_failed(call))
+		return NULL;
+	body = json_pack("{s:s,s:s}", "logGroupName", group, "filterName", name);
+	res = pgm_aws_json(call, &logs, region_arg(call, args), "DeleteMetricFilter", body);
+	json_decref(body);
+	if (!res && log_error_is(call, "ResourceNotFoundException")) {
+		pgm_clear_error(call);
+		return json_pack("{s:s,s:b}", "name", name, "existed", 0);
+	}
+	if (!res)
+		return NULL;
+	json_decref(res);
+	return json_pack("{s:s,s:b}", "name", name, "existed", 1);
 }
 
 #define P_REGION                                                                                   \
@@ -615,6 +776,27 @@ static const pgm_param p_alarm_state[] = {
 	{"insufficient_ok", "boolean", 0, 0, "INSUFFICIENT_DATA counts as ok (default true)"},
 	P_REGION,
 	P_END};
+static const pgm_param p_put_metric_filter[] = {
+	{"log_group", "string", 1, 0, "log group, e.g. /aws/rds/cluster/NAME/postgresql"},
+	{"name", "string", 1, 0, "filter name"},
+	{"pattern", "string", 1, 0,
+	 "filter pattern, e.g. \"\\\"password authentication failed\\\"\""},
+	{"namespace", "string", 1, 0, "namespace of the metric"},
+	{"metric", "string", 1, 0, "metric name"},
+	{"value", "string", 0, 0, "value published per matching line (default 1)"},
+	{"default_value", "number", 0, 0, "value published when no line matches (e.g. 0)"},
+	{"create_log_group", "boolean", 0, 0, "create the log group if it does not exist"},
+	P_REGION,
+	P_END};
+static const pgm_param p_describe_metric_filters[] = {
+	{"log_group", "string", 1, 0, "log group"},
+	{"prefix", "string", 0, 0, "filter name prefix"},
+	P_REGION,
+	P_END};
+static const pgm_param p_delete_metric_filter[] = {{"log_group", "string", 1, 0, "log group"},
+						   {"name", "string", 1, 0, "filter name"},
+						   P_REGION,
+						   P_END};
 static const pgm_param p_delete_alarms[] = {{"names", "any", 1, 0, "alarm names"}, P_REGION, P_END};
 
 static const pgm_function functions[] = {
@@ -627,10 +809,19 @@ static const pgm_function functions[] = {
 	{"describe_alarms", fn_describe_alarms, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 "alarms with their state", p_describe_alarms},
 	{"alarm_state", fn_alarm_state, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
-	 "the state of a set of alarms as one result (ok = none in ALARM, none missing)",
+	 "the state of a set of alarms as one result (ok = some matched, none in ALARM, none "
+	 "missing)",
 	 p_alarm_state},
 	{"delete_alarms", fn_delete_alarms, PGM_FN_IDEMPOTENT,
 	 "delete alarms (absent ones skipped)", p_delete_alarms},
+	{"put_metric_filter", fn_put_metric_filter, PGM_FN_IDEMPOTENT,
+	 "create or update a CloudWatch Logs metric filter (and its log group if asked)",
+	 p_put_metric_filter},
+	{"describe_metric_filters", fn_describe_metric_filters,
+	 PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY, "the metric filters of a log group",
+	 p_describe_metric_filters},
+	{"delete_metric_filter", fn_delete_metric_filter, PGM_FN_IDEMPOTENT,
+	 "delete a metric filter (absent counts as deleted)", p_delete_metric_filter},
 	{NULL, NULL, 0, NULL, NULL}};
 
 PGMOVE_PLUGIN(cloudwatch) = {

@@ -6,8 +6,11 @@
 --   available -> restore an Aurora cluster from it (Serverless v2 capacity range) ->
 --   add a db.serverless writer -> wait until cluster and writer are available ->
 --   CloudWatch alarms (connections > 25, capacity > 80 %, replica lag > 5 s, failed
---   connection attempts) -> gate: row counts and checksums, sequences, schema
---   inventory between the old and the new endpoint, no alarm firing -> approval ->
+--   connection attempts, counted by a CloudWatch Logs metric filter on the
+--   cluster's PostgreSQL log, which the restore publishes) -> wait until every alarm
+--   has been evaluated once -> gate: row counts and checksums, sequences, schema
+--   inventory between the old and the new endpoint, the metric filter in place, every
+--   alarm evaluated and none firing -> approval ->
 --   decommission the RDS instance (irreversible; its recovery is the final snapshot,
 --   and AWS takes one more final snapshot as it deletes).
 --
@@ -42,7 +45,8 @@ runbook "rds-to-aurora-snapshot" {
     alarm_topic     = { type = "string", summary = "SNS topic ARN the alarms notify" },
     poll            = { type = "duration", default = "30s", summary = "how often waits ask AWS" },
     login_failures_namespace = { type = "string", default = "LogMetrics/PostgreSQL",
-                        summary = "namespace of the FailedConnectionAttempts metric (a CloudWatch Logs metric filter on \"password authentication failed\")" },
+                        summary = "namespace prefix of the FailedConnectionAttempts metric (NAMESPACE/CLUSTER), which the runbook's CloudWatch Logs metric filter on \"password authentication failed\" publishes" },
+    alarm_wait      = { type = "duration", default = "15m", summary = "how long to wait for the alarms' first evaluation" },
     -- notifications (doc/pgmove-runbook.5, notify): each target is off until its params are set
     pagerduty_key = { type = "string", env = "PGMOVE_PAGERDUTY_KEY", secret = true,
                       summary = "PagerDuty Events API v2 integration key: failures page (off when unset)" },
@@ -101,10 +105,22 @@ local function split(s)
   return out
 end
 
+-- The metric filter that counts failed logins in the cluster's PostgreSQL log (which
+-- the restore publishes to CloudWatch Logs): a metric without dimensions, so its
+-- namespace names the cluster.
+local function login_filter(ctx)
+  local c = ctx.params.cluster
+  return { log_group = "/aws/rds/cluster/" .. c .. "/postgresql", name = c .. "-failed-connections",
+           pattern = '"password authentication failed"',
+           namespace = ctx.params.login_failures_namespace .. "/" .. c,
+           metric = "FailedConnectionAttempts", value = "1", default_value = 0 }
+end
+
 -- The alarms of checklist 000, section 12 ("Set up alerting thresholds").
 local function alarm_specs(ctx)
   local c = ctx.params.cluster
   local dims = { DBClusterIdentifier = c }
+  local lf = login_filter(ctx)
   return {
     { name = c .. "-connections-over-25", namespace = "AWS/RDS", metric = "DatabaseConnections",
       dimensions = dims, stat = "Maximum", comparison = ">", threshold = 25,
@@ -116,9 +132,10 @@ local function alarm_specs(ctx)
     { name = c .. "-replica-lag-over-5s", namespace = "AWS/RDS", metric = "AuroraReplicaLagMaximum",
       dimensions = dims, stat = "Maximum", comparison = ">", threshold = 5000, unit = "Milliseconds",
       description = "Replication lag > 5 seconds (checklist 000 section 12)" },
-    { name = c .. "-failed-connections", namespace = ctx.params.login_failures_namespace,
-      metric = "FailedConnectionAttempts", dimensions = dims, stat = "Sum", comparison = ">",
-      threshold = 0, description = "Failed connection attempts (checklist 000 section 12)" },
+    { name = c .. "-failed-connections", namespace = lf.namespace, metric = lf.metric,
+      stat = "Sum", comparison = ">", threshold = 0,
+      description = "Failed connection attempts, from the metric filter " .. lf.name ..
+        " on " .. lf.log_group .. " (checklist 000 section 12)" },
   }
 end
 
@@ -187,6 +204,7 @@ step "restore-cluster" {
       subnet_group = ctx.params.subnet_group,
       security_groups = ctx.params.security_groups and split(ctx.params.security_groups) or nil,
       region = ctx.params.region,
+      log_exports = { "postgresql" },  -- the failed-connections metric filter reads it
       tags = { ["pgmove:run"] = ctx.run.id },
     }
     return { id = c.id, status = c.status, adopted = c.adopted, serverless = c.serverless }
@@ -223,8 +241,12 @@ wait "aurora-available" {
 }
 
 step "alarms" {
-  summary = "CloudWatch alarms of checklist 000 section 12",
+  summary = "CloudWatch alarms of checklist 000 section 12, and the log metric filter one needs",
   run = function(ctx)
+    local f = login_filter(ctx)
+    f.region = ctx.params.region
+    f.create_log_group = true  -- RDS creates it with the first log line; making it first is allowed
+    cw.put_metric_filter(f)
     local made = {}
     for _, a in ipairs(alarm_specs(ctx)) do
       a.period = "1m"
@@ -233,10 +255,26 @@ step "alarms" {
       if ctx.params.alarm_topic then a.actions = { ctx.params.alarm_topic } end
       made[#made + 1] = cw.put_alarm(a).name
     end
-    return { alarms = made }
+    return { alarms = made, metric_filter = f.name, log_group = f.log_group }
   end,
   undo = function(ctx, out)
     cw.delete_alarms { names = out.alarms, region = ctx.params.region }
+    if out.metric_filter then
+      cw.delete_metric_filter { log_group = out.log_group, name = out.metric_filter,
+                                region = ctx.params.region }
+    end
+  end,
+}
+
+-- A new alarm is INSUFFICIENT_DATA until CloudWatch first evaluates it (about a
+-- period later): a gate that read it at once would check nothing.
+wait "alarms-evaluated" {
+  every = params.poll, timeout = params.alarm_wait,
+  condition = function(ctx)
+    local r = cw.alarm_state { names = alarm_names(ctx), insufficient_ok = false,
+                               region = ctx.params.region }
+    ctx.log(string.format("alarms: %d of %d evaluated", r.count - #r.insufficient_data, #alarm_names(ctx)))
+    return #r.insufficient_data == 0 and #r.missing == 0, { states = r.states }
   end,
 }
 
@@ -264,9 +302,21 @@ gate "aurora-verified" {
                               target = conninfo(ctx, dst.endpoint, dst.port) }
     return r.equal, r
   end),
-  check("no alarm firing", function(ctx)
-    local r = cw.alarm_state { names = alarm_names(ctx), region = ctx.params.region }
-    return r.ok, { in_alarm = r.in_alarm, missing = r.missing, states = r.states }
+  check("failed-connections metric filter in place", function(ctx)
+    local f = login_filter(ctx)
+    local r = cw.describe_metric_filters { log_group = f.log_group, prefix = f.name,
+                                           region = ctx.params.region }
+    local ok = false
+    for _, x in ipairs(r.filters) do
+      if x.name == f.name and x.metric == f.metric and x.namespace == f.namespace then ok = true end
+    end
+    return ok, { log_group = f.log_group, filters = r.filters }
+  end),
+  check("every alarm evaluated, none firing", function(ctx)
+    local r = cw.alarm_state { names = alarm_names(ctx), insufficient_ok = false,
+                               region = ctx.params.region }
+    return r.ok, { in_alarm = r.in_alarm, missing = r.missing,
+                   insufficient_data = r.insufficient_data, states = r.states }
   end),
   on_fail = "halt",
 }

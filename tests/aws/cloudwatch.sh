@@ -39,7 +39,7 @@ expect_eq "period in whole seconds" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/
 
 pcall cloudwatch.put_alarm name=aurora-1-connections namespace=AWS/RDS metric=DatabaseConnections \
 	dimensions='{"DBClusterIdentifier":"aurora-1"}' stat=Maximum threshold=25 comparison='>' \
-	period=1m evaluation_periods=1 treat_missing_data=notBreaching
+	period=1m evaluation_periods=1 treat_missing_data=missing
 expect_eq "put_alarm" "$RC/$(jget "$OUT" 'j["comparison"]')" 0/GreaterThanThreshold
 pcall cloudwatch.put_alarm name=aurora-1-cpu namespace=AWS/RDS metric=CPUUtilization \
 	dimensions='{"DBClusterIdentifier":"aurora-1"}' stat=Maximum threshold=40 comparison='>=' \
@@ -61,6 +61,54 @@ expect_eq "a missing alarm is not ok" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j
 ctl alarm_state '{"name": "aurora-1-cpu", "state": "OK"}' >/dev/null
 pcall cloudwatch.alarm_state prefix=aurora-1-
 expect_eq "all clear" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["states"]["aurora-1-cpu"]')" true/OK
+
+# A prefix that matches no alarm checks nothing: not ok (issue 16 item 16).
+pcall cloudwatch.alarm_state prefix=no-such-prefix-
+expect_eq "no alarm matched: not ok" "$RC/$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["count"]')" 0/false/0
+expect_match "says why" "$OUT" "no alarm matches"
+
+# As in CloudWatch, a new alarm is INSUFFICIENT_DATA until its first evaluation;
+# then no data counts as treat_missing_data says (notBreaching: OK).
+ctl seed '{"alarm_delay": 0.5}' >/dev/null
+pcall cloudwatch.put_alarm name=aurora-1-new namespace=AWS/RDS metric=Nothing threshold=1 \
+	comparison='>' period=1m treat_missing_data=notBreaching
+pcall cloudwatch.alarm_state names='["aurora-1-new"]' insufficient_ok=false
+expect_eq "not evaluated yet" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["states"]["aurora-1-new"]')" false/INSUFFICIENT_DATA
+expect_match "unchecked" "$(jget "$OUT" 'j["alarms"][0]["reason"]')" "^Unchecked"
+sleep 0.6
+pcall cloudwatch.alarm_state names='["aurora-1-new"]' insufficient_ok=false
+expect_eq "evaluated: no data, not breaching" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["states"]["aurora-1-new"]')" true/OK
+ctl seed '{"alarm_delay": 0}' >/dev/null
+pcall cloudwatch.delete_alarms names='["aurora-1-new"]'
+
+# --- CloudWatch Logs metric filters (JSON 1.1, signing name logs) -----------------------
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="$FAKE_URL"
+LG=/aws/rds/cluster/aurora-1/postgresql
+pcall cloudwatch.put_metric_filter log_group=$LG name=aurora-1-failed-connections \
+	pattern='"password authentication failed"' namespace=pgmove/aurora-1 \
+	metric=FailedConnectionAttempts default_value=0
+expect_eq "no log group: AWS's error" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/logs.ResourceNotFoundException
+pcall cloudwatch.put_metric_filter log_group=$LG name=aurora-1-failed-connections \
+	pattern='"password authentication failed"' namespace=pgmove/aurora-1 \
+	metric=FailedConnectionAttempts default_value=0 create_log_group=true
+expect_eq "put_metric_filter creates the group" "$RC/$(jget "$OUT" 'j["log_group_created"]')" 0/true
+expect_eq "sent to logs with its target" \
+	"$(jget "$(ctl requests)" 'j[-1]["service"] + " " + j[-1]["target"]')" "logs Logs_20140328.PutMetricFilter"
+expect_eq "the transformation sent" \
+	"$(jget "$(ctl requests)" 'j[-1]["params"]["metricTransformations"]')" \
+	'[{"metricName": "FailedConnectionAttempts", "metricNamespace": "pgmove/aurora-1", "metricValue": "1", "defaultValue": 0.0}]'
+pcall cloudwatch.put_metric_filter log_group=$LG name=aurora-1-failed-connections \
+	pattern='"password authentication failed"' namespace=pgmove/aurora-1 \
+	metric=FailedConnectionAttempts default_value=0 create_log_group=true
+expect_eq "again: idempotent" "$RC/$(jget "$OUT" 'j["log_group_created"]')" 0/false
+pcall cloudwatch.describe_metric_filters log_group=$LG prefix=aurora-1-
+expect_eq "describe_metric_filters" \
+	"$RC/$(jget "$OUT" 'j["count"]')/$(jget "$OUT" 'j["filters"][0]["metric"]')/$(jget "$OUT" 'j["filters"][0]["pattern"]')" \
+	'0/1/FailedConnectionAttempts/"password authentication failed"'
+pcall cloudwatch.delete_metric_filter log_group=$LG name=aurora-1-failed-connections
+expect_eq "delete_metric_filter" "$RC/$(jget "$OUT" 'j["existed"]')" 0/true
+pcall cloudwatch.delete_metric_filter log_group=$LG name=aurora-1-failed-connections
+expect_eq "delete again: done" "$RC/$(jget "$OUT" 'j["existed"]')" 0/false
 
 pcall cloudwatch.delete_alarms names='["aurora-1-cpu","no-such-alarm"]'
 expect_eq "delete_alarms skips absent ones" "$RC/$(jget "$OUT" 'j["deleted"]')" '0/["aurora-1-cpu"]'

@@ -8,7 +8,7 @@ Run with Debian's /usr/bin/python3 (it imports python3-botocore):
 
 It listens on 127.0.0.1 and prints its port on stdout (and into --port-file).
 Clients reach it through AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_RDS /
-AWS_ENDPOINT_URL_CLOUDWATCH, AWS_EC2_METADATA_SERVICE_ENDPOINT (IMDSv2) and
+AWS_ENDPOINT_URL_CLOUDWATCH / AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_EC2_METADATA_SERVICE_ENDPOINT (IMDSv2) and
 AWS_CONTAINER_CREDENTIALS_FULL_URI (http://127.0.0.1:PORT/creds/...).
 
 What it checks, as AWS does:
@@ -24,8 +24,9 @@ list wrappers are the documented ones (<DBSnapshots><DBSnapshot>,
 <XResponse><XResult>...</XResult><ResponseMetadata> envelope, and errors in
 <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>.
 
-State: DB instances, DB snapshots, clusters, cluster snapshots, metrics and
-alarms. Resources that are created go creating -> available over --polls
+State: DB instances, DB snapshots, clusters, cluster snapshots, metrics,
+alarms (first evaluated "alarm_delay" seconds after they are put, a seed
+setting, default 0), CloudWatch Logs log groups and metric filters. Resources that are created go creating -> available over --polls
 describe calls (snapshots' PercentProgress rises on each).
 
 Control endpoints (JSON in, JSON out), for the tests:
@@ -40,7 +41,7 @@ Control endpoints (JSON in, JSON out), for the tests:
   POST /_fake/seed      {"instances": [{"id": "app-db", "engine": "postgres",
                          "address": "127.0.0.1", "port": 5433, ...}],
                          "cluster_endpoints": {"aurora": {"address": ...,
-                         "port": ...}}, "polls": 2}
+                         "port": ...}}, "polls": 2, "alarm_delay": 1.5}
   GET  /_fake/state     the whole state
   POST /_fake/keys      {"AKID": {"secret": "...", "token": null|"...",
                          "expired": false, "source": "imds"|"container",
@@ -74,7 +75,8 @@ from fake_dms import Dms, DmsFault  # the DMS part: tests/aws/fake_dms.py
 
 LOADER = botocore.loaders.Loader()
 MODELS = {}
-for _svc, _api in (("rds", "rds"), ("monitoring", "cloudwatch"), ("dms", "dms")):
+for _svc, _api in (("rds", "rds"), ("monitoring", "cloudwatch"), ("dms", "dms"),
+                   ("logs", "logs")):
     MODELS[_svc] = botocore.model.ServiceModel(
         LOADER.load_service_model(_api, "service-2"), service_name=_api)
 
@@ -272,6 +274,8 @@ class State:
         self.cluster_endpoints = {}
         self.metrics = {}  # (ns, name, dims tuple) -> [(t, value)]
         self.alarms = {}
+        self.alarm_delay = 0.0  # seconds from PutMetricAlarm to the first evaluation
+        self.log_groups = {}  # name -> {"creationTime": ms, "filters": {name: filter}}
         self.account = "123456789012"
 
     def arn(self, region, kind, ident):
@@ -280,7 +284,7 @@ class State:
     def dump(self):
         return {"instances": self.instances, "snapshots": self.snapshots,
                 "clusters": self.clusters, "cluster_snapshots": self.cluster_snapshots,
-                "alarms": self.alarms, "polls": self.polls,
+                "alarms": self.alarms, "polls": self.polls, "log_groups": self.log_groups,
                 "metrics": [{"namespace": k[0], "name": k[1], "dimensions": dict(k[2]),
                              "points": v} for k, v in self.metrics.items()]}
 
@@ -827,19 +831,36 @@ class CloudWatch:
                    "StateUpdatedTimestamp": old.get("StateUpdatedTimestamp", time.time()),
                    "ActionsEnabled": a.get("ActionsEnabled", True)})
         al.pop("Tags", None)
+        al["_created"] = old.get("_created", time.time())
         self.st.alarms[name] = al
         return {}
 
     def _evaluate(self, al):
-        """Moves an alarm's state from its metric's data (unless forced)."""
+        """Moves an alarm's state from its metric's data (unless forced). As in
+        CloudWatch, a new alarm stays INSUFFICIENT_DATA ("Unchecked: Initial
+        alarm creation") until its first evaluation (here --alarm-delay seconds
+        after it is put), and no data counts as TreatMissingData says:
+        notBreaching -> OK, breaching -> ALARM, ignore -> unchanged, missing
+        (the default) -> INSUFFICIENT_DATA."""
         if al.get("_forced") or "MetricName" not in al:
+            return
+        if time.time() < al.get("_created", 0) + self.st.alarm_delay:
             return
         period, n = al["Period"], al["EvaluationPeriods"]
         end = time.time() + 1
         series = self._series({"Namespace": al["Namespace"], "MetricName": al["MetricName"],
                                "Dimensions": al.get("Dimensions", [])},
                               al.get("Statistic", "Average"), period, end - period * n, end)
-        if not series:
+        missing = al.get("TreatMissingData", "missing")
+        if not series and missing == "ignore":
+            return
+        if not series and missing == "notBreaching":
+            state, reason = "OK", "Threshold Crossed: no datapoints were received; missing " \
+                "data is treated as not breaching"
+        elif not series and missing == "breaching":
+            state, reason = "ALARM", "Threshold Crossed: no datapoints were received; " \
+                "missing data is treated as breaching"
+        elif not series:
             state, reason = "INSUFFICIENT_DATA", "Insufficient Data: no datapoints"
         else:
             op = al["ComparisonOperator"]
@@ -898,6 +919,115 @@ class CloudWatch:
         return {}
 
 
+class LogsFault(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def check_json(svc, action, args):
+    """Checks a JSON 1.1 request's top-level members against botocore's input
+    shape: unknown members and missing required ones are refused."""
+    shape = MODELS[svc].operation_model(action).input_shape
+    if shape is None:
+        return
+
+    def walk(sh, value, where):
+        if sh.type_name == "structure":
+            if not isinstance(value, dict):
+                raise LogsFault("InvalidParameterException", "%s must be an object" % where)
+            for k in value:
+                if k not in sh.members:
+                    raise LogsFault("InvalidParameterException",
+                                    "%s: unknown member %s (fake: not in botocore's model)"
+                                    % (where, k))
+            for r in sh.required_members:
+                if r not in value:
+                    raise LogsFault("InvalidParameterException",
+                                    "1 validation error detected: Value null at '%s' failed to "
+                                    "satisfy constraint: Member must not be null" % r)
+            for k, v in value.items():
+                walk(sh.members[k], v, k)
+        elif sh.type_name == "list":
+            if not isinstance(value, list):
+                raise LogsFault("InvalidParameterException", "%s must be a list" % where)
+            for v in value:
+                walk(sh.member, v, where)
+        elif sh.type_name == "string" and not isinstance(value, str):
+            raise LogsFault("InvalidParameterException", "%s must be a string" % where)
+        elif sh.type_name in ("integer", "long") and not isinstance(value, int):
+            raise LogsFault("InvalidParameterException", "%s must be an integer" % where)
+        elif sh.type_name in ("double", "float") and not isinstance(value, (int, float)):
+            raise LogsFault("InvalidParameterException", "%s must be a number" % where)
+    walk(shape, args, action)
+
+
+class Logs:
+    """CloudWatch Logs (JSON 1.1): log groups and metric filters."""
+
+    def __init__(self, st):
+        self.st = st
+
+    def call(self, action, args):
+        impl = getattr(self, action, None)
+        if impl is None:
+            raise LogsFault("InvalidParameterException", "fake: %s is not implemented" % action)
+        check_json("logs", action, args)
+        return impl(args)
+
+    def _group(self, name):
+        g = self.st.log_groups.get(name)
+        if g is None:
+            raise LogsFault("ResourceNotFoundException", "The specified log group does not exist.")
+        return g
+
+    def CreateLogGroup(self, a):
+        if a["logGroupName"] in self.st.log_groups:
+            raise LogsFault("ResourceAlreadyExistsException",
+                            "The specified log group already exists")
+        self.st.log_groups[a["logGroupName"]] = {"creationTime": int(time.time() * 1000),
+                                                 "filters": {}}
+        return {}
+
+    def DescribeLogGroups(self, a):
+        names = sorted(n for n in self.st.log_groups
+                       if n.startswith(a.get("logGroupNamePrefix", "")))
+        return {"logGroups": [{"logGroupName": n,
+                               "creationTime": self.st.log_groups[n]["creationTime"]}
+                              for n in names]}
+
+    def PutMetricFilter(self, a):
+        g = self._group(a["logGroupName"])
+        if len(a["metricTransformations"]) != 1:
+            raise LogsFault("InvalidParameterException",
+                            "metricTransformations must hold exactly one transformation")
+        f = dict(a, creationTime=int(time.time() * 1000))
+        g["filters"][a["filterName"]] = f
+        return {}
+
+    def DescribeMetricFilters(self, a):
+        if "logGroupName" in a:
+            groups = [(a["logGroupName"], self._group(a["logGroupName"]))]
+        else:
+            groups = sorted(self.st.log_groups.items())
+        out = [f for _, g in groups for n, f in sorted(g["filters"].items())
+               if n.startswith(a.get("filterNamePrefix", ""))]
+        start = int(a.get("nextToken") or 0)
+        n = a.get("limit") or 50
+        res = {"metricFilters": out[start:start + n]}
+        if start + n < len(out):
+            res["nextToken"] = str(start + n)
+        return res
+
+    def DeleteMetricFilter(self, a):
+        g = self._group(a["logGroupName"])
+        if a["filterName"] not in g["filters"]:
+            raise LogsFault("ResourceNotFoundException", "The specified metric filter does not "
+                            "exist.")
+        del g["filters"][a["filterName"]]
+        return {}
+
+
 # ---- the server ---------------------------------------------------------------
 
 class Fake:
@@ -907,6 +1037,7 @@ class Fake:
         self.rds = RDS(self.state)
         self.cw = CloudWatch(self.state)
         self.dms = Dms(MODELS["dms"], self.state)
+        self.logs = Logs(self.state)
         self.injections = []
         self.requests = []
         self.imds_tokens = set()
@@ -1036,6 +1167,7 @@ class Handler(BaseHTTPRequestHandler):
             if what == "seed":
                 st = fake.state
                 st.polls = arg.get("polls", st.polls)
+                st.alarm_delay = float(arg.get("alarm_delay", st.alarm_delay))
                 st.cluster_endpoints.update(arg.get("cluster_endpoints", {}))
                 fake.dms.seed(arg.get("dms_tasks", []))
                 for i in arg.get("instances", []):
@@ -1174,13 +1306,18 @@ class Handler(BaseHTTPRequestHandler):
                 return error(inj.get("status", 400), inj.get("error", "ThrottlingException"),
                              inj.get("message", "Rate exceeded"))
             with LOCK:
-                result = fake.dms.call(action, args, rec.get("region"))
+                if svc == "logs":
+                    result = fake.logs.call(action, args)
+                else:
+                    result = fake.dms.call(action, args, rec.get("region"))
             rec["status"] = 200
             self._send(200, json.dumps(result, default=str), "application/x-amz-json-1.1",
                        extra={"x-amzn-RequestId": rid})
         except Fault as f:
             error(f.status, f.code, str(f))
         except DmsFault as f:
+            error(400, f.code, f.message)
+        except LogsFault as f:
             error(400, f.code, f.message)
 
     def _inject(self, inj, svc, action, rid, rec):

@@ -40,7 +40,9 @@ PGPASSWORD=$DBPASS pg_dump -h 127.0.0.1 -p "$PORT" -U pgmove --no-owner app 2>"$
 		>/dev/null 2>"$TMP/restore.err" || { cat "$TMP/dump.err" "$TMP/restore.err" >&2; exit 99; }
 
 fake_start --polls 1
-ctl seed "{\"instances\": [{\"id\": \"app-db\", \"address\": \"127.0.0.1\", \"port\": $PORT},
+# Alarms are first evaluated a second after they are put (CloudWatch: about a period).
+ctl seed "{\"alarm_delay\": 1,
+           \"instances\": [{\"id\": \"app-db\", \"address\": \"127.0.0.1\", \"port\": $PORT},
                            {\"id\": \"app-db2\", \"address\": \"127.0.0.1\", \"port\": $PORT}],
            \"cluster_endpoints\": {\"aurora-1\": {\"address\": \"127.0.0.1\", \"port\": $((PORT + 1))},
                                   \"aurora-2\": {\"address\": \"127.0.0.1\", \"port\": $((PORT + 1))}}}" >/dev/null
@@ -60,7 +62,7 @@ state() {
 # --- the happy path ------------------------------------------------------------------
 run run "$RUNBOOK" --run-id r1 -p instance=app-db -p cluster=aurora-1 -p db_name=app \
 	-p db_user=pgmove -p min_capacity=0.5 -p max_capacity=8 -p security_groups=sg-1,sg-2 \
-	-p alarm_topic=arn:aws:sns:eu-west-2:123456789012:ops --approve writes-stopped
+	-p alarm_topic=arn:aws:sns:eu-west-2:123456789012:ops -p poll=200ms --approve writes-stopped
 expect_eq "paused at the decommission approval (exit 3)" "$RC" 3
 [ "$RC" = 3 ] || cat "$TMP/run.err" >&2
 S=$(state)
@@ -82,6 +84,17 @@ expect_eq "db.serverless writer" \
 expect_eq "the four alarms of checklist 000 section 12" \
 	"$(jget "$S" 'sorted((a["MetricName"], a["ComparisonOperator"], a["Threshold"]) for a in j["alarms"].values())')" \
 	'[["ACUUtilization", "GreaterThanThreshold", 80.0], ["AuroraReplicaLagMaximum", "GreaterThanThreshold", 5000.0], ["DatabaseConnections", "GreaterThanThreshold", 25.0], ["FailedConnectionAttempts", "GreaterThanThreshold", 0.0]]'
+expect_eq "the restore publishes the PostgreSQL log" \
+	"$(jget "$(ctl requests)" '[r["params"].get("EnableCloudwatchLogsExports.member.1") for r in j if r["action"]=="RestoreDBClusterFromSnapshot"]')" \
+	'["postgresql"]'
+# issue 16 item 17: the FailedConnectionAttempts alarm has the metric filter it needs,
+# and the gate reads alarms that have been evaluated
+expect_eq "the failed-connections metric filter on the cluster's log" \
+	"$(jget "$S" '[(n, f["filterPattern"], f["metricTransformations"][0]["metricNamespace"], f["metricTransformations"][0]["metricName"]) for n, f in j["log_groups"]["/aws/rds/cluster/aurora-1/postgresql"]["filters"].items()]')" \
+	'[["aurora-1-failed-connections", "\"password authentication failed\"", "LogMetrics/PostgreSQL/aurora-1", "FailedConnectionAttempts"]]'
+expect_eq "its alarm watches that metric" \
+	"$(jget "$S" '[(a["Namespace"], a.get("Dimensions")) for a in j["alarms"].values() if a["MetricName"] == "FailedConnectionAttempts"]')" \
+	'[["LogMetrics/PostgreSQL/aurora-1", null]]'
 expect_eq "alarms notify the topic" \
 	"$(jget "$S" 'sorted(set(x for a in j["alarms"].values() for x in a["AlarmActions"]))')" \
 	'["arn:aws:sns:eu-west-2:123456789012:ops"]'
@@ -91,7 +104,10 @@ $PGMOVE status r1 --json --state-dir "$STATE" >"$TMP/status.json" 2>/dev/null
 expect_match "gate passed with its four checks" "$(cat "$TMP/status.json")" '"aurora-verified"'
 expect_eq "every check passed" \
 	"$(jget "$(cat "$TMP/status.json")" '[c.get("ok", c.get("passed")) for n in j.get("nodes", []) if n.get("name") == "aurora-verified" for c in n.get("checks", [])]')" \
-	'[true, true, true, true]'
+	'[true, true, true, true, true]'
+expect_eq "the gate read evaluated alarms, all OK" \
+	"$(jget "$(cat "$TMP/status.json")" 'sorted(set(v for n in j.get("nodes", []) if n.get("name") == "aurora-verified" for c in n.get("checks", []) for v in ((c.get("detail") or c.get("value") or c.get("result") or {}).get("states") or {}).values()))')" \
+	'["OK"]'
 
 run resume r1 --approve decommission
 expect_eq "completes after the approval (exit 0)" "$RC" 0
@@ -111,7 +127,7 @@ PGPASSWORD=$DBPASS psql -q -h 127.0.0.1 -p $((PORT + 1)) -U pgmove -d app \
 	PGPASSWORD=$DBPASS psql -q -h 127.0.0.1 -p $((PORT + 1)) -U pgmove -d app \
 		-c "DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)" >/dev/null
 run run "$RUNBOOK" --run-id r2 -p instance=app-db2 -p cluster=aurora-2 -p db_name=app \
-	-p db_user=pgmove --approve writes-stopped --approve decommission
+	-p db_user=pgmove -p poll=200ms --approve writes-stopped --approve decommission
 expect_eq "gate failed: halted (exit 4)" "$RC" 4
 S=$(state)
 expect_eq "nothing decommissioned" "$(jget "$S" 'j["instances"]["app-db2"]["DBInstanceStatus"]')" available
