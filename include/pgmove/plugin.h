@@ -468,8 +468,10 @@ typedef struct pgm_aws_service {
  * the configured one. Returns the <ActionResult> element converted to JSON
  * (elements -> keys, repeated "member"/item lists -> arrays, text -> strings),
  * new reference, or NULL with the error set: "<service>.<AWS code>" with
- * AWS's message, retryable as the SDKs' standard mode says. Retries
- * throttling, 5xx and transport errors with exponential backoff and jitter. */
+ * AWS's message, retryable as the SDKs' standard mode says; a 200 whose root
+ * element is not <ActionResponse> (a proxy's page, another action's answer)
+ * is "aws.bad_response". Retries throttling, 5xx and transport errors with
+ * exponential backoff and jitter. */
 json_t *pgm_aws_query(pgm_call *call, const pgm_aws_service *svc,
 		      const char *region, const char *action, json_t *params);
 /* pgm_aws_list - the items of a list in a pgm_aws_query answer, as an

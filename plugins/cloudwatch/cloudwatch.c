@@ -493,7 +493,7 @@ static json_t *fn_describe_alarms(pgm_call *call, json_t *args)
 static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 {
 	json_t *names = json_object_get(args, "names"), *l, *a, *states, *in_alarm, *insufficient,
-	       *missing, *out;
+	       *missing, *unevaluated, *out;
 	int insufficient_ok = 1, ok;
 	size_t i;
 
@@ -508,11 +508,15 @@ static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 	in_alarm = json_array();
 	insufficient = json_array();
 	missing = json_array();
+	unevaluated = json_array();
 	json_array_foreach(l, i, a)
 	{
-		const char *n = sget(a, "name"), *s = sget(a, "state");
+		const char *n = sget(a, "name"), *s = sget(a, "state"), *why = sget(a, "reason");
 
 		json_object_set_new(states, n, json_string(s));
+		/* CloudWatch's reason until the first evaluation */
+		if (why && strncmp(why, "Unchecked", 9) == 0)
+			json_array_append_new(unevaluated, json_string(n));
 		if (strcmp(s, "ALARM") == 0)
 			json_array_append_new(in_alarm, json_string(n));
 		else if (strcmp(s, "INSUFFICIENT_DATA") == 0)
@@ -526,7 +530,8 @@ static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 		json_array_append(missing, names);
 	}
 	ok = json_array_size(in_alarm) == 0 && json_array_size(missing) == 0 &&
-	     (insufficient_ok || json_array_size(insufficient) == 0);
+	     (insufficient_ok ||
+	      (json_array_size(insufficient) == 0 && json_array_size(unevaluated) == 0));
 	/* A set that matched no alarm checks nothing: never ok (unless only
 	 * alarms in a given state were asked for). */
 	if (json_array_size(l) == 0 && !json_object_get(args, "state")) {
@@ -536,9 +541,10 @@ static json_t *fn_alarm_state(pgm_call *call, json_t *args)
 		out = json_object();
 	}
 	json_object_update_missing_new(
-		out, json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:i}", "ok", ok, "in_alarm", in_alarm,
-			       "insufficient_data", insufficient, "missing", missing, "states",
-			       states, "alarms", l, "count", (int)json_array_size(l)));
+		out, json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:i}", "ok", ok, "in_alarm", in_alarm,
+			       "insufficient_data", insufficient, "unevaluated", unevaluated,
+			       "missing", missing, "states", states, "alarms", l, "count",
+			       (int)json_array_size(l)));
 	return out;
 }
 
@@ -773,7 +779,8 @@ static const pgm_param p_alarm_state[] = {
 	{"names", "any", 0, 0, "alarm names"},
 	{"prefix", "string", 0, 0, "alarm name prefix"},
 	{"state", "string", 0, 0, "only alarms in this state"},
-	{"insufficient_ok", "boolean", 0, 0, "INSUFFICIENT_DATA counts as ok (default true)"},
+	{"insufficient_ok", "boolean", 0, 0,
+	 "INSUFFICIENT_DATA and never evaluated (\"Unchecked\") count as ok (default true)"},
 	P_REGION,
 	P_END};
 static const pgm_param p_put_metric_filter[] = {

@@ -273,8 +273,10 @@ wait "alarms-evaluated" {
   condition = function(ctx)
     local r = cw.alarm_state { names = alarm_names(ctx), insufficient_ok = false,
                                region = ctx.params.region }
-    ctx.log(string.format("alarms: %d of %d evaluated", r.count - #r.insufficient_data, #alarm_names(ctx)))
-    return #r.insufficient_data == 0 and #r.missing == 0, { states = r.states }
+    local waiting = #r.insufficient_data + #r.unevaluated
+    ctx.log(string.format("alarms: %d of %d not evaluated yet", waiting, #alarm_names(ctx)))
+    return #r.insufficient_data == 0 and #r.unevaluated == 0 and #r.missing == 0,
+      { states = r.states }
   end,
 }
 
@@ -315,7 +317,7 @@ gate "aurora-verified" {
   check("every alarm evaluated, none firing", function(ctx)
     local r = cw.alarm_state { names = alarm_names(ctx), insufficient_ok = false,
                                region = ctx.params.region }
-    return r.ok, { in_alarm = r.in_alarm, missing = r.missing,
+    return r.ok, { in_alarm = r.in_alarm, missing = r.missing, unevaluated = r.unevaluated,
                    insufficient_data = r.insufficient_data, states = r.states }
   end),
   on_fail = "halt",
