@@ -16,6 +16,6 @@ dist_man_MANS += doc/pgmove-plugin.3
 dist_doc_DATA = doc/plugin-guide.md doc/DESIGN-core.md
 helloexampledir = $(docdir)/examples/hello
 dist_helloexample_DATA = doc/examples/hello/hello.c doc/examples/hello/Makefile \
-	doc/examples/hello/hello.lua
+	doc/examples/hello/hello.lua doc/examples/hello/test_hello.c
 EXTRA_DIST += tests/engine/test_example_plugin.sh
 TESTS += tests/engine/test_example_plugin.sh

@@ -25,6 +25,13 @@ struct pgm_call {
 	int attempt;
 };
 
+/* host_http_mock - when set (by the test host of <pgmove/plugin-test.h>),
+ * pgm_http_send asks it instead of the network: same contract as
+ * pgm_http_send. NULL in pgmove itself. */
+typedef int (*host_http_mock_fn)(pgm_call *call, const pgm_http_request *req,
+				 pgm_http_response *resp);
+extern host_http_mock_fn host_http_mock;
+
 /* host_cancel_requested - nonzero once pgm_cancel_request() ran. */
 int host_cancel_requested(void);
 /* host_deadline_passed - nonzero when the call has a deadline and it passed. */

@@ -195,6 +195,8 @@ static void fail_transport(pgm_call *call, CURLcode rc, const char *method,
 }
 
 /* pgm_http_send - see plugin.h. */
+host_http_mock_fn host_http_mock;
+
 int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response *resp)
 {
 	const char *method = req && req->method ? req->method : "GET";
@@ -214,6 +216,8 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response
 	}
 	if (pgm_check_cancel(call) < 0)
 		return -1;
+	if (host_http_mock)
+		return host_http_mock(call, req, resp);
 	pthread_once(&curl_once, curl_init);
 	if (!curl_ok || (h = curl_easy_init()) == NULL) {
 		pgm_fail(call, "http.error", 0, "http: cannot initialise libcurl");

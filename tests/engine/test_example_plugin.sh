@@ -61,7 +61,12 @@ example=$(find "$DEST" -path '*/doc/pgmove/examples/hello' -type d 2>/dev/null |
 	ok "the guide, the design note and the example are installed under docdir" ||
 	bad "installed docs: guide='$guide' design='$design' example='$example'"
 mkdir -p "$T/hello"
-cp "$example/hello.c" "$example/Makefile" "$example/hello.lua" "$T/hello/"
+cp "$example/hello.c" "$example/Makefile" "$example/hello.lua" "$example/test_hello.c" "$T/hello/"
+# its unit tests on the installed test host (<pgmove/plugin-test.h>), no pgmove program
+expect 0 "make test: the example's unit tests on the test host" \
+	make -C "$T/hello" test CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Werror'
+has "$T/out" "test_hello: all checks passed" "the example's unit tests pass"
+make -C "$T/hello" clean >/dev/null 2>&1
 expect 0 "the example builds with make and pkg-config, out of tree" \
 	make -C "$T/hello" CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror'
 has "$T/out" "-I$DEST" "the compile line took the installed header's directory from pkg-config"

@@ -14,11 +14,12 @@ equals "$unversioned" "" "every exported symbol carries a PGMOVE_ version"
 foreign=$(sed 's/@.*//' "$T/syms" | grep -v '^pgm_' | grep -v '^PGMOVE_' | tr '\n' ' ')
 equals "$foreign" "" "only pgm_ symbols are exported"
 missing=""
-for f in $(grep -o '\bpgm_[a-z0-9_]*(' "$top_srcdir/include/pgmove/plugin.h" | tr -d '(' | sort -u); do
+for f in $(cat "$top_srcdir/include/pgmove/plugin.h" "$top_srcdir/include/pgmove/plugin-test.h" |
+	grep -o '\bpgm_[a-z0-9_]*(' | tr -d '(' | sort -u); do
 	case $f in pgm_debug | pgm_info | pgm_notice | pgm_warn | pgm_error) continue ;; esac
 	grep -qx "$f@@PGMOVE_0.1" "$T/syms" || missing="$missing $f"
 done
-equals "$missing" "" "every function of plugin.h is exported as @@PGMOVE_0.1"
+equals "$missing" "" "every function of plugin.h and plugin-test.h is exported as @@PGMOVE_0.1"
 private=$(grep '@@PGMOVE_PRIVATE' "$T/syms" | sed 's/@.*//' | while read -r s; do
 	grep -q "\b$s(" "$top_srcdir/include/pgmove/plugin.h" && echo "$s"; done | tr '\n' ' ')
 equals "$private" "" "no function of plugin.h is private"
