@@ -16,7 +16,8 @@ DEST="$T/dest"
 expect 0 "make install into a staging directory (DESTDIR)" \
 	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
 	install-pkgincludeHEADERS install-pkgconfigDATA install-dist_docDATA \
-	install-dist_helloexampleDATA DESTDIR="$DEST"
+	install-dist_helloexampleDATA install-dist_pgmovesdkDATA install-dist_aclocalDATA \
+	DESTDIR="$DEST"
 
 pc=$(find "$DEST" -name pgmove.pc 2>/dev/null | head -1)
 bin=$(find "$DEST" -path '*/bin/pgmove' -type f 2>/dev/null | head -1)
@@ -71,6 +72,26 @@ expect 0 "the example builds with make and pkg-config, out of tree" \
 	make -C "$T/hello" CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror'
 has "$T/out" "-I$DEST" "the compile line took the installed header's directory from pkg-config"
 lacks "$T/out" "$top_srcdir/include|$top_builddir" "the compile line does not use the source or build tree"
+has "$T/out" "-Wl,-z,defs" "the plugin is linked with -z defs (pgmove-plugin.mk)"
+exported=$(nm -D --defined-only "$T/hello/hello.so" | awk '{ print $3 }' | tr '\n' ' ')
+equals "$exported" "hello_LTX_pgmove_plugin " "hello.so exports only its descriptor"
+# an undefined symbol is a link error with pgmove-plugin.mk, never a load error
+mkdir -p "$T/undef"
+cat >"$T/undef/undef.c" <<'CEOF'
+#include <pgmove/plugin.h>
+extern int undef_helper(void);
+static json_t *x(pgm_call *call, json_t *args)
+{
+	(void)call;
+	(void)args;
+	return json_integer(undef_helper());
+}
+static const pgm_function fns[] = { { "x", x, 0, "x", NULL }, { NULL, NULL, 0, NULL, NULL } };
+PGMOVE_PLUGIN(undef) = { .abi = PGMOVE_PLUGIN_ABI, .name = "undef", .functions = fns };
+CEOF
+printf 'PLUGIN = undef\nSRCS = undef.c\ninclude $(shell pkg-config --variable=pluginmk pgmove)\n' >"$T/undef/Makefile"
+expect 2 "pgmove-plugin.mk refuses to link a plugin with an undefined symbol" make -C "$T/undef"
+has "$T/err" "undefined reference to .undef_helper" "the linker names the symbol"
 expect 0 "make install PLUGINDIR=..." make -C "$T/hello" install PLUGINDIR="$T/plugins"
 if [ -f "$T/plugins/hello.so" ]; then ok "hello.so installed"; else bad "no $T/plugins/hello.so"; fi
 
@@ -171,5 +192,46 @@ else
 fi
 expect 5 "pgmove rollback undoes the write (exit 5: rolled back)" pgmove rollback "$(run_dir hello-example)"
 if [ -f "$T/greeting.txt" ]; then bad "greeting.txt is still there"; else ok "the undo deleted the file"; fi
+
+# An autoconf build with pgmove.m4: the plugin directory is relative to the
+# package's prefix, so an install under a scratch prefix (what distcheck
+# does) never touches the installed pgmove's plugin directory.
+aclocal_dir=$(find "$DEST" -name pgmove.m4 -path '*/aclocal/*' | head -1 | xargs dirname)
+live=$(pkg-config --variable=plugindir pgmove)
+mkdir -p "$T/ac"
+cp "$T/hello/hello.c" "$T/ac/"
+cat >"$T/ac/configure.ac" <<'ACEOF'
+AC_INIT([pgmove-hello], [1.0])
+PGMOVE_PLUGIN([0.1.0])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+ACEOF
+cat >"$T/ac/Makefile.in" <<'MKEOF'
+prefix = @prefix@
+exec_prefix = @exec_prefix@
+libdir = @libdir@
+PLUGINDIR = @pgmoveplugindir@
+PLUGIN = hello
+SRCS = hello.c
+include @PGMOVE_PLUGIN_MK@
+MKEOF
+(cd "$T/ac" && aclocal -I "$aclocal_dir" && autoconf) >"$T/out" 2>"$T/err"
+equals "$?" 0 "aclocal and autoconf take PGMOVE_PLUGIN from the installed pgmove.m4"
+(cd "$T/ac" && ./configure --prefix="$T/vendor") >"$T/out" 2>"$T/err"
+equals "$?" 0 "configure finds pgmove"
+has "$T/out" "the plugin installs into \\$\{libdir\}/pgmove" "configure says where the plugin goes"
+expect 0 "make install under the package's prefix" make -C "$T/ac" install
+[ -f "$T/vendor/lib/pgmove/hello.so" ] && ok "installed under the package's prefix" ||
+	bad "no $T/vendor/lib/pgmove/hello.so"
+[ ! -e "$live/hello.so" ] && ok "nothing went into the live plugin directory $live" ||
+	bad "hello.so appeared in $live"
+expect 0 "make uninstall" make -C "$T/ac" uninstall
+[ ! -e "$T/vendor/lib/pgmove/hello.so" ] && ok "uninstall removes the plugin" || bad "uninstall left it"
+(cd "$T/ac" && ./configure --prefix="$T/vendor" --with-pgmove-plugindir=live) >"$T/out" 2>&1
+has "$T/ac/Makefile" "^PLUGINDIR = $live\$" "--with-pgmove-plugindir=live installs into pgmove's own directory"
+sed -i 's/PGMOVE_PLUGIN(\[0.1.0\])/PGMOVE_PLUGIN([99.0])/' "$T/ac/configure.ac"
+(cd "$T/ac" && aclocal -I "$aclocal_dir" && autoconf && ./configure) >"$T/out" 2>"$T/err"
+[ $? -ne 0 ] && ok "configure fails when pgmove is older than the plugin needs" || bad "configure accepted pgmove >= 99.0"
+has "$T/err" "pgmove >= 99.0" "and says which version it needs"
 
 finish
