@@ -366,6 +366,20 @@ static json_t *message(notify *n, const json_t *ev)
 
 /* ---- delivery ------------------------------------------------------------------- */
 
+/* utf8_cut - the length of the longest prefix of s of at most max bytes
+ * that ends on a character boundary (s is valid UTF-8: it comes from the
+ * journal). */
+static size_t utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (s[n] == '\0')
+		return n;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
 /* call_plugin - PLUGIN.FN(args) in this process, within timeout_ms.
  * args is borrowed. 0, or -1 with *err a new {code, message} object. */
 static int call_plugin(const char *plugin, const char *fn, json_t *args, long long timeout_ms,
@@ -433,7 +447,7 @@ static int deliver(notify *n, target *t, const json_t *m, const char *action, js
 		json_object_set_new(args, "attempts", json_integer(3));
 		if (strcmp(action, "change") == 0) {
 			json_object_set_new(args, "summary",
-					    json_stringn(full, strnlen(full, MAX_SUMMARY)));
+					    json_stringn(full, utf8_cut(full, MAX_SUMMARY)));
 			json_object_set_new(args, "source",
 					    json_string(sget(t->config, "source")
 								? sget(t->config, "source")
@@ -451,7 +465,7 @@ static int deliver(notify *n, target *t, const json_t *m, const char *action, js
 			json_object_update(args, extra);
 			json_decref(extra);
 			json_object_set_new(args, "summary",
-					    json_stringn(full, strnlen(full, MAX_SUMMARY)));
+					    json_stringn(full, utf8_cut(full, MAX_SUMMARY)));
 			json_object_set_new(args, "source",
 					    json_string(sget(t->config, "source")
 								? sget(t->config, "source")
@@ -507,7 +521,8 @@ static int deliver(notify *n, target *t, const json_t *m, const char *action, js
 		char subject[256], *body = NULL, *dj;
 
 		args = copy_fields(t->config, keys);
-		snprintf(subject, sizeof(subject), "[pgmove] %.200s", full + 7);
+		snprintf(subject, sizeof(subject), "[pgmove] %.*s", (int)utf8_cut(full + 7, 200),
+			 full + 7);
 		dj = json_dumps(json_object_get(m, "details"), JSON_INDENT(2) | JSON_SORT_KEYS);
 		if (asprintf(&body,
 			     "%s\n\nRunbook: %s\nRun:     %s\nEvent:   %s\nRun directory: %s\n\n"

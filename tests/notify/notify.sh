@@ -156,4 +156,21 @@ for rb in pg-dump-restore rds-to-aurora-snapshot; do
 		"$RC/$(jget "$(cat "$TMP/run.out")" 'json.dumps([r["targets"] for r in j["notify"]])')" \
 		'0/[["pagerduty"], ["slack"], ["mail"]]'
 done
+# ---- long texts are cut on a character boundary (PagerDuty's summary limit, mail subjects)
+ctl reset >/dev/null
+cat >"$TMP/long.lua" <<LUA
+runbook "notify-long" { params = { key = { type = "string", env = "T_PD_KEY", secret = true },
+                                   base = { type = "string", env = "T_BASE" },
+                                   smtp = { type = "string", env = "T_SMTP" },
+                                   pw = { type = "string", env = "T_SMTP_PASSWORD", secret = true } } }
+notify { on = { "gate.failed" }, pagerduty = { routing_key = params.key, url = params.base },
+         mail = { server = params.smtp, from = "a@example.com", to = "b@example.com",
+                  username = "mailer", password = params.pw, starttls = "none" } }
+gate "g" { check(string.rep("é", 700), function() return false end) }
+LUA
+run run "$TMP/long.lua" --run-id l1
+expect_eq "a 1400-byte check name: paged anyway" \
+	"$RC/$(jget "$(ctl requests)" '[len(r["json"]["payload"]["summary"]) <= 1024 and r["json"]["payload"]["summary"].endswith("é") for r in j if r["path"]=="/v2/enqueue"]')" \
+	"4/[true]"
+expect_eq "and mailed" "$(jget "$(ctl mails)" 'len(j)')" 1
 finish
