@@ -94,12 +94,42 @@ runbook "dms-full-load-cdc" {
     source_instance = { type = "string", summary = "the source's RDS instance id: the final backup is an RDS snapshot" },
     backup_file     = { type = "string", summary = "else: the final pg_dump archive (default in the run directory)" },
     keep_dms        = { type = "boolean", default = false, summary = "keep the DMS resources at the end" },
+    -- notifications (doc/pgmove-runbook.5, notify): each target is off until its params are set
+    slack_webhook   = { type = "string", env = "PGMOVE_SLACK_WEBHOOK", secret = true, summary = "Slack incoming-webhook URL for the run's events (off when unset)" },
+    notify_mail_to  = { type = "string", env = "PGMOVE_NOTIFY_MAIL_TO", summary = "who gets mail on failures and rollbacks (off when unset)" },
+    smtp_url        = { type = "string", env = "PGMOVE_SMTP_URL", summary = "smtp://relay:587 for that mail" },
+    smtp_user       = { type = "string", env = "PGMOVE_SMTP_USER", summary = "SMTP AUTH user" },
+    smtp_password   = { type = "string", env = "PGMOVE_SMTP_PASSWORD", secret = true, summary = "SMTP AUTH password" },
+    mail_from       = { type = "string", default = "pgmove@localhost", summary = "the mail's sender" },
   },
   on_failure = function(ctx, err)
     local msg = type(err) == "table" and (tostring(err.code) .. ": " .. tostring(err.message)) or tostring(err)
     page(ctx, "failure", "pgmove dms-full-load-cdc failed at " .. tostring(ctx.step and ctx.step.name or ctx.step) .. ": " .. msg, "critical")
     return "halt"
   end,
+}
+
+-- Seed 001 section 6.2: replication failure -> PagerDuty, data inconsistency -> Slack,
+-- rollback -> mail + Slack. Breaker trips and failures already page through page() below
+-- (their own dedup keys); notify pages what they do not cover, with the run's incident
+-- resolved when the run recovers or completes. Nothing is sent until configured.
+notify {
+  on = { "gate.failed", "wait.timeout", "rollback.started" },
+  pagerduty = params.pd_routing_key and { routing_key = params.pd_routing_key, url = params.pd_url,
+                                          source = "pgmove/dms-full-load-cdc",
+                                          component = "database-migration" },
+}
+notify {
+  on = { "run.started", "run.completed", "run.failed", "step.failed", "gate.failed",
+         "approval.needed", "breaker.tripped", "wait.timeout", "rollback.started",
+         "rollback.finished" },
+  slack = params.slack_webhook and { url = params.slack_webhook },
+}
+notify {
+  on = { "run.failed", "gate.failed", "rollback.started", "rollback.finished" },
+  mail = params.notify_mail_to and params.smtp_url and {
+    server = params.smtp_url, from = params.mail_from, to = params.notify_mail_to,
+    username = params.smtp_user, password = params.smtp_password, starttls = "required" },
 }
 
 -- ---- helpers ------------------------------------------------------------------------------

@@ -139,17 +139,20 @@ expect_eq "plan names the rule, not its secrets" \
 	'0/[[["run.failed"], ["pagerduty"]]]'
 expect_no_match "no routing key in the plan" "$(cat "$TMP/run.out")" CANARY
 # ---- the shipped runbooks declare notifications, off until their params are set
-for rb in pg-dump-restore rds-to-aurora-snapshot; do
-	P=
-	[ $rb = rds-to-aurora-snapshot ] && P="-p instance=a -p cluster=b -p db_name=c -p db_user=d"
+for rb in $(cd "$top_srcdir/scripts/runbooks" && ls *.lua | sed 's/\.lua$//'); do
+	case $rb in
+	rds-to-aurora-snapshot) P="-p instance=a -p cluster=b -p db_name=c -p db_user=d" ;;
+	dms-full-load-cdc) P="-p source_host=a -p target_host=b -p db_name=c -p source_user=d -p target_user=e -p flags_url=http://f" ;;
+	*) P= ;;
+	esac
 	PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$(ls -d "$top_builddir"/plugins/*/.libs | tr '\n' ':')" \
-		PGMOVE_SOURCE=host=x PGMOVE_TARGET=host=y PGMOVE_DB_PASSWORD=x \
-		run plan "$top_srcdir/scripts/runbooks/$rb.lua" $P --json
+		PGMOVE_SOURCE=host=x PGMOVE_TARGET=host=y PGMOVE_DB_PASSWORD=x PGMOVE_SOURCE_PASSWORD=x \
+		PGMOVE_TARGET_PASSWORD=x run plan "$top_srcdir/scripts/runbooks/$rb.lua" $P --json
 	expect_eq "$rb: notify declared, every target off" \
 		"$RC/$(jget "$(cat "$TMP/run.out")" 'json.dumps([r["targets"] for r in j["notify"]])')" '0/[[], [], []]'
 	PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$(ls -d "$top_builddir"/plugins/*/.libs | tr '\n' ':')" \
-		PGMOVE_SOURCE=host=x PGMOVE_TARGET=host=y PGMOVE_DB_PASSWORD=x \
-		PGMOVE_PAGERDUTY_KEY=CANARYpd0123456789abcdef01234567 PGMOVE_SLACK_WEBHOOK=https://h.example/x \
+		PGMOVE_SOURCE=host=x PGMOVE_TARGET=host=y PGMOVE_DB_PASSWORD=x PGMOVE_SOURCE_PASSWORD=x \
+		PGMOVE_TARGET_PASSWORD=x PGMOVE_PAGERDUTY_KEY=CANARYpd0123456789abcdef01234567 PGMOVE_SLACK_WEBHOOK=https://h.example/x \
 		PGMOVE_NOTIFY_MAIL_TO=dba@example.com PGMOVE_SMTP_URL=smtp://relay:587 \
 		run plan "$top_srcdir/scripts/runbooks/$rb.lua" $P --json
 	expect_eq "$rb: on when configured" \
