@@ -459,6 +459,21 @@ static char *escape_literal(pgm_call *call, pgm_pg *pg, const char *s)
 	return lit;
 }
 
+/* quiet_statement_logging - keeps this session's statements out of the
+ * server's log (a failed CREATE SUBSCRIPTION would log its text, with the
+ * password of its connection string). Needs a superuser; a role that may
+ * not set these gets a warning, and the statement may reach the log. */
+static void quiet_statement_logging(pgm_call *call, pgm_pg *pg)
+{
+	if (pgm_pg_command(call, pg, "SET log_min_error_statement = panic", 0, NULL) < 0 ||
+	    pgm_pg_command(call, pg, "SET log_statement = 'none'", 0, NULL) < 0) {
+		pgm_warn("%s: cannot keep CREATE SUBSCRIPTION out of the server's log (%s); if it "
+			 "fails, the server logs its connection string",
+			 pgm_pg_describe(pg), pgm_error_message(call));
+		pgm_clear_error(call);
+	}
+}
+
 /* fn_create_subscription - the subscription on the subscriber, with its
  * slot on the publisher. After a crash: an existing subscription for the
  * same publication is adopted (and enabled); a slot of the same name left
@@ -543,6 +558,7 @@ static json_t *fn_create_subscription(pgm_call *call, json_t *args)
 		lit = escape_literal(call, sub, connect);
 		if (lit == NULL)
 			goto done;
+		quiet_statement_logging(call, sub);
 		snprintf(opts, sizeof(opts), "copy_data = %s%s%s", copy_data ? "true" : "false",
 			 binary ? ", binary = true" : "", streaming ? ", streaming = on" : "");
 		if (lg_commandf(call, sub,

@@ -151,6 +151,7 @@ expect 1 "a subscription whose connection fails" call logical.create_subscriptio
 	connect="host=127.0.0.1 port=1 dbname=app user=pgmove password=SeCrEt-xyz-123"
 lacks "$T/err" "SeCrEt-xyz-123" "the password is not in the error"
 lacks "$T/out" "SeCrEt-xyz-123" "nor in the output"
+lacks "$SB/log/target.log" "SeCrEt-xyz-123" "nor in the target server's log (the failed statement)"
 
 # --- drop --------------------------------------------------------------------------------------
 expect 0 "drop" call logical.drop $PAIR subscription=s1 publication=p1
