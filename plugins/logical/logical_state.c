@@ -24,7 +24,8 @@ static const char SUB_SQL[] =
 	"st.pid AS worker_pid, st.received_lsn::text AS received_lsn, "
 	"st.latest_end_lsn::text AS latest_end_lsn, "
 	"extract(epoch FROM now() - st.last_msg_send_time)::float8 AS since_last_send_s, "
-	"extract(epoch FROM now() - st.latest_end_time)::float8 AS since_latest_end_s "
+	"extract(epoch FROM now() - st.latest_end_time)::float8 AS since_latest_end_s, "
+	"array_to_string(s.subpublications, ',') AS publications "
 	"FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid "
 	"LEFT JOIN pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL "
 	"WHERE d.datname = current_database() AND s.subname = $1";
@@ -148,6 +149,53 @@ static double lag_seconds(json_t *slot, json_t *subrow)
 	return json_is_number(r) ? json_number_value(r) : -1;
 }
 
+/* Columns of the published tables on the publisher ($1: publications, a
+ * comma-separated list), as JSON for the subscriber's side of the check. */
+static const char PUB_COLUMNS_SQL[] =
+	"SELECT COALESCE(json_agg(json_build_object('t', quote_ident(pt.schemaname) || '.' || "
+	"quote_ident(pt.tablename), 'c', a.attname, 'ty', format_type(a.atttypid, a.atttypmod))), "
+	"'[]')::text AS cols "
+	"FROM pg_publication_tables pt JOIN pg_namespace n ON n.nspname = pt.schemaname "
+	"JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+	"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+	"WHERE pt.pubname = ANY (string_to_array($1, ','))";
+
+/* Which of them the subscriber lacks or types differently ($1: that JSON,
+ * $2: the subscription's oid); a published table missing from the
+ * subscription has no columns there at all. */
+static const char DRIFT_SQL[] =
+	"WITH s AS (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS t, "
+	"a.attname AS c, format_type(a.atttypid, a.atttypmod) AS ty "
+	"FROM pg_subscription_rel sr JOIN pg_class c ON c.oid = sr.srrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+	"WHERE sr.srsubid = $2::oid) "
+	"SELECT p.t AS \"table\", p.c AS \"column\", p.ty AS publisher_type, s.ty AS "
+	"subscriber_type, "
+	"CASE WHEN NOT EXISTS (SELECT 1 FROM s s2 WHERE s2.t = p.t) THEN 'table not subscribed "
+	"(ALTER SUBSCRIPTION ... REFRESH PUBLICATION)' WHEN s.ty IS NULL THEN 'column missing on "
+	"the subscriber' ELSE 'type differs' END AS problem "
+	"FROM json_to_recordset($1::json) AS p(t text, c text, ty text) "
+	"LEFT JOIN s ON s.t = p.t AND s.c = p.c WHERE s.ty IS DISTINCT FROM p.ty ORDER BY 1, 2";
+
+/* schema_drift - the published columns the subscriber cannot apply (DDL
+ * made on the publisher only, a table added to the publication): a new
+ * array, NULL with the error set. */
+static json_t *schema_drift(pgm_call *call, pgm_pg *pub, pgm_pg *sub, json_t *subrow)
+{
+	const char *p1[1] = {json_string_value(json_object_get(subrow, "publications"))};
+	const char *p2[2];
+	json_t *r = lg_row(call, pub, PUB_COLUMNS_SQL, 1, p1), *out;
+
+	if (r == NULL)
+		return NULL;
+	p2[0] = json_string_value(json_object_get(r, "cols"));
+	p2[1] = json_string_value(json_object_get(subrow, "oid"));
+	out = pgm_pg_query_json(call, sub, DRIFT_SQL, 2, p2);
+	json_decref(r);
+	return out;
+}
+
 /* lg_fn_status - per-table sync state, initial copy progress, lag in bytes
  * and seconds from both sides, slot health and inactive slots. */
 json_t *lg_fn_status(pgm_call *call, json_t *args)
@@ -155,7 +203,7 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 	pgm_pg *pub = NULL, *sub = NULL;
 	const char *name;
 	json_t *subrow = NULL, *slot = NULL, *tables = NULL, *copy = NULL, *inactive = NULL;
-	json_t *out = NULL, *t, *problems = json_array();
+	json_t *drift = NULL, *out = NULL, *t, *problems = json_array();
 	long ready = 0;
 	size_t i;
 	const char *p[1];
@@ -196,6 +244,21 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 				     0, NULL);
 	if (inactive == NULL)
 		goto done;
+	drift = schema_drift(call, pub, sub, subrow);
+	if (drift == NULL)
+		goto done;
+	if (json_array_size(drift) > 0)
+		json_array_append_new(
+			problems,
+			json_sprintf("%zu published columns cannot be applied (DDL on the "
+				     "publisher only?): first %s.%s: %s",
+				     json_array_size(drift),
+				     json_string_value(
+					     json_object_get(json_array_get(drift, 0), "table")),
+				     json_string_value(
+					     json_object_get(json_array_get(drift, 0), "column")),
+				     json_string_value(json_object_get(json_array_get(drift, 0),
+								       "problem"))));
 	json_array_foreach(tables, i, t) if (strcmp(json_string_value(json_object_get(t, "state")),
 						    "r") == 0) ready++;
 	if (!json_is_string(json_object_get(slot, "name")))
@@ -214,7 +277,7 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 						   "(see the subscriber's log)",
 						   name));
 	out = json_pack(
-		"{s:s, s:b, s:b, s:O, s:I, s:I, s:b, s:O, s:I, s:f, s:O, s:O, s:O, s:O, s:b}",
+		"{s:s, s:b, s:b, s:O, s:I, s:I, s:b, s:O, s:I, s:f, s:O, s:O, s:O, s:O, s:O, s:b}",
 		"subscription", name, "enabled", json_is_true(json_object_get(subrow, "enabled")),
 		"worker_running", !json_is_null(json_object_get(subrow, "worker_pid")), "tables",
 		tables, "tables_total", (json_int_t)json_array_size(tables), "tables_ready",
@@ -223,9 +286,11 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 		copy, "lag_bytes",
 		(json_int_t)json_integer_value(json_object_get(slot, "lag_bytes")), "lag_seconds",
 		lag_seconds(slot, subrow), "slot", slot, "subscriber", subrow, "inactive_slots",
-		inactive, "problems", problems, "healthy", json_array_size(problems) == 0);
+		inactive, "schema_drift", drift, "problems", problems, "healthy",
+		json_array_size(problems) == 0);
 done:
 	json_decref(problems);
+	json_decref(drift);
 	json_decref(subrow);
 	json_decref(slot);
 	json_decref(tables);

@@ -324,6 +324,10 @@ gate "verified-at-fence" {
                             jobs = ctx.params.jobs }
     return r.equal, { rows_source = r.rows_source, mismatches = r.mismatches }
   end),
+  check("no DDL slipped in: the target has every object of the source", function(ctx)
+    local r = sum.inventory { source = ctx.params.source, target = ctx.params.target }
+    return r.equal, r
+  end),
   check("target sequences at least the source's", function(ctx)
     local r = sum.sequences { source = ctx.params.source, target = ctx.params.target,
                               target_ahead_ok = true }

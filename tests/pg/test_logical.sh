@@ -89,6 +89,16 @@ equals "$(jq '[d["tables_total"], d["tables_ready"], d["healthy"]]')" '[6, 6, tr
 equals "$(jq 'd["slot"]["wal_status"]')" reserved "slot health is reported"
 equals "$(psql_tgt 'SELECT count(*) FROM transactions')" 2000 "the initial copy brought the rows"
 
+# DDL on the source alone: the apply cannot go on; status says so.
+psql_src "ALTER TABLE settings ADD COLUMN extra int"
+expect 0 "status after DDL on the source only" call logical.status $PAIR subscription=s1
+equals "$(jq '[(x["table"], x["column"], x["problem"]) for x in d["schema_drift"]]')" \
+	'[["public.settings", "extra", "column missing on the subscriber"]]' "the drift names the column"
+equals "$(jq 'd["healthy"]')" false "the subscription is not healthy"
+psql_tgt "ALTER TABLE settings ADD COLUMN extra int"
+expect 0 "status after the same DDL on the target" call logical.status $PAIR subscription=s1
+equals "$(jq '[d["schema_drift"], d["healthy"]]')" '[[], true]' "healthy again"
+
 # --- positions and wait_applied -----------------------------------------------------
 expect 0 "lsn" call logical.lsn $PAIR subscription=s1
 equals "$(jq 'sorted(k for k in d if k.endswith("_lsn"))')" \
