@@ -177,4 +177,19 @@ expect 0 "drop of a slot whose target is gone" call logical.drop \
 equals "$(psql_src 'SELECT count(*) FROM pg_replication_slots')" 0 "the orphan slot is gone"
 expect 1 "drop without a server" call logical.drop subscription=s1
 has "$T/err" "args.invalid" "is refused"
+
+# --- preflight on a source that cannot publish ----------------------------------------------
+# wal_level=replica, and its only replication slot taken.
+as_admin "$SB_PORT" "ALTER SYSTEM SET wal_level = replica"
+as_admin "$SB_PORT" "ALTER SYSTEM SET max_replication_slots = 1"
+. "$SB/sandbox.conf"
+runuser -u "$SANDBOX_USER" -- "$SANDBOX_BINDIR/pg_ctl" -D "$SB/source" -w -m fast restart \
+	-l "$SB/log/source.log" >/dev/null 2>&1 || bad "the source did not restart"
+as_admin "$SB_PORT" "SELECT pg_create_physical_replication_slot('standby1')" >/dev/null
+expect 0 "preflight against it" call logical.preflight $PAIR
+equals "$(jq 'd["ok"]')" false "it is not ok"
+equals "$(jq '[p["check"] for p in d["problems"] if p["side"] == "publisher"]')" \
+	'["wal_level", "max_replication_slots"]' "wal_level and the slots are the publisher's problems"
+has "$T/out" "set wal_level = logical and restart" "the fix says what to set"
+has "$T/out" "no free replication slot \\(1 of 1 used\\)" "the slot count is given"
 finish
