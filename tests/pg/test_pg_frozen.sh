@@ -56,9 +56,22 @@ wait_exit() {
 	return 0
 }
 
+# Under valgrind (PGMOVE_VALGRIND=1) pgmove runs in the same process (libtool
+# and valgrind exec), only slower: SLACK seconds more for each bound.
+if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
+	set -- "$top_builddir/libtool" --mode=execute valgrind -q --error-exitcode=99 \
+		--leak-check=full --errors-for-leak-kinds=definite "$PGMOVE_BIN"
+	SLACK=6
+else
+	set -- "$PGMOVE_BIN"
+	SLACK=0
+fi
+PGMOVE_CMD=$*
+
 # start_compare ARGS... - checksum.compare in the background; its pid in CPID.
 start_compare() {
-	(exec "$PGMOVE_BIN" call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
+	# shellcheck disable=SC2086 # PGMOVE_CMD holds no spaces within words
+	(exec $PGMOVE_CMD call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
 		target=@env:PGMOVE_TARGET jobs=1 >"$T/out" 2>"$T/err") &
 	CPID=$!
 	echo $CPID >>"$T/bg.pids"
@@ -67,8 +80,9 @@ start_compare() {
 # --- the deadline -----------------------------------------------------------
 lock_target
 start=$(date +%s)
-start_compare --timeout 4s
-sleep 1.5
+TO=$((4 + 2 * SLACK))
+start_compare --timeout ${TO}s
+sleep $((2 + SLACK))
 # While the compare waits: its connection has a keepalive timer of at most
 # 30 s (libpq's own default is the system's: two hours).
 ss -tnopH state established "( dport = :$TPORT )" >"$T/ss" 2>&1
@@ -82,12 +96,12 @@ freeze
 if wait_exit $CPID 20; then
 	elapsed=$(($(date +%s) - start))
 	equals "$RC" 1 "compare against a frozen server fails at its deadline"
-	[ "$elapsed" -le 9 ] && ok "it failed after ${elapsed}s (--timeout 4s)" ||
-		bad "it failed after ${elapsed}s (--timeout 4s)"
-	has "$T/err" "timed out after 4s" "the error says the call timed out"
+	[ "$elapsed" -le $((TO + 5 + SLACK)) ] && ok "it failed after ${elapsed}s (--timeout ${TO}s)" ||
+		bad "it failed after ${elapsed}s (--timeout ${TO}s)"
+	has "$T/err" "timed out after ${TO}s" "the error says the call timed out"
 	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
 else
-	bad "compare still running 20s after its 4s deadline with a frozen target"
+	bad "compare still running 20s after its ${TO}s deadline with a frozen target"
 fi
 thaw
 kill "$LOCKER" 2>/dev/null
@@ -96,14 +110,14 @@ wait "$LOCKER" 2>/dev/null
 # --- SIGTERM ------------------------------------------------------------------
 lock_target
 start_compare
-sleep 1.5
+sleep $((2 + SLACK))
 freeze
 kill -TERM $CPID
 start=$(date +%s)
 if wait_exit $CPID 15; then
 	elapsed=$(($(date +%s) - start))
 	equals "$RC" 1 "SIGTERM stops a compare waiting on a frozen server"
-	[ "$elapsed" -le 4 ] && ok "it stopped ${elapsed}s after SIGTERM" ||
+	[ "$elapsed" -le $((4 + SLACK)) ] && ok "it stopped ${elapsed}s after SIGTERM" ||
 		bad "it stopped ${elapsed}s after SIGTERM"
 	has "$T/err" "cancelled by SIGTERM" "the error says it was cancelled by SIGTERM"
 else
@@ -120,14 +134,14 @@ wait "$LOCKER" 2>/dev/null
 # first attempt waited forever).
 freeze
 start=$(date +%s)
-(exec "$PGMOVE_BIN" call --log-format plain pg.query \
+(exec $PGMOVE_CMD call --log-format plain pg.query \
 	"conninfo=$PGMOVE_TARGET connect_timeout=2" "sql=SELECT 1" >"$T/out" 2>"$T/err") &
 CPID=$!
 echo $CPID >>"$T/bg.pids"
 if wait_exit $CPID 20; then
 	elapsed=$(($(date +%s) - start))
 	equals "$RC" 1 "connecting to a frozen server fails"
-	[ "$elapsed" -le 16 ] && ok "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)" ||
+	[ "$elapsed" -le $((16 + SLACK)) ] && ok "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)" ||
 		bad "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)"
 	has "$T/err" "no answer from the server within 2 s" "the error says the server did not answer"
 	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
