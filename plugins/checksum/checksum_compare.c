@@ -80,6 +80,7 @@ typedef struct tbl {
 	char **kpre;      /* written before a key parameter "$n"...    */
 	char **kcast;     /* ...and after it ("::type", "::type COLLATE "C"") */
 	int null_keys;    /* the target may hold NULL keys (no such key) */
+	int unindexed;    /* a key compared in another order than its index's */
 	int unpopulated[2]; /* a materialized view without data       */
 	int matview;
 	char *rowhash;    /* the row hash expression                   */
@@ -481,19 +482,20 @@ static int plan_table(ctx *x, tbl *t, json_t *srow, json_t *trow)
 					     force_c ? " COLLATE \"C\"" : "") < 0;
 			if (r)
 				return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+			t->unindexed |= utf8 || as_text || force_c;
 			if (utf8)
 				add_problem(t, "key column %s: server encodings differ; ranges compared "
-					       "as UTF-8 bytes (collations differ, no index use)",
+					       "as UTF-8 bytes (collations differ; one chunk, no index use)",
 					    c->name);
 			else if (as_text)
 				add_problem(t, "key column %s: enum labels are in another order on the "
 					       "target; ranges compared by label text (collations "
-					       "ignored, no index use)",
+					       "ignored; one chunk, no index use)",
 					    c->name);
 			else if (force_c)
 				add_problem(t, "key column %s: collations differ between the servers "
 					       "(definition or version); ranges compared bytewise "
-					       "(no index use)",
+					       "(one chunk, no index use)",
 					    c->name);
 		}
 	}
@@ -615,7 +617,8 @@ static char **chunk_hi(const tbl *t, int i)
 /* sample_bounds - chunk boundaries of t: the quantiles of a TABLESAMPLE of
  * the source's keys, computed on the server (~est/chunk_rows chunks; about
  * ten sampled pages per chunk keep them balanced without a full scan).
- * Small tables and tables without a key are one chunk. */
+ * Small tables, tables without a key and tables whose key is compared in
+ * another order than its index's (t->unindexed) are one chunk. */
 static int sample_bounds(ctx *x, tbl *t)
 {
 	double want_chunks, pct;
@@ -627,7 +630,9 @@ static int sample_bounds(ctx *x, tbl *t)
 	const char *p[2];
 
 	t->nb = 0;
-	if (t->nkey == 0 || t->est <= (double)x->chunk_rows * 1.5)
+	/* Without an index for the order the ranges are compared in, every
+	 * chunk would scan the whole table: one scan of it is the least. */
+	if (t->nkey == 0 || t->unindexed || t->est <= (double)x->chunk_rows * 1.5)
 		return 0;
 	want_chunks = ceil(t->est / (double)x->chunk_rows);
 	if (want_chunks > 1000000)
