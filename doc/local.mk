@@ -17,5 +17,11 @@ dist_doc_DATA = doc/plugin-guide.md doc/DESIGN-core.md
 helloexampledir = $(docdir)/examples/hello
 dist_helloexample_DATA = doc/examples/hello/hello.c doc/examples/hello/Makefile \
 	doc/examples/hello/hello.lua doc/examples/hello/test_hello.c
+# the C++ and Rust examples (doc/plugin-guide.md, "Plugins in C++ and Rust")
+cxxexampledir = $(docdir)/examples/cxx
+dist_cxxexample_DATA = doc/examples/cxx/flags.cc doc/examples/cxx/test_flags.cc \
+	doc/examples/cxx/Makefile
+rustexampledir = $(docdir)/examples/rust
+dist_rustexample_DATA = doc/examples/rust/hello_rs.rs doc/examples/rust/Makefile
 EXTRA_DIST += tests/engine/test_example_plugin.sh
 TESTS += tests/engine/test_example_plugin.sh

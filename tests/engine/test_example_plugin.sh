@@ -17,6 +17,7 @@ expect 0 "make install into a staging directory (DESTDIR)" \
 	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
 	install-pkgincludeHEADERS install-pkgconfigDATA install-dist_docDATA \
 	install-dist_helloexampleDATA install-dist_pgmovesdkDATA install-dist_aclocalDATA \
+	install-dist_cxxexampleDATA install-dist_rustexampleDATA \
 	DESTDIR="$DEST"
 
 pc=$(find "$DEST" -name pgmove.pc 2>/dev/null | head -1)
@@ -233,5 +234,33 @@ sed -i 's/PGMOVE_PLUGIN(\[0.1.0\])/PGMOVE_PLUGIN([99.0])/' "$T/ac/configure.ac"
 (cd "$T/ac" && aclocal -I "$aclocal_dir" && autoconf && ./configure) >"$T/out" 2>"$T/err"
 [ $? -ne 0 ] && ok "configure fails when pgmove is older than the plugin needs" || bad "configure accepted pgmove >= 99.0"
 has "$T/err" "pgmove >= 99.0" "and says which version it needs"
+
+# The C++ and Rust examples, from their installed copies, loaded and called
+# by the installed pgmove.
+cxx=$(find "$DEST" -path '*/doc/pgmove/examples/cxx' -type d | head -1)
+rs=$(find "$DEST" -path '*/doc/pgmove/examples/rust' -type d | head -1)
+mkdir -p "$T/cxx" "$T/rs"
+cp "$cxx"/* "$T/cxx/" && cp "$rs"/* "$T/rs/"
+CXXW='-O1 -g -std=c++17 -Wall -Wextra -Werror'
+expect 0 "the C++ example builds with pgmove-plugin.mk" make -C "$T/cxx" CXXFLAGS="$CXXW"
+has "$T/out" "^(g\+\+|c\+\+) .*-shared -o flags.so" "it is linked with the C++ compiler"
+equals "$(nm -D --defined-only "$T/cxx/flags.so" | awk '{ print $3 }' | tr '\n' ' ')" \
+	"flags_LTX_pgmove_plugin " "flags.so exports only its descriptor"
+expect 0 "the C++ example's unit tests (C++ on the test host)" make -C "$T/cxx" test CXXFLAGS="$CXXW"
+has "$T/out" "test_flags: all checks passed" "they pass"
+cp "$T/cxx/flags.so" "$T/plugins/"
+expect 1 "pgmove calls the C++ plugin: a thrown exception is the call's error" \
+	pgmove call flags.get flag=a/b --json
+has "$T/out" '"code": "args.invalid"' "std::invalid_argument became args.invalid"
+expect 1 "the C++ plugin's HTTP goes through the host" pgmove call flags.get flag=x url=http://127.0.0.1:1 --json
+has "$T/out" '"code": "http.connect"' "a refused connection is http.connect"
+expect 0 "the Rust example builds with rustc alone (no cargo, no crates)" make -C "$T/rs"
+equals "$(nm -D --defined-only "$T/rs/hello_rs.so" | awk '{ print $3 }' | tr '\n' ' ')" \
+	"hello_rs_LTX_pgmove_plugin " "hello_rs.so exports only its descriptor"
+cp "$T/rs/hello_rs.so" "$T/plugins/"
+expect 0 "pgmove calls the Rust plugin" pgmove call hello_rs.greet name=Rust --json
+has "$T/out" '"message": "Hello, Rust! \(from Rust\)"' "it answers"
+expect 1 "a Rust panic is the call's error, not a crash" pgmove call hello_rs.greet name=panic --json
+has "$T/out" '"code": "hello_rs.panic"' "the panic became hello_rs.panic"
 
 finish
