@@ -237,7 +237,10 @@ const char *cli_pos(cli_args *a, int i)
 
 int cli_json_out(const json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	/* the journal's redaction: registered secrets and secret keys' values */
+	json_t *red = pgm_redact_json(v);
+	char *s = json_dumps(red ? red : v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	json_decref(red);
 	if (s) {
 		char *r = pgm_redact(s);
 		fputs(r ? r : s, stdout);

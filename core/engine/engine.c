@@ -391,6 +391,38 @@ static char *crash_prepare(const char *node, const char *full, int attempt)
 	return text;
 }
 
+/* mark_secret_args - a runbook param that is not secret but whose value
+ * is handed to a parameter the plugin declares secret becomes secret: the
+ * value is registered (loader_check_args did), and param.secret is
+ * journaled so status and report mask the value journaled at run.start
+ * (secret_by_use keeps it out of run.start when the source shows it). 0 or
+ * -1 when the journal could not be written. */
+static int mark_secret_args(engine *e, const char *pname, const pgm_function *f, json_t *args)
+{
+	for (const pgm_param *q = f->params; q && q->name; q++) {
+		json_t *v = json_object_get(args, q->name);
+		const char *name;
+		json_t *pv;
+		if (!q->secret || !json_is_string(v))
+			continue;
+		json_object_foreach(e->st->params, name, pv)
+		{
+			if (!json_is_string(pv) || !json_equal(pv, v))
+				continue;
+			char full[256];
+			snprintf(full, sizeof(full), "%s.%s %s", pname, f->name, q->name);
+			pgm_warn("param %s is passed to secret parameter %s: from now on it is "
+				 "masked; declare it secret = true in the runbook",
+				 name, full);
+			if (emit(e, json_pack("{s:s, s:s, s:s}", "ev", "param.secret", "param", name,
+					      "to", full)) != 0)
+				return -1;
+			break; /* e->st->params changed: one at a time */
+		}
+	}
+	return 0;
+}
+
 /* exec_call - a plugin function called from runbook code (see
  * runbook_call_fn). */
 static int exec_call(lua_State *L, void *user)
@@ -415,6 +447,10 @@ static int exec_call(lua_State *L, void *user)
 		return raise_error(L, "args.invalid", 0, "%s", err);
 	}
 	const char *node = e->node >= 0 ? e->st->nodes[e->node].name : NULL;
+	if (mark_secret_args(e, pname, f, args) != 0) {
+		json_decref(args);
+		return raise_error(L, "pgmove.journal", 0, "cannot write the journal");
+	}
 	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_check) {
 		json_decref(args);
 		return raise_error(L, "runbook.irreversible", 0,
@@ -1409,6 +1445,156 @@ static int approver_ok(const runbook *rb, const char *node, const char *user)
 	return 1;
 }
 
+/* ---------------------------------------------------------------------
+ * Params that become secret by use (a plain param handed to a plugin
+ * parameter declared secret)
+ * ------------------------------------------------------------------- */
+
+/* secret_arg_names - the names of the secret parameters of every function
+ * of every plugin the runbook loaded (an object name -> "plugin.function").
+ * New reference. */
+static json_t *secret_arg_names(runbook *rb)
+{
+	lua_State *L = rb->L;
+	json_t *names = json_object();
+	char err[1024];
+	lua_rawgeti(L, LUA_REGISTRYINDEX, rb->decl_ref); /* decl (sp += 1) */
+	lua_getfield(L, -1, "plugins");                  /* (sp += 1) */
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L); /* (sp += 1) */
+		while (lua_next(L, -2)) {
+			const char *pname = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+			const pgm_plugin *p = pname ? loader_get(pname, err, sizeof(err)) : NULL;
+			for (const pgm_function *f = p ? p->functions : NULL; f && f->name; f++)
+				for (const pgm_param *q = f->params; q && q->name; q++)
+					if (q->secret && !json_object_get(names, q->name)) {
+						char full[256];
+						snprintf(full, sizeof(full), "%s.%s", pname, f->name);
+						json_object_set_new(names, q->name, json_string(full));
+					}
+			lua_pop(L, 1); /* the value (sp -= 1) */
+		}
+	}
+	lua_pop(L, 2); /* plugins, decl (sp -= 2) */
+	return names;
+}
+
+static int ident_char(char c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* secret_by_use - the runbook params that are not declared secret but that
+ * the runbook's source hands to a secret plugin parameter, written
+ * KEY = <x>.params.NAME, KEY = params.NAME or KEY = <x>.params["NAME"]
+ * (KEY a secret parameter of a plugin function it loaded): an object
+ * NAME -> "plugin.function KEY". New reference (empty when none). */
+static json_t *secret_by_use(runbook *rb)
+{
+	json_t *found = json_object();
+	json_t *keys = secret_arg_names(rb);
+	FILE *f = json_object_size(keys) ? fopen(rb->path, "re") : NULL;
+	char *src = NULL;
+	size_t cap = 0;
+	ssize_t len = f ? getdelim(&src, &cap, '\0', f) : -1;
+	if (f)
+		fclose(f);
+	for (ssize_t i = 0; len > 0 && i + 7 < len; i++) {
+		if (strncmp(src + i, "params", 6) != 0 || (i > 0 && ident_char(src[i - 1]) &&
+							   src[i - 1] != '.'))
+			continue;
+		/* the param name after params. or params["...'] */
+		const char *q = src + i + 6, *name = NULL;
+		size_t nlen = 0;
+		if (*q == '.') {
+			name = ++q;
+			while (ident_char(*q))
+				q++;
+			nlen = (size_t)(q - name);
+		} else if (*q == '[' && (q[1] == '"' || q[1] == '\'')) {
+			char quote = q[1];
+			name = q + 2;
+			q = strchr(name, quote);
+			nlen = q ? (size_t)(q - name) : 0;
+		}
+		if (!nlen || nlen > 128)
+			continue;
+		/* back over "<x>." and blanks to "=", then to KEY */
+		ssize_t k = i;
+		if (k > 0 && src[k - 1] == '.') {
+			k--;
+			while (k > 0 && ident_char(src[k - 1]))
+				k--;
+		}
+		while (k > 0 && (src[k - 1] == ' ' || src[k - 1] == '\t'))
+			k--;
+		if (k < 2 || src[k - 1] != '=' || strchr("=~<>", src[k - 2]))
+			continue;
+		k--;
+		while (k > 0 && (src[k - 1] == ' ' || src[k - 1] == '\t'))
+			k--;
+		ssize_t kend = k;
+		while (k > 0 && ident_char(src[k - 1]))
+			k--;
+		if (k == kend || kend - k > 127)
+			continue;
+		char key[128], pname[130];
+		snprintf(key, sizeof(key), "%.*s", (int)(kend - k), src + k);
+		snprintf(pname, sizeof(pname), "%.*s", (int)nlen, name);
+		json_t *where = json_object_get(keys, key);
+		json_t *spec = json_object_get(rb->params, pname);
+		if (!where || !spec || json_is_true(json_object_get(spec, "secret")) ||
+		    json_object_get(found, pname))
+			continue;
+		json_object_set_new(found, pname,
+				    json_sprintf("%s %s", json_string_value(where), key));
+	}
+	free(src);
+	json_decref(keys);
+	return found;
+}
+
+/* hide_secret_by_use - takes the params that are secret by use out of the
+ * public params (pub, may be NULL) and registers their values as secrets;
+ * on resume (resuming), each must be given again (-p or its env variable):
+ * it was never journaled, and its default must not stand in for it
+ * silently. 0, or -1 after logging. */
+static int hide_secret_by_use(engine *e, json_t *pub, int resuming)
+{
+	json_t *use = secret_by_use(e->rb), *how;
+	const char *name;
+	int rc = 0;
+	json_object_foreach(use, name, how)
+	{
+		json_t *v = json_object_get(e->params, name);
+		json_t *dflt = json_object_get(json_object_get(e->rb->params, name), "default");
+		/* nothing to hide in no value, an empty one, or the runbook's default */
+		if (!resuming && (!v || json_is_null(v) || (dflt && json_equal(v, dflt)) ||
+				  (json_is_string(v) && !*json_string_value(v))))
+			continue;
+		if (json_is_string(v))
+			pgm_secret_add(json_string_value(v));
+		if (pub)
+			json_object_del(pub, name);
+		const char *env = json_string_value(
+			json_object_get(json_object_get(e->rb->params, name), "env"));
+		if (resuming && !json_object_get(e->st->params, name) &&
+		    !json_object_get(e->o->cli_params, name) && !(env && getenv(env))) {
+			pgm_error("param %s is passed to secret parameter %s, so it was not journaled: "
+				  "give it again with %s%s%s",
+				  name, json_string_value(how), env ? "the environment variable " : "-p ",
+				  env ? env : name, env ? "" : "=...");
+			rc = -1;
+		} else if (!resuming) {
+			pgm_warn("param %s is passed to secret parameter %s: it is treated as secret "
+				 "(not journaled; give it again on resume); declare it secret = true",
+				 name, json_string_value(how));
+		}
+	}
+	json_decref(use);
+	return rc;
+}
+
 /* journal_cli_approvals - journals every --approve at once, before the run
  * reaches it, so an interruption cannot lose an approval the operator gave
  * (resume then finds it in the journal). 0 or an exit code. */
@@ -1535,6 +1721,7 @@ static int create_run(engine *e, const char *run_id)
 		return rc;
 	e->st = state_new();
 	json_t *pub = params_public(e->rb->params, e->params);
+	hide_secret_by_use(e, pub, 0);
 	json_t *start = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:O}", "ev",
 				  "run.start", "run", run_id, "runbook", e->rb->name, "file",
 				  e->rb->path, "hash", e->rb->hash, "pgmove", VERSION, "by",
@@ -1746,11 +1933,48 @@ static int reopen(engine *e, const char *run_dir)
 	if (rc)
 		return rc;
 	warn_cli_secrets(e->rb, e->o->cli_params);
-	e->params = params_resolve(e->rb->params, e->o->cli_params, e->st->params, err, sizeof(err));
+	/* a param masked by param.secret was not kept: it must be given again */
+	json_t *prev = json_deep_copy(e->st->params), *masked = json_array(), *pv;
+	const char *pn;
+	void *tmp;
+	json_object_foreach_safe(prev, tmp, pn, pv)
+	{
+		if (json_is_string(pv) && strcmp(json_string_value(pv), "********") == 0) {
+			json_array_append_new(masked, json_string(pn));
+			json_object_del(prev, pn);
+		}
+	}
+	e->params = params_resolve(e->rb->params, e->o->cli_params, prev, err, sizeof(err));
+	json_decref(prev);
 	if (!e->params) {
+		json_decref(masked);
 		pgm_error("runbook %s: %s", e->rb->name, err);
 		return PGMOVE_EXIT_USAGE;
 	}
+	size_t k;
+	json_t *m;
+	rc = 0;
+	json_array_foreach(masked, k, m)
+	{
+		const char *name = json_string_value(m);
+		const char *env = json_string_value(
+			json_object_get(json_object_get(e->rb->params, name), "env"));
+		json_t *v = json_object_get(e->params, name);
+		if (json_is_string(v))
+			pgm_secret_add(json_string_value(v));
+		if (!json_object_get(e->o->cli_params, name) && !(env && getenv(env))) {
+			pgm_error("param %s was passed to a secret plugin parameter, so it is masked "
+				  "in the journal: give it again with %s%s%s",
+				  name, env ? "the environment variable " : "-p ", env ? env : name,
+				  env ? "" : "=...");
+			rc = PGMOVE_EXIT_USAGE;
+		}
+	}
+	json_decref(masked);
+	if (rc)
+		return rc;
+	if (hide_secret_by_use(e, NULL, 1) != 0)
+		return PGMOVE_EXIT_USAGE;
 	if (check_approvals(e->rb, e->o->approvals) != 0)
 		return PGMOVE_EXIT_USAGE;
 	return 0;

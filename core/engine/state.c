@@ -255,6 +255,13 @@ void state_apply(run_state *st, const json_t *ev)
 		st->status = RUN_RUNNING;
 		return;
 	}
+	if (strcmp(type, "param.secret") == 0) {
+		/* a plain param found handed to a secret plugin parameter */
+		const char *name = json_string_value(json_object_get(ev, "param"));
+		if (name && json_object_get(st->params, name))
+			json_object_set_new(st->params, name, json_string("********"));
+		return;
+	}
 	if (strcmp(type, "run.resume") == 0) {
 		st->status = RUN_RUNNING;
 		st->resumes++;

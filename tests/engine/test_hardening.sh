@@ -172,4 +172,32 @@ PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$top_builddir/plugins" \
 	expect 0 "item 21: plan shows the gate's timeout" pgmove plan "$RUNBOOKS/refused.lua"
 has "$T/out" "gate +reachable .*timeout 3s" "item 21: plan prints it"
 
+# --- item 30: a plain param handed to a plugin's secret param is secret
+rm -rf "$PGMOVE_STATE_DIR"
+expect 3 "item 30: a run passing plain params to a secret plugin param" \
+	pgmove run "$RB" -p dir="$T/d" -p key=canary-key-4711 -p key2=canary-two-0815 \
+	--approve first --run-id sec
+has "$T/err" "param key is passed to secret parameter testplug.secret password" \
+	"item 30: the run says key is treated as secret"
+has "$T/err" "param key2 is passed to secret parameter" "item 30: and key2, once it is seen"
+lacks "$T/err" "canary-" "item 30: the log shows neither value"
+if grep -q "canary-key-4711" "$(run_dir harden)/journal.jsonl"; then
+	bad "item 30: key is in the journal"
+else ok "item 30: key is nowhere in the journal (not in run.start)"; fi
+equals "$(journal_events harden param.secret)" 1 "item 30: key2 is journaled as secret by use"
+for cmd in "status sec" "status sec --json" "report sec" "report sec --json"; do
+	# shellcheck disable=SC2086
+	expect 0 "item 30: $cmd" pgmove $cmd
+	lacks "$T/out" "canary-" "item 30: $cmd shows neither value"
+done
+pgmove approve sec late >/dev/null 2>&1
+expect 2 "item 30: resume without the values" pgmove resume sec
+has "$T/err" "param key2? .*give it again with -p key2?=" "item 30: resume asks for them again"
+expect 0 "item 30: resume with them" pgmove resume sec -p key=canary-key-4711 -p key2=canary-two-0815
+lacks "$T/err" "canary-" "item 30: the resumed run's log shows neither value"
+expect 0 "item 30: pgmove call with a secret-keyed value" \
+	pgmove call testplug.echo 'value={"session_token":"canary-tok-123","n":1}'
+lacks "$T/out" "canary-tok" "item 30: pgmove call masks it as the journal does"
+has "$T/out" '"n": 1' "item 30: and prints the rest"
+
 finish

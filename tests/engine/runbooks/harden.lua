@@ -9,6 +9,7 @@ runbook "harden" {
     dir = { type = "string", required = true, summary = "scratch directory" },
     ms  = { type = "integer", default = 0, summary = "how long the nap step sleeps" },
     key = { type = "string", default = "", summary = "passed to a secret plugin param" },
+    key2 = { type = "string", default = "", summary = "passed to one through a local" },
   },
 }
 
@@ -17,6 +18,8 @@ step "nap" {
   idempotent = true,
   run = function(ctx)
     if ctx.params.key ~= "" then t.secret { password = ctx.params.key } end
+    local k2 = ctx.params.key2
+    if k2 ~= "" then t.secret { password = k2 } end
     return t.sleep { ms = ctx.params.ms, marker = ctx.params.dir .. "/nap" }
   end,
 }
