@@ -121,7 +121,11 @@ const pgmove_command pgmove_commands[] = {
 	  "The run stops at an approval that was not given in advance (exit 3), at a failed "
 	  "gate whose on_fail is halt (exit 4), or at a failed step (exit 1, or 5 if the "
 	  "runbook rolls back on failure). SIGINT or SIGTERM cancel the running call, journal "
-	  "the interruption and exit 3.",
+	  "the interruption and exit 3.\n\n"
+	  "The run directory is created atomically: its journal and first event are written "
+	  "under a hidden name (RUNBOOK/.new-ID.PID) that is then renamed, so a kill leaves no "
+	  "run or a whole one; a hidden directory left by a kill is removed by a later run. "
+	  "Approvals given with --approve are journaled at once.",
 	  run_opts, 1, 1, pgmove_cmd_run },
 	{ "plan", "RUNBOOK.lua [options]", "check a runbook and print its plan",
 	  "Loads the runbook without running anything (loading has no side effects) and prints "
@@ -138,15 +142,18 @@ const pgmove_command pgmove_commands[] = {
 	  "gate is evaluated again. A wait continues with its original deadline. A run that was "
 	  "rolled back starts over from its first node. The runbook must be unchanged unless "
 	  "--accept-changed-runbook is given, and so must the plugins it loads (name, version, "
-	  "SHA-256 journaled at the start) unless --accept-changed-plugins is given. Secret parameters are read again from the "
-	  "environment.",
+	  "SHA-256 journaled at the start) unless --accept-changed-plugins is given. Secret "
+	  "parameters, and parameters the runbook passes to a plugin parameter declared secret, "
+	  "are read again from the environment (or -p). A completed run is reported as such. "
+	  "When another pgmove holds the run, resume exits 7 at once.",
 	  resume_opts, 1, 1, pgmove_cmd_resume },
 	{ "status", "[RUN] [options]", "show a run's state",
 	  "Shows a run as its journal tells it: phases, steps with attempts, start and "
 	  "duration, waits, gates with each check's result, approvals with who and when, "
 	  "breaker trips, operator decisions and deviations. RUN is a run id or a run directory; "
 	  "without it, the newest run. status reads the journal without the lock, so it works "
-	  "while the run is going.",
+	  "while the run is going. A run whose journal says running but that no process holds "
+	  "(killed, crashed) is shown as \"interrupted (no process)\".",
 	  status_opts, 0, 1, pgmove_cmd_status },
 	{ "report", "RUN [options]", "print a run's execution log as Markdown",
 	  "Prints the run as a Markdown document for a change record: the phase table "
