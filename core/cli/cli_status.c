@@ -292,8 +292,16 @@ static int list_runs(cli_args *a)
 				char dir[PATH_MAX + 256], err[1024];
 				snprintf(dir, sizeof(dir), "%s/%s", rbdir, r->d_name);
 				run_state *st = state_load(dir, err, sizeof(err));
-				if (!st)
+				if (!st) {
+					/* not a run (an older pgmove killed while creating
+					 * it, or a damaged journal): listed with the reason */
+					json_array_append_new(
+						all, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "run",
+							       r->d_name, "runbook", rb->d_name, "status",
+							       "incomplete", "reason", err, "started",
+							       (json_int_t)0, "dir", dir));
 					continue;
+				}
 				json_array_append_new(
 					all, json_pack("{s:s, s:s, s:s, s:s?, s:I, s:s}", "run",
 						       st->run_id, "runbook", st->runbook, "status",
@@ -313,11 +321,18 @@ static int list_runs(cli_args *a)
 		json_t *v;
 		char t[32];
 		json_array_foreach(all, k, v)
-		printf("%-22s %-24s %-12s %s\n", json_string_value(json_object_get(v, "run")),
-		       json_string_value(json_object_get(v, "runbook")),
-		       json_string_value(json_object_get(v, "status")),
-		       state_format_ts(json_integer_value(json_object_get(v, "started")), t,
-				       sizeof(t)));
+		{
+			const char *why = json_string_value(json_object_get(v, "reason"));
+			int incomplete = strcmp(json_string_value(json_object_get(v, "status")),
+						"incomplete") == 0;
+			printf("%-22s %-24s %-12s %s\n", json_string_value(json_object_get(v, "run")),
+			       json_string_value(json_object_get(v, "runbook")),
+			       json_string_value(json_object_get(v, "status")),
+			       incomplete ? (why ? why : "")
+					  : state_format_ts(json_integer_value(
+								    json_object_get(v, "started")),
+							    t, sizeof(t)));
+		}
 		if (!json_array_size(all))
 			printf("no runs under %s\n", a->state_dir);
 	}

@@ -143,6 +143,8 @@ mkdir -p "$PGMOVE_STATE_DIR/harden/old"
 expect 2 "item 22: run over a run directory without a journal" \
 	pgmove run "$RB" -p dir="$T/d" --run-id old
 has "$T/err" "holds no run" "item 22: says it holds no run"
+expect 0 "item 22: status -a with a directory that holds no run" pgmove status -a
+has "$T/out" "^old +harden +incomplete .*journal" "item 22: status -a lists it as incomplete, saying why"
 
 # --- item 26: every file of a run is 0600 whatever the umask
 umask 022
