@@ -244,15 +244,29 @@ const char *cli_pos(cli_args *a, int i)
 
 int cli_json_out(const json_t *v)
 {
-	/* the journal's redaction: registered secrets and secret keys' values */
-	json_t *red = pgm_redact_json(v);
-	char *s = json_dumps(red ? red : v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-	json_decref(red);
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	if (s) {
 		char *r = pgm_redact(s);
 		fputs(r ? r : s, stdout);
 		fputc('\n', stdout);
 		free(r);
+		free(s);
+	}
+	return 0;
+}
+
+/* cli_json_out_redacted - prints v as JSON with the journal's redaction
+ * (pgm_redact_json: registered secrets, password forms, and the values of
+ * secret-named keys), for what a plugin returns. */
+int cli_json_out_redacted(const json_t *v)
+{
+	json_t *red = pgm_redact_json(v);
+	char *s = red ? json_dumps(red, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+		      : NULL;
+	json_decref(red);
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
 		free(s);
 	}
 	return 0;

@@ -45,6 +45,7 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen);
 /* cli_params - -p assignments as an object name -> string; NULL after logging. */
 json_t *cli_params(cli_args *a);
 int cli_json_out(const json_t *v); /* prints v as JSON on stdout; returns 0 */
+int cli_json_out_redacted(const json_t *v); /* the same, redacted like the journal */
 
 int pgmove_cmd_run(cli_args *a);
 int pgmove_cmd_plan(cli_args *a);

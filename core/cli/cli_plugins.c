@@ -229,7 +229,7 @@ int pgmove_cmd_call(cli_args *a)
 	json_decref(args);
 	int rc = PGMOVE_EXIT_COMPLETED;
 	if (res) {
-		cli_json_out(res);
+		cli_json_out_redacted(res);
 		json_decref(res);
 	} else {
 		json_t *e = pgm_call_error_json(c);
@@ -238,7 +238,7 @@ int pgmove_cmd_call(cli_args *a)
 				      "the function failed without saying why", "retryable", 0);
 		if (cli_opt_flag(a, "json")) {
 			json_t *wrapped = json_pack("{s:O}", "error", e);
-			cli_json_out(wrapped);
+			cli_json_out_redacted(wrapped);
 			json_decref(wrapped);
 		}
 		pgm_error("%s failed: %s: %s%s", target, json_string_value(json_object_get(e, "code")),

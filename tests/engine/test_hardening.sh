@@ -201,5 +201,11 @@ expect 0 "item 30: pgmove call with a secret-keyed value" \
 	pgmove call testplug.echo 'value={"session_token":"canary-tok-123","n":1}'
 lacks "$T/out" "canary-tok" "item 30: pgmove call masks it as the journal does"
 has "$T/out" '"n": 1' "item 30: and prints the rest"
+expect 0 "item 30: pgmove call with a password-keyed value" \
+	pgmove call testplug.echo 'value={"password":"canary-pw-123"}'
+lacks "$T/out" "canary-pw" "item 30: the password is masked"
+if "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null; then
+	ok "item 30: and the output is still JSON"
+else bad "item 30: the output is not JSON"; fi
 
 finish
