@@ -407,7 +407,11 @@ static int mark_secret_args(engine *e, const char *pname, const pgm_function *f,
 			continue;
 		json_object_foreach(e->st->params, name, pv)
 		{
-			if (!json_is_string(pv) || !json_equal(pv, v))
+			const char *type = json_string_value(
+				json_object_get(json_object_get(e->rb->params, name), "type"));
+			/* a conninfo param's password is kept out already */
+			if (!json_is_string(pv) || !json_equal(pv, v) ||
+			    (type && strcmp(type, "conninfo") == 0))
 				continue;
 			char full[256];
 			snprintf(full, sizeof(full), "%s.%s %s", pname, f->name, q->name);
@@ -1450,107 +1454,182 @@ static int approver_ok(const runbook *rb, const char *node, const char *user)
  * parameter declared secret)
  * ------------------------------------------------------------------- */
 
-/* secret_arg_names - the names of the secret parameters of every function
- * of every plugin the runbook loaded (an object name -> "plugin.function").
- * New reference. */
-static json_t *secret_arg_names(runbook *rb)
-{
-	lua_State *L = rb->L;
-	json_t *names = json_object();
-	char err[1024];
-	lua_rawgeti(L, LUA_REGISTRYINDEX, rb->decl_ref); /* decl (sp += 1) */
-	lua_getfield(L, -1, "plugins");                  /* (sp += 1) */
-	if (lua_istable(L, -1)) {
-		lua_pushnil(L); /* (sp += 1) */
-		while (lua_next(L, -2)) {
-			const char *pname = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-			const pgm_plugin *p = pname ? loader_get(pname, err, sizeof(err)) : NULL;
-			for (const pgm_function *f = p ? p->functions : NULL; f && f->name; f++)
-				for (const pgm_param *q = f->params; q && q->name; q++)
-					if (q->secret && !json_object_get(names, q->name)) {
-						char full[256];
-						snprintf(full, sizeof(full), "%s.%s", pname, f->name);
-						json_object_set_new(names, q->name, json_string(full));
-					}
-			lua_pop(L, 1); /* the value (sp -= 1) */
-		}
-	}
-	lua_pop(L, 2); /* plugins, decl (sp -= 2) */
-	return names;
-}
-
 static int ident_char(char c)
 {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+/* skip_blank - past spaces, tabs and newlines. */
+static const char *skip_blank(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* params_ref - when p starts params.NAME or params["NAME"] (after "<x>."
+ * or on its own), the length of NAME in *nlen and NAME itself. */
+static const char *params_ref(const char *src, const char *p, size_t *nlen)
+{
+	const char *q = p + 6, *name;
+	if (strncmp(p, "params", 6) != 0 || (p > src && ident_char(p[-1])))
+		return NULL;
+	if (*q == '.') {
+		name = ++q;
+		while (ident_char(*q))
+			q++;
+	} else if (*q == '[' && (q[1] == '"' || q[1] == '\'')) {
+		name = q + 2;
+		q = strchr(name, q[1]);
+		if (!q)
+			return NULL;
+	} else {
+		return NULL;
+	}
+	*nlen = (size_t)(q - name);
+	return *nlen && *nlen < 128 ? name : NULL;
+}
+
+/* key_before - the identifier KEY of "KEY = <x>." before the expression
+ * that starts at p (src its start): into key, or 0 when there is none. */
+static int key_before(const char *src, const char *p, char *key, size_t keylen)
+{
+	const char *k = p;
+	if (k > src && k[-1] == '.') {
+		k--;
+		while (k > src && ident_char(k[-1]))
+			k--;
+	}
+	while (k > src && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\n'))
+		k--;
+	if (k - src < 2 || k[-1] != '=' || strchr("=~<>", k[-2]))
+		return 0;
+	k--;
+	while (k > src && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\n'))
+		k--;
+	const char *end = k;
+	while (k > src && ident_char(k[-1]))
+		k--;
+	if (k == end || (size_t)(end - k) >= keylen)
+		return 0;
+	snprintf(key, keylen, "%.*s", (int)(end - k), k);
+	return 1;
+}
+
+/* scan_call - the arguments of one call ALIAS.FN{...} or ALIAS.FN({...})
+ * starting at open: every KEY = <x>.params.NAME directly in the argument
+ * table whose KEY is a secret parameter of f goes into found (NAME ->
+ * "plugin.function KEY") when NAME is a runbook param not declared secret. */
+static void scan_call(runbook *rb, const char *src, const char *open, const char *pname,
+		      const pgm_function *f, json_t *found)
+{
+	int depth = 0, argdepth = *open == '{' ? 1 : 2;
+	for (const char *p = open; *p; p++) {
+		if (*p == '"' || *p == '\'') {
+			char quote = *p;
+			for (p++; *p && *p != quote && *p != '\n'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				return;
+			continue;
+		}
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+			if (!*p)
+				return;
+			continue;
+		}
+		if (*p == '{' || *p == '(' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ')' || *p == ']') {
+			if (--depth <= 0)
+				return;
+		}
+		size_t nlen;
+		const char *name;
+		char key[128], pn[130];
+		if (depth != argdepth || *p != 'p' || !(name = params_ref(src, p, &nlen)) ||
+		    !key_before(src, p, key, sizeof(key)))
+			continue;
+		snprintf(pn, sizeof(pn), "%.*s", (int)nlen, name);
+		json_t *spec = json_object_get(rb->params, pn);
+		const char *type = json_string_value(json_object_get(spec, "type"));
+		/* a conninfo param's password is kept out already; its host is no secret */
+		if (!spec || json_is_true(json_object_get(spec, "secret")) ||
+		    (type && strcmp(type, "conninfo") == 0) || json_object_get(found, pn))
+			continue;
+		for (const pgm_param *q = f->params; q && q->name; q++)
+			if (q->secret && strcmp(q->name, key) == 0)
+				json_object_set_new(found, pn,
+						    json_sprintf("%s.%s %s", pname, f->name, key));
+	}
+}
+
 /* secret_by_use - the runbook params that are not declared secret but that
  * the runbook's source hands to a secret plugin parameter, written
- * KEY = <x>.params.NAME, KEY = params.NAME or KEY = <x>.params["NAME"]
- * (KEY a secret parameter of a plugin function it loaded): an object
- * NAME -> "plugin.function KEY". New reference (empty when none). */
+ * ALIAS.FN { KEY = <x>.params.NAME } (or params["NAME"]) with ALIAS bound
+ * by local ALIAS = plugin "PLUGIN" and KEY a parameter that PLUGIN.FN
+ * declares secret: an object NAME -> "PLUGIN.FN KEY". New reference
+ * (empty when none). */
 static json_t *secret_by_use(runbook *rb)
 {
 	json_t *found = json_object();
-	json_t *keys = secret_arg_names(rb);
-	FILE *f = json_object_size(keys) ? fopen(rb->path, "re") : NULL;
-	char *src = NULL;
+	FILE *f = fopen(rb->path, "re");
+	char *src = NULL, err[1024];
 	size_t cap = 0;
 	ssize_t len = f ? getdelim(&src, &cap, '\0', f) : -1;
 	if (f)
 		fclose(f);
-	for (ssize_t i = 0; len > 0 && i + 7 < len; i++) {
-		if (strncmp(src + i, "params", 6) != 0 || (i > 0 && ident_char(src[i - 1]) &&
-							   src[i - 1] != '.'))
+	for (ssize_t i = 0; len > 0 && i < len; i++) {
+		/* local ALIAS = plugin "NAME" | plugin("NAME") */
+		const char *p = src + i;
+		if (strncmp(p, "local", 5) != 0 || (i > 0 && ident_char(p[-1])) || ident_char(p[5]))
 			continue;
-		/* the param name after params. or params["...'] */
-		const char *q = src + i + 6, *name = NULL;
-		size_t nlen = 0;
-		if (*q == '.') {
-			name = ++q;
-			while (ident_char(*q))
-				q++;
-			nlen = (size_t)(q - name);
-		} else if (*q == '[' && (q[1] == '"' || q[1] == '\'')) {
-			char quote = q[1];
-			name = q + 2;
-			q = strchr(name, quote);
-			nlen = q ? (size_t)(q - name) : 0;
+		const char *alias = skip_blank(p + 5), *q = alias;
+		while (ident_char(*q))
+			q++;
+		size_t alen = (size_t)(q - alias);
+		q = skip_blank(q);
+		if (!alen || alen > 64 || *q != '=')
+			continue;
+		q = skip_blank(q + 1);
+		if (strncmp(q, "plugin", 6) != 0 || ident_char(q[6]))
+			continue;
+		q = skip_blank(q + 6);
+		if (*q == '(')
+			q = skip_blank(q + 1);
+		if (*q != '"' && *q != '\'')
+			continue;
+		const char *pn = q + 1, *pe = strchr(pn, *q);
+		if (!pe || pe - pn > 64)
+			continue;
+		char pname[72], aname[72];
+		snprintf(pname, sizeof(pname), "%.*s", (int)(pe - pn), pn);
+		snprintf(aname, sizeof(aname), "%.*s", (int)alen, alias);
+		const pgm_plugin *pl = loader_get(pname, err, sizeof(err));
+		if (!pl)
+			continue;
+		/* every call ALIAS.FN { ... } / ALIAS.FN({ ... }) */
+		for (const char *c = strstr(src, aname); c; c = strstr(c + 1, aname)) {
+			if ((c > src && (ident_char(c[-1]) || c[-1] == '.')) || c[alen] != '.')
+				continue;
+			const char *fn = c + alen + 1, *fe = fn;
+			while (ident_char(*fe))
+				fe++;
+			char fname[72];
+			if (fe == fn || fe - fn > 64)
+				continue;
+			snprintf(fname, sizeof(fname), "%.*s", (int)(fe - fn), fn);
+			const pgm_function *fun = loader_function(pl, fname);
+			const char *open = skip_blank(fe);
+			if (!fun || (*open != '{' && *open != '('))
+				continue;
+			scan_call(rb, src, open, pname, fun, found);
 		}
-		if (!nlen || nlen > 128)
-			continue;
-		/* back over "<x>." and blanks to "=", then to KEY */
-		ssize_t k = i;
-		if (k > 0 && src[k - 1] == '.') {
-			k--;
-			while (k > 0 && ident_char(src[k - 1]))
-				k--;
-		}
-		while (k > 0 && (src[k - 1] == ' ' || src[k - 1] == '\t'))
-			k--;
-		if (k < 2 || src[k - 1] != '=' || strchr("=~<>", src[k - 2]))
-			continue;
-		k--;
-		while (k > 0 && (src[k - 1] == ' ' || src[k - 1] == '\t'))
-			k--;
-		ssize_t kend = k;
-		while (k > 0 && ident_char(src[k - 1]))
-			k--;
-		if (k == kend || kend - k > 127)
-			continue;
-		char key[128], pname[130];
-		snprintf(key, sizeof(key), "%.*s", (int)(kend - k), src + k);
-		snprintf(pname, sizeof(pname), "%.*s", (int)nlen, name);
-		json_t *where = json_object_get(keys, key);
-		json_t *spec = json_object_get(rb->params, pname);
-		if (!where || !spec || json_is_true(json_object_get(spec, "secret")) ||
-		    json_object_get(found, pname))
-			continue;
-		json_object_set_new(found, pname,
-				    json_sprintf("%s %s", json_string_value(where), key));
 	}
 	free(src);
-	json_decref(keys);
 	return found;
 }
 
