@@ -188,33 +188,44 @@ end
 local function flag_url(ctx, which) return ctx.params.flags_url .. "/" .. ctx.params[which] end
 
 -- Recovery of a failed task (seed 001 4.2: restart from checkpoint, full reload if
--- necessary), per process: the first failure resumes, the next reloads, then it is an error.
-local recovery = {}
+-- necessary), per process: the first failure resumes from the checkpoint; the next one
+-- reloads: the task is modified to truncate the target tables before loading (they hold
+-- rows and, after post-data, keys) and to run on into CDC, then reload-target; a failure
+-- after that is an error.
+local recovery, reload_pending = {}, {}
 
 -- follow - the task's REPLICATION_STATE; a failed task is paged and recovered.
 local function follow(ctx)
-  local s = dms.replication_state { task = id(ctx, "task"), region = R(ctx),
+  local tid = id(ctx, "task")
+  local s = dms.replication_state { task = tid, region = R(ctx),
                                     caught_up_below = ctx.params.caught_up_below,
                                     window = ctx.params.metric_window, period = ctx.params.metric_period }
   local v = { state = s.state, reason = s.reason, status = s.status,
               full_load_percent = s.full_load_percent, tables_loaded = s.tables_loaded,
               tables_errored = s.tables_errored, latency_source = s.latency_source,
               latency_target = s.latency_target }
-  ctx.log("%s: %s (%s)", id(ctx, "task"), s.state, s.reason)
-  if s.status == "failed" then
-    local n = (recovery[s.id] or 0) + 1
-    recovery[s.id] = n
-    page(ctx, "dms-task-failed", "DMS task " .. s.id .. " failed: " .. tostring(s.reason), "critical")
+  ctx.log("%s: %s (%s)", tid, s.state, s.reason)
+  if reload_pending[tid] and s.status ~= "modifying" then
+    reload_pending[tid] = nil
+    dms.start_task { task = tid, type = "reload-target", region = R(ctx) }
+    v.recovery = "reload-target"
+  elseif s.status == "failed" then
+    local n = (recovery[tid] or 0) + 1
+    recovery[tid] = n
+    page(ctx, "dms-task-failed", "DMS task " .. tid .. " failed: " .. tostring(s.reason), "critical")
     if n == 1 then
-      dms.start_task { task = s.id, type = "resume-processing", region = R(ctx) }
+      dms.start_task { task = tid, type = "resume-processing", region = R(ctx) }
       v.recovery = "resume-processing"
     elseif n == 2 then
-      dms.start_task { task = s.id, type = "reload-target", region = R(ctx) }
-      v.recovery = "reload-target"
+      dms.modify_task { task = tid, region = R(ctx),
+                        settings = { prep_mode = "TRUNCATE_BEFORE_LOAD", stop_after_cached_changes = false,
+                                     validation = true, lob_mode = "limited", logging = true } }
+      reload_pending[tid] = true
+      v.recovery = "modify-task for reload (TRUNCATE_BEFORE_LOAD)"
     else
       -- (split: the loader's check of alias.function calls also reads string literals)
       error({ code = "dms" .. ".task_failed", retryable = false,
-              message = "task " .. s.id .. " failed again after resume and reload: " .. tostring(s.reason) })
+              message = "task " .. tid .. " failed again after resume and reload: " .. tostring(s.reason) })
     end
   end
   return s, v

@@ -121,13 +121,20 @@ expect_eq "resume-processing after the indexes" \
 	"$(jget "$(ctl requests)" '[r["params"]["StartReplicationTaskType"] for r in j if r["action"] == "StartReplicationTask"]')" \
 	'["start-replication", "resume-processing"]'
 ctl dms '{"fail_task": "a-task", "message": "ERROR: replication slot is lost"}' >/dev/null
+ctl dms '{"resume_fails": "a-task", "message": "ERROR: requested WAL segment has already been removed"}' >/dev/null
 run resume a
 expect_eq "resumed after the crash: paused at the cutover approval (exit 3)" "$RC" 3
 [ "$RC" = 3 ] || tail -20 "$TMP/run.err" >&2
-expect_eq "the failed task was resumed from its checkpoint" \
+expect_eq "the failed task was resumed from its checkpoint, then reloaded when that failed" \
 	"$(jget "$(ctl requests)" '[r["params"]["StartReplicationTaskType"] for r in j if r["action"] == "StartReplicationTask"]')" \
-	'["start-replication", "resume-processing", "resume-processing"]'
-expect_match "and the recovery journaled" "$(journal a)" '"recovery":"resume-processing"'
+	'["start-replication", "resume-processing", "resume-processing", "reload-target"]'
+expect_eq "reloaded with the target tables truncated first, running on into CDC" \
+	"$(jget "$(ctl requests)" '[(lambda s: [s["FullLoadSettings"]["TargetTablePrepMode"], s["FullLoadSettings"]["StopTaskCachedChangesApplied"]])(__import__("json").loads(r["params"]["ReplicationTaskSettings"])) for r in j if r["action"] == "ModifyReplicationTask"]')" \
+	'[["TRUNCATE_BEFORE_LOAD", false]]'
+expect_eq "the recovery journaled" "$(journal a | grep '"wait.poll"' | grep -o '"recovery":"[a-z-]*' | sort -u | tr '\n' ' ')" \
+	'"recovery":"modify-task "recovery":"reload-target "recovery":"resume-processing '
+expect_eq "the reload left the rows equal" \
+	"$(tgt app 'SELECT count(*) FROM order_items')" "$(src 'SELECT count(*) FROM order_items')"
 expect_eq "DMS's failure paged" \
 	"$(jget "$(nctl alerts)" '"dms-task-failed" in [k.rsplit("/", 1)[1] for k in j if "/a/" in k]')" true
 $PGMOVE status a --json --state-dir "$STATE" >"$TMP/a-status.json" 2>/dev/null

@@ -638,6 +638,10 @@ class Dms:
         # DMS does not migrate sequences: drop their values from the copy.
         data = b"\n".join(line for line in dump.stdout.split(b"\n")
                           if not line.startswith(b"SELECT pg_catalog.setval("))
+        prep = t["_settings"].get("FullLoadSettings", {}).get("TargetTablePrepMode")
+        if prep == "TRUNCATE_BEFORE_LOAD":
+            data = ("TRUNCATE %s CASCADE;\n" % ", ".join(
+                '"%s"."%s"' % (x["SchemaName"], x["TableName"]) for x in t["_tables"])).encode() + data
         load = subprocess.run(
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", dst["ServerName"], "-p",
              str(dst.get("Port", 5432)), "-U", dst["Username"], "-d", dst["DatabaseName"]],
