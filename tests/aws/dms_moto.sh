@@ -7,14 +7,14 @@
 # stop, delete); and CloudWatch GetMetricData for cdc_latency. What moto does
 # not implement (ModifyReplicationInstance, ModifyReplicationTask,
 # ReloadTables, DescribeTableStatistics, assessment runs) is tested against
-# our fake only (tests/aws/dms.sh). Exit 77 (skipped) when moto is missing.
+# our fake only (tests/aws/dms.sh). Without moto the test fails, as tests/aws/moto.sh.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/aws/lib.sh"
 export PGMOVE_PLUGIN_PATH="$top_builddir/plugins/dms/.libs"
 
 MOTO_PY=${MOTO_PYTHON:-python3}
 "$MOTO_PY" -c 'import moto.server' 2>/dev/null || {
-	echo "SKIP: moto is not installed for $MOTO_PY" >&2
-	exit 77
+	echo "FAIL: moto is not installed for $MOTO_PY (python3 -m pip install 'moto[server]')" >&2
+	exit 1
 }
 started=0
 for try in 1 2 3 4 5; do
