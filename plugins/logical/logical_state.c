@@ -288,6 +288,14 @@ json_t *lg_fn_status(pgm_call *call, json_t *args)
 		lag_seconds(slot, subrow), "slot", slot, "subscriber", subrow, "inactive_slots",
 		inactive, "schema_drift", drift, "problems", problems, "healthy",
 		json_array_size(problems) == 0);
+	if (out != NULL) { /* the subscriber's side: what it has not even received */
+		uint64_t cur = lg_json_lsn(slot, "current_lsn"),
+			 rcv = lg_json_lsn(subrow, "received_lsn");
+
+		json_object_set_new(out, "lag_bytes_unreceived",
+				    rcv ? json_integer((json_int_t)(cur > rcv ? cur - rcv : 0))
+					: json_null());
+	}
 done:
 	json_decref(problems);
 	json_decref(drift);

@@ -87,6 +87,8 @@ equals "$(jq 'd["all_ready"]')" true "every table reached ready"
 equals "$(jq '[d["tables_total"], d["tables_ready"], d["healthy"]]')" '[6, 6, true]' \
 	"per-table states: six tables, all ready, healthy"
 equals "$(jq 'd["slot"]["wal_status"]')" reserved "slot health is reported"
+equals "$(jq '[type(d[k]).__name__ for k in ("lag_bytes", "lag_bytes_unreceived", "lag_seconds")]')" \
+	'["int", "int", "float"]' "lag in bytes from both sides and in seconds"
 equals "$(psql_tgt 'SELECT count(*) FROM transactions')" 2000 "the initial copy brought the rows"
 
 # DDL on the source alone: the apply cannot go on; status says so.

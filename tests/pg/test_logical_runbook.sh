@@ -39,7 +39,8 @@ RUNDIR="$PGMOVE_STATE_DIR/logical-cdc-cutover/r1"
 OPTS="-p stable_for=2s -p poll=500ms -p rollback_window=0s -p jobs=2"
 
 # kill_when WHAT PATTERN ARGS... - runs pgmove ARGS in the background, and
-# SIGKILLs it at a random moment (0-300 ms) after PATTERN is journaled.
+# SIGKILLs it at a random moment (0-300 ms, 0-30 ms with quick=0) after
+# PATTERN is journaled.
 kill_when() {
 	what=$1 pat=$2
 	shift 2
@@ -53,10 +54,10 @@ kill_when() {
 		i=$((i + 1))
 	done
 	delay=$(($(od -An -N1 -tu1 /dev/urandom | tr -d ' ') % 4))
-	sleep "0.$delay"
+	sleep "0.${quick:-}$delay"
 	if kill -9 $kpid 2>/dev/null; then
 		wait $kpid 2>/dev/null
-		ok "pgmove SIGKILLed $what (0.${delay}s after the mark)"
+		ok "pgmove SIGKILLed $what (0.${quick:-}${delay}s after the mark)"
 	else
 		wait $kpid
 		bad "pgmove ended before it could be killed $what (exit $?)"
@@ -77,7 +78,14 @@ echo "# pgbench committed $pgb transactions"
 equals "$(grep -c 'failed transactions: 0 ' "$T/pgbench.out")" 1 "no pgbench transaction failed"
 
 expect 0 "approve the cutover" pgmove approve r1 cutover --by tester
+quick=0
 kill_when "inside the fence" '"ev":"step.start","node":"fence"' resume r1
+quick=
+if grep -q '"ev":"step.succeeded","node":"fence"' "$RUNDIR/journal.jsonl"; then
+	echo "# the kill came after the fence had finished"
+else
+	echo "# the kill came inside the fence (source read-only: $(psql_src 'SHOW default_transaction_read_only'))"
+fi
 expect 3 "resume completes the cutover and waits at the end of the rollback window" pgmove resume r1
 has "$RUNDIR/journal.jsonl" '"ev":"step.succeeded","node":"switch"' "the switch succeeded"
 has "$RUNDIR/journal.jsonl" '"ev":"gate.result","node":"verified-at-fence","ok":true' \
