@@ -1501,15 +1501,89 @@ static void free_ctx(ctx *x)
 	json_decref(x->lo_result);
 }
 
+#define LO_BATCH 1000
+
+/* name_large_objects - walks the large objects of both servers in oid
+ * order, LO_BATCH at a time from each (memory stays bounded), and records
+ * each one missing on the target, extra on it, or with other contents
+ * (SHA-256). Returns how many differ, or -1 with the error set. */
+static long long name_large_objects(ctx *x)
+{
+	static const char sql[] =
+		"SELECT m.oid::int8, encode(sha256(lo_get(m.oid)), 'hex') "
+		"FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid > $1::int8::oid "
+		"ORDER BY m.oid LIMIT 1000";
+	long long last = 0, found = 0; /* oid 0 is no object */
+	char lastbuf[32];
+
+	for (;;) {
+		const char *p[1] = { lastbuf };
+		PGresult *res[2];
+		int n[2], a = 0, b = 0, full[2], s;
+		long long hi = -1;
+
+		if (pgm_check_cancel(x->call) < 0)
+			return -1;
+		snprintf(lastbuf, sizeof(lastbuf), "%lld", last);
+		if (pair_exec(x, 0, sql, 1, p, res) < 0)
+			return -1;
+		for (s = 0; s < 2; s++) {
+			long long top;
+
+			n[s] = PQntuples(res[s]);
+			full[s] = n[s] == LO_BATCH;
+			top = n[s] ? atoll(PQgetvalue(res[s], n[s] - 1, 0)) : -1;
+			/* what both batches cover: up to the smaller end of a full one */
+			if (full[s] && (hi < 0 || top < hi))
+				hi = top;
+		}
+		while (a < n[SRC] || b < n[TGT]) {
+			long long oa = a < n[SRC] ? atoll(PQgetvalue(res[SRC], a, 0)) : -1;
+			long long ob = b < n[TGT] ? atoll(PQgetvalue(res[TGT], b, 0)) : -1;
+			long long o;
+			const char *kind = NULL;
+
+			if (oa >= 0 && (ob < 0 || oa < ob))
+				o = oa;
+			else
+				o = ob;
+			if (hi >= 0 && o > hi)
+				break;
+			if (oa == o && ob == o) {
+				if (strcmp(PQgetvalue(res[SRC], a, 1), PQgetvalue(res[TGT], b, 1)) != 0)
+					kind = "changed";
+				a++;
+				b++;
+			} else if (oa == o) {
+				kind = "missing";
+				a++;
+			} else {
+				kind = "extra";
+				b++;
+			}
+			if (kind != NULL) {
+				found++;
+				add_mismatch(x, json_pack("{s:s, s:I}", "kind", kind, "large_object",
+							  (json_int_t)o));
+			}
+		}
+		PQclear(res[SRC]);
+		PQclear(res[TGT]);
+		if (hi < 0)
+			return found;
+		last = hi;
+	}
+}
+
 /* compare_large_objects - the large objects of both servers, in the
  * snapshot: their number and the sum of a hash of (oid, SHA-256 of the
- * contents). Only when no tables / schemas filter is given (large objects
- * belong to no table). Fills x->lo_result; a difference is recorded as
- * one "large_objects" mismatch. */
+ * contents); when those differ, each differing object is named
+ * (name_large_objects). Only when no tables / schemas filter is given
+ * (large objects belong to no table). Fills x->lo_result. */
 static int compare_large_objects(ctx *x)
 {
 	PGresult *res[2];
-	long long n[2];
+	long long n[2], differing = 0;
 	int equal;
 
 	if (pair_exec(x, 0,
@@ -1527,14 +1601,23 @@ static int compare_large_objects(ctx *x)
 	equal = n[SRC] == n[TGT] && strcmp(PQgetvalue(res[SRC], 0, 1), PQgetvalue(res[TGT], 0, 1)) == 0;
 	PQclear(res[SRC]);
 	PQclear(res[TGT]);
-	x->lo_result = json_pack("{s:b, s:I, s:I, s:b}", "compared", 1, "source", (json_int_t)n[SRC],
-				 "target", (json_int_t)n[TGT], "equal", equal);
-	if (!equal) {
+	if (!equal && !x->counts_only) {
+		differing = name_large_objects(x);
+		if (differing < 0) {
+			with_context(x, "large objects (large_objects=false leaves them out)");
+			return -1;
+		}
+	} else if (!equal) {
+		differing = 1;
 		add_mismatch(x, json_pack("{s:s, s:I, s:I}", "kind", "large_objects", "rows_source",
 					  (json_int_t)n[SRC], "rows_target", (json_int_t)n[TGT]));
-		pgm_warn("large objects: %lld on the source, %lld on the target%s", n[SRC], n[TGT],
-			 n[SRC] == n[TGT] ? ", contents differ" : "");
 	}
+	x->lo_result = json_pack("{s:b, s:I, s:I, s:b, s:I}", "compared", 1, "source",
+				 (json_int_t)n[SRC], "target", (json_int_t)n[TGT], "equal", equal,
+				 "differing", (json_int_t)differing);
+	if (!equal)
+		pgm_warn("large objects: %lld on the source, %lld on the target, %lld differ", n[SRC],
+			 n[TGT], differing);
 	return 0;
 }
 

@@ -181,11 +181,14 @@ lacks "$T/err" "$SB_PASSWORD" "no password in the log"
 psql_src "CREATE MATERIALIZED VIEW mv AS SELECT i FROM generate_series(1, 10) i;
 	CREATE MATERIALIZED VIEW mv_same AS SELECT i FROM generate_series(1, 10) i;
 	CREATE MATERIALIZED VIEW mv_empty AS SELECT 1 AS i;
-	SELECT lo_from_bytea(4242, 'abc'), lo_from_bytea(4343, 'same')" >/dev/null
+	SELECT lo_from_bytea(4242, 'abc'), lo_from_bytea(4343, 'same'), lo_from_bytea(4444, 'src');
+	SELECT count(lo_from_bytea(100000 + i, convert_to('lo' || i, 'UTF8'))) FROM generate_series(1, 1500) i" >/dev/null
 psql_tgt "CREATE MATERIALIZED VIEW mv AS SELECT i * 2 AS i FROM generate_series(1, 10) i;
 	CREATE MATERIALIZED VIEW mv_same AS SELECT i FROM generate_series(1, 10) i;
 	CREATE MATERIALIZED VIEW mv_empty AS SELECT 1 AS i WITH NO DATA;
-	SELECT lo_from_bytea(4242, 'abd'), lo_from_bytea(4343, 'same')" >/dev/null
+	SELECT lo_from_bytea(4242, 'abd'), lo_from_bytea(4343, 'same'), lo_from_bytea(4545, 'tgt');
+	SELECT count(lo_from_bytea(100000 + i, convert_to('lo' || i, 'UTF8'))) FROM generate_series(1, 1500) i;
+	SELECT lo_put(101400, 0, 'LO')" >/dev/null
 expect 0 "compare with materialized views and large objects" pgmove call --log-format plain \
 	checksum.compare source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET 'exclude=["nk", "nk1"]'
 equals "$(tequal mv)" false "a materialized view's contents are compared"
@@ -194,12 +197,18 @@ equals "$(jq "[m['kind'] for m in d['mismatches'] if m.get('table') == 'public.m
 	"the differing materialized view is reported"
 equals "$(jq "[(m['kind'], m['side']) for m in d['mismatches'] if m.get('table') == 'public.mv_empty']")" \
 	'[["not_populated", "target"]]' "a materialized view not populated on one side is reported"
-equals "$(jq "(d['large_objects']['compared'], d['large_objects']['equal'], d['large_objects']['source'])")" \
-	'[true, false, 2]' "large objects are compared: same number, one differs in content"
-equals "$(jq "[m['kind'] for m in d['mismatches'] if m['kind'] == 'large_objects']")" '["large_objects"]' \
-	"the large objects difference is reported"
+equals "$(jq "[d['large_objects'][k] for k in ('compared', 'equal', 'source', 'target', 'differing')]")" \
+	'[true, false, 1503, 1503, 4]' "large objects are compared: same number, four differ"
+equals "$(jq "[(m['kind'], m['large_object']) for m in d['mismatches'] if 'large_object' in m]")" \
+	'[["changed", 4242], ["missing", 4444], ["extra", 4545], ["changed", 101400]]' \
+	"each differing large object is named, in oid order, across batches of 1000"
 equals "$(jq 'd["equal"]')" false "so the servers are not equal"
 psql_tgt "SELECT lo_put(4242, 2, 'c'); REFRESH MATERIALIZED VIEW mv_empty" >/dev/null
+psql_src "SELECT lo_put(101400, 0, 'LO'), lo_unlink(4444), lo_from_bytea(4545, 'tgt')" >/dev/null
+expect 0 "compare after making the large objects equal" pgmove call --log-format plain \
+	checksum.compare source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET 'exclude=["*"]'
+equals "$(jq "[d['large_objects'][k] for k in ('compared', 'equal', 'differing')] + [d['equal']]")" \
+	'[true, true, 0, true]' "equal large objects compare equal"
 expect 0 "compare of one table" pgmove call --log-format plain checksum.compare \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET 'tables=["mv_empty"]'
 equals "$(jq "(d['large_objects']['compared'], d['equal'])")" '[false, true]' \
