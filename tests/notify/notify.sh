@@ -107,6 +107,21 @@ else
 	pass "no secret in the journal, logs, status or report"
 fi
 
+# ---- run 3: a Slack delivery fails, `resume` sends it again before its own events
+ctl reset >/dev/null
+ctl flag '{"name": "cutover", "value": "rds"}' >/dev/null
+ctl health '{"status": 200, "body": {"status": "degraded"}}' >/dev/null
+ctl inject '{"path": "/hook/CANARY-slack", "status": 500, "count": 1000}' >/dev/null
+run run "$RB" --run-id r3
+expect_eq "run 3 halts at the gate" "$RC/$(jcount r3 'e["ev"]=="notify.failed" and e["kind"]=="slack"')" 4/2
+ctl reset >/dev/null
+ctl flag '{"name": "cutover", "value": "aurora"}' >/dev/null
+run resume r3
+expect_eq "resume: the two failed Slack messages first, then the run's own" \
+	"$RC/$(jget "$(ctl requests)" '[r["json"]["text"].split()[-1] for r in j if "CANARY-slack" in r["path"]]')" \
+	'0/["started", "healthy'"'"'", "completed"]'
+expect_eq "each failed delivery is sent once" "$(jcount r3 'e["ev"]=="notify.sent" and e["kind"]=="slack"')" 3
+
 # ---- every event, through the log target
 EV="$top_srcdir/tests/notify/runbooks/events.lua"
 run run "$EV" --run-id e1
