@@ -69,16 +69,15 @@ expect_match "says why" "$OUT" "no alarm matches"
 
 # As in CloudWatch, a new alarm is INSUFFICIENT_DATA until its first evaluation;
 # then no data counts as treat_missing_data says (notBreaching: OK).
-ctl seed '{"alarm_delay": 0.5}' >/dev/null
+ctl seed '{"alarm_delay": 3600}' >/dev/null
 pcall cloudwatch.put_alarm name=aurora-1-new namespace=AWS/RDS metric=Nothing threshold=1 \
 	comparison='>' period=1m treat_missing_data=notBreaching
 pcall cloudwatch.alarm_state names='["aurora-1-new"]' insufficient_ok=false
 expect_eq "not evaluated yet" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["states"]["aurora-1-new"]')" false/INSUFFICIENT_DATA
 expect_match "unchecked" "$(jget "$OUT" 'j["alarms"][0]["reason"]')" "^Unchecked"
-sleep 0.6
+ctl seed '{"alarm_delay": 0}' >/dev/null # the first evaluation is due now
 pcall cloudwatch.alarm_state names='["aurora-1-new"]' insufficient_ok=false
 expect_eq "evaluated: no data, not breaching" "$(jget "$OUT" 'j["ok"]')/$(jget "$OUT" 'j["states"]["aurora-1-new"]')" true/OK
-ctl seed '{"alarm_delay": 0}' >/dev/null
 pcall cloudwatch.delete_alarms names='["aurora-1-new"]'
 
 # --- CloudWatch Logs metric filters (JSON 1.1, signing name logs) -----------------------
