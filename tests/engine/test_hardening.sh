@@ -59,14 +59,14 @@ equals "$bad23" 0 "item 23: 25 racing resumes: the loser always exits 7"
 # the window that made it 8: the holder finishes between the loser's failed
 # lock and its look at who held it; strace delays the loser's second flock()
 rm -rf "$PGMOVE_STATE_DIR" "$T/d/nap"
-"$PGMOVE_BIN" run "$RB" -p dir="$T/d" -p ms=1200 --run-id slow >/dev/null 2>&1
+"$PGMOVE_BIN" run "$RB" -p dir="$T/d" -p ms=4000 --run-id slow >/dev/null 2>&1
 "$PGMOVE_BIN" approve slow first >/dev/null 2>&1
 "$PGMOVE_BIN" approve slow late >/dev/null 2>&1
 bg "$PGMOVE_BIN" resume slow >"$T/r1" 2>&1
 pid=$BG
 wait_for "$T/d/nap" 20 || bad "item 23: the holder did not start its step"
 expect 7 "item 23: the loser exits 7 although the holder finished meanwhile" \
-	strace -f -qq -o /dev/null -e trace=flock -e inject=flock:delay_enter=2500000:when=2+ \
+	strace -f -qq -o /dev/null -e trace=flock -e inject=flock:delay_enter=6000000:when=2+ \
 	"$PGMOVE_BIN" resume slow
 has "$T/err" "in use by pgmove pid" "item 23: the loser names the holder"
 wait "$pid"
