@@ -304,12 +304,13 @@ wait "instance-available" {
   end,
 }
 
-step "endpoints" {
-  summary = "source and target endpoints (seed 003 3)",
-  timeout = "10m",
-  run = function(ctx)
-    local p, out = ctx.params, {}
-    for _, side in ipairs { "source", "target" } do
+-- One step per endpoint: each is recorded for undo as soon as it exists.
+local function endpoint_step(side)
+  step(side .. "-endpoint") {
+    summary = side .. " endpoint (seed 003 3)",
+    timeout = "10m",
+    run = function(ctx)
+      local p = ctx.params
       local spec = { id = id(ctx, side), type = side, database = db(ctx, side), region = R(ctx),
                      engine = side == "source" and "postgres" or "aurora-postgresql",
                      ssl_mode = p.dms_ssl_mode, tags = { ["pgmove:run"] = ctx.run.id } }
@@ -321,16 +322,13 @@ step "endpoints" {
       end
       if side == "source" then spec.heartbeat = true end
       local e = dms.create_endpoint(spec)
-      out[side] = { id = e.id, arn = e.arn, adopted = e.adopted }
-    end
-    return out
-  end,
-  undo = function(ctx, out)
-    for _, side in ipairs { "target", "source" } do
-      if out[side] then dms.delete_endpoint { id = out[side].id, region = R(ctx) } end
-    end
-  end,
-}
+      return { id = e.id, arn = e.arn, adopted = e.adopted }
+    end,
+    undo = function(ctx, out) dms.delete_endpoint { id = out.id, region = R(ctx) } end,
+  }
+end
+endpoint_step("source")
+endpoint_step("target")
 
 step "task" {
   summary = "replication task, full-load-and-cdc, not started (seed 003 4)",

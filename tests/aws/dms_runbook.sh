@@ -211,7 +211,7 @@ expect_eq "undo order: the flag, then DMS stopped and removed" \
 	"$(journal c | "$PY" -c '
 import json, sys
 print(json.dumps([e["node"] for e in map(json.loads, sys.stdin) if e.get("ev") == "undo.succeeded"]))')" \
-	'["reads-10", "start-task", "task", "endpoints", "replication-instance"]'
+	'["reads-10", "start-task", "task", "target-endpoint", "source-endpoint", "replication-instance"]'
 expect_eq "paged" "$(jget "$(nctl alerts)" '[k.rsplit("/", 1)[1] for k in j if "/c/" in k]')" '["app-errors"]'
 
 # --- secrets ----------------------------------------------------------------------------------
