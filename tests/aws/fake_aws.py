@@ -71,6 +71,7 @@ import botocore.loaders
 import botocore.model
 from botocore.awsrequest import AWSRequest
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 from fake_dms import Dms, DmsFault  # the DMS part: tests/aws/fake_dms.py
 
 LOADER = botocore.loaders.Loader()
