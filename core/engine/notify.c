@@ -671,9 +671,11 @@ void notify_event(notify *n, const json_t *ev)
 			}
 			if (!listed(t, event))
 				continue;
+			/* a rollback that stopped on a failed undo is a problem: it pages */
 			if (strcmp(event, "run.started") == 0 ||
 			    strcmp(event, "run.completed") == 0 ||
-			    strcmp(event, "rollback.finished") == 0) {
+			    (strcmp(event, "rollback.finished") == 0 &&
+			     !json_is_true(json_object_get(m, "problem")))) {
 				action = "change";
 			} else if (t->incident_open) {
 				pgm_debug(

@@ -191,4 +191,19 @@ expect_eq "a 1400-byte check name: paged anyway" \
 	"$RC/$(jget "$(ctl requests)" '[len(r["json"]["payload"]["summary"]) <= 1024 and r["json"]["payload"]["summary"].endswith("é") for r in j if r["path"]=="/v2/enqueue"]')" \
 	"4/[true]"
 expect_eq "and mailed" "$(jget "$(ctl mails)" 'len(j)')" 1
+# ---- a rollback that stops on a failed undo pages (a finished one is a change event)
+ctl reset >/dev/null
+cat >"$TMP/undo.lua" <<LUA
+runbook "notify-undo" { params = { key = { type = "string", env = "T_PD_KEY", secret = true },
+                                   base = { type = "string", env = "T_BASE" } } }
+notify { on = { "rollback.finished" }, pagerduty = { routing_key = params.key, url = params.base } }
+step "s" { run = function() return {} end, undo = function() error("cannot undo") end }
+LUA
+run run "$TMP/undo.lua" --run-id u1
+run rollback u1
+expect_eq "failed rollback: a trigger, not a change event" \
+	"$(jget "$(ctl requests)" '[(r["path"], r["json"].get("event_action")) for r in j]')" \
+	'[["/v2/enqueue", "trigger"]]'
+expect_match "naming the undo that failed" \
+	"$(jget "$(ctl requests)" 'j[-1]["json"]["payload"]["summary"]')" "rollback stopped: the undo of s failed"
 finish
