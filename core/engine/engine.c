@@ -1826,6 +1826,8 @@ static int create_run(engine *e, const char *run_id)
 	return 0;
 }
 
+static int configure_plugins(engine *e, const char *run_id);
+
 int engine_run(const char *path, const engine_opts *o)
 {
 	engine *e = calloc(1, sizeof(*e));
@@ -1858,6 +1860,11 @@ int engine_run(const char *path, const engine_opts *o)
 		snprintf(run_id, sizeof(run_id), "%s", o->run_id);
 	else
 		engine_new_run_id(run_id, sizeof(run_id));
+	rc = configure_plugins(e, run_id);
+	if (rc) {
+		engine_free(e);
+		return rc;
+	}
 	rc = create_run(e, run_id);
 	if (rc) {
 		engine_free(e);
@@ -1960,6 +1967,52 @@ static int check_plugins(engine *e)
 	return rc;
 }
 
+/* configure_plugins - gives each plugin the runbook configures its
+ * configuration (plugin "name" { ... }), once per process, before any node
+ * runs. 0, or PGMOVE_EXIT_RUNBOOK after logging why. */
+static int configure_plugins(engine *e, const char *run_id)
+{
+	char err[2048];
+	json_t *all = runbook_plugin_config(e->rb, err, sizeof(err));
+	if (!all) {
+		pgm_error("runbook %s: %s", e->rb->name, err);
+		return PGMOVE_EXIT_RUNBOOK;
+	}
+	const char *name;
+	json_t *cfg;
+	int rc = 0;
+	json_object_foreach(all, name, cfg)
+	{
+		const pgm_plugin *p = loader_get(name, err, sizeof(err));
+		if (!p || !p->configure) {
+			if (p)
+				pgm_error("plugin %s takes no configuration", name);
+			else
+				pgm_error("%s", err);
+			rc = PGMOVE_EXIT_RUNBOOK;
+			break;
+		}
+		pgm_call *c = pgm_call_new(name, "configure");
+		pgm_call_set_run(c, run_id, NULL, 0);
+		pgm_call_set_deadline_ms(c, pgm_now_ms() + 60 * 1000);
+		pgm_log_set_context(pgm_call_name(c));
+		int ok = p->configure(c, cfg);
+		pgm_log_set_context(NULL);
+		if (ok != 0) {
+			pgm_error("plugin %s: its configuration was refused: %s: %s", name,
+				  pgm_error_code(c) ? pgm_error_code(c) : "plugin.error",
+				  pgm_error_message(c) ? pgm_error_message(c)
+						       : "configure failed without saying why");
+			rc = PGMOVE_EXIT_RUNBOOK;
+		}
+		pgm_call_free(c);
+		if (rc)
+			break;
+	}
+	json_decref(all);
+	return rc;
+}
+
 /* reopen - what resume and rollback share: lock, replay, runbook (checked
  * against the journaled hash), plugins (against the journaled identities),
  * params. 0 or an exit code. */
@@ -2009,6 +2062,8 @@ static int reopen(engine *e, const char *run_dir)
 			 file, e->o->user ? e->o->user : "?");
 	}
 	rc = check_plugins(e);
+	if (!rc)
+		rc = configure_plugins(e, e->st->run_id);
 	if (rc)
 		return rc;
 	warn_cli_secrets(e->rb, e->o->cli_params);

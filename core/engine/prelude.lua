@@ -18,6 +18,7 @@ local decl = {
   breakers = {},
   phases = {},       -- phase names in order
   plugins = {},      -- name -> { alias functions }
+  plugin_config = {}, -- name -> the table of `plugin "name" { ... }`
 }
 local current_phase = nil
 local pending = nil  -- a `step "x"` whose body table has not come yet
@@ -431,6 +432,22 @@ function plugin(name)
     end,
     __newindex = function() error("plugin " .. name .. " is read-only", 2) end,
     __tostring = function() return "plugin " .. name end,
+    -- plugin "name" { key = value, ... }: the plugin's configuration for the
+    -- run, given to its configure function once per process
+    __call = function(self, cfg)
+      local cloc = where(2)
+      if type(cfg) ~= "table" then
+        fail(cloc, "plugin %s { ... }: the configuration must be a table", name)
+      end
+      if not info.configurable then
+        fail(cloc, "plugin %s takes no configuration (it has no configure function)", name)
+      end
+      if decl.plugin_config[name] ~= nil then
+        fail(cloc, "plugin %s is configured twice", name)
+      end
+      decl.plugin_config[name] = cfg
+      return self
+    end,
   })
   proxies[name] = proxy
   return proxy

@@ -134,6 +134,8 @@ static int l_plugin_info(lua_State *L)
 	lua_newtable(L); /* info (sp += 1) */
 	lua_pushstring(L, p->version ? p->version : "");
 	lua_setfield(L, -2, "version");
+	lua_pushboolean(L, p->configure != NULL);
+	lua_setfield(L, -2, "configurable");
 	lua_newtable(L); /* functions (sp += 1) */
 	for (const pgm_function *f = p->functions; f->name; f++) {
 		lua_newtable(L); /* (sp += 1) */
@@ -377,6 +379,21 @@ void runbook_set_executor(runbook *rb, runbook_call_fn fn, void *user)
 static void push_decl(runbook *rb)
 {
 	lua_rawgeti(rb->L, LUA_REGISTRYINDEX, rb->decl_ref); /* (sp += 1) */
+}
+
+json_t *runbook_plugin_config(runbook *rb, char *err, size_t errlen)
+{
+	lua_State *L = rb->L;
+	push_decl(rb);                          /* decl */
+	lua_getfield(L, -1, "plugin_config");   /* decl cfg */
+	json_t *cfg = lua_istable(L, -1) ? luajson_to(L, -1, "plugin configuration", err, errlen)
+					 : json_object();
+	lua_pop(L, 2);
+	if (cfg && json_is_array(cfg) && json_array_size(cfg) == 0) { /* an empty table */
+		json_decref(cfg);
+		cfg = json_object();
+	}
+	return cfg;
 }
 
 void runbook_push_node_field(runbook *rb, int index, const char *field)

@@ -26,6 +26,11 @@ typedef struct runbook {
  * runs on the Lua stack of the call: (plugin, function, args) in slots
  * 1..3, pushes one result and returns 1, or raises a Lua error. */
 typedef int (*runbook_call_fn)(lua_State *L, void *user);
+
+/* runbook_plugin_config - the runbook's plugin configurations
+ * (`plugin "name" { ... }`) as {name: config}; new reference, or NULL with
+ * the reason in err. */
+json_t *runbook_plugin_config(runbook *rb, char *err, size_t errlen);
 void runbook_set_executor(runbook *rb, runbook_call_fn fn, void *user);
 
 /* runbook_load - loads the runbook at path. NULL with the message in err:

@@ -122,6 +122,14 @@ typedef struct pgm_plugin {
 	 * PGMOVE_VERSION_NUM (0: any with this ABI). The loader refuses the
 	 * plugin on an older pgmove, naming both versions. */
 	unsigned long min_pgmove;
+	/* configure - optional; the runbook's configuration of the plugin
+	 * (`local x = plugin "name" { key = value, ... }`), once per process
+	 * working on a run (run, resume, rollback), before any of its
+	 * functions is called: config is a JSON object, borrowed. Keep what is
+	 * needed (copy it). Returns 0, or -1 after pgm_fail() on call (the run
+	 * does not start: exit 6). A runbook that configures a plugin without
+	 * configure is refused when it is loaded. */
+	int (*configure)(pgm_call *call, json_t *config);
 } pgm_plugin;
 
 /* The exported symbol is <name>_LTX_pgmove_plugin: libltdl strips the

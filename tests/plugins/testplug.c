@@ -216,6 +216,33 @@ static json_t *fn_args(pgm_call *call, json_t *args)
 	return json_deep_copy(args);
 }
 
+/* The configuration the runbook gave (plugin "testplug" { ... }). */
+static json_t *configured;
+static int configure_count;
+
+/* configure - keeps a copy of config; refuses {"refuse": true}. */
+static int tp_configure(pgm_call *call, json_t *config)
+{
+	if (json_is_true(json_object_get(config, "refuse"))) {
+		pgm_fail(call, "testplug.config", 0, "refusing the configuration on purpose");
+		return -1;
+	}
+	json_decref(configured);
+	configured = json_deep_copy(config);
+	json_object_set_new(configured, "run", json_string(pgm_call_run_id(call) ? pgm_call_run_id(call) : ""));
+	configure_count++;
+	return 0;
+}
+
+/* config - the configuration the plugin got and how often, or {} */
+static json_t *fn_config(pgm_call *call, json_t *args)
+{
+	(void)call;
+	(void)args;
+	return json_pack("{s:O, s:i}", "config", configured ? configured : json_object(), "count",
+			 configure_count);
+}
+
 /* whoami - the run, step and attempt the call belongs to. */
 static json_t *fn_whoami(pgm_call *call, json_t *args)
 {
@@ -303,6 +330,8 @@ static const pgm_function functions[] = {
 	{ "crash", fn_crash, 0, "crashes (SIGSEGV or abort) the first time", p_crash },
 	{ "limits", fn_args, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "returns its arguments (defaults, limits, allowed values)", p_limits },
+	{ "config", fn_config, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	  "the configuration from the runbook", NULL },
 	{ "whoami", fn_whoami, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "the run, step and attempt of the call", NULL },
 	{ NULL, NULL, 0, NULL, NULL },
@@ -314,4 +343,5 @@ PGMOVE_PLUGIN(testplug) = {
 	.version = "1.0",
 	.summary = "functions for the engine's tests",
 	.functions = functions,
+	.configure = tp_configure,
 };
