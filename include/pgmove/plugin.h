@@ -34,8 +34,9 @@ extern "C" {
 
 /* The ABI version. Bumped on any incompatible change of the structs below
  * or of the host API; the loader refuses a plugin built for another one.
- * 2: pgm_param gained dflt/min/max/allowed, pgm_plugin gained min_pgmove. */
-#define PGMOVE_PLUGIN_ABI 2
+ * 2: pgm_param gained dflt/min/max/allowed, pgm_plugin gained min_pgmove.
+ * 3: pgm_plugin gained configure. */
+#define PGMOVE_PLUGIN_ABI 3
 
 /* The version of pgmove this header belongs to, as a number:
  * major * 10000 + minor * 100 + patch (0.1.0 is 100). A plugin compares it
