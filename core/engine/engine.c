@@ -200,35 +200,59 @@ static void hook(lua_State *L, lua_Debug *ar)
 	}
 }
 
+/* text_json - the string at idx as JSON (repaired when not UTF-8), or
+ * dflt when it is no string. New reference. */
+static json_t *text_json(lua_State *L, int idx, const char *dflt)
+{
+	size_t len;
+	const char *s;
+	if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
+		return json_string(dflt);
+	s = lua_tolstring(L, idx, &len);
+	return pgm_utf8_json(s, len);
+}
+
 /* error_json - the error value on top of the stack as a new JSON object
- * {code, message, retryable[, traceback]}; pops it. */
+ * {code, message, retryable[, traceback]}; pops it. Never NULL: text that
+ * is not UTF-8 is repaired, an error that is neither a string nor a table
+ * says what it is. */
 static json_t *error_json(lua_State *L)
 {
-	json_t *err;
+	json_t *err = json_object();
 	if (lua_istable(L, -1)) {
 		lua_getfield(L, -1, "code");
 		lua_getfield(L, -2, "message");
 		lua_getfield(L, -3, "retryable");
 		lua_getfield(L, -4, "traceback");
-		const char *code = lua_tostring(L, -4);
-		const char *msg = lua_tostring(L, -3);
-		err = json_pack("{s:s, s:s, s:b}", "code", code ? code : "runbook.error", "message",
-				msg ? msg : "(error table without a message)", "retryable",
-				lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2));
-		if (lua_isstring(L, -1))
-			json_object_set_new(err, "traceback", json_string(lua_tostring(L, -1)));
+		json_object_set_new(err, "code", text_json(L, -4, "runbook.error"));
+		json_object_set_new(err, "message",
+				    text_json(L, -3, "(error table without a message)"));
+		json_object_set_new(err, "retryable",
+				    json_boolean(lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2)));
+		if (lua_type(L, -1) == LUA_TSTRING)
+			json_object_set_new(err, "traceback", text_json(L, -1, ""));
 		lua_pop(L, 5);
 		return err;
 	}
-	const char *s = lua_tostring(L, -1);
-	if (!s)
-		s = "(error value is not a string)";
+	size_t len = 0;
+	const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+	if (!s) {
+		char what[96];
+		snprintf(what, sizeof(what), "the runbook raised an error with a %s value instead of a message",
+			 luaL_typename(L, -1));
+		json_object_set_new(err, "code", json_string("runbook.error"));
+		json_object_set_new(err, "message", json_string(what));
+		json_object_set_new(err, "retryable", json_true());
+		lua_pop(L, 1);
+		return err;
+	}
 	const char *tb = strstr(s, "\nstack traceback:");
-	char *msg = strndup(s, tb ? (size_t)(tb - s) : strlen(s));
-	err = json_pack("{s:s, s:s, s:b}", "code", "runbook.error", "message", msg, "retryable", 1);
+	size_t mlen = tb ? (size_t)(tb - s) : len;
+	json_object_set_new(err, "code", json_string("runbook.error"));
+	json_object_set_new(err, "message", pgm_utf8_json(s, mlen));
+	json_object_set_new(err, "retryable", json_true());
 	if (tb)
-		json_object_set_new(err, "traceback", json_string(tb + 1));
-	free(msg);
+		json_object_set_new(err, "traceback", pgm_utf8_json(tb + 1, len - mlen - 1));
 	lua_pop(L, 1);
 	return err;
 }

@@ -2,14 +2,16 @@
 -- to declare itself (runbook, plugin, phase, step, wait, gate, check,
 -- approve, breaker). Compiled into pgmove by a make rule; run once per
 -- runbook, before the runbook file, with one argument: a table of the C
--- functions it needs (call, plugin_info, duration).
+-- functions it needs (call, plugin_info, duration, resolve_params,
+-- getinfo: debug.getinfo, which runbook code itself does not get).
 --
 -- Declaring has no side effects: nothing here talks to a plugin except to
 -- read its function table. What the engine needs is left in the table
 -- returned by the chunk (decl), which the C side reads.
 
 local C = ...
-local json, debug = json, debug
+local json, getinfo = json, C.getinfo
+C.getinfo = nil
 
 local decl = {
   runbook = nil,     -- { name, summary, params, on_failure, loc }
@@ -24,7 +26,7 @@ local current_phase = nil
 local pending = nil  -- a `step "x"` whose body table has not come yet
 
 local function where(level)
-  local info = debug.getinfo(level + 1, "Sl")
+  local info = getinfo(level + 1, "Sl")
   if not info then return "?" end
   return info.short_src .. ":" .. (info.currentline or 0)
 end
@@ -105,7 +107,9 @@ end
 -- kind "name" { ... }.
 local function declare(kind, allowed, build)
   return function(name)
-    local loc = where(2)
+    -- level 3: the runbook line that wrote kind "name", through step(),
+    -- wait(), ... which call this function
+    local loc = where(3)
     check_pending(loc)
     check_name(loc, kind, name)
     local me = { kind = kind, name = name, loc = loc }
@@ -210,13 +214,15 @@ local step_decl = declare("step", {
     check_fields(loc, what .. " retry", r,
                  { attempts = 1, delay = 1, backoff = 1, max_delay = 1, all_errors = 1 })
     local a = want(loc, what, "retry.attempts", r.attempts, "number", true) or 1
-    if a < 1 or math.type(a) ~= "integer" then
-      fail(loc, "%s: retry.attempts must be a whole number of at least 1", what)
+    if math.type(a) ~= "integer" or a < 1 or a > 1000 then
+      fail(loc, "%s: retry.attempts must be a whole number from 1 to 1000", what)
     end
     n.retry.attempts = a
     n.retry.delay_ms = want(loc, what, "retry.delay", r.delay, "duration", true) or 0
     n.retry.backoff = want(loc, what, "retry.backoff", r.backoff, "number", true) or 1.0
-    if n.retry.backoff < 1 then fail(loc, "%s: retry.backoff must be at least 1", what) end
+    if not (n.retry.backoff >= 1 and n.retry.backoff <= 100) then
+      fail(loc, "%s: retry.backoff must be a number from 1 to 100", what)
+    end
     n.retry.max_delay_ms = want(loc, what, "retry.max_delay", r.max_delay, "duration", true)
     n.retry.all_errors = want(loc, what, "retry.all_errors", r.all_errors, "boolean", true) or false
   end
@@ -237,6 +243,10 @@ local wait_decl = declare("wait", {
   if n.every_ms < 10 then fail(loc, "%s: every must be at least 10ms", what) end
   n.timeout_ms = want(loc, what, "timeout", spec.timeout, "duration", true)
   n.stable_for_ms = want(loc, what, "stable_for", spec.stable_for, "duration", true) or 0
+  if n.timeout_ms and n.stable_for_ms > n.timeout_ms then
+    fail(loc, "%s: stable_for (%s) is longer than timeout (%s): the wait could never succeed",
+         what, tostring(spec.stable_for), tostring(spec.timeout))
+  end
   n.on_timeout = choice(loc, what, "on_timeout", spec.on_timeout,
                         { fail = true, halt = true, rollback = true }, "fail")
   return n
@@ -291,6 +301,15 @@ function(loc, what, spec)
   n.prompt = want(loc, what, "prompt", spec.prompt, "string", true) or ("Approve " .. what .. "?")
   n.approvers = want(loc, what, "approvers", spec.approvers, "table", true)
   if n.approvers then
+    if next(n.approvers) == nil then
+      fail(loc, "%s: approvers is empty: nobody could approve (leave it out to let anyone approve)",
+           what)
+    end
+    for k in pairs(n.approvers) do
+      if math.type(k) ~= "integer" or k < 1 or k > #n.approvers then
+        fail(loc, "%s: approvers must be a list of names { \"alice\", \"bob\" }", what)
+      end
+    end
     for i, a in ipairs(n.approvers) do
       if type(a) ~= "string" then fail(loc, "%s: approvers[%d] must be a string", what, i) end
     end
@@ -543,6 +562,10 @@ local function finish(source, chunkname)
       if not r then
         fail(n.loc, "step '%s' is irreversible and names recovery '%s', which is not declared",
              n.name, n.recovery)
+      end
+      if r == n then
+        fail(n.loc, "step '%s' is irreversible and names itself as its recovery: name an earlier step",
+             n.name)
       end
       if r.kind ~= "step" or r.index > n.index then
         fail(n.loc, "step '%s' is irreversible: its recovery '%s' must be a step declared before it",

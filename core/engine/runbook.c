@@ -3,11 +3,15 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -30,9 +34,22 @@ typedef struct executor {
 /* read_file - the whole file, NUL-terminated; caller frees. */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: a FIFO must not hang the open; only regular files */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open runbook %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "runbook %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "rb");
 	if (!f) {
 		snprintf(err, errlen, "cannot open runbook %s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	char *buf = NULL;
@@ -90,8 +107,9 @@ int runbook_file_hash(const char *path, char out[65], char *err, size_t errlen)
 int runbook_traceback(lua_State *L)
 {
 	if (lua_istable(L, 1)) {
-		luaL_traceback(L, L, NULL, 1); /* (sp += 1) */
-		lua_setfield(L, 1, "traceback"); /* (sp -= 1) */
+		lua_pushliteral(L, "traceback");
+		luaL_traceback(L, L, NULL, 1); /* (sp += 2) */
+		lua_rawset(L, 1);              /* no metamethod can fail here (sp -= 2) */
 		lua_settop(L, 1);
 		return 1;
 	}
@@ -100,7 +118,10 @@ int runbook_traceback(lua_State *L)
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
 			msg = lua_tostring(L, -1);
 		else
-			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+			msg = lua_pushfstring(L,
+					      "the runbook raised an error with a %s value instead of "
+					      "a message",
+					      luaL_typename(L, 1));
 	}
 	luaL_traceback(L, L, msg, 1); /* (sp += 1) */
 	return 1;
@@ -152,8 +173,9 @@ static int l_duration(lua_State *L)
 {
 	if (lua_type(L, 1) == LUA_TNUMBER) {
 		lua_Number s = lua_tonumber(L, 1);
-		if (s < 0 || s > 1e12)
-			return luaL_error(L, "duration %f is out of range", (double)s);
+		if (!(s >= 0 && s <= (lua_Number)(PGM_DURATION_MAX_MS / 1000)))
+			return luaL_error(L, "duration %f is out of range (0 to %lld seconds)",
+					  (double)s, PGM_DURATION_MAX_MS / 1000);
 		lua_pushinteger(L, (lua_Integer)(s * 1000.0));
 		return 1;
 	}
@@ -193,38 +215,195 @@ static int l_resolve_params(lua_State *L)
 	return 1;
 }
 
-/* restrict_stdlib - removes what lets a runbook act on its own: files,
- * processes, C modules. Side effects go through plugins. */
-static void restrict_stdlib(lua_State *L, const char *dir)
+/* Loading's budget: wall time (PGMOVE_LOAD_TIMEOUT, a duration) and the
+ * memory of the Lua state while the runbook loads. */
+#define LOAD_TIMEOUT_MS 10000LL
+#define LOAD_MEMORY_MAX ((size_t)256 << 20)
+
+static long long load_deadline; /* pgm_now_ms() after which loading stops; 0 = not loading */
+static int load_expired;        /* the hook found the budget spent */
+
+/* rb_alloc - the Lua state's allocator: counts the bytes in use and
+ * refuses to grow past mem_limit (0 = no limit). */
+static void *rb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-	static const char *const os_drop[] = { "execute", "exit", "remove", "rename", "tmpname",
-					       "setlocale", NULL };
-	lua_pushnil(L);
-	lua_setglobal(L, "io");
-	lua_pushnil(L);
-	lua_setglobal(L, "dofile");
-	lua_pushnil(L);
-	lua_setglobal(L, "loadfile");
-	lua_getglobal(L, "os"); /* (sp += 1) */
-	for (int i = 0; os_drop[i]; i++) {
-		lua_pushnil(L);
-		lua_setfield(L, -2, os_drop[i]);
+	runbook *rb = ud;
+	if (!ptr)
+		osize = 0;
+	if (nsize == 0) {
+		free(ptr);
+		rb->mem_used -= osize;
+		return NULL;
 	}
+	if (rb->mem_limit && nsize > osize && rb->mem_used + (nsize - osize) > rb->mem_limit)
+		return NULL;
+	void *np = realloc(ptr, nsize);
+	if (np)
+		rb->mem_used = rb->mem_used - osize + nsize;
+	return np;
+}
+
+static int rb_panic(lua_State *L)
+{
+	const char *msg = lua_tostring(L, -1);
+	pgm_error("Lua panic: %s", msg ? msg : "(error object is not a string)");
+	abort();
+}
+
+/* load_hook - stops runbook code that loads for longer than its budget:
+ * the loading thread is suspended (a yield no pcall can catch); where it
+ * cannot yield (inside a C function), an error is raised, again at every
+ * count until loading ends. */
+static void load_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	if (!load_deadline)
+		return;
+	if (!load_expired && pgm_now_ms() <= load_deadline && !pgm_cancel_signal())
+		return;
+	load_expired = 1;
+	if (lua_isyieldable(L)) {
+		lua_yield(L, 0); /* in a hook it returns; the yield happens after */
+		return;
+	}
+	luaL_error(L, "the runbook's loading budget is spent");
+}
+
+/* l_load - load(chunk [, name [, mode [, env]]]) with mode forced to "t":
+ * binary chunks are refused (mutated bytecode crashes liblua). */
+static int l_load(lua_State *L)
+{
+	if (lua_gettop(L) < 3)
+		lua_settop(L, 3);
+	lua_pushliteral(L, "t"); /* (sp += 1) */
+	lua_replace(L, 3);       /* (sp -= 1) */
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+#define MODULES_KEY "pgmove.modules"
+
+/* l_require - require(name): a Lua module next to the runbook
+ * (name.lua, dots for folders), loaded as text once; a require cycle is an
+ * error naming the module. The standard library is not reachable through
+ * it: what the sandbox leaves is already global. */
+static int l_require(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *dir = lua_tostring(L, lua_upvalueindex(1));
+	size_t nlen = strlen(name);
+	if (nlen == 0 || nlen > 100 || name[0] == '.')
+		return luaL_error(L, "require: bad module name '%s'", name);
+	for (const char *p = name; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || (*p == '.' && p[1] != '.')))
+			return luaL_error(L, "require: bad module name '%s' (letters, digits, '_', '-' and '.')", name);
+	lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY); /* mods (sp += 1) */
+	lua_getfield(L, -1, name);                       /* mods v (sp += 1) */
+	if (lua_type(L, -1) == LUA_TLIGHTUSERDATA)
+		return luaL_error(L, "require: module '%s' requires itself (a require cycle)", name);
+	if (!lua_isnil(L, -1))
+		return 1;
+	lua_pop(L, 1); /* mods */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	for (char *p = path + strlen(dir) + 1; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	if (strlen(path) + 5 > sizeof(path))
+		return luaL_error(L, "require: module name '%s' is too long", name);
+	memcpy(path + strlen(path), ".lua", 5);
+	char err[PATH_MAX + 256];
+	size_t len;
+	char *src = read_file(path, &len, err, sizeof(err));
+	if (!src)
+		return luaL_error(L, "require: module '%s' not found: runbook modules are .lua files "
+				     "next to the runbook (%s)", name, err);
+	char chunk[PATH_MAX + 2];
+	snprintf(chunk, sizeof(chunk), "@%s", path);
+	int rc = luaL_loadbufferx(L, src, len, chunk, "t"); /* mods f (sp += 1) */
+	free(src);
+	if (rc != LUA_OK)
+		return lua_error(L);
+	lua_pushlightuserdata(L, (void *)&load_expired); /* the "loading" mark */
+	lua_setfield(L, -3, name);
+	lua_pushstring(L, name);
+	lua_call(L, 1, 1); /* mods v */
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, name);
+	return 1;
+}
+
+/* sandbox - the runbook's global environment, from an allow-list: the
+ * base functions without dofile, loadfile, collectgarbage; load for text
+ * only; require for Lua files next to the runbook; string (without dump),
+ * table, math, utf8, coroutine; os.time, os.clock, os.date, os.difftime.
+ * No io, debug, package or C modules: side effects go through plugins.
+ * debug.getinfo is handed to the prelude only (C.getinfo). */
+static void sandbox(lua_State *L, const char *dir)
+{
+	static const char *const keep[] = { "_G", "_VERSION", "assert", "error", "getmetatable",
+					    "ipairs", "next", "pairs", "pcall", "rawequal",
+					    "rawget", "rawlen", "rawset", "select", "setmetatable",
+					    "tonumber", "tostring", "type", "xpcall", "load", "string",
+					    "table", "math", "utf8", "coroutine", "os", "json", NULL };
+	static const char *const os_keep[] = { "time", "clock", "date", "difftime", NULL };
+
+	lua_pushglobaltable(L); /* G (sp += 1) */
+	lua_newtable(L);        /* G drop (sp += 1) */
+	lua_pushnil(L);
+	while (lua_next(L, -3) != 0) { /* G drop k v */
+		int found = 0;
+		if (lua_type(L, -2) == LUA_TSTRING)
+			for (int i = 0; keep[i]; i++)
+				if (strcmp(lua_tostring(L, -2), keep[i]) == 0)
+					found = 1;
+		lua_pop(L, 1); /* G drop k */
+		if (!found) {
+			lua_pushvalue(L, -1);
+			lua_pushboolean(L, 1);
+			lua_settable(L, -4); /* drop[k] = true */
+		}
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2) != 0) { /* G drop k true */
+		lua_pop(L, 1);
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_settable(L, -5); /* G[k] = nil */
+	}
+	lua_pop(L, 1); /* G */
+
+	lua_newtable(L); /* G os' */
+	lua_getfield(L, -2, "os");
+	for (int i = 0; os_keep[i]; i++) {
+		lua_getfield(L, -1, os_keep[i]);
+		lua_setfield(L, -3, os_keep[i]);
+	}
+	lua_pop(L, 1);
+	lua_setfield(L, -2, "os"); /* G */
+
+	lua_getfield(L, -1, "string");
+	lua_pushnil(L);
+	lua_setfield(L, -2, "dump");
+	lua_pop(L, 1);
+
+	lua_getfield(L, -1, "load");
+	lua_pushcclosure(L, l_load, 1);
+	lua_setfield(L, -2, "load");
+
+	lua_pushstring(L, dir);
+	lua_pushcclosure(L, l_require, 1);
+	lua_setfield(L, -2, "require");
 	lua_pop(L, 1); /* (sp -= 1) */
-	lua_getglobal(L, "package"); /* (sp += 1) */
-	lua_pushnil(L);
-	lua_setfield(L, -2, "loadlib");
-	lua_pushstring(L, "");
-	lua_setfield(L, -2, "cpath");
-	lua_pushfstring(L, "%s/?.lua", dir);
-	lua_setfield(L, -2, "path");
-	lua_getfield(L, -1, "searchers"); /* (sp += 1) */
-	/* keep the preload and Lua searchers only */
-	for (lua_Integer i = (lua_Integer)luaL_len(L, -1); i > 2; i--) {
-		lua_pushnil(L);
-		lua_rawseti(L, -2, i);
-	}
-	lua_pop(L, 2); /* (sp -= 2) */
+
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
 }
 
 static runbook *load(const char *path, char *err, size_t errlen);
@@ -251,12 +430,72 @@ runbook *runbook_load_with(const char *path, const json_t *cli, const json_t *jo
 	return rb;
 }
 
+/* load_budget_ms - PGMOVE_LOAD_TIMEOUT (a duration) or LOAD_TIMEOUT_MS;
+ * -1 after logging when it does not parse. */
+static long long load_budget_ms(char *err, size_t errlen)
+{
+	const char *v = getenv("PGMOVE_LOAD_TIMEOUT");
+	long long ms;
+	char derr[256];
+	if (!v || !*v)
+		return LOAD_TIMEOUT_MS;
+	if (pgm_duration_parse(v, &ms, derr, sizeof(derr)) != 0 || ms <= 0) {
+		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: %s", ms <= 0 && !derr[0] ? "must be more than 0" : derr);
+		return -1;
+	}
+	return ms;
+}
+
+/* error_text - the error object at idx of co (a coroutine that failed)
+ * as one line in buf: a string up to its traceback, a table's message
+ * (and code), else what it is; with the runbook line that raised it when
+ * the message has none. */
+static void error_text(lua_State *co, int idx, const char *chunk, char *buf, size_t len)
+{
+	char where[PATH_MAX + 32] = "";
+	lua_Debug ar;
+	idx = lua_absindex(co, idx);
+	for (int level = 0; lua_getstack(co, level, &ar); level++) {
+		if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0 &&
+		    strcmp(ar.source, chunk) == 0) {
+			snprintf(where, sizeof(where), "%s:%d: ", ar.short_src, ar.currentline);
+			break;
+		}
+	}
+	if (lua_type(co, idx) == LUA_TSTRING) {
+		const char *msg = lua_tostring(co, idx);
+		const char *nl = strstr(msg, "\nstack traceback:");
+		snprintf(buf, len, "%.*s", (int)(nl ? (size_t)(nl - msg) : strlen(msg)), msg);
+		return;
+	}
+	if (lua_type(co, idx) == LUA_TTABLE) {
+		lua_getfield(co, idx, "message");
+		lua_getfield(co, idx, "code");
+		const char *msg = lua_type(co, -2) == LUA_TSTRING ? lua_tostring(co, -2) : NULL;
+		const char *code = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+		if (msg || code)
+			snprintf(buf, len, "%s%s%s%s", where, code ? code : "", code && msg ? ": " : "",
+				 msg ? msg : "");
+		else
+			snprintf(buf, len, "%sthe runbook raised an error table without a message or code",
+				 where);
+		lua_pop(co, 2);
+		return;
+	}
+	snprintf(buf, len, "%sthe runbook raised an error with a %s value instead of a message",
+		 where, luaL_typename(co, idx));
+}
+
 /* load - runbook_load_with's work, with load_cli / load_journaled set. */
 static runbook *load(const char *path, char *err, size_t errlen)
 {
 	runbook *rb = calloc(1, sizeof(*rb));
 	char abs[PATH_MAX];
 	size_t len;
+	if (!rb) {
+		snprintf(err, errlen, "runbook %s: out of memory", path);
+		return NULL;
+	}
 	rb->decl_ref = LUA_NOREF;
 	if (!realpath(path, abs)) {
 		snprintf(err, errlen, "cannot open runbook %s: %s", path, strerror(errno));
@@ -264,15 +503,39 @@ static runbook *load(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	rb->path = strdup(abs);
+	long long budget = load_budget_ms(err, errlen);
+	if (budget < 0) {
+		runbook_free(rb);
+		return NULL;
+	}
 	char *source = read_file(abs, &len, err, errlen);
 	if (!source) {
 		runbook_free(rb);
 		return NULL;
 	}
 	hex_sha256(source, len, rb->hash);
+	/* what lua(1) skips too: a UTF-8 byte order mark and a first line
+	 * starting with '#' (a #! line); line numbers stay the same */
+	const char *code = source;
+	size_t clen = len;
+	if (clen >= 3 && memcmp(code, "\xEF\xBB\xBF", 3) == 0) {
+		code += 3;
+		clen -= 3;
+	}
+	if (clen > 0 && code[0] == '#') {
+		const char *nl = memchr(code, '\n', clen);
+		clen -= nl ? (size_t)(nl - code) : clen;
+		code = nl ? nl : code + clen;
+	}
 
-	lua_State *L = luaL_newstate();
+	rb->mem_limit = LOAD_MEMORY_MAX;
+	lua_State *L = lua_newstate(rb_alloc, rb);
+	if (!L) {
+		free(source);
+		return fail_load(rb, err, errlen, "cannot create a Lua state: out of memory");
+	}
 	rb->L = L;
+	lua_atpanic(L, rb_panic);
 	luaL_openlibs(L);
 	luajson_open(L);
 	char dir[PATH_MAX];
@@ -280,10 +543,13 @@ static runbook *load(const char *path, char *err, size_t errlen)
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	restrict_stdlib(L, dir);
+	lua_getglobal(L, "debug"); /* debug (sp += 1) */
+	lua_getfield(L, -1, "getinfo");
+	lua_replace(L, -2); /* getinfo */
+	sandbox(L, dir);
 
 	/* the prelude: returns finish(source, chunkname) */
-	lua_pushcfunction(L, runbook_traceback); /* handler (sp += 1) */
+	lua_pushcfunction(L, runbook_traceback); /* getinfo handler (sp += 1) */
 	int h = lua_gettop(L);
 	if (luaL_loadbuffer(L, (const char *)prelude_lua, prelude_lua_len, "=prelude") != LUA_OK) {
 		free(source);
@@ -298,6 +564,8 @@ static runbook *load(const char *path, char *err, size_t errlen)
 	lua_setfield(L, -2, "duration");
 	lua_pushcfunction(L, l_resolve_params);
 	lua_setfield(L, -2, "resolve_params");
+	lua_pushvalue(L, h - 1);
+	lua_setfield(L, -2, "getinfo");
 	if (lua_pcall(L, 1, 1, h) != LUA_OK) { /* finish (sp -= 1) */
 		free(source);
 		return fail_load(rb, err, errlen, lua_tostring(L, -1));
@@ -306,23 +574,35 @@ static runbook *load(const char *path, char *err, size_t errlen)
 
 	char chunk[PATH_MAX + 2];
 	snprintf(chunk, sizeof(chunk), "@%s", path);
-	if (luaL_loadbuffer(L, source, len, chunk) != LUA_OK) { /* (sp += 1) */
+	/* the runbook runs in its own thread, under the loading budget */
+	lua_State *co = lua_newthread(L); /* (sp += 1) */
+	if (luaL_loadbufferx(co, code, clen, chunk, "t") != LUA_OK) {
 		free(source);
-		return fail_load(rb, err, errlen, lua_tostring(L, -1));
+		return fail_load(rb, err, errlen, lua_tostring(co, -1));
 	}
-	if (lua_pcall(L, 0, 0, h) != LUA_OK) {
-		/* a runtime error while loading: keep the first line (file:line: msg) */
-		const char *msg = lua_tostring(L, -1);
+	load_deadline = pgm_now_ms() + budget;
+	load_expired = 0;
+	lua_sethook(co, load_hook, LUA_MASKCOUNT, 1000);
+	int nres = 0;
+	int rc = lua_resume(co, L, 0, &nres);
+	load_deadline = 0;
+	if (rc != LUA_OK) {
+		char first[4096], dur[64];
+		if (load_expired || rc == LUA_YIELD)
+			snprintf(first, sizeof(first),
+				 "%s: the runbook did not finish loading within %s (an endless loop? "
+				 "loading must only declare; PGMOVE_LOAD_TIMEOUT sets the budget)",
+				 path, pgm_duration_format(budget, dur, sizeof(dur)));
+		else if (rc == LUA_ERRMEM)
+			snprintf(first, sizeof(first),
+				 "%s: the runbook used more than %zu MB of memory while loading", path,
+				 LOAD_MEMORY_MAX >> 20);
+		else
+			error_text(co, -1, chunk, first, sizeof(first));
 		free(source);
-		if (msg) {
-			const char *nl = strstr(msg, "\nstack traceback:");
-			char first[4096];
-			snprintf(first, sizeof(first), "%.*s",
-				 (int)(nl ? (size_t)(nl - msg) : strlen(msg)), msg);
-			return fail_load(rb, err, errlen, first);
-		}
-		return fail_load(rb, err, errlen, "runbook raised an error that is not a string");
+		return fail_load(rb, err, errlen, first);
 	}
+	lua_pop(L, 1); /* the thread (sp -= 1) */
 	lua_pushvalue(L, finish); /* (sp += 1) */
 	lua_pushlstring(L, source, len);
 	lua_pushstring(L, path);
@@ -335,6 +615,7 @@ static runbook *load(const char *path, char *err, size_t errlen)
 			 msg ? msg : "error");
 		return fail_load(rb, err, errlen, first);
 	}
+	rb->mem_limit = 0; /* the budget is for loading; steps may hold large outputs */
 	lua_getfield(L, -1, "plan"); /* (sp += 1) */
 	char cerr[1024];
 	rb->plan = luajson_to(L, -1, "plan", cerr, sizeof(cerr));

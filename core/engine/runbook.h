@@ -19,6 +19,8 @@ typedef struct runbook {
 	json_t *plan;      /* the plan as data (see prelude.lua plan_of) */
 	json_t *params;    /* the param specs (plan.params)            */
 	int decl_ref;      /* registry reference to the decl table     */
+	size_t mem_used;   /* bytes the Lua state holds                */
+	size_t mem_limit;  /* refuse to grow past this (0 = no limit): the loading budget */
 } runbook;
 
 /* runbook_call_fn - how plugin calls made from Lua reach the engine:

@@ -127,11 +127,13 @@ int pgm_duration_parse(const char *text, long long *ms, char *err, size_t errlen
 			snprintf(err, errlen, "empty duration");
 		return -1;
 	}
+	if (total > PGM_DURATION_MAX_MS)
+		goto overflow;
 	*ms = total;
 	return 0;
 overflow:
 	if (err)
-		snprintf(err, errlen, "duration \"%s\": too large", text);
+		snprintf(err, errlen, "duration \"%s\": too large (at most 3650d)", text);
 	return -1;
 }
 

@@ -66,6 +66,17 @@ void pgm_progress_set_sink(pgm_progress_fn fn, void *user);
 /* pgm_progress_clear - erases a progress line left on the terminal. */
 void pgm_progress_clear(void);
 
+/* pgm_utf8_valid - whether the len bytes at s are valid UTF-8 (NUL bytes
+ * are valid characters). */
+int pgm_utf8_valid(const char *s, size_t len);
+/* pgm_utf8_repair - a NUL-terminated copy of the len bytes at s with every
+ * byte that is not part of a valid UTF-8 sequence replaced by U+FFFD;
+ * *outlen (may be NULL) gets its length. Caller frees; NULL without memory. */
+char *pgm_utf8_repair(const char *s, size_t len, size_t *outlen);
+/* pgm_utf8_json - s as a JSON string, repaired when it is not valid UTF-8
+ * (never NULL: JSON null for a NULL s). New reference. */
+json_t *pgm_utf8_json(const char *s, size_t len);
+
 /* pgm_redact_json - a deep copy of v with every string redacted (and the
  * values of keys that name secrets: "password", "secret", "token",
  * "secret_access_key", "routing_key", ... replaced). New reference. */

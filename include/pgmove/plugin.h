@@ -180,9 +180,13 @@ int pgm_arg_number(pgm_call *call, json_t *args, const char *name,
 int pgm_arg_duration_ms(pgm_call *call, json_t *args, const char *name,
 			long long dflt_ms, int required, long long *out);
 
+/* PGM_DURATION_MAX_MS - the longest duration pgmove accepts (3650 days),
+ * so deadlines computed from it (now + duration) cannot overflow. */
+#define PGM_DURATION_MAX_MS (3650LL * 86400000LL)
 /* pgm_duration_parse - parses "250ms", "30s", "5m", "1h30m", "2d", "1w"
  * (units may be combined; a bare number is seconds). Returns 0 and sets
- * *ms, or -1 and writes a message naming the bad part to err. */
+ * *ms, or -1 and writes a message naming the bad part to err (also for
+ * more than PGM_DURATION_MAX_MS). */
 int pgm_duration_parse(const char *text, long long *ms, char *err, size_t errlen);
 /* pgm_duration_format - "1h30m", "250ms", "2d3h"; writes into buf. */
 const char *pgm_duration_format(long long ms, char *buf, size_t buflen);
