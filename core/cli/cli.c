@@ -3,7 +3,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -301,10 +303,40 @@ static int has_journal(const char *dir)
 	return stat(path, &st) == 0;
 }
 
+/* denied - whether path (or the way to it) cannot be read for want of
+ * permission: said as such, exit 8, never "not found". */
+static int denied(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return errno == EACCES;
+	if (S_ISDIR(st.st_mode))
+		return access(path, R_OK | X_OK) != 0 && errno == EACCES;
+	return access(path, R_OK) != 0 && errno == EACCES;
+}
+
+/* cli_valid_run_id - see cli.h. */
+int cli_valid_run_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0 || n > 100 || !(isalnum((unsigned char)id[0])))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' || id[i] == '.'))
+			return 0;
+	return 1;
+}
+
 int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 {
 	if (run && strcmp(run, "last") != 0 && strcmp(run, "latest") != 0) {
 		if (strchr(run, '/') || has_journal(run)) {
+			char jp[PATH_MAX + 32];
+			snprintf(jp, sizeof(jp), "%s/journal.jsonl", run);
+			if (denied(run) || denied(jp)) {
+				pgm_error("%s: permission denied", run);
+				return PGMOVE_EXIT_INTERNAL;
+			}
 			if (!has_journal(run)) {
 				pgm_error("%s is not a run directory (no journal.jsonl in it)", run);
 				return -1;
@@ -313,7 +345,18 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 			return 0;
 		}
 	}
+	if (run && strcmp(run, "last") != 0 && strcmp(run, "latest") != 0 &&
+	    !cli_valid_run_id(run)) {
+		pgm_error("'%s' is not a run id (letters, digits, '.', '_' and '-', at most 100) "
+			  "nor a run directory",
+			  run);
+		return -1;
+	}
 	DIR *d = opendir(a->state_dir);
+	if (!d && errno == EACCES) {
+		pgm_error("state directory %s: permission denied", a->state_dir);
+		return PGMOVE_EXIT_INTERNAL;
+	}
 	if (!d) {
 		pgm_error("no runs: state directory %s does not exist (--state-dir or "
 			  "PGMOVE_STATE_DIR names another)",
@@ -329,6 +372,11 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 		char rbdir[PATH_MAX];
 		snprintf(rbdir, sizeof(rbdir), "%s/%s", a->state_dir, rb->d_name);
 		DIR *d2 = opendir(rbdir);
+		if (!d2 && errno == EACCES) {
+			pgm_error("%s: permission denied", rbdir);
+			closedir(d);
+			return PGMOVE_EXIT_INTERNAL;
+		}
 		if (!d2)
 			continue;
 		struct dirent *r;
@@ -339,6 +387,12 @@ int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen)
 				continue;
 			snprintf(dir, sizeof(dir), "%s/%s", rbdir, r->d_name);
 			snprintf(jp, sizeof(jp), "%s/journal.jsonl", dir);
+			if (stat(jp, &st) != 0 && errno == EACCES) {
+				pgm_error("%s: permission denied", dir);
+				closedir(d2);
+				closedir(d);
+				return PGMOVE_EXIT_INTERNAL;
+			}
 			if (stat(jp, &st) != 0)
 				continue;
 			if (run && strcmp(run, "last") != 0 && strcmp(run, "latest") != 0) {
@@ -667,6 +721,15 @@ int pgmove_main(int argc, char **argv)
 {
 	int i = 1;
 	const char *state_dir = NULL;
+	/* text that is not UTF-8 cannot reach JSON: refuse it here, once */
+	for (int k = 1; k < argc; k++)
+		if (!pgm_utf8_valid(argv[k], strlen(argv[k]))) {
+			char *shown = pgm_utf8_repair(argv[k], strlen(argv[k]), NULL);
+			fprintf(stderr, "pgmove: argument %d ('%s') is not valid UTF-8\n", k,
+				shown ? shown : "?");
+			free(shown);
+			return PGMOVE_EXIT_USAGE;
+		}
 	/* global options before the command */
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -39,8 +39,12 @@ const char *cli_opt_str(cli_args *a, const char *name);
 int cli_opt_flag(cli_args *a, const char *name);
 json_t *cli_opt_list(cli_args *a, const char *name); /* borrowed array, may be empty */
 const char *cli_pos(cli_args *a, int i);
+/* cli_valid_run_id - whether id can name a run: letters, digits, '.', '_'
+ * and '-', starting with a letter or digit, at most 100 (never a path). */
+int cli_valid_run_id(const char *id);
 /* cli_find_run - the run directory for RUN (an id, a directory, or NULL /
- * "last" for the newest run). 0, or -1 after logging. */
+ * "last" for the newest run). 0, or after logging -1 (usage: exit 2) or
+ * PGMOVE_EXIT_INTERNAL (permission denied: exit 8). */
 int cli_find_run(cli_args *a, const char *run, char *out, size_t outlen);
 /* cli_params - -p assignments as an object name -> string; NULL after logging. */
 json_t *cli_params(cli_args *a);

@@ -21,8 +21,9 @@
 static int open_run(cli_args *a, journal **j, run_state **st)
 {
 	char dir[PATH_MAX], err[1024];
-	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) != 0)
-		return PGMOVE_EXIT_USAGE;
+	int found = cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir));
+	if (found != 0)
+		return found < 0 ? PGMOVE_EXIT_USAGE : found;
 	int busy = 0;
 	*j = journal_open_run(dir, NULL, &busy, err, sizeof(err));
 	if (!*j) {

@@ -126,6 +126,11 @@ static json_t *arg_value(const pgm_function *fn, const char *name, const char *v
 				 value + 5);
 			return NULL;
 		}
+		if (!pgm_utf8_valid(v, strlen(v))) {
+			snprintf(err, errlen, "argument %s: environment variable %s is not valid UTF-8",
+				 name, value + 5);
+			return NULL;
+		}
 		return json_string(v);
 	}
 	if (type && (strcmp(type, "string") == 0 || strcmp(type, "conninfo") == 0 ||
@@ -175,7 +180,13 @@ int pgmove_cmd_call(cli_args *a)
 	char err[4096];
 	const pgm_plugin *p = loader_get(plugin, err, sizeof(err));
 	if (!p)
-		return call_error(a, PGMOVE_EXIT_FAILED, "plugin.load", "%s", err);
+		/* an unknown or invalid name is a usage error (2); a plugin that
+		 * is there but does not load fails the call (1) */
+		return call_error(a,
+				  strstr(err, " not found; tried ") || strstr(err, "a plugin name is")
+					  ? PGMOVE_EXIT_USAGE
+					  : PGMOVE_EXIT_FAILED,
+				  "plugin.load", "%s", err);
 	const pgm_function *f = loader_function(p, fname);
 	if (!f) {
 		char names[1024] = "";

@@ -21,6 +21,12 @@ static int engine_opts_from(cli_args *a, engine_opts *o)
 	o->state_dir = a->state_dir;
 	o->user = a->user;
 	o->run_id = cli_opt_str(a, "run-id");
+	if (o->run_id && !cli_valid_run_id(o->run_id)) {
+		pgm_error("--run-id '%s': a run id is letters, digits, '.', '_' and '-', starting "
+			  "with a letter or digit, at most 100",
+			  o->run_id);
+		return -1;
+	}
 	o->runbook = cli_opt_str(a, "runbook");
 	o->accept_changed = cli_opt_flag(a, "accept-changed-runbook");
 	o->accept_changed_plugins = cli_opt_flag(a, "accept-changed-plugins");
@@ -46,9 +52,11 @@ static int on_run(cli_args *a, int (*fn)(const char *dir, const engine_opts *o))
 	char dir[4096];
 	if (engine_opts_from(a, &o) != 0)
 		return PGMOVE_EXIT_USAGE;
-	int rc = PGMOVE_EXIT_USAGE;
-	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) == 0)
+	int rc = cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir));
+	if (rc == 0)
 		rc = fn(dir, &o);
+	else if (rc < 0)
+		rc = PGMOVE_EXIT_USAGE;
 	json_decref(o.cli_params);
 	return rc;
 }

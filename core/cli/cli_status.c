@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,10 @@ static void print_status(const run_state *st, const char *dir)
 static int list_runs(cli_args *a)
 {
 	DIR *d = opendir(a->state_dir);
+	if (!d && errno == EACCES) {
+		pgm_error("state directory %s: permission denied", a->state_dir);
+		return PGMOVE_EXIT_INTERNAL;
+	}
 	json_t *all = json_array();
 	if (d) {
 		struct dirent *rb;
@@ -345,8 +350,9 @@ int pgmove_cmd_status(cli_args *a)
 	if (cli_opt_flag(a, "all"))
 		return list_runs(a);
 	char dir[PATH_MAX], err[1024];
-	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) != 0)
-		return PGMOVE_EXIT_USAGE;
+	int found = cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir));
+	if (found != 0)
+		return found < 0 ? PGMOVE_EXIT_USAGE : found;
 	long long end = 0;
 	long long before = pgm_now_ms();
 	run_state *st = state_load_at(dir, &end, err, sizeof(err));
@@ -388,8 +394,9 @@ static void md_cell(const char *s)
 int pgmove_cmd_report(cli_args *a)
 {
 	char dir[PATH_MAX], err[1024], t[32], d[32];
-	if (cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir)) != 0)
-		return PGMOVE_EXIT_USAGE;
+	int found = cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir));
+	if (found != 0)
+		return found < 0 ? PGMOVE_EXIT_USAGE : found;
 	run_state *st = state_load(dir, err, sizeof(err));
 	if (!st) {
 		pgm_error("%s", err);

@@ -257,6 +257,34 @@ static json_t *error_json(lua_State *L)
 	return err;
 }
 
+/* truth - the boolean a when, condition or check function returned at
+ * idx: true or false, nil counting as false. Anything else (0, "false",
+ * a table) is a runbook bug: 0 with *err set to a new error object that
+ * says so (what and name say whose result it was). */
+static int truth(lua_State *L, int idx, const char *what, const char *name, json_t **err)
+{
+	*err = NULL;
+	if (lua_isboolean(L, idx))
+		return lua_toboolean(L, idx);
+	if (lua_isnil(L, idx))
+		return 0;
+	char msg[512];
+	size_t len = 0;
+	const char *tname = luaL_typename(L, idx); /* before lua_tolstring converts a number */
+	const char *shown = lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER
+				    ? lua_tolstring(L, idx, &len)
+				    : NULL;
+	char *fixed = shown ? pgm_utf8_repair(shown, len < 40 ? len : 40, NULL) : NULL;
+	snprintf(msg, sizeof(msg),
+		 "%s of '%s' returned a %s%s%s%s where true or false (or nil) is expected", what,
+		 name ? name : "?", tname, fixed ? " (" : "", fixed ? fixed : "",
+		 fixed ? ")" : "");
+	free(fixed);
+	*err = json_pack("{s:s, s:o, s:b}", "code", "runbook.not_boolean", "message",
+			 pgm_utf8_json(msg, strlen(msg)), "retryable", 0);
+	return 0;
+}
+
 /* call_lua - calls the function below nargs arguments on the stack with a
  * traceback handler and deadline_ms (monotonic, 0 none). On success leaves
  * nresults values and returns NULL; on error returns the error as JSON
@@ -334,9 +362,13 @@ static int l_ctx_sleep(lua_State *L)
 {
 	long long ms;
 	char err[256];
-	if (lua_type(L, 1) == LUA_TNUMBER)
-		ms = (long long)(lua_tonumber(L, 1) * 1000);
-	else if (pgm_duration_parse(luaL_checkstring(L, 1), &ms, err, sizeof(err)) != 0)
+	if (lua_type(L, 1) == LUA_TNUMBER) {
+		lua_Number s = lua_tonumber(L, 1);
+		if (!(s >= 0 && s <= (lua_Number)(PGM_DURATION_MAX_MS / 1000)))
+			return luaL_error(L, "ctx.sleep: %f seconds is out of range (0 to %d)",
+					  (double)s, (int)(PGM_DURATION_MAX_MS / 1000));
+		ms = (long long)(s * 1000);
+	} else if (pgm_duration_parse(luaL_checkstring(L, 1), &ms, err, sizeof(err)) != 0)
 		return luaL_error(L, "ctx.sleep: %s", err);
 	pgm_call *c = pgm_call_new(NULL, NULL);
 	if (current && current->deadline_ms)
@@ -804,8 +836,14 @@ static int run_step(engine *e, int i)
 			json_decref(err);
 			return rc;
 		}
-		int go = lua_toboolean(e->rb->L, -1);
+		json_t *berr = NULL;
+		int go = truth(e->rb->L, -1, "when", name, &berr);
 		lua_pop(e->rb->L, 1);
+		if (berr) {
+			int rc = fail_run(e, i, berr);
+			json_decref(berr);
+			return rc;
+		}
 		if (!go) {
 			EMIT(e, json_pack("{s:s, s:s, s:s}", "ev", "step.skipped", "node", name,
 					  "reason", "when() returned false"));
@@ -861,8 +899,8 @@ static int run_step(engine *e, int i)
 				out = luajson_to(e->rb->L, -1, "output", cerr, sizeof(cerr));
 			lua_pop(e->rb->L, 1);
 			if (!out) {
-				err = json_pack("{s:s, s:s, s:b}", "code", "runbook.output", "message",
-						cerr, "retryable", 0);
+				err = json_pack("{s:s, s:o, s:b}", "code", "runbook.output", "message",
+						pgm_utf8_json(cerr, strlen(cerr)), "retryable", 0);
 			} else {
 				json_t *red = pgm_redact_json(out);
 				json_decref(out);
@@ -963,14 +1001,20 @@ static int check_breakers(engine *e, int i, long long every)
 			json_decref(err);
 			continue;
 		}
-		int tripping = lua_toboolean(e->rb->L, -2);
+		json_t *berr = NULL;
+		int tripping = truth(e->rb->L, -2, "breaker condition", bname, &berr);
+		if (berr) {
+			pgm_warn("breaker %s: %s", bname,
+				 json_string_value(json_object_get(berr, "message")));
+			json_decref(berr);
+		}
 		char cerr[512];
 		json_t *value = lua_isnil(e->rb->L, -1)
 					? json_null()
 					: luajson_to(e->rb->L, -1, "breaker value", cerr, sizeof(cerr));
 		lua_pop(e->rb->L, 2);
 		if (!value)
-			value = json_string(cerr);
+			value = pgm_utf8_json(cerr, strlen(cerr));
 		if (!tripping) {
 			e->breaker_since[k] = 0;
 			e->breaker_tripped[k] = 0;
@@ -1106,13 +1150,22 @@ static int run_wait(engine *e, int i)
 				 json_string_value(json_object_get(err, "message")));
 		} else {
 			char cerr[512];
-			ok = lua_toboolean(e->rb->L, -2);
+			json_t *berr = NULL;
+			ok = truth(e->rb->L, -2, "condition", name, &berr);
 			value = lua_isnil(e->rb->L, -1)
 					? json_null()
 					: luajson_to(e->rb->L, -1, "wait value", cerr, sizeof(cerr));
 			if (!value)
-				value = json_string(cerr);
+				value = pgm_utf8_json(cerr, strlen(cerr));
 			lua_pop(e->rb->L, 2);
+			if (berr) {
+				/* a runbook bug, not a condition that may yet hold */
+				json_decref(value);
+				pgm_log_set_context(NULL);
+				int rc = fail_run(e, i, berr);
+				json_decref(berr);
+				return rc;
+			}
 		}
 		json_t *ev = json_pack("{s:s, s:s, s:b}", "ev", "wait.poll", "node", name, "ok", ok);
 		if (value)
@@ -1229,13 +1282,20 @@ static int run_gate(engine *e, int i)
 			json_decref(err);
 		} else {
 			char cerr[512];
-			ok = lua_toboolean(e->rb->L, -2);
+			json_t *berr = NULL;
+			ok = truth(e->rb->L, -2, "check", cname, &berr);
 			detail = lua_isnil(e->rb->L, -1)
 					 ? json_null()
 					 : luajson_to(e->rb->L, -1, "check detail", cerr, sizeof(cerr));
 			if (!detail)
-				detail = json_string(cerr);
+				detail = pgm_utf8_json(cerr, strlen(cerr));
 			lua_pop(e->rb->L, 2);
+			if (berr) {
+				/* the check fails, and says why */
+				pgm_error("%s", json_string_value(json_object_get(berr, "message")));
+				json_decref(detail);
+				detail = json_pack("{s:o}", "error", berr);
+			}
 		}
 		EMIT(e, json_pack("{s:s, s:s, s:s, s:b, s:o}", "ev", "gate.check", "node", name,
 				  "check", cname, "ok", ok, "detail", detail));

@@ -292,7 +292,7 @@ static json_t *parse_range(int fd, off_t start, off_t end, const char *path,
 	if (!buf)
 		return NULL;
 	if (pread(fd, buf, len, start) == (ssize_t)len)
-		ev = json_loadb(buf, len, 0, NULL);
+		ev = json_loadb(buf, len, JSON_ALLOW_NUL, NULL);
 	free(buf);
 	if (ev) {
 		int rc = event_check(ev, path, 0, err, errlen);
@@ -673,7 +673,7 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 				*torn = 1;
 			break;
 		}
-		ev = json_loadb(line, (size_t)len - 1, 0, &jerr);
+		ev = json_loadb(line, (size_t)len - 1, JSON_ALLOW_NUL, &jerr);
 		rc = ev ? event_check(ev, path, lineno, err, errlen) : -1;
 		if (rc == -2) {
 			json_decref(ev);

@@ -423,7 +423,7 @@ static int l_decode(lua_State *L)
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	json_error_t jerr;
-	json_t *j = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+	json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
 	if (!j)
 		return luaL_error(L, "json.decode: line %d, column %d: %s", jerr.line,

@@ -112,21 +112,27 @@ static void describe_value(char *buf, size_t len, const json_t *spec,
 }
 
 /* mask_quoted - libpq's conninfo messages quote pieces of the string
- * ("missing "=" after "xyz""); replaces every quoted piece longer than
- * one character by "...", in place, so no part of a password survives. */
-static void mask_quoted(char *msg)
+ * ("missing "=" after "xyz""); a copy of msg with every quoted piece
+ * longer than one character replaced by "...", so no part of a password
+ * survives. The copy may be longer than msg ("ab" becomes "..."): it is
+ * sized for the worst case. Caller frees; NULL without memory. */
+static char *mask_quoted(const char *msg)
 {
-	char *r = msg, *w = msg;
+	size_t len = strlen(msg);
+	char *out = malloc(len * 2 + 8), *w = out;
+	const char *r = msg;
 
+	if (!out)
+		return NULL;
 	while (*r) {
-		char *close;
+		const char *close;
 
 		if (*r == '"' && (close = strchr(r + 1, '"'))) {
 			if (close - r > 2) {
 				memcpy(w, "\"...\"", 5);
 				w += 5;
 			} else {
-				memmove(w, r, (size_t)(close - r + 1));
+				memcpy(w, r, (size_t)(close - r + 1));
 				w += close - r + 1;
 			}
 			r = close + 1;
@@ -136,8 +142,9 @@ static void mask_quoted(char *msg)
 	}
 	*w = '\0';
 	/* trailing newline from libpq */
-	while (w > msg && (w[-1] == '\n' || w[-1] == ' '))
+	while (w > out && (w[-1] == '\n' || w[-1] == ' '))
 		*--w = '\0';
+	return out;
 }
 
 /* parse_bool - true/false/yes/no/on/off/1/0, any case. 0/1, or -1. */
@@ -262,10 +269,10 @@ static json_t *convert(const char *name, const json_t *spec, const json_t *raw,
 		opts = PQconninfoParse(s, &msg);
 		if (!opts) {
 			if (msg) {
-				char *red = pgm_redact(msg);
+				char *masked = mask_quoted(msg);
+				char *red = masked ? pgm_redact(masked) : NULL;
 
-				if (red)
-					mask_quoted(red);
+				free(masked);
 				snprintf(err, errlen, "param '%s': %s is not a valid connection string: %s",
 					 name, what, red ? red : "out of memory");
 				free(red);
@@ -402,6 +409,11 @@ json_t *params_resolve(const json_t *specs, const json_t *cli,
 		} else if ((raw = json_object_get(journaled, name)) && !json_is_null(raw)) {
 			snprintf(from, sizeof(from), "the journal");
 		} else if (envval && *envval) {
+			if (!pgm_utf8_valid(envval, strlen(envval))) {
+				snprintf(err, errlen, "param '%s': $%s is not valid UTF-8", name, env);
+				json_decref(out);
+				return NULL;
+			}
 			raw = json_string(envval);
 			own = 1;
 			snprintf(from, sizeof(from), "$%s", env);

@@ -174,8 +174,8 @@ static int l_duration(lua_State *L)
 	if (lua_type(L, 1) == LUA_TNUMBER) {
 		lua_Number s = lua_tonumber(L, 1);
 		if (!(s >= 0 && s <= (lua_Number)(PGM_DURATION_MAX_MS / 1000)))
-			return luaL_error(L, "duration %f is out of range (0 to %lld seconds)",
-					  (double)s, PGM_DURATION_MAX_MS / 1000);
+			return luaL_error(L, "duration %f is out of range (0 to %d seconds)", (double)s,
+					  (int)(PGM_DURATION_MAX_MS / 1000));
 		lua_pushinteger(L, (lua_Integer)(s * 1000.0));
 		return 1;
 	}

@@ -317,6 +317,35 @@ int host_secret_is_key(const char *key)
 }
 
 /* pgm_redact_json - deep copy, strings redacted, secret keys masked. */
+/* redact_nul - a string with NUL bytes, redacted piece by piece between
+ * them, the NULs kept (they are data: never cut the string there). */
+static json_t *redact_nul(const char *s, size_t len)
+{
+	sbuf out = {0};
+	size_t i = 0;
+	json_t *j;
+
+	while (i <= len) {
+		size_t n = strlen(s + i); /* up to the next NUL or the end */
+		char *piece = strndup(s + i, n);
+		char *r = piece ? pgm_redact(piece) : NULL;
+
+		free(piece);
+		if (!r) {
+			free(out.s);
+			return json_string(MASK);
+		}
+		sb_add(&out, r, strlen(r));
+		free(r);
+		i += n + 1;
+		if (i <= len)
+			sb_add(&out, "", 1);
+	}
+	j = out.s ? json_stringn(out.s, out.len) : json_string("");
+	free(out.s);
+	return j ? j : json_string(MASK);
+}
+
 json_t *pgm_redact_json(const json_t *v)
 {
 	json_t *out;
@@ -350,6 +379,8 @@ json_t *pgm_redact_json(const json_t *v)
 		return out;
 	}
 	case JSON_STRING: {
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return redact_nul(json_string_value(v), json_string_length(v));
 		char *r = pgm_redact(json_string_value(v));
 
 		out = json_string(r);

@@ -15,7 +15,8 @@ ENGINE_TESTS = \
 	tests/engine/test_loader_checks.sh \
 	tests/engine/test_plugin_identity.sh \
 	tests/engine/test_call_errors.sh \
-	tests/engine/test_plugin_config.sh
+	tests/engine/test_plugin_config.sh \
+	tests/engine/test_input.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
 

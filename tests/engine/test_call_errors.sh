@@ -11,7 +11,7 @@ json_error() {
 
 expect 2 "not PLUGIN.FUNCTION" pgmove call nodot --json
 equals "$(json_error)" "call.usage|False|True" "a bad target is a JSON error"
-expect 1 "unknown plugin" pgmove call nosuchplugin.x --json
+expect 2 "unknown plugin (a usage error, issue 7)" pgmove call nosuchplugin.x --json
 equals "$(json_error)" "plugin.load|False|True" "a plugin that does not load is a JSON error"
 expect 2 "unknown function" pgmove call testplug.nosuch --json
 equals "$(json_error)" "call.unknown_function|False|True" "an unknown function is a JSON error"

@@ -137,7 +137,7 @@ expect 2 "call without a required argument" pgmove call testplug.read
 has "$T/err" "argument 'file' is required" "call names the missing argument"
 expect 1 "call of a failing function" pgmove call testplug.fail code=x.y message=boom
 has "$T/err" "x.y: boom" "call prints the structured error"
-expect 1 "call of a missing plugin" pgmove call nosuch.f
+expect 2 "call of a missing plugin (a usage error)" pgmove call nosuch.f
 has "$T/err" "plugin nosuch not found; tried .*tests/plugins/nosuch" "missing plugin names the paths tried"
 SECRET=hunter2hunter2
 expect 1 "call with a secret from the environment" env PW="$SECRET" "$PGMOVE_BIN" call testplug.secret password=@env:PW fail=true

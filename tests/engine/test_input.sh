@@ -142,4 +142,123 @@ printf '#!/usr/bin/env pgmove\nrunbook "sb" { }\nstep "a" { }\n' >"$T/shebang.lu
 expect 6 "a runbook starting with #! loads (and counts lines)" pgmove plan "$T/shebang.lua"
 has "$T/err" "shebang\.lua:3: step 'a'" "line numbers after a #! line are right"
 
+# --- 15. numbers and durations are range-checked at declaration -----------
+plan_fails timeout_nan "field 'timeout': .*out of range" "timeout = 0/0 is refused" <<'LUA'
+runbook "x" { }
+step "a" { timeout = 0/0, run = function(ctx) end }
+LUA
+plan_fails timeout_huge "field 'timeout': .*out of range" "a timeout of 1e300 seconds is refused" <<'LUA'
+runbook "x" { }
+step "a" { timeout = 1e300, run = function(ctx) end }
+LUA
+plan_fails duration_big "too large \(at most 3650d\)" "a duration of 99999999d is refused" <<'LUA'
+runbook "x" { }
+wait "w" { every = "99999999d", condition = function(ctx) return true end }
+LUA
+plan_fails attempts_big "retry.attempts must be a whole number from 1 to 1000" "retry.attempts = 4294967297 is refused" <<'LUA'
+runbook "x" { }
+step "a" { retry = { attempts = 4294967297 }, run = function(ctx) end }
+LUA
+plan_fails backoff_nan "retry.backoff must be a number from 1 to 100" "retry.backoff = 0/0 is refused" <<'LUA'
+runbook "x" { }
+step "a" { retry = { attempts = 2, backoff = 0/0 }, run = function(ctx) end }
+LUA
+
+# --- 16. plan refuses runbooks that cannot work -----------------------------
+plan_fails recovery_self "names itself as its recovery" "a recovery step naming itself" <<'LUA'
+runbook "x" { }
+step "a" { irreversible = true, recovery = "a", run = function(ctx) end }
+LUA
+plan_fails approvers_empty "approvers is empty" "approvers = {}" <<'LUA'
+runbook "x" { }
+approve "go" { approvers = {} }
+LUA
+plan_fails stable_long "stable_for \(2h\) is longer than timeout \(1h\)" "stable_for longer than timeout" <<'LUA'
+runbook "x" { }
+wait "w" { timeout = "1h", stable_for = "2h", condition = function(ctx) return true end }
+LUA
+# checks and conditions: only a boolean (or nil) counts
+cat >"$T/truthy.lua" <<'LUA'
+runbook "truthy" { }
+gate "g" {
+  check("zero", function(ctx) return 0 end),
+  check("text", function(ctx) return "false" end),
+  check("table", function(ctx) return {} end),
+  check("yes", function(ctx) return true end),
+}
+LUA
+expect 4 "a gate whose checks return 0, \"false\" and {} fails" pgmove run "$T/truthy.lua"
+has "$T/err" "check of 'zero' returned a number \(0\) where true or false" "a check returning 0 says so"
+has "$T/err" "check 'text' FAILED" "a check returning \"false\" fails"
+has "$T/err" "check 'table' FAILED" "a check returning {} fails"
+lacks "$T/err" "check 'yes' FAILED" "a check returning true passes"
+cat >"$T/cond.lua" <<'LUA'
+runbook "cond" { }
+wait "w" { every = "10ms", timeout = "5s", condition = function(ctx) return 1 end }
+LUA
+expect 1 "a wait whose condition returns 1 fails the run" pgmove run "$T/cond.lua"
+has "$T/err" "condition of 'w' returned a number \(1\)" "the wait's bad result is named"
+
+# --- 4/9. text that is not UTF-8, and NUL bytes ------------------------------
+cat >"$T/utf.lua" <<'LUA'
+runbook "utf" { params = { what = { type = "string", default = "msg" } } }
+step "a" { run = function(ctx)
+  if ctx.params.what == "msg" then error("bad \255\254 byte") end
+  if ctx.params.what == "code" then error({ code = "x\255", message = "m\255" }) end
+  if ctx.params.what == "key" then return { ["k\255"] = 1 } end
+  if ctx.params.what == "nul" then return { s = "a\0b" } end
+  if ctx.params.what == "nil" then error(nil) end
+  if ctx.params.what == "table" then error({}) end
+end }
+step "b" { run = function(ctx)
+  assert(ctx.outputs.a.s == "a\0b", "the NUL byte survived: " .. #ctx.outputs.a.s)
+end }
+LUA
+for what in msg code key; do
+	expect 1 "a step failing with text that is not UTF-8 ($what) fails cleanly" pgmove run "$T/utf.lua" -p what=$what --run-id "utf-$what"
+	lacks "$T/err" "PANIC|must be a JSON object" "no panic, no bad event ($what)"
+	expect 0 "status of that run ($what)" pgmove status "utf-$what"
+	has "$T/out" "failed" "the run is failed, not left running ($what)"
+	expect 1 "resume of that run fails again cleanly ($what)" pgmove resume "utf-$what"
+	lacks "$T/err" "PANIC" "resume does not panic ($what)"
+done
+has "$PGMOVE_STATE_DIR/utf/utf-msg/journal.jsonl" "bad $(printf '\357\277\275\357\277\275') byte" "the message is journaled with U+FFFD"
+expect 0 "a NUL byte in an output survives the journal and ctx.outputs" pgmove run "$T/utf.lua" -p what=nul --run-id utf-nul
+has "$PGMOVE_STATE_DIR/utf/utf-nul/journal.jsonl" '"a\\u0000b"' "the journal keeps the NUL byte"
+expect 1 "error(nil) in a step" pgmove run "$T/utf.lua" -p what=nil --run-id utf-nil
+has "$T/err" "raised an error with a nil value instead of a message" "error(nil) says what it is"
+expect 1 "error({}) in a step" pgmove run "$T/utf.lua" -p what=table --run-id utf-table
+has "$T/err" "error table without a message" "error({}) says what it is"
+
+# --- 12-14, 18. the command line ---------------------------------------------
+cat >"$T/params.lua" <<'LUA'
+runbook "params" { params = {
+  source = { type = "conninfo", env = "TEST_SOURCE" },
+  n = { type = "integer", default = 1 },
+} }
+step "a" { run = function(ctx) return ctx.params.n end }
+LUA
+for ci in 'host=x ab' 'x ab' 'host=x a b c d' 'a=b c'; do
+	expect 2 "-p source='$ci' (a conninfo that does not parse)" pgmove run "$T/params.lua" -p "source=$ci"
+	has "$T/err" "is not a valid connection string" "the conninfo error is clean ('$ci')"
+done
+expect 2 "-p with a value that is not UTF-8" pgmove run "$T/params.lua" -p "$(printf 'n=\377')"
+has "$T/err" "is not valid UTF-8" "a value that is not UTF-8 is refused with a message"
+expect 2 "approve --by that is not UTF-8" pgmove approve last go --by "$(printf 'mallory\377')"
+has "$T/err" "is not valid UTF-8" "approve --by that is not UTF-8 is refused"
+expect 2 "call with a value that is not UTF-8" pgmove call testplug.echo "$(printf 'value=\377')"
+has "$T/err" "is not valid UTF-8" "call value that is not UTF-8 is refused"
+expect 2 "call with @env: that is not UTF-8" env "BAD=$(printf '\377')" "$PGMOVE_BIN" call testplug.echo value=@env:BAD
+has "$T/err" "environment variable BAD is not valid UTF-8" "@env: that is not UTF-8 is named"
+expect 2 "a param's environment variable that is not UTF-8" env "TEST_SOURCE=$(printf '\377')" "$PGMOVE_BIN" run "$T/params.lua"
+has "$T/err" "TEST_SOURCE is not valid UTF-8" "the param's environment variable is named"
+expect 2 "--run-id ../../x" pgmove run "$T/params.lua" --run-id ../../escaped
+has "$T/err" "a run id is letters, digits" "a run id that is a path is refused"
+if [ -e "$T/escaped" ] || [ -e "$PGMOVE_STATE_DIR/../escaped" ]; then bad "--run-id ../../x wrote outside the state dir"; else ok "nothing written outside the state dir"; fi
+expect 2 "--run-id ''" pgmove run "$T/params.lua" --run-id ''
+if [ -e "$T/journal.jsonl" ]; then bad "--run-id '' wrote a journal next to the runbook"; else ok "no journal next to the runbook"; fi
+expect 2 "status of a run id with ../" pgmove status '..'
+expect 2 "call of an unknown plugin is a usage error" pgmove call nosuch.f
+expect 2 "call of an invalid plugin name is a usage error" pgmove call 'Bad-Name.f'
+
 finish

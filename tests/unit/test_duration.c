@@ -58,6 +58,16 @@ static void test_errors(void)
 	parse_bad("9223372036854775807s", "too large");
 	parse_bad("100000000000w", "too large");
 	parse_bad("9000000000000000000ms 9000000000000000000ms", "too large");
+	/* issue 7: a duration beyond 3650 days is refused, so now + duration
+	 * cannot overflow where it is used */
+	parse_bad("3651d", "too large (at most 3650d)");
+	parse_bad("9223372036854775807ms", "too large");
+	{
+		long long ms = 0;
+		char err[256];
+		CU_ASSERT_EQUAL(pgm_duration_parse("3650d", &ms, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(ms, PGM_DURATION_MAX_MS);
+	}
 }
 
 static void test_format(void)
@@ -65,7 +75,7 @@ static void test_format(void)
 	char buf[64];
 	static const long long values[] = {0, 1, 250, 1000, 61000, 5400000, 86400000,
 					   183600000, 93784005, 604800000,
-					   9223372036854775807LL};
+					   PGM_DURATION_MAX_MS};
 	size_t i;
 
 	CU_ASSERT_STRING_EQUAL(pgm_duration_format(0, buf, sizeof(buf)), "0s");
