@@ -40,6 +40,74 @@ struct journal {
 	int broken;     /* a write or fsync failed: no more appends */
 };
 
+/* The longest line replay reads (journal_set_max_line): a line that never
+ * ends must not grow memory without bound. */
+static size_t max_line = JOURNAL_MAX_LINE;
+
+void journal_set_max_line(size_t bytes)
+{
+	max_line = bytes ? bytes : JOURNAL_MAX_LINE;
+}
+
+/* read_line - getline with a bound: the next line (with its newline, if
+ * any) into *buf; its length, -1 at the end of the file or on a read
+ * error, -2 when the line is longer than max_line (the rest of it unread). */
+static ssize_t read_line(FILE *f, char **buf, size_t *cap)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (n + 2 > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 4096;
+			char *nb;
+
+			if (ncap > max_line + 2)
+				ncap = max_line + 2;
+			if (n + 2 > ncap)
+				return -2;
+			nb = realloc(*buf, ncap);
+			if (!nb)
+				return -1;
+			*buf = nb;
+			*cap = ncap;
+		}
+		(*buf)[n++] = (char)c;
+		if (c == '\n')
+			break;
+		if (n > max_line)
+			return -2;
+	}
+	if (n == 0)
+		return -1;
+	(*buf)[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* open_regular - opens path read-only without blocking on a FIFO, and
+ * only when it is a regular file; a FILE, or NULL with errno set (EINVAL
+ * for a file that is not regular). */
+static FILE *open_regular(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* back to blocking reads for a regular file */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* path_join - "dir/name", malloc'd; NULL when out of memory. */
 static char *path_join(const char *dir, const char *name)
 {
@@ -462,11 +530,20 @@ journal *journal_open_run(const char *dir, int *torn, int *busy, char *err, size
 	if (j->fd >= 0) {
 		created = 1;
 	} else if (errno == EEXIST) {
-		j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC);
+		j->fd = open(j->path, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (j->fd < 0) {
 		snprintf(err, errlen, "cannot open journal %s: %s", j->path, strerror(errno));
 		goto fail;
+	}
+	{
+		struct stat sb;
+
+		if (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "journal %s is not a regular file", j->path);
+			goto fail;
+		}
+		fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) & ~O_NONBLOCK);
 	}
 	if (created) {
 		if (fchmod(j->fd, 0600) != 0 || fsync(j->fd) != 0 || fsync_dir(dir) != 0) {
@@ -643,6 +720,7 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 	size_t cap = 0, ncap = 0;
 	ssize_t len;
 	long long lineno = 0, count = 0, pos = offset;
+	long long expect = offset > 0 ? 0 : 1, first_line = 1;
 	FILE *f;
 
 	if (torn)
@@ -651,9 +729,12 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 		snprintf(err, errlen, "run directory %s: %s", dir, strerror(ENOMEM));
 		return -1;
 	}
-	f = fopen(path, "re");
+	f = open_regular(path);
 	if (!f) {
-		snprintf(err, errlen, "cannot open journal %s: %s", path, strerror(errno));
+		if (errno == EINVAL)
+			snprintf(err, errlen, "journal %s is not a regular file", path);
+		else
+			snprintf(err, errlen, "cannot open journal %s: %s", path, strerror(errno));
 		free(path);
 		return -1;
 	}
@@ -661,12 +742,19 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 		snprintf(err, errlen, "cannot read journal %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((len = read_line(f, &line, &cap)) != -1) {
 		json_error_t jerr;
 		json_t *ev;
 		int rc;
+		long long seq;
 
 		lineno++;
+		if (len == -2) {
+			snprintf(err, errlen,
+				 "journal %s line %lld is longer than %zu bytes: not a pgmove journal event",
+				 path, lineno + first_line - 1, max_line);
+			goto fail;
+		}
 		if (len == 0 || line[len - 1] != '\n') {
 			/* no newline: a torn last line */
 			if (torn)
@@ -684,8 +772,8 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 			ssize_t nlen;
 
 			json_decref(ev);
-			nlen = getline(&next, &ncap, f);
-			if ((nlen < 0 && feof(f)) || (nlen > 0 && next[nlen - 1] != '\n')) {
+			nlen = read_line(f, &next, &ncap);
+			if ((nlen == -1 && feof(f)) || (nlen > 0 && next[nlen - 1] != '\n')) {
 				/* it is the last line, or only a torn one follows */
 				if (torn)
 					*torn = 1;
@@ -696,6 +784,22 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 					 path, lineno, jerr.text);
 			goto fail;
 		}
+		/* seq counts the lines: 1, 2, 3 ... A gap, a repeat or disorder
+		 * is a deleted, duplicated or moved line */
+		seq = (long long)json_integer_value(json_object_get(ev, "seq"));
+		if (expect == 0 && offset > 0 && seq > 0) {
+			expect = seq; /* from a snapshot: the caller checks the first */
+			first_line = seq;
+		}
+		if (seq != expect) {
+			snprintf(err, errlen,
+				 "journal %s is corrupted: line %lld has seq %lld where %lld was expected "
+				 "(a line was deleted, duplicated or moved)",
+				 path, lineno + first_line - 1, seq, expect ? expect : 1);
+			json_decref(ev);
+			goto fail;
+		}
+		expect = seq + 1;
 		count++;
 		pos += len;
 		if (end)

@@ -73,6 +73,10 @@ typedef int (*journal_replay_fn)(void *user, json_t *event);
  * *torn (may be NULL) set to 1. A bad line that is not the last one, or an
  * event with "v" above PGMOVE_JOURNAL_VERSION ("journal ... line 12 was
  * written by a newer pgmove (format 2; this one reads 1)"), is an error.
+ * Every event's "seq" must be its line number (1, 2, 3 ...): a gap, a
+ * repeat or disorder is an error naming the line. Only a regular file is
+ * read (a FIFO is refused, never waited on), and a line longer than
+ * JOURNAL_MAX_LINE is an error.
  * Returns the number of events read, or -1 with the reason in err. */
 long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
 			 int *torn, char *err, size_t errlen);
@@ -82,6 +86,12 @@ long long journal_replay(const char *dir, journal_replay_fn fn, void *user,
  * (may be NULL) is set to the offset after the last event read. */
 long long journal_replay_from(const char *dir, long long offset, journal_replay_fn fn,
 			      void *user, long long *end, int *torn, char *err, size_t errlen);
+
+/* JOURNAL_MAX_LINE - the longest event line replay reads (256 MB); a
+ * longer line is corruption, never a reason to grow memory without end. */
+#define JOURNAL_MAX_LINE ((size_t)256 << 20)
+/* journal_set_max_line - changes that bound (0: back to the default), for tests. */
+void journal_set_max_line(size_t bytes);
 
 /* journal_lock_holder - the pid holding dir's lock, 0 when none. */
 long journal_lock_holder(const char *dir);

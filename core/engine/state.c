@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "journal.h"
 #include "state.h"
@@ -496,12 +499,13 @@ void state_apply(run_state *st, const json_t *ev)
 /* ---------------------------------------------------------------------
  * The snapshot: state.json in the run directory, a cache of the replayed
  * state up to a byte offset of the journal. It is only trusted when the
- * journal still holds the very bytes it was made from (the tail before the
- * offset matches) and the next event continues its seq; otherwise the
- * whole journal is replayed. Deleting it loses nothing.
+ * journal still holds the very bytes it was made from (the SHA-256 of the
+ * journal up to the offset matches, and its tail), the next event continues
+ * its seq, its own checksum ("sum") holds and its nodes are the plan's;
+ * otherwise the whole journal is replayed. Deleting it loses nothing.
  * ------------------------------------------------------------------- */
 #define SNAPSHOT_FILE "state.json"
-#define SNAPSHOT_FORMAT 1
+#define SNAPSHOT_FORMAT 2 /* 2: "sum", "journal_sha256"; absent and null node fields told apart */
 #define SNAPSHOT_TAIL 96
 
 static json_t *jstr(const char *s)
@@ -530,6 +534,30 @@ static json_t *node_snapshot(const node_state *n)
 	if (o && n->checkpoints)
 		json_object_set(o, "checkpoints", n->checkpoints);
 	return o;
+}
+
+/* node_snapshot_of - node_snapshot without the JSON fields the node does
+ * not have: absent stays absent, JSON null stays null (a cache must not
+ * change what a resumed run sees). */
+static json_t *node_snapshot_of(const node_state *n)
+{
+	json_t *o = node_snapshot(n);
+	if (!n->output)
+		json_object_del(o, "output");
+	if (!n->error)
+		json_object_del(o, "error");
+	if (!n->checks)
+		json_object_del(o, "checks");
+	if (!n->approval)
+		json_object_del(o, "approval");
+	return o;
+}
+
+/* jget - o[key] as a new reference, JSON null included; NULL when absent. */
+static json_t *jget(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return v ? json_incref(v) : NULL;
 }
 
 static char *jdup(json_t *o, const char *key)
@@ -563,10 +591,10 @@ static void node_restore(node_state *n, json_t *o)
 	n->nonidem_call = (int)jint(o, "nonidem");
 	n->calls = (int)jint(o, "calls");
 	n->done_seq = jint(o, "done_seq");
-	n->output = jkeep(o, "output");
-	n->error = jkeep(o, "error");
-	n->checks = jkeep(o, "checks");
-	n->approval = jkeep(o, "approval");
+	n->output = jget(o, "output");
+	n->error = jget(o, "error");
+	n->checks = jget(o, "checks");
+	n->approval = jget(o, "approval");
 	n->history = jkeep(o, "history");
 	n->checkpoints = jkeep(o, "checkpoints");
 	if (!n->history)
@@ -594,6 +622,66 @@ static int read_tail(const char *dir, long long offset, char *buf, size_t len)
 	return rc;
 }
 
+/* prefix_sum - SHA-256 (hex) of the first offset bytes of dir's journal:
+ * a snapshot is only used for the very bytes it was made from (a line
+ * deleted, changed or moved before its offset is seen). 0 or -1. */
+static int prefix_sum(const char *dir, long long offset, char out[65])
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < offset) {
+		close(fd);
+		return -1;
+	}
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	char buf[65536];
+	long long left = offset;
+	while (rc == 0 && left > 0) {
+		ssize_t n = read(fd, buf, left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf));
+		if (n <= 0 || EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+			rc = -1;
+		else
+			left -= n;
+	}
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0;
+	if (rc == 0 && EVP_DigestFinal_ex(md, h, &hlen) != 1)
+		rc = -1;
+	EVP_MD_CTX_free(md);
+	close(fd);
+	for (unsigned int i = 0; rc == 0 && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	out[64] = '\0';
+	return rc;
+}
+
+/* snapshot_sum - SHA-256 (hex) of snap's compact, key-sorted text without
+ * its "sum": a snapshot whose bytes changed is not used. 0 or -1. */
+static int snapshot_sum(const json_t *snap, char out[65])
+{
+	json_t *copy = json_copy((json_t *)snap);
+	if (!copy)
+		return -1;
+	json_object_del(copy, "sum");
+	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(copy);
+	if (!text)
+		return -1;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int rc = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	free(text);
+	for (unsigned int i = 0; rc == 0 && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+	return rc;
+}
+
 int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 {
 	char tail[SNAPSHOT_TAIL + 1];
@@ -602,7 +690,7 @@ int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 		return -1;
 	json_t *nodes = json_array();
 	for (int i = 0; i < st->nnodes; i++)
-		json_array_append_new(nodes, node_snapshot(&st->nodes[i]));
+		json_array_append_new(nodes, node_snapshot_of(&st->nodes[i]));
 	json_t *snap = json_pack(
 		"{s:i, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:i, s:o, s:o, "
 		"s:o, s:o, s:o, s:o, s:I, s:i, s:i, s:o}",
@@ -617,6 +705,17 @@ int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 		st->resumes, "in_rollback", st->in_rollback, "nodes", nodes);
 	if (snap && st->plugins)
 		json_object_set(snap, "plugins", st->plugins);
+	char sum[65], jsum[65];
+	if (!snap || prefix_sum(dir, offset, jsum) != 0) {
+		json_decref(snap);
+		return -1;
+	}
+	json_object_set_new(snap, "journal_sha256", json_string(jsum));
+	if (snapshot_sum(snap, sum) != 0) {
+		json_decref(snap);
+		return -1;
+	}
+	json_object_set_new(snap, "sum", json_string(sum));
 	char tmp[4096], path[4096];
 	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_FILE ".%ld.tmp", dir, (long)getpid());
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
@@ -633,19 +732,65 @@ int state_snapshot_save(const run_state *st, const char *dir, long long offset)
 	return rc;
 }
 
+/* snapshot_doubt - whether a restored snapshot disagrees with itself: its
+ * nodes must be the plan's nodes (same count, names and kinds, in order),
+ * its statuses known ones, its event count its last seq. 0 when it holds
+ * together, -1 when it is not to be trusted. */
+static int snapshot_doubt(const run_state *st)
+{
+	json_t *pnodes = json_object_get(st->plan, "nodes");
+	if (!json_is_array(pnodes) || json_array_size(pnodes) != (size_t)st->nnodes ||
+	    st->nnodes == 0 || st->status <= RUN_NEW || st->status > RUN_ROLLED_BACK ||
+	    st->last_seq <= 0 || st->events != st->last_seq || !st->run_id || !st->runbook)
+		return -1;
+	for (int i = 0; i < st->nnodes; i++) {
+		const node_state *n = &st->nodes[i];
+		json_t *pn = json_array_get(pnodes, (size_t)i);
+		const char *name = json_string_value(json_object_get(pn, "name"));
+		const char *kind = json_string_value(json_object_get(pn, "kind"));
+		if (!n->name || !n->kind || !name || !kind || strcmp(n->name, name) != 0 ||
+		    strcmp(n->kind, kind) != 0 || (int)n->status < NODE_PENDING ||
+		    n->status > NODE_UNDO_FAILED || n->attempts < 0 || n->done_seq < 0 ||
+		    n->done_seq > st->last_seq)
+			return -1;
+		if (json_integer_value(json_object_get(st->index, n->name)) != i)
+			return -1; /* a name used twice */
+	}
+	return 0;
+}
+
 /* snapshot_load - the state of dir's snapshot and the offset it covers, or
  * NULL when there is none or it does not match the journal. */
 static run_state *snapshot_load(const char *dir, long long *offset)
 {
 	char path[4096], tail[SNAPSHOT_TAIL + 1];
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_FILE, dir);
-	json_t *snap = json_load_file(path, 0, NULL);
+	/* a regular file only: a FIFO must not hang status */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > (off_t)JOURNAL_MAX_LINE) {
+		close(fd);
+		return NULL;
+	}
+	json_t *snap = json_loadfd(fd, JSON_ALLOW_NUL, NULL);
+	close(fd);
 	if (!snap)
 		return NULL;
+	char sum[65];
+	const char *have = json_string_value(json_object_get(snap, "sum"));
+	if (!json_is_object(snap) || !have || snapshot_sum(snap, sum) != 0 || strcmp(have, sum) != 0) {
+		json_decref(snap);
+		return NULL;
+	}
 	const char *want = json_string_value(json_object_get(snap, "tail"));
 	long long off = jint(snap, "offset");
 	size_t tlen = want ? strlen(want) : 0;
-	if (jint(snap, "format") != SNAPSHOT_FORMAT || off <= 0 || !want ||
+	char jsum[65];
+	const char *jwant = json_string_value(json_object_get(snap, "journal_sha256"));
+	if (jint(snap, "format") != SNAPSHOT_FORMAT || off <= 0 || !want || !jwant ||
+	    prefix_sum(dir, off, jsum) != 0 || strcmp(jsum, jwant) != 0 ||
 	    tlen != (off < SNAPSHOT_TAIL ? (size_t)off : SNAPSHOT_TAIL) ||
 	    read_tail(dir, off, tail, tlen) != 0 || strcmp(tail, want) != 0) {
 		json_decref(snap);
@@ -696,25 +841,172 @@ static run_state *snapshot_load(const char *dir, long long *offset)
 			json_object_set_new(st->index, st->nodes[i].name, json_integer(i));
 	}
 	json_decref(snap);
+	if (snapshot_doubt(st) != 0) {
+		state_free(st);
+		return NULL;
+	}
 	*offset = off;
 	return st;
+}
+
+/* check_plan - a plan as run.start and run.deviation journal it: nodes,
+ * each with a unique name and a known kind, gates with their check names,
+ * approvals with a list of approvers. 0, or -1 with why. */
+static int check_plan(const json_t *plan, char *why, size_t len)
+{
+	static const char *const kinds[] = { "step", "wait", "gate", "approve", NULL };
+	json_t *nodes = json_object_get(plan, "nodes");
+	if (!json_is_object(plan) || !json_is_array(nodes) || json_array_size(nodes) == 0) {
+		snprintf(why, len, "its plan has no nodes");
+		return -1;
+	}
+	json_t *seen = json_object();
+	size_t i;
+	json_t *pn;
+	int rc = 0;
+	json_array_foreach(nodes, i, pn) {
+		const char *name = json_string_value(json_object_get(pn, "name"));
+		const char *kind = json_string_value(json_object_get(pn, "kind"));
+		json_t *phase = json_object_get(pn, "phase");
+		int known = 0;
+		for (int k = 0; kind && kinds[k]; k++)
+			known |= strcmp(kind, kinds[k]) == 0;
+		if (!json_is_object(pn) || !name || !*name) {
+			snprintf(why, len, "plan node %zu has no name", i + 1);
+			rc = -1;
+		} else if (!known) {
+			snprintf(why, len, "plan node %zu ('%s') has no kind step, wait, gate or approve",
+				 i + 1, name);
+			rc = -1;
+		} else if (json_object_get(seen, name)) {
+			snprintf(why, len, "plan node name '%s' is used twice", name);
+			rc = -1;
+		} else if (phase && !json_is_string(phase) && !json_is_null(phase)) {
+			snprintf(why, len, "plan node '%s' has a phase that is not a string", name);
+			rc = -1;
+		}
+		if (rc == 0 && strcmp(kind, "gate") == 0) {
+			json_t *checks = json_object_get(pn, "checks"), *c;
+			size_t k;
+			if (!json_is_array(checks))
+				rc = -1;
+			json_array_foreach(checks, k, c) if (!json_is_string(c)) rc = -1;
+			if (rc)
+				snprintf(why, len, "plan gate '%s' has no list of check names", name);
+		}
+		if (rc == 0 && strcmp(kind, "approve") == 0) {
+			json_t *ap = json_object_get(pn, "approvers"), *a;
+			size_t k;
+			if (ap && !json_is_null(ap) && !json_is_array(ap))
+				rc = -1;
+			json_array_foreach(ap, k, a) if (!json_is_string(a)) rc = -1;
+			if (rc)
+				snprintf(why, len, "plan approval '%s' has approvers that are not a list of names",
+					 name);
+		}
+		if (rc)
+			break;
+		json_object_set_new(seen, name, json_true());
+	}
+	json_decref(seen);
+	return rc;
+}
+
+/* state_check_event - see state.h. */
+int state_check_event(run_state *st, const json_t *ev, char *why, size_t len)
+{
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	json_t *node = json_object_get(ev, "node");
+	char pwhy[256];
+	if (!type) {
+		snprintf(why, len, "the event has no \"ev\" naming its type");
+		return -1;
+	}
+	if (strcmp(type, "run.start") == 0) {
+		if (st->status != RUN_NEW) {
+			snprintf(why, len, "a second run.start");
+			return -1;
+		}
+		if (!json_is_string(json_object_get(ev, "run")) ||
+		    !json_is_string(json_object_get(ev, "runbook"))) {
+			snprintf(why, len, "run.start has no \"run\" or \"runbook\" string");
+			return -1;
+		}
+		json_t *params = json_object_get(ev, "params");
+		if (params && !json_is_object(params) && !json_is_null(params)) {
+			snprintf(why, len, "run.start has params that are not an object");
+			return -1;
+		}
+		if (check_plan(json_object_get(ev, "plan"), pwhy, sizeof(pwhy)) != 0) {
+			snprintf(why, len, "run.start has no usable plan: %s", pwhy);
+			return -1;
+		}
+		return 0;
+	}
+	if (st->status == RUN_NEW) {
+		snprintf(why, len, "%s comes before run.start", type);
+		return -1;
+	}
+	if (strcmp(type, "run.deviation") == 0 && json_object_get(ev, "plan") &&
+	    check_plan(json_object_get(ev, "plan"), pwhy, sizeof(pwhy)) != 0) {
+		snprintf(why, len, "run.deviation has no usable plan: %s", pwhy);
+		return -1;
+	}
+	if (node && !json_is_string(node) && !json_is_null(node)) {
+		snprintf(why, len, "%s has a \"node\" that is not a string", type);
+		return -1;
+	}
+	if (strncmp(type, "step.", 5) == 0 || strncmp(type, "wait.", 5) == 0 ||
+	    strncmp(type, "gate.", 5) == 0 || strncmp(type, "approve.", 8) == 0 ||
+	    strncmp(type, "undo.", 5) == 0) {
+		const char *name = json_string_value(node);
+		if (!name) {
+			snprintf(why, len, "%s names no node", type);
+			return -1;
+		}
+		if (!state_node(st, name)) {
+			snprintf(why, len, "%s names node '%s', which the plan does not have", type,
+				 name);
+			return -1;
+		}
+	}
+	if (strcmp(type, "step.resolved") == 0 &&
+	    !json_is_string(json_object_get(ev, "decision"))) {
+		snprintf(why, len, "step.resolved has no decision");
+		return -1;
+	}
+	if (strcmp(type, "gate.check") == 0 && !json_is_string(json_object_get(ev, "check"))) {
+		snprintf(why, len, "gate.check names no check");
+		return -1;
+	}
+	return 0;
 }
 
 typedef struct replay_ctx {
 	run_state *st;
 	long long expect_seq; /* the seq the first event must have; 0 = any */
 	int mismatch;
+	int bad;              /* an event of the wrong shape: message in why */
+	char why[512];
+	const char *dir;
 } replay_ctx;
 
 static int replay_cb(void *user, json_t *event)
 {
 	replay_ctx *rc = user;
+	char why[400];
 	if (rc->expect_seq) {
 		if (json_integer_value(json_object_get(event, "seq")) != rc->expect_seq) {
 			rc->mismatch = 1;
 			return 1;
 		}
 		rc->expect_seq = 0;
+	}
+	if (state_check_event(rc->st, event, why, sizeof(why)) != 0) {
+		snprintf(rc->why, sizeof(rc->why), "journal %s/journal.jsonl line %lld is corrupted: %s",
+			 rc->dir, (long long)json_integer_value(json_object_get(event, "seq")), why);
+		rc->bad = 1;
+		return 1;
 	}
 	state_apply(rc->st, event);
 	return 0;
@@ -734,7 +1026,9 @@ run_state *state_load_at(const char *dir, long long *end, char *err, size_t errl
 {
 	long long offset = 0, stop = 0;
 	int torn = 0;
-	replay_ctx rc = { NULL, 0, 0 };
+	replay_ctx rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.dir = dir;
 	rc.st = snapshot_load(dir, &offset);
 	if (rc.st)
 		rc.expect_seq = rc.st->last_seq + 1;
@@ -745,8 +1039,9 @@ run_state *state_load_at(const char *dir, long long *end, char *err, size_t errl
 		state_free(rc.st);
 		return NULL;
 	}
-	if (rc.mismatch) {
+	if (rc.mismatch || (rc.bad && offset > 0)) {
 		/* the snapshot belongs to another history: replay it all */
+		rc.bad = 0;
 		state_free(rc.st);
 		rc.st = state_new();
 		rc.expect_seq = 0;
@@ -756,6 +1051,11 @@ run_state *state_load_at(const char *dir, long long *end, char *err, size_t errl
 			state_free(rc.st);
 			return NULL;
 		}
+	}
+	if (rc.bad) {
+		snprintf(err, errlen, "%s", rc.why);
+		state_free(rc.st);
+		return NULL;
 	}
 	run_state *st = rc.st;
 	st->torn = torn;

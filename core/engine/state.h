@@ -92,6 +92,11 @@ run_state *state_load_at(const char *dir, long long *end, char *err, size_t errl
  * renamed): st as of the journal's first offset bytes. A cache for status
  * and resume; state_load ignores it unless it matches the journal. 0 or -1. */
 int state_snapshot_save(const run_state *st, const char *dir, long long offset);
+/* state_check_event - whether event (borrowed) has the shape replay needs,
+ * given the state so far: a type; run.start first and once, with run,
+ * runbook and a plan whose nodes have unique names and known kinds; node
+ * events naming a node of the plan. 0, or -1 with why (no line number). */
+int state_check_event(run_state *st, const json_t *event, char *why, size_t len);
 /* state_apply - applies one event (borrowed) to st (for the engine, which
  * appends and applies as it goes). */
 void state_apply(run_state *st, const json_t *event);

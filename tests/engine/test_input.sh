@@ -261,4 +261,62 @@ expect 2 "status of a run id with ../" pgmove status '..'
 expect 2 "call of an unknown plugin is a usage error" pgmove call nosuch.f
 expect 2 "call of an invalid plugin name is a usage error" pgmove call 'Bad-Name.f'
 
+# --- 5-7, 10, 11. the journal is the truth ------------------------------------
+cat >"$T/jr.lua" <<'LUA'
+runbook "jr" { }
+step "a" { run = function(ctx) return { n = 1 } end }
+approve "ok" { }
+step "c" { run = function(ctx) return 2 end }
+LUA
+expect 3 "a run that pauses for an approval" pgmove run "$T/jr.lua" --run-id jr-good
+good="$PGMOVE_STATE_DIR/jr/jr-good"
+# corrupt NAME SED-SCRIPT DESCRIPTION PATTERN - a copy of the good run with
+# its journal edited; every command that reads it refuses it, exit 8.
+corrupt() {
+	d="$PGMOVE_STATE_DIR/jr/$1"
+	rm -rf "$d"
+	cp -r "$good" "$d"
+	rm -f "$d/lock"
+	sed -i "$2" "$d/journal.jsonl"
+	for cmd in "status $1" "report $1" "resume $1" "approve $1 ok --by x" "resolve $1 a --succeeded --by x"; do
+		# shellcheck disable=SC2086
+		expect 8 "$3: pgmove $cmd" timeout 20 "$PGMOVE_BIN" $cmd
+		has "$T/err" "$4" "$3: pgmove ${cmd%% *} says why"
+	done
+}
+corrupt jr-gap '3d' "a deleted line" "seq [0-9]+ where 3 was expected"
+corrupt jr-dup '2p' "a duplicated line" "line 3 has seq 2 where 3 was expected"
+corrupt jr-swap '2{h;d};3{G}' "two lines swapped" "line 2 has seq 3 where 2 was expected"
+corrupt jr-neg '1s/"seq":1,/"seq":-1,/' "a negative seq" "line 1 has seq -1"
+corrupt jr-noplan '1s/"plan":{.*}}$/"plan":{}}/' "a run.start without a plan" "run.start has no usable plan"
+corrupt jr-nokind '1s/"kind":"approve",//' "a plan node without a kind" "\('ok'\) has no kind"
+corrupt jr-kindnum '1s/"kind":"step"/"kind":7/' "a plan node kind that is a number" "has no kind"
+corrupt jr-norunbook '1s/"runbook":"jr",//' "a run.start without runbook" "no \"run\" or \"runbook\""
+# a FIFO where the journal should be: refused at once, never waited on
+d="$PGMOVE_STATE_DIR/jr/jr-fifo"
+mkdir -p "$d" && mkfifo "$d/journal.jsonl"
+expect 8 "status of a run whose journal is a FIFO" timeout 20 "$PGMOVE_BIN" status jr-fifo
+has "$T/err" "is not a regular file" "a FIFO journal is named"
+expect 8 "resume of a run whose journal is a FIFO" timeout 20 "$PGMOVE_BIN" resume jr-fifo
+has "$T/err" "is not a regular file" "resume: a FIFO journal is named"
+# the good run is still good
+expect 0 "status of the good run" pgmove status jr-good
+has "$T/out" "paused" "the good run is paused"
+# permission problems are not "not found" (only testable as another user)
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 755 "$T"
+	mkdir -p "$T/locked/jr/r1" && cp "$good/journal.jsonl" "$T/locked/jr/r1/"
+	chmod 700 "$T/locked"
+	asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env PGMOVE_STATE_DIR="$T/locked" "$@"; }
+	chmod -R a+rX "$top_builddir" 2>/dev/null
+	expect 8 "status of a run in a state dir nobody may read" asnobody "$PGMOVE_BIN" status r1
+	has "$T/err" "permission denied" "permission denied is said (status)"
+	expect 8 "status --all in a state dir nobody may read" asnobody "$PGMOVE_BIN" status --all
+	has "$T/err" "permission denied" "permission denied is said (status --all)"
+	expect 8 "status of a run directory nobody may read" asnobody "$PGMOVE_BIN" status "$T/locked/jr/r1"
+	has "$T/err" "permission denied" "permission denied is said (a directory)"
+else
+	echo "ok - # SKIP permission tests need root to switch users"
+fi
+
 finish

@@ -6,6 +6,13 @@ ENGINE_TEST_LDADD = $(LIBENGINE) $(CUNIT_LIBS) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_
 check_PROGRAMS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params
 TESTS += tests/unit/test_journal tests/unit/test_luajson tests/unit/test_params
 
+# issue 7: replay and state.json against bad input
+check_PROGRAMS += tests/unit/test_state
+TESTS += tests/unit/test_state
+tests_unit_test_state_SOURCES = tests/unit/test_state.c
+tests_unit_test_state_CFLAGS = $(ENGINE_TEST_CFLAGS)
+tests_unit_test_state_LDADD = $(ENGINE_TEST_LDADD)
+
 tests_unit_test_journal_SOURCES = tests/unit/test_journal.c
 tests_unit_test_journal_CFLAGS = $(ENGINE_TEST_CFLAGS)
 tests_unit_test_journal_LDADD = $(ENGINE_TEST_LDADD)
