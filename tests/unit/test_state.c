@@ -43,20 +43,21 @@ static void write_journal(const char *dir, const char *const *lines)
 	fclose(f);
 }
 
-#define PLAN                                                                                  \
-	"\"plan\":{\"runbook\":\"r\",\"nodes\":[{\"name\":\"a\",\"kind\":\"step\"},"           \
+#define PLAN                                                                                       \
+	"\"plan\":{\"runbook\":\"r\",\"nodes\":[{\"name\":\"a\",\"kind\":\"step\"},"               \
 	"{\"name\":\"ok\",\"kind\":\"approve\"},{\"name\":\"c\",\"kind\":\"step\"}]}"
-#define START "{\"v\":1,\"seq\":1,\"ts\":\"2026-01-01T00:00:00.000Z\",\"ev\":\"run.start\",\"run\":\"r1\",\"runbook\":\"r\"," PLAN "}"
+#define START                                                                                      \
+	"{\"v\":1,\"seq\":1,\"ts\":\"2026-01-01T00:00:00.000Z\",\"ev\":\"run.start\",\"run\":"     \
+	"\"r1\",\"runbook\":\"r\"," PLAN "}"
 #define EV(seq, rest) "{\"v\":1,\"seq\":" #seq ",\"ts\":\"2026-01-01T00:00:01.000Z\"," rest "}"
 
-static const char *good[] = {
-	START,
-	EV(2, "\"ev\":\"step.start\",\"node\":\"a\",\"attempt\":1"),
-	EV(3, "\"ev\":\"step.succeeded\",\"node\":\"a\",\"attempt\":1,\"output\":null,\"duration_ms\":1"),
-	EV(4, "\"ev\":\"approve.pending\",\"node\":\"ok\""),
-	EV(5, "\"ev\":\"run.paused\",\"node\":\"ok\",\"reason\":\"approval\""),
-	NULL
-};
+static const char *good[] = {START,
+			     EV(2, "\"ev\":\"step.start\",\"node\":\"a\",\"attempt\":1"),
+			     EV(3, "\"ev\":\"step.succeeded\",\"node\":\"a\",\"attempt\":1,"
+				   "\"output\":null,\"duration_ms\":1"),
+			     EV(4, "\"ev\":\"approve.pending\",\"node\":\"ok\""),
+			     EV(5, "\"ev\":\"run.paused\",\"node\":\"ok\",\"reason\":\"approval\""),
+			     NULL};
 
 /* load_err - state_load of lines; the error text (empty when it loaded). */
 static const char *load_err(const char *const *lines)
@@ -80,10 +81,11 @@ static void test_good(void)
 
 static void test_seq(void)
 {
-	const char *gap[] = { good[0], good[1], good[3], good[4], NULL };
-	const char *dup[] = { good[0], good[1], good[1], good[2], NULL };
-	const char *swap[] = { good[0], good[2], good[1], good[3], NULL };
-	const char *neg[] = { EV(-1, "\"ev\":\"run.start\",\"run\":\"r1\",\"runbook\":\"r\"," PLAN), NULL };
+	const char *gap[] = {good[0], good[1], good[3], good[4], NULL};
+	const char *dup[] = {good[0], good[1], good[1], good[2], NULL};
+	const char *swap[] = {good[0], good[2], good[1], good[3], NULL};
+	const char *neg[] = {EV(-1, "\"ev\":\"run.start\",\"run\":\"r1\",\"runbook\":\"r\"," PLAN),
+			     NULL};
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(gap), "line 3 has seq 4 where 3 was expected"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(dup), "line 3 has seq 2 where 3 was expected"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(swap), "line 2 has seq 3 where 2 was expected"));
@@ -92,24 +94,39 @@ static void test_seq(void)
 
 static void test_shapes(void)
 {
-	const char *noplan[] = { "{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\",\"plan\":{}}", NULL };
-	const char *nokind[] = { "{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
-				 "\"plan\":{\"nodes\":[{\"name\":\"a\"}]}}", NULL };
-	const char *kindnum[] = { "{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
-				  "\"plan\":{\"nodes\":[{\"name\":\"a\",\"kind\":5}]}}", NULL };
-	const char *norb[] = { "{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\"," PLAN "}", NULL };
-	const char *before[] = { EV(1, "\"ev\":\"step.start\",\"node\":\"a\""), NULL };
-	const char *nonode[] = { START, EV(2, "\"ev\":\"step.start\",\"node\":\"zz\""), NULL };
-	const char *notype[] = { START, EV(2, "\"node\":\"a\""), NULL };
-	const char *twice[] = { START, "{\"v\":1,\"seq\":2,\"ev\":\"run.start\",\"run\":\"r1\",\"runbook\":\"r\"," PLAN "}", NULL };
-	const char *gatechk[] = { "{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
-				  "\"plan\":{\"nodes\":[{\"name\":\"g\",\"kind\":\"gate\",\"checks\":[1]}]}}", NULL };
-	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(noplan), "line 1 is corrupted: run.start has no usable plan"));
+	const char *noplan[] = {"{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":"
+				"\"r\",\"plan\":{}}",
+				NULL};
+	const char *nokind[] = {
+		"{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
+		"\"plan\":{\"nodes\":[{\"name\":\"a\"}]}}",
+		NULL};
+	const char *kindnum[] = {
+		"{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
+		"\"plan\":{\"nodes\":[{\"name\":\"a\",\"kind\":5}]}}",
+		NULL};
+	const char *norb[] = {"{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\"," PLAN "}",
+			      NULL};
+	const char *before[] = {EV(1, "\"ev\":\"step.start\",\"node\":\"a\""), NULL};
+	const char *nonode[] = {START, EV(2, "\"ev\":\"step.start\",\"node\":\"zz\""), NULL};
+	const char *notype[] = {START, EV(2, "\"node\":\"a\""), NULL};
+	const char *twice[] = {
+		START,
+		"{\"v\":1,\"seq\":2,\"ev\":\"run.start\",\"run\":\"r1\",\"runbook\":\"r\"," PLAN
+		"}",
+		NULL};
+	const char *gatechk[] = {
+		"{\"v\":1,\"seq\":1,\"ev\":\"run.start\",\"run\":\"r\",\"runbook\":\"r\","
+		"\"plan\":{\"nodes\":[{\"name\":\"g\",\"kind\":\"gate\",\"checks\":[1]}]}}",
+		NULL};
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(load_err(noplan), "line 1 is corrupted: run.start has no usable plan"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(nokind), "('a') has no kind"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(kindnum), "('a') has no kind"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(norb), "run.start has no \"run\" or \"runbook\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(before), "step.start comes before run.start"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(nonode), "line 2 is corrupted: step.start names node 'zz'"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(load_err(nonode), "line 2 is corrupted: step.start names node 'zz'"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(notype), "has no \"ev\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(twice), "a second run.start"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(load_err(gatechk), "no list of check names"));
