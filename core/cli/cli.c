@@ -322,7 +322,8 @@ int cli_valid_run_id(const char *id)
 	if (n == 0 || n > 100 || !(isalnum((unsigned char)id[0])))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' || id[i] == '.'))
+		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' ||
+		      id[i] == '.'))
 			return 0;
 	return 1;
 }

@@ -238,7 +238,8 @@ static json_t *error_json(lua_State *L)
 	const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
 	if (!s) {
 		char what[96];
-		snprintf(what, sizeof(what), "the runbook raised an error with a %s value instead of a message",
+		snprintf(what, sizeof(what),
+			 "the runbook raised an error with a %s value instead of a message",
 			 luaL_typename(L, -1));
 		json_object_set_new(err, "code", json_string("runbook.error"));
 		json_object_set_new(err, "message", json_string(what));
@@ -277,8 +278,7 @@ static int truth(lua_State *L, int idx, const char *what, const char *name, json
 	char *fixed = shown ? pgm_utf8_repair(shown, len < 40 ? len : 40, NULL) : NULL;
 	snprintf(msg, sizeof(msg),
 		 "%s of '%s' returned a %s%s%s%s where true or false (or nil) is expected", what,
-		 name ? name : "?", tname, fixed ? " (" : "", fixed ? fixed : "",
-		 fixed ? ")" : "");
+		 name ? name : "?", tname, fixed ? " (" : "", fixed ? fixed : "", fixed ? ")" : "");
 	free(fixed);
 	*err = json_pack("{s:s, s:o, s:b}", "code", "runbook.not_boolean", "message",
 			 pgm_utf8_json(msg, strlen(msg)), "retryable", 0);
@@ -899,8 +899,9 @@ static int run_step(engine *e, int i)
 				out = luajson_to(e->rb->L, -1, "output", cerr, sizeof(cerr));
 			lua_pop(e->rb->L, 1);
 			if (!out) {
-				err = json_pack("{s:s, s:o, s:b}", "code", "runbook.output", "message",
-						pgm_utf8_json(cerr, strlen(cerr)), "retryable", 0);
+				err = json_pack("{s:s, s:o, s:b}", "code", "runbook.output",
+						"message", pgm_utf8_json(cerr, strlen(cerr)),
+						"retryable", 0);
 			} else {
 				json_t *red = pgm_redact_json(out);
 				json_decref(out);
@@ -1292,7 +1293,8 @@ static int run_gate(engine *e, int i)
 			lua_pop(e->rb->L, 2);
 			if (berr) {
 				/* the check fails, and says why */
-				pgm_error("%s", json_string_value(json_object_get(berr, "message")));
+				pgm_error("%s",
+					  json_string_value(json_object_get(berr, "message")));
 				json_decref(detail);
 				detail = json_pack("{s:o}", "error", berr);
 			}

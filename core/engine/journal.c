@@ -751,7 +751,8 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 		lineno++;
 		if (len == -2) {
 			snprintf(err, errlen,
-				 "journal %s line %lld is longer than %zu bytes: not a pgmove journal event",
+				 "journal %s line %lld is longer than %zu bytes: not a pgmove "
+				 "journal event",
 				 path, lineno + first_line - 1, max_line);
 			goto fail;
 		}
@@ -793,7 +794,8 @@ long long journal_replay_from(const char *dir, long long offset, journal_replay_
 		}
 		if (seq != expect) {
 			snprintf(err, errlen,
-				 "journal %s is corrupted: line %lld has seq %lld where %lld was expected "
+				 "journal %s is corrupted: line %lld has seq %lld where %lld was "
+				 "expected "
 				 "(a line was deleted, duplicated or moved)",
 				 path, lineno + first_line - 1, seq, expect ? expect : 1);
 			json_decref(ev);

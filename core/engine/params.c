@@ -410,7 +410,8 @@ json_t *params_resolve(const json_t *specs, const json_t *cli,
 			snprintf(from, sizeof(from), "the journal");
 		} else if (envval && *envval) {
 			if (!pgm_utf8_valid(envval, strlen(envval))) {
-				snprintf(err, errlen, "param '%s': $%s is not valid UTF-8", name, env);
+				snprintf(err, errlen, "param '%s': $%s is not valid UTF-8", name,
+					 env);
 				json_decref(out);
 				return NULL;
 			}

@@ -109,7 +109,7 @@ int runbook_traceback(lua_State *L)
 	if (lua_istable(L, 1)) {
 		lua_pushliteral(L, "traceback");
 		luaL_traceback(L, L, NULL, 1); /* (sp += 2) */
-		lua_rawset(L, 1);              /* no metamethod can fail here (sp -= 2) */
+		lua_rawset(L, 1);	       /* no metamethod can fail here (sp -= 2) */
 		lua_settop(L, 1);
 		return 1;
 	}
@@ -118,10 +118,11 @@ int runbook_traceback(lua_State *L)
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
 			msg = lua_tostring(L, -1);
 		else
-			msg = lua_pushfstring(L,
-					      "the runbook raised an error with a %s value instead of "
-					      "a message",
-					      luaL_typename(L, 1));
+			msg = lua_pushfstring(
+				L,
+				"the runbook raised an error with a %s value instead of "
+				"a message",
+				luaL_typename(L, 1));
 	}
 	luaL_traceback(L, L, msg, 1); /* (sp += 1) */
 	return 1;
@@ -174,8 +175,8 @@ static int l_duration(lua_State *L)
 	if (lua_type(L, 1) == LUA_TNUMBER) {
 		lua_Number s = lua_tonumber(L, 1);
 		if (!(s >= 0 && s <= (lua_Number)(PGM_DURATION_MAX_MS / 1000)))
-			return luaL_error(L, "duration %f is out of range (0 to %d seconds)", (double)s,
-					  (int)(PGM_DURATION_MAX_MS / 1000));
+			return luaL_error(L, "duration %f is out of range (0 to %d seconds)",
+					  (double)s, (int)(PGM_DURATION_MAX_MS / 1000));
 		lua_pushinteger(L, (lua_Integer)(s * 1000.0));
 		return 1;
 	}
@@ -221,7 +222,7 @@ static int l_resolve_params(lua_State *L)
 #define LOAD_MEMORY_MAX ((size_t)256 << 20)
 
 static long long load_deadline; /* pgm_now_ms() after which loading stops; 0 = not loading */
-static int load_expired;        /* the hook found the budget spent */
+static int load_expired;	/* the hook found the budget spent */
 
 /* rb_alloc - the Lua state's allocator: counts the bytes in use and
  * refuses to grow past mem_limit (0 = no limit). */
@@ -276,7 +277,7 @@ static int l_load(lua_State *L)
 	if (lua_gettop(L) < 3)
 		lua_settop(L, 3);
 	lua_pushliteral(L, "t"); /* (sp += 1) */
-	lua_replace(L, 3);       /* (sp -= 1) */
+	lua_replace(L, 3);	 /* (sp -= 1) */
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -297,12 +298,17 @@ static int l_require(lua_State *L)
 	if (nlen == 0 || nlen > 100 || name[0] == '.')
 		return luaL_error(L, "require: bad module name '%s'", name);
 	for (const char *p = name; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || (*p == '.' && p[1] != '.')))
-			return luaL_error(L, "require: bad module name '%s' (letters, digits, '_', '-' and '.')", name);
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+		      (*p == '.' && p[1] != '.')))
+			return luaL_error(
+				L,
+				"require: bad module name '%s' (letters, digits, '_', '-' and '.')",
+				name);
 	lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY); /* mods (sp += 1) */
-	lua_getfield(L, -1, name);                       /* mods v (sp += 1) */
+	lua_getfield(L, -1, name);			 /* mods v (sp += 1) */
 	if (lua_type(L, -1) == LUA_TLIGHTUSERDATA)
-		return luaL_error(L, "require: module '%s' requires itself (a require cycle)", name);
+		return luaL_error(L, "require: module '%s' requires itself (a require cycle)",
+				  name);
 	if (!lua_isnil(L, -1))
 		return 1;
 	lua_pop(L, 1); /* mods */
@@ -318,8 +324,10 @@ static int l_require(lua_State *L)
 	size_t len;
 	char *src = read_file(path, &len, err, sizeof(err));
 	if (!src)
-		return luaL_error(L, "require: module '%s' not found: runbook modules are .lua files "
-				     "next to the runbook (%s)", name, err);
+		return luaL_error(L,
+				  "require: module '%s' not found: runbook modules are .lua files "
+				  "next to the runbook (%s)",
+				  name, err);
 	char chunk[PATH_MAX + 2];
 	snprintf(chunk, sizeof(chunk), "@%s", path);
 	int rc = luaL_loadbufferx(L, src, len, chunk, "t"); /* mods f (sp += 1) */
@@ -347,15 +355,16 @@ static int l_require(lua_State *L)
  * debug.getinfo is handed to the prelude only (C.getinfo). */
 static void sandbox(lua_State *L, const char *dir)
 {
-	static const char *const keep[] = { "_G", "_VERSION", "assert", "error", "getmetatable",
-					    "ipairs", "next", "pairs", "pcall", "rawequal",
-					    "rawget", "rawlen", "rawset", "select", "setmetatable",
-					    "tonumber", "tostring", "type", "xpcall", "load", "string",
-					    "table", "math", "utf8", "coroutine", "os", "json", NULL };
-	static const char *const os_keep[] = { "time", "clock", "date", "difftime", NULL };
+	static const char *const keep[] = {
+		"_G",	     "_VERSION", "assert",	 "error",    "getmetatable", "ipairs",
+		"next",	     "pairs",	 "pcall",	 "rawequal", "rawget",	     "rawlen",
+		"rawset",    "select",	 "setmetatable", "tonumber", "tostring",     "type",
+		"xpcall",    "load",	 "string",	 "table",    "math",	     "utf8",
+		"coroutine", "os",	 "json",	 NULL};
+	static const char *const os_keep[] = {"time", "clock", "date", "difftime", NULL};
 
 	lua_pushglobaltable(L); /* G (sp += 1) */
-	lua_newtable(L);        /* G drop (sp += 1) */
+	lua_newtable(L);	/* G drop (sp += 1) */
 	lua_pushnil(L);
 	while (lua_next(L, -3) != 0) { /* G drop k v */
 		int found = 0;
@@ -440,7 +449,8 @@ static long long load_budget_ms(char *err, size_t errlen)
 	if (!v || !*v)
 		return LOAD_TIMEOUT_MS;
 	if (pgm_duration_parse(v, &ms, derr, sizeof(derr)) != 0 || ms <= 0) {
-		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: %s", ms <= 0 && !derr[0] ? "must be more than 0" : derr);
+		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: %s",
+			 ms <= 0 && !derr[0] ? "must be more than 0" : derr);
 		return -1;
 	}
 	return ms;
@@ -474,10 +484,11 @@ static void error_text(lua_State *co, int idx, const char *chunk, char *buf, siz
 		const char *msg = lua_type(co, -2) == LUA_TSTRING ? lua_tostring(co, -2) : NULL;
 		const char *code = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
 		if (msg || code)
-			snprintf(buf, len, "%s%s%s%s", where, code ? code : "", code && msg ? ": " : "",
-				 msg ? msg : "");
+			snprintf(buf, len, "%s%s%s%s", where, code ? code : "",
+				 code && msg ? ": " : "", msg ? msg : "");
 		else
-			snprintf(buf, len, "%sthe runbook raised an error table without a message or code",
+			snprintf(buf, len,
+				 "%sthe runbook raised an error table without a message or code",
 				 where);
 		lua_pop(co, 2);
 		return;
@@ -590,19 +601,20 @@ static runbook *load(const char *path, char *err, size_t errlen)
 		char first[4096], dur[64];
 		if (load_expired || rc == LUA_YIELD)
 			snprintf(first, sizeof(first),
-				 "%s: the runbook did not finish loading within %s (an endless loop? "
+				 "%s: the runbook did not finish loading within %s (an endless "
+				 "loop? "
 				 "loading must only declare; PGMOVE_LOAD_TIMEOUT sets the budget)",
 				 path, pgm_duration_format(budget, dur, sizeof(dur)));
 		else if (rc == LUA_ERRMEM)
 			snprintf(first, sizeof(first),
-				 "%s: the runbook used more than %zu MB of memory while loading", path,
-				 LOAD_MEMORY_MAX >> 20);
+				 "%s: the runbook used more than %zu MB of memory while loading",
+				 path, LOAD_MEMORY_MAX >> 20);
 		else
 			error_text(co, -1, chunk, first, sizeof(first));
 		free(source);
 		return fail_load(rb, err, errlen, first);
 	}
-	lua_pop(L, 1); /* the thread (sp -= 1) */
+	lua_pop(L, 1);		  /* the thread (sp -= 1) */
 	lua_pushvalue(L, finish); /* (sp += 1) */
 	lua_pushlstring(L, source, len);
 	lua_pushstring(L, path);
@@ -615,7 +627,7 @@ static runbook *load(const char *path, char *err, size_t errlen)
 			 msg ? msg : "error");
 		return fail_load(rb, err, errlen, first);
 	}
-	rb->mem_limit = 0; /* the budget is for loading; steps may hold large outputs */
+	rb->mem_limit = 0;	     /* the budget is for loading; steps may hold large outputs */
 	lua_getfield(L, -1, "plan"); /* (sp += 1) */
 	char cerr[1024];
 	rb->plan = luajson_to(L, -1, "plan", cerr, sizeof(cerr));

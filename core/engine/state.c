@@ -642,7 +642,8 @@ static int prefix_sum(const char *dir, long long offset, char out[65])
 	char buf[65536];
 	long long left = offset;
 	while (rc == 0 && left > 0) {
-		ssize_t n = read(fd, buf, left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf));
+		ssize_t n =
+			read(fd, buf, left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf));
 		if (n <= 0 || EVP_DigestUpdate(md, buf, (size_t)n) != 1)
 			rc = -1;
 		else
@@ -780,7 +781,8 @@ static run_state *snapshot_load(const char *dir, long long *offset)
 		return NULL;
 	char sum[65];
 	const char *have = json_string_value(json_object_get(snap, "sum"));
-	if (!json_is_object(snap) || !have || snapshot_sum(snap, sum) != 0 || strcmp(have, sum) != 0) {
+	if (!json_is_object(snap) || !have || snapshot_sum(snap, sum) != 0 ||
+	    strcmp(have, sum) != 0) {
 		json_decref(snap);
 		return NULL;
 	}
@@ -854,7 +856,7 @@ static run_state *snapshot_load(const char *dir, long long *offset)
  * approvals with a list of approvers. 0, or -1 with why. */
 static int check_plan(const json_t *plan, char *why, size_t len)
 {
-	static const char *const kinds[] = { "step", "wait", "gate", "approve", NULL };
+	static const char *const kinds[] = {"step", "wait", "gate", "approve", NULL};
 	json_t *nodes = json_object_get(plan, "nodes");
 	if (!json_is_object(plan) || !json_is_array(nodes) || json_array_size(nodes) == 0) {
 		snprintf(why, len, "its plan has no nodes");
@@ -864,7 +866,8 @@ static int check_plan(const json_t *plan, char *why, size_t len)
 	size_t i;
 	json_t *pn;
 	int rc = 0;
-	json_array_foreach(nodes, i, pn) {
+	json_array_foreach(nodes, i, pn)
+	{
 		const char *name = json_string_value(json_object_get(pn, "name"));
 		const char *kind = json_string_value(json_object_get(pn, "kind"));
 		json_t *phase = json_object_get(pn, "phase");
@@ -875,7 +878,8 @@ static int check_plan(const json_t *plan, char *why, size_t len)
 			snprintf(why, len, "plan node %zu has no name", i + 1);
 			rc = -1;
 		} else if (!known) {
-			snprintf(why, len, "plan node %zu ('%s') has no kind step, wait, gate or approve",
+			snprintf(why, len,
+				 "plan node %zu ('%s') has no kind step, wait, gate or approve",
 				 i + 1, name);
 			rc = -1;
 		} else if (json_object_get(seen, name)) {
@@ -892,7 +896,8 @@ static int check_plan(const json_t *plan, char *why, size_t len)
 				rc = -1;
 			json_array_foreach(checks, k, c) if (!json_is_string(c)) rc = -1;
 			if (rc)
-				snprintf(why, len, "plan gate '%s' has no list of check names", name);
+				snprintf(why, len, "plan gate '%s' has no list of check names",
+					 name);
 		}
 		if (rc == 0 && strcmp(kind, "approve") == 0) {
 			json_t *ap = json_object_get(pn, "approvers"), *a;
@@ -901,7 +906,9 @@ static int check_plan(const json_t *plan, char *why, size_t len)
 				rc = -1;
 			json_array_foreach(ap, k, a) if (!json_is_string(a)) rc = -1;
 			if (rc)
-				snprintf(why, len, "plan approval '%s' has approvers that are not a list of names",
+				snprintf(why, len,
+					 "plan approval '%s' has approvers that are not a list of "
+					 "names",
 					 name);
 		}
 		if (rc)
@@ -986,7 +993,7 @@ typedef struct replay_ctx {
 	run_state *st;
 	long long expect_seq; /* the seq the first event must have; 0 = any */
 	int mismatch;
-	int bad;              /* an event of the wrong shape: message in why */
+	int bad; /* an event of the wrong shape: message in why */
 	char why[512];
 	const char *dir;
 } replay_ctx;
@@ -1003,8 +1010,9 @@ static int replay_cb(void *user, json_t *event)
 		rc->expect_seq = 0;
 	}
 	if (state_check_event(rc->st, event, why, sizeof(why)) != 0) {
-		snprintf(rc->why, sizeof(rc->why), "journal %s/journal.jsonl line %lld is corrupted: %s",
-			 rc->dir, (long long)json_integer_value(json_object_get(event, "seq")), why);
+		snprintf(rc->why, sizeof(rc->why),
+			 "journal %s/journal.jsonl line %lld is corrupted: %s", rc->dir,
+			 (long long)json_integer_value(json_object_get(event, "seq")), why);
 		rc->bad = 1;
 		return 1;
 	}

@@ -73,8 +73,16 @@ static void test_errors(void)
 static void test_format(void)
 {
 	char buf[64];
-	static const long long values[] = {0, 1, 250, 1000, 61000, 5400000, 86400000,
-					   183600000, 93784005, 604800000,
+	static const long long values[] = {0,
+					   1,
+					   250,
+					   1000,
+					   61000,
+					   5400000,
+					   86400000,
+					   183600000,
+					   93784005,
+					   604800000,
 					   PGM_DURATION_MAX_MS};
 	size_t i;
 
