@@ -204,16 +204,22 @@ static const struct {
 } exit_codes[] = {
 	{ PGMOVE_EXIT_COMPLETED, "completed" },
 	{ PGMOVE_EXIT_FAILED, "a step failed; the run stopped (or a rollback stopped)" },
-	{ PGMOVE_EXIT_USAGE, "bad command line or parameters" },
+	{ PGMOVE_EXIT_USAGE, "bad command line or parameters: also an argument or a value from the "
+			     "environment that is not valid UTF-8, a run id that is not letters, "
+			     "digits, '.', '_' and '-', an unknown plugin or function for call" },
 	{ PGMOVE_EXIT_PAUSED,
 	  "paused: waiting for an approval, an operator decision (resolve), a breaker, or "
 	  "interrupted by a signal" },
 	{ PGMOVE_EXIT_GATE_FAILED, "a gate failed and halted the run (or a wait timed out with "
 				   "on_timeout = halt)" },
 	{ PGMOVE_EXIT_ROLLED_BACK, "the run was rolled back" },
-	{ PGMOVE_EXIT_RUNBOOK, "the runbook is invalid, or changed since the run started" },
+	{ PGMOVE_EXIT_RUNBOOK, "the runbook is invalid, or changed since the run started; also a "
+			       "runbook that does not finish loading within its budget "
+			       "(PGMOVE_LOAD_TIMEOUT)" },
 	{ PGMOVE_EXIT_BUSY, "another pgmove process holds the run" },
-	{ PGMOVE_EXIT_INTERNAL, "environment error: state directory, journal" },
+	{ PGMOVE_EXIT_INTERNAL, "environment error: state directory, journal (permission denied, "
+				"a journal that is corrupted: a seq gap, an event of the wrong "
+				"shape, not a regular file; the message names the line)" },
 	{ -1, NULL },
 };
 
@@ -499,7 +505,8 @@ static void main_help(FILE *f)
 	fprintf(f, "pgmove COMMAND --help shows a command's options.\n\nexit status:\n");
 	for (int i = 0; exit_codes[i].meaning; i++)
 		fprintf(f, "  %d  %s\n", exit_codes[i].code, exit_codes[i].meaning);
-	fprintf(f, "\nenvironment: PGMOVE_STATE_DIR, PGMOVE_PLUGIN_PATH, PGMOVE_USER.\n"
+	fprintf(f, "\nenvironment: PGMOVE_STATE_DIR, PGMOVE_PLUGIN_PATH, PGMOVE_USER, "
+		   "PGMOVE_LOAD_TIMEOUT.\n"
 		   "See pgmove(1), pgmove-runbook(5) and pgmove-plugin(3).\n");
 }
 
@@ -583,6 +590,9 @@ static void print_man(FILE *f)
 	man_text(f, "Colon-separated directories searched for plugins before the installed "
 		    "plugin directory " PGMOVE_PLUGIN_DIR ". In each directory D, a plugin NAME is "
 		    "D/NAME.la, D/NAME.so, or D/NAME/NAME.la.");
+	fputs(".TP\n.B PGMOVE_LOAD_TIMEOUT\n", f);
+	man_text(f, "How long a runbook may take to load (a duration, default 10s); see "
+		    "pgmove-runbook(5).");
 	fputs(".TP\n.B PGMOVE_USER\n", f);
 	man_text(f, "Who is acting, for approvals, decisions and deviations (else $SUDO_USER, "
 		    "$USER).");
