@@ -630,7 +630,12 @@ static json_t *plan_node(engine *e, int i)
 static long long plan_ms(json_t *pn, const char *field, long long dflt)
 {
 	json_t *v = json_object_get(pn, field);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
+	if (!json_is_integer(v))
+		return dflt;
+	/* a plan read back from a journal is outside input: keep its numbers in
+	 * the range declarations allow, so now + ms cannot overflow */
+	long long ms = json_integer_value(v);
+	return ms < 0 ? 0 : ms > PGM_DURATION_MAX_MS ? PGM_DURATION_MAX_MS : ms;
 }
 
 static const char *plan_str(json_t *pn, const char *field, const char *dflt)
@@ -870,7 +875,8 @@ static int run_step(engine *e, int i)
 	}
 
 	json_t *retry = json_object_get(pn, "retry");
-	int max_tries = (int)plan_ms(retry, "attempts", 1);
+	long long tries_declared = plan_ms(retry, "attempts", 1);
+	int max_tries = tries_declared < 1 ? 1 : tries_declared > 1000 ? 1000 : (int)tries_declared;
 	int all_errors = json_is_true(json_object_get(retry, "all_errors"));
 	long long timeout = plan_ms(pn, "timeout_ms", 0);
 	for (int tries = 1;; tries++) {

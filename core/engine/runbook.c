@@ -514,6 +514,11 @@ static runbook *load(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	rb->path = strdup(abs);
+	if (!pgm_utf8_valid(abs, strlen(abs))) {
+		snprintf(err, errlen, "runbook path %s is not valid UTF-8: rename it", path);
+		runbook_free(rb);
+		return NULL;
+	}
 	long long budget = load_budget_ms(err, errlen);
 	if (budget < 0) {
 		runbook_free(rb);

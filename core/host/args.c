@@ -153,7 +153,7 @@ int pgm_arg_duration_ms(pgm_call *call, json_t *args, const char *name,
 	if (json_is_number(v)) {
 		double s = json_number_value(v);
 
-		if (s < 0 || s > 9.2e15) {
+		if (!(s >= 0 && s <= (double)(PGM_DURATION_MAX_MS / 1000))) {
 			pgm_fail(call, "args.invalid", 0,
 				 "argument \"%s\": %g is not a valid number of seconds", name, s);
 			return -1;

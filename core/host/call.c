@@ -343,7 +343,8 @@ int host_poll_ms(const pgm_call *call, int cap_ms)
  * (a signal, another thread, the deadline) wakes it within one slice. */
 int pgm_sleep_ms(pgm_call *call, long long ms)
 {
-	long long end = pgm_now_ms() + (ms > 0 ? ms : 0);
+	long long end = pgm_now_ms() + (ms > 0 ? ms > PGM_DURATION_MAX_MS ? PGM_DURATION_MAX_MS : ms
+					: 0);
 
 	for (;;) {
 		long long now, slice;

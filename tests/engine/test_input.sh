@@ -261,6 +261,13 @@ expect 2 "status of a run id with ../" pgmove status '..'
 expect 2 "call of an unknown plugin is a usage error" pgmove call nosuch.f
 expect 2 "call of an invalid plugin name is a usage error" pgmove call 'Bad-Name.f'
 
+# a runbook whose path is not UTF-8 (reached through a relative path)
+bad_dir="$T/$(printf 'dir\377')"
+mkdir -p "$bad_dir" && cp "$T/allowed.lua" "$bad_dir/rb.lua"
+expect 6 "a runbook path that is not UTF-8 is refused" sh -c 'cd "$1" && "$2" plan rb.lua' sh "$bad_dir" "$PGMOVE_BIN"
+has "$T/err" "is not valid UTF-8: rename it" "a runbook path that is not UTF-8 is named"
+expect 2 "a runbook argument that is not UTF-8 is refused" pgmove plan "$bad_dir/rb.lua"
+
 # --- 5-7, 10, 11. the journal is the truth ------------------------------------
 cat >"$T/jr.lua" <<'LUA'
 runbook "jr" { }

@@ -90,6 +90,15 @@ static void test_duration(void)
 	CU_ASSERT(failed_with(call, "argument \"far\": duration \"5 parsecs\": unknown unit \"parsecs\""));
 	CU_ASSERT_EQUAL(pgm_arg_duration_ms(call, args, "flag", 0, 1, &ms), -1);
 	CU_ASSERT(failed_with(call, "argument \"flag\" must be a duration"));
+	/* issue 7: a number of seconds beyond 3650 days is refused */
+	{
+		pgm_call *c2 = pgm_call_new("t", "f");
+		json_t *big = json_pack("{s:f}", "t", 1e15);
+		CU_ASSERT_EQUAL(pgm_arg_duration_ms(c2, big, "t", 0, 1, &ms), -1);
+		CU_ASSERT(failed_with(c2, "is not a valid number of seconds"));
+		json_decref(big);
+		pgm_call_free(c2);
+	}
 	/* the first error wins */
 	pgm_arg_duration_ms(call, args, "far", 0, 1, &ms);
 	pgm_arg_int(call, args, "name", 0, 0, &ms);
