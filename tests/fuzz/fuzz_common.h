@@ -5,6 +5,7 @@
 #ifndef PGMOVE_FUZZ_COMMON_H
 #define PGMOVE_FUZZ_COMMON_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,35 @@ static void fuzz_quiet(void *user, pgm_log_level level, const char *line)
 	(void)line;
 }
 
+static char fuzz_dir[64];
+
+static int fuzz_rm(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* fuzz_cleanup - removes the scratch directory at exit. */
+static void fuzz_cleanup(void)
+{
+	if (fuzz_dir[0])
+		nftw(fuzz_dir, fuzz_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* fuzz_scratch - a private directory for this process, made once. */
 static const char *fuzz_scratch(void)
 {
-	static char dir[64];
+	char *dir = fuzz_dir;
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/pgmove-fuzz-XXXXXX");
+		/* memory-backed when there is one: the harnesses write a file per input */
+		struct stat st;
+		snprintf(dir, sizeof(fuzz_dir), "%s/pgmove-fuzz-XXXXXX",
+			 stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(fuzz_cleanup);
 		pgm_log_set_sink(fuzz_quiet, NULL);
 		/* commands print to stdout: not into the fuzzer's output */
 		if (!freopen("/dev/null", "w", stdout))
