@@ -1466,6 +1466,7 @@ static void prepare(engine *e)
 	lua_pop(L, 1);
 	runbook_set_executor(e->rb, exec_call, e);
 	lua_sethook(L, hook, LUA_MASKCOUNT, 1000);
+	runbook_set_hook(hook);
 	size_t nb = json_array_size(json_object_get(e->rb->plan, "breakers"));
 	e->breaker_since = calloc(nb + 1, sizeof(long long));
 	e->breaker_last = calloc(nb + 1, sizeof(long long));

@@ -222,6 +222,12 @@ static int l_resolve_params(lua_State *L)
 #define LOAD_MEMORY_MAX ((size_t)256 << 20)
 
 static long long load_deadline; /* pgm_now_ms() after which loading stops; 0 = not loading */
+static lua_Hook run_hook;       /* the engine's count hook (runbook_set_hook) */
+
+void runbook_set_hook(lua_Hook hook)
+{
+	run_hook = hook;
+}
 static int load_expired;	/* the hook found the budget spent */
 
 /* rb_alloc - the Lua state's allocator: counts the bytes in use and
@@ -257,9 +263,13 @@ static int rb_panic(lua_State *L)
  * count until loading ends. */
 static void load_hook(lua_State *L, lua_Debug *ar)
 {
-	(void)ar;
-	if (!load_deadline)
+	if (!load_deadline) {
+		/* a coroutine made while loading keeps this hook: after loading it
+		 * answers to the engine's (timeouts, signals) */
+		if (run_hook)
+			run_hook(L, ar);
 		return;
+	}
 	if (!load_expired && pgm_now_ms() <= load_deadline && !pgm_cancel_signal())
 		return;
 	load_expired = 1;

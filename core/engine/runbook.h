@@ -59,6 +59,12 @@ void runbook_push_breaker_field(runbook *rb, int index, const char *field);
 /* runbook_push_on_failure - pushes decl.runbook.on_failure. (sp += 1) */
 void runbook_push_on_failure(runbook *rb);
 
+/* runbook_set_hook - the count hook of the running engine: coroutines the
+ * runbook made while it loaded carry the loading hook, which hands over to
+ * this one once loading is done, so they cannot escape timeouts and
+ * signals. */
+void runbook_set_hook(lua_Hook hook);
+
 /* runbook_traceback - the message handler for lua_pcall: keeps an error
  * table as it is (adding a traceback field), turns anything else into a
  * string with a traceback. */
