@@ -120,13 +120,13 @@ local spin = coroutine.wrap(function() while true do end end)
 runbook "escape" { }
 step "a" { timeout = "300ms", run = function(ctx) spin() end }
 LUA
-expect 1 "a coroutine made while loading cannot escape a step's timeout" timeout 30 "$PGMOVE_BIN" run "$T/escape.lua"
+expect 1 "a coroutine made while loading cannot escape a step's timeout" timeout -k 5 30 "$PGMOVE_BIN" run "$T/escape.lua"
 has "$T/err" "timed out" "the step timed out"
 cat >"$T/sethook.lua" <<'LUA'
 runbook "sethook" { }
 step "a" { run = function(ctx) debug.sethook() end }
 LUA
-expect 1 "debug.sethook is not there in a step" timeout 30 "$PGMOVE_BIN" run "$T/sethook.lua"
+expect 1 "debug.sethook is not there in a step" timeout -k 5 30 "$PGMOVE_BIN" run "$T/sethook.lua"
 has "$T/err" "global 'debug'" "no debug in a step"
 
 # --- 17. locations, error objects, BOM and #! ------------------------------
@@ -303,7 +303,7 @@ corrupt() {
 	sed -i "$2" "$d/journal.jsonl"
 	for cmd in "status $1" "report $1" "resume $1" "approve $1 ok --by x" "resolve $1 a --succeeded --by x"; do
 		# shellcheck disable=SC2086
-		expect 8 "$3: pgmove $cmd" timeout 20 "$PGMOVE_BIN" $cmd
+		expect 8 "$3: pgmove $cmd" timeout -k 5 20 "$PGMOVE_BIN" $cmd
 		has "$T/err" "$4" "$3: pgmove ${cmd%% *} says why"
 	done
 }
@@ -318,9 +318,9 @@ corrupt jr-norunbook '1s/"runbook":"jr",//' "a run.start without runbook" "no \"
 # a FIFO where the journal should be: refused at once, never waited on
 d="$PGMOVE_STATE_DIR/jr/jr-fifo"
 mkdir -p "$d" && mkfifo "$d/journal.jsonl"
-expect 8 "status of a run whose journal is a FIFO" timeout 20 "$PGMOVE_BIN" status jr-fifo
+expect 8 "status of a run whose journal is a FIFO" timeout -k 5 20 "$PGMOVE_BIN" status jr-fifo
 has "$T/err" "is not a regular file" "a FIFO journal is named"
-expect 8 "resume of a run whose journal is a FIFO" timeout 20 "$PGMOVE_BIN" resume jr-fifo
+expect 8 "resume of a run whose journal is a FIFO" timeout -k 5 20 "$PGMOVE_BIN" resume jr-fifo
 has "$T/err" "is not a regular file" "resume: a FIFO journal is named"
 # the good run is still good
 expect 0 "status of the good run" pgmove status jr-good
