@@ -312,7 +312,7 @@ corrupt jr-dup '2p' "a duplicated line" "line 3 has seq 2 where 3 was expected"
 corrupt jr-swap '2{h;d};3{G}' "two lines swapped" "line 2 has seq 3 where 2 was expected"
 corrupt jr-neg '1s/"seq":1,/"seq":-1,/' "a negative seq" "line 1 has seq -1"
 corrupt jr-noplan '1s/"nodes":\[/"nodez":[/' "a run.start without a plan" "run.start has no usable plan"
-corrupt jr-nokind '1s/"kind":"approve",//' "a plan node without a kind" "\('ok'\) has no kind"
+corrupt jr-nokind '1s/"kind":"approve"/"kinx":"approve"/' "a plan node without a kind" "\('ok'\) has no kind"
 corrupt jr-kindnum '1s/"kind":"step"/"kind":7/' "a plan node kind that is a number" "has no kind"
 corrupt jr-norunbook '1s/"runbook":"jr",//' "a run.start without runbook" "no \"run\" or \"runbook\""
 # a FIFO where the journal should be: refused at once, never waited on
