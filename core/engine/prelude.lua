@@ -472,24 +472,65 @@ function plugin(name)
   return proxy
 end
 
+-- code_only(source) - the source with the contents of every comment and
+-- string literal blanked (newlines kept, so line numbers stay), for the
+-- load-time scans: `error { code = "dms.task_failed" }` is not a call.
+local function code_only(src)
+  local out, i, n = {}, 1, #src
+  local function blank(s) return (s:gsub("[^\n]", " ")) end
+  while i <= n do
+    local c = src:sub(i, i)
+    local open = src:match("^%-%-%[=*%[", i) or src:match("^%[=*%[", i)
+    if open then -- a long comment or long string: blanked whole
+      local close = "]" .. open:match("%[(=*)%[$") .. "]"
+      local _, e = src:find(close, i + #open, true)
+      e = e or n
+      out[#out + 1] = blank(src:sub(i, e))
+      i = e + 1
+    elseif src:sub(i, i + 1) == "--" then
+      local e = src:find("\n", i, true) or (n + 1)
+      out[#out + 1] = blank(src:sub(i, e - 1))
+      i = e
+    elseif c == '"' or c == "'" then
+      local j = i + 1
+      while j <= n do
+        local d = src:sub(j, j)
+        if d == "\\" then j = j + 2
+        elseif d == c or d == "\n" then break
+        else j = j + 1 end
+      end
+      out[#out + 1] = c .. blank(src:sub(i + 1, j - 1)) .. src:sub(j, j)
+      i = j + 1
+    else
+      local j = src:find("[%-\"'%[]", i) or (n + 1)
+      if j == i then j = i + 1 end
+      out[#out + 1] = src:sub(i, j - 1)
+      i = j
+    end
+  end
+  return table.concat(out)
+end
+
 -- check_calls(source, chunkname) - finds calls written alias.function(...)
 -- or alias.function { ... } on aliases bound with `local alias = plugin
 -- "name"`, and refuses unknown functions at load time, with the line.
+-- Comments and the contents of strings are not looked at.
 local function check_calls(source, chunkname)
   local aliases = {}
   for alias, pname in source:gmatch("local%s+([%a_][%w_]*)%s*=%s*plugin%s*%(?%s*[\"']([%w_]+)[\"']") do
     aliases[alias] = pname
   end
+  local code = code_only(source)
   for alias, pname in pairs(aliases) do
     local info = decl.plugins[pname]
     if info then
       local pos = 1
       while true do
-        local s, e, fname = source:find("%f[%w_]" .. alias .. "%.([%a_][%w_]*)%s*[%({\"']", pos)
+        local s, e, fname = code:find("%f[%w_]" .. alias .. "%.([%a_][%w_]*)%s*[%({\"']", pos)
         if not s then break end
         if not info.functions[fname] then
           local line = 1
-          for _ in source:sub(1, s):gmatch("\n") do line = line + 1 end
+          for _ in code:sub(1, s):gmatch("\n") do line = line + 1 end
           error(string.format("%s:%d: plugin %s has no function '%s' (functions: %s)",
                               chunkname, line, pname, fname, keys_of(info.functions)), 0)
         end

@@ -46,6 +46,28 @@ runbook "x" { }
 step "a" {
   run = function(ctx) return t.ech { value = 1 } end }
 LUA
+# comments and strings are not calls: `t.ech` inside them is not checked,
+# and an unknown function after them still names its own line
+cat >"$T/strings.lua" <<'LUA'
+local t = plugin "testplug"
+runbook "x" { }
+-- t.ech { } would be refused if it were code
+--[==[ t.ech "x" ]] still a comment ]==]
+step "a" {
+  run = function(ctx)
+    local m = [[ t.ech { } ]]
+    error { code = "t.ech", message = 't.ech "not a call"' .. "t.ech\"(" }
+  end }
+LUA
+expect 0 "plan: plugin calls inside comments and strings are not checked" pgmove plan "$T/strings.lua"
+plan_fails strings2 "strings2\.lua:6: plugin testplug has no function 'ech'" "an unknown function after comments and strings, with its line" <<'LUA'
+local t = plugin "testplug"
+runbook "x" { } -- t.ech()
+--[[ t.ech()
+]] local s = "t.ech()"
+step "a" {
+  run = function(ctx) return t.ech { value = 1 } end }
+LUA
 plan_fails twice "name 'a' is used twice" "a step name used twice" <<'LUA'
 runbook "x" { }
 step "a" { run = function(ctx) end }
