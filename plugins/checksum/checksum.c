@@ -24,6 +24,26 @@ static const pgm_param compare_params[] = {
 	{ NULL, NULL, 0, 0, NULL }
 };
 
+static const pgm_param compare_live_params[] = {
+	{ "source", "conninfo", 1, 1, "source connection string (being written)" },
+	{ "target", "conninfo", 1, 1, "target connection string (replicating from the source)" },
+	{ "marker", "string", 1, 0, "replicated table (id int primary key, n bigint) written on the source and waited for on the target" },
+	{ "rounds", "integer", 0, 0, "re-check rounds at most, 2..1000 (default 10)" },
+	{ "catch_up_timeout", "duration", 0, 0, "how long a round waits for the target to show the marker (default 60s)" },
+	{ "interval", "duration", 0, 0, "pause between rounds (default 100ms)" },
+	{ "tables", "array", 0, 0, "tables to compare (\"schema.table\" or \"table\", wildcards); default all" },
+	{ "schemas", "array", 0, 0, "compare only these schemas (when tables is not given)" },
+	{ "exclude", "array", 0, 0, "tables to leave out" },
+	{ "jobs", "integer", 0, 0, "connections to each server (default 4)" },
+	{ "chunk_rows", "integer", 0, 0, "rows per key-range chunk (default 100000)" },
+	{ "leaf_rows", "integer", 0, 0, "range size at which differing keys are fetched (default 2000)" },
+	{ "max_differences", "integer", 0, 0, "differences listed at most, 0..10000 (default 100); all are counted" },
+	{ "large_objects", "boolean", 0, 0, "compare large objects when no tables / schemas filter is given (default true)" },
+	{ "hash", "string", 0, 0, "\"typed\" (default) or \"text\"" },
+	{ "check_types", "boolean", 0, 0, "column type differences make a table unequal (default true)" },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
 static const pgm_param sequences_params[] = {
 	{ "source", "conninfo", 1, 1, "source connection string" },
 	{ "target", "conninfo", 1, 1, "target connection string" },
@@ -44,6 +64,10 @@ static const pgm_function checksum_functions[] = {
 	  "row counts and content checksums of the tables, materialized views and large objects "
 	  "of two servers, narrowed down to keys",
 	  compare_params },
+	{ "compare_live", checksum_compare_live, PGM_FN_IDEMPOTENT,
+	  "compare while the source is written and the target replicates: differing keys are "
+	  "re-checked in rounds until each is proven in flight or real (writes a marker row)",
+	  compare_live_params },
 	{ "sequences", checksum_sequences, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "the next values (what nextval returns) of the sequences of two servers", sequences_params },
 	{ "inventory", checksum_inventory, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,

@@ -27,6 +27,7 @@ extern const char checksum_session_sql[];
 /* checksum_compare / checksum_sequences / checksum_inventory - the plugin
  * functions (see checksum.c for the descriptor). */
 json_t *checksum_compare(pgm_call *call, json_t *args);
+json_t *checksum_compare_live(pgm_call *call, json_t *args);
 json_t *checksum_sequences(pgm_call *call, json_t *args);
 json_t *checksum_inventory(pgm_call *call, json_t *args);
 
