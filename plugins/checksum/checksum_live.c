@@ -221,9 +221,10 @@ static int same_value(const lrow *a, const lrow *b)
 
 /* mark_and_wait - commits a new marker value on the source (after the
  * source's snapshot of this round) and waits until the target shows it;
- * adds the wait to *waited. -1 with the error set (checksum.catch_up when
- * the target does not get there within timeout_ms). */
-static int mark_and_wait(lctx *x, const char *marker, long long timeout_ms, long long *waited)
+ * adds the wait to *waited. marker is quoted for SQL, name as given. -1 with the error set
+ * (checksum.catch_up when the target does not get there within timeout_ms). */
+static int mark_and_wait(lctx *x, const char *marker, const char *name, long long timeout_ms,
+			 long long *waited)
 {
 	char *sql = NULL, *token;
 	PGresult *res;
@@ -270,7 +271,7 @@ static int mark_and_wait(lctx *x, const char *marker, long long timeout_ms, long
 				 "compare_live: the target did not show marker %s = %s within %lld "
 				 "ms "
 				 "(is %s replicated, and is replication running?)",
-				 marker, token, timeout_ms, marker);
+				 name, token, timeout_ms, name);
 			break;
 		}
 		if (pgm_sleep_ms(x->call, 10) < 0)
@@ -303,7 +304,8 @@ static char *quote_marker(lctx *x, const char *marker)
 	return out;
 }
 
-/* kept_for - whether found holds a table-level entry (no key) for name. */
+/* kept_for - whether found holds a table-level entry (no key) for name
+ * (columns, ...): such a table's row entries are kept, not re-checked. */
 static int kept_for(json_t *found, const char *name)
 {
 	size_t m;
@@ -393,7 +395,9 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 
 		if (json_is_object(key) && json_is_string(json_object_get(e, "table")) && kind &&
 		    (!strcmp(kind, "missing") || !strcmp(kind, "extra") ||
-		     !strcmp(kind, "changed"))) {
+		     !strcmp(kind, "changed")) &&
+		    !kept_for(json_object_get(res, "mismatches"),
+			      json_string_value(json_object_get(e, "table")))) {
 			keys[nk].table = json_string_value(json_object_get(e, "table"));
 			keys[nk].key = key;
 			keys[nk].first_kind = kind;
@@ -422,7 +426,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		if (r > 1 && pgm_sleep_ms(call, interval) < 0)
 			goto done;
 		if (read_side(&x, SRC, keys, nk) < 0 ||
-		    mark_and_wait(&x, qmarker, timeout, &waited) < 0 ||
+		    mark_and_wait(&x, qmarker, marker, timeout, &waited) < 0 ||
 		    read_side(&x, TGT, keys, nk) < 0)
 			goto done;
 		for (j = 0; j < nk; j++) {

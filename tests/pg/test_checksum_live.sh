@@ -140,6 +140,14 @@ for m in d["mismatches"]:
 	equals "$(jq 'd["live"]["unsettled"]')" 0 "repetition $rep: nothing unsettled"
 done
 
+# A marker the target never shows (not in the subscription): a clear error.
+psql_src "CREATE TABLE marker2 (id int PRIMARY KEY, n bigint NOT NULL)"
+psql_tgt "CREATE TABLE marker2 (id int PRIMARY KEY, n bigint NOT NULL)"
+expect 1 "a marker that is not replicated" call checksum.compare_live $LIVE marker=marker2 \
+	catch_up_timeout=1s 'exclude=["audit_log","marker2"]'
+has "$T/err" "checksum.catch_up.*did not show marker marker2 = [0-9]+ within 1000 ms" \
+	"the error names the marker and the wait"
+
 expect 1 "the stable_for wait times out on a corrupted target" pgmove run "$T/rb/live.lua" \
 	--run-id g2 -p window=1s -p limit=3s
 
