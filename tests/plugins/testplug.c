@@ -234,6 +234,13 @@ static int tp_configure(pgm_call *call, json_t *config)
 	return 0;
 }
 
+/* tp_fini - drops the kept configuration. */
+static void tp_fini(void)
+{
+	json_decref(configured);
+	configured = NULL;
+}
+
 /* config - the configuration the plugin got and how often, or {} */
 static json_t *fn_config(pgm_call *call, json_t *args)
 {
@@ -344,4 +351,5 @@ PGMOVE_PLUGIN(testplug) = {
 	.summary = "functions for the engine's tests",
 	.functions = functions,
 	.configure = tp_configure,
+	.fini = tp_fini,
 };
