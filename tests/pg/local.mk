@@ -5,6 +5,7 @@ PG_TESTS = \
 	tests/pg/test_checksum.sh \
 	tests/pg/test_checksum_hash.sh \
 	tests/pg/test_checksum_live.sh \
+	tests/pg/test_copy.sh \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \
 	tests/pg/test_pg_frozen.sh \
