@@ -9,6 +9,7 @@ EXTRA_DIST += scripts/install-deps scripts/check scripts/demo
 # The runbooks shipped with pgmove, installed under $(pkgdatadir)/runbooks.
 runbooksdir = $(pkgdatadir)/runbooks
 dist_runbooks_DATA = scripts/runbooks/pg-dump-restore.lua \
+	scripts/runbooks/pg-copy.lua \
 	scripts/runbooks/rds-to-aurora-snapshot.lua \
 	scripts/runbooks/logical-cdc-cutover.lua \
 	scripts/runbooks/dms-full-load-cdc.lua

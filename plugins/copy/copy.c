@@ -1208,11 +1208,11 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 	for (k = 0; k < x.ntbl; k++) {
 		ctbl *t = &x.tbls[k];
 
-		json_array_append_new(list,
-				      json_pack("{s:s, s:s, s:i, s:I, s:I, s:b}", "table", t->disp,
-						"method", method_name[t->method], "chunks", t->n,
-						"rows", (json_int_t)t->rows, "bytes",
-						(json_int_t)t->bytes, "verified", x.verify));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
+						      "table", t->disp, "qname", t->qname, "method",
+						      method_name[t->method], "chunks", t->n,
+						      "rows", (json_int_t)t->rows, "bytes",
+						      (json_int_t)t->bytes, "verified", x.verify));
 	}
 	res = json_pack("{s:o, s:I, s:I, s:i, s:i, s:b, s:s, s:i, s:I, s:f}", "tables", list,
 			"rows", (json_int_t)x.rows_done, "bytes", (json_int_t)x.bytes_done,
