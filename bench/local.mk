@@ -6,3 +6,5 @@ EXTRA_DIST += bench/engine_bench.py
 EXTRA_DIST += bench/checksum-bench.sh
 # logical-cdc-cutover under pgbench and our writer against pg_dump/pg_restore
 EXTRA_DIST += bench/logical-bench.sh
+# the copy plugin against pgcopydb clone and pg_dump | pg_restore
+EXTRA_DIST += bench/copy-bench.sh

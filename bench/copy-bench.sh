@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# bench/copy-bench.sh - the copy plugin against its baselines, measured in
+# one run on two sandbox servers (run by hand, not in make check). The
+# source holds pgbench at --scale plus a mixed-type table of --mixed rows;
+# before each method the target's public schema is dropped and recreated.
+#   - pgcopydb clone --table-jobs J --index-jobs J (no verification)
+#   - pg_dump -Fc | pg_restore
+#   - pgmove: pg_dump --schema-only, pg_restore --section=pre-data,
+#     pgmove call copy.data jobs=J (copy + per-chunk verification),
+#     pg_restore --section=post-data -j J: the total, and copy.data's peak RSS
+#   - the resume: copy.data in a runbook, SIGKILLed once half of its chunks
+#     are committed, then pgmove resume: its time against a full copy.data
+# and prints the ratios issue 13 sets as targets (pgmove <= pgcopydb,
+# <= 0.5x pg_dump|pg_restore, RSS < 64 MB and flat, resume <= 60% of a copy).
+#
+#   bench/copy-bench.sh [--scale N] [--mixed ROWS] [--jobs J] [--dir DIR] [--keep]
+#     --scale N     pgbench scale factor (default 100: 10M rows)
+#     --mixed ROWS  rows of the mixed-type table (default 2000000)
+#     --jobs J      connections / jobs for every method (default 2)
+#     --dir DIR     sandbox directory (default: a temporary one)
+#     --keep        leave the sandbox running
+#   PGMOVE_BUILD_DIR  build directory holding pgmove (default ./build)
+# Installs pgcopydb (Debian package) when it is missing; needs /usr/bin/time.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${PGMOVE_BUILD_DIR:-$top/build}
+scale=100 mixed=2000000 jobs=2 dir= keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--scale) scale=$2; shift 2 ;;
+	--mixed) mixed=$2; shift 2 ;;
+	--jobs) jobs=$2; shift 2 ;;
+	--dir) dir=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	*) sed -n '2,23p' "$0" >&2; exit 2 ;;
+	esac
+done
+pgmove=$build/pgmove
+[ -x "$pgmove" ] || { echo "copy-bench: $pgmove not built (set PGMOVE_BUILD_DIR)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "copy-bench: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
+if ! command -v pgcopydb >/dev/null; then
+	echo "== installing pgcopydb (Debian package)"
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get install -y -q pgcopydb >/dev/null ||
+		{ echo "copy-bench: cannot install pgcopydb (apt-get install pgcopydb)" >&2; exit 1; }
+fi
+export PGMOVE_PLUGIN_PATH=$build/plugins
+sandbox=$top/scripts/pgmove-sandbox
+work=$(mktemp -d "${TMPDIR:-/tmp}/pgmove-copy-bench.XXXXXX")
+chmod 0755 "$work"
+[ -n "$dir" ] || dir=$work/sb
+created=0
+if ! "$sandbox" status --dir "$dir" >/dev/null 2>&1; then
+	"$sandbox" start --dir "$dir" --port "$("$sandbox" free-port --port 57000)" --empty >/dev/null
+	created=1
+fi
+cleanup() {
+	[ $keep = 1 ] || [ $created = 0 ] || "$sandbox" stop --dir "$dir" >/dev/null 2>&1 || true
+	rm -rf "$work/dump" "$work/pgcopydb" "$work/state"
+}
+trap cleanup EXIT
+eval "$("$sandbox" env --dir "$dir")"
+. "$dir/sandbox.conf"
+admin() { # admin SIDE SQL - as the superuser over the unix socket
+	local p=$SANDBOX_PORT
+	[ "$1" = target ] && p=$((SANDBOX_PORT + 1))
+	PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 -h "$dir/run" \
+		-p "$p" -U postgres -d app -c "$2"
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+reset_target() {
+	admin target "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pgmove" >/dev/null
+}
+rss_of() { awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$1"; }
+
+echo "== loading pgbench scale $scale and a $mixed-row mixed-type table on the source"
+t0=$(now)
+pgbench -i -q -s "$scale" "$PGMOVE_SOURCE" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_SOURCE" -c "
+DROP TABLE IF EXISTS mixed;
+CREATE TABLE mixed (id bigint PRIMARY KEY, n numeric(12,3), f float8, t text, j jsonb,
+	ts timestamptz, u uuid, b bytea, flag bool, d date, arr int[]);
+INSERT INTO mixed SELECT i, i / 7.0, i * 0.5, 'row ' || i || repeat('x', i % 40),
+	jsonb_build_object('i', i, 's', 'v' || i), '2024-01-01'::timestamptz + i * interval '1 s',
+	md5(i::text)::uuid, decode(md5(i::text), 'hex'), i % 2 = 0, '2024-01-01'::date + i % 1000,
+	ARRAY[i, i + 1] FROM generate_series(1, $mixed) i;" -c "VACUUM ANALYZE" >/dev/null 2>&1
+echo "   loaded in $(secs "$t0" "$(now)") s; source size $(admin source "SELECT pg_size_pretty(pg_database_size('app'))")"
+
+# 1. pgcopydb clone
+reset_target
+rm -rf "$work/pgcopydb"
+t0=$(now)
+pgcopydb clone --source "$PGMOVE_SOURCE" --target "$PGMOVE_TARGET" --table-jobs "$jobs" \
+	--index-jobs "$jobs" --dir "$work/pgcopydb" --no-owner >"$work/pgcopydb.log" 2>&1 ||
+	{ echo "pgcopydb clone failed:"; tail -20 "$work/pgcopydb.log"; exit 1; }
+pgcopydb_s=$(secs "$t0" "$(now)")
+echo "pgcopydb clone (table-jobs $jobs, index-jobs $jobs, no verification): $pgcopydb_s s"
+
+# 2. pg_dump -Fc | pg_restore
+reset_target
+t0=$(now)
+pg_dump -Fc "$PGMOVE_SOURCE" | pg_restore --no-owner -d "$PGMOVE_TARGET"
+dump_s=$(secs "$t0" "$(now)")
+echo "pg_dump -Fc | pg_restore: $dump_s s"
+
+# 3. pgmove: schema by pg_dump sections, data by copy.data, then post-data
+reset_target
+mkdir -p "$work/dump"
+t0=$(now)
+pg_dump -Fc --schema-only -f "$work/dump/schema.dump" "$PGMOVE_SOURCE"
+pg_restore --no-owner --section=pre-data -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
+t1=$(now)
+/usr/bin/time -v -o "$work/time.txt" "$pgmove" call --log-format plain -q copy.data \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" >"$work/copy.json"
+t2=$(now)
+pg_restore --no-owner --section=post-data -j "$jobs" -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
+pgmove_s=$(secs "$t0" "$(now)")
+copy_s=$(secs "$t1" "$t2")
+rss_all=$(rss_of "$work/time.txt")
+echo "pgmove (pre-data, copy.data + verification, post-data -j $jobs): $pgmove_s s" \
+	"(copy.data $copy_s s, peak RSS $rss_all MB; $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["rows"], "rows,", len(d["tables"]), "tables, verified:", d["verified"])' "$work/copy.json"))"
+
+# memory: the mixed table alone, and pgbench_accounts alone (rows differ 1:N)
+for t in public.mixed public.pgbench_accounts; do
+	admin target "TRUNCATE $t" >/dev/null
+	/usr/bin/time -v -o "$work/time.txt" "$pgmove" call --log-format plain -q copy.data \
+		source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" "tables=[\"$t\"]" \
+		>"$work/one.json"
+	echo "copy.data $t: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/one.json") rows, peak RSS $(rss_of "$work/time.txt") MB"
+done
+
+# 4. resume after a kill at 50%
+reset_target
+pg_restore --no-owner --section=pre-data -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
+cat >"$work/copy.lua" <<LUA
+local copy = plugin "copy"
+runbook "copy-bench" {
+  params = {
+    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true },
+    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true },
+  },
+}
+step "copy" {
+  run = function(ctx)
+    return copy.data { source = ctx.params.source, target = ctx.params.target, jobs = $jobs }
+  end,
+}
+LUA
+export PGMOVE_STATE_DIR=$work/state
+"$pgmove" run "$work/copy.lua" --run-id b1 >"$work/run.log" 2>&1 &
+rpid=$!
+journal=$PGMOVE_STATE_DIR/copy-bench/b1/journal.jsonl
+half() { # 0 once half of the chunks are committed
+	python3 - "$journal" <<'PY'
+import json, sys
+last = None
+try:
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        if e.get("ev") == "step.checkpoint":
+            last = e
+except (OSError, ValueError):
+    pass
+if last is None:
+    sys.exit(1)
+v = json.dumps(last)
+d = json.loads(v)
+def find(o):
+    if isinstance(o, dict):
+        if "tables" in o and isinstance(o["tables"], dict):
+            return o["tables"]
+        for x in o.values():
+            r = find(x)
+            if r is not None:
+                return r
+    return None
+tabs = find(d) or {}
+n = sum(t["n"] for t in tabs.values())
+done = sum(b - a + 1 for t in tabs.values() for a, b in t["done"])
+sys.exit(0 if n and done * 2 >= n else 1)
+PY
+}
+t0=$(now)
+while ! half && kill -0 $rpid 2>/dev/null; do sleep 0.1; done
+kill -9 $rpid 2>/dev/null || { echo "the copy ended before half of it was done"; exit 1; }
+wait $rpid 2>/dev/null || true
+killed_s=$(secs "$t0" "$(now)")
+t0=$(now)
+"$pgmove" resume b1 >"$work/resume.log" 2>&1 || { echo "resume failed:"; tail "$work/resume.log"; exit 1; }
+resume_s=$(secs "$t0" "$(now)")
+echo "copy.data killed at 50% of its chunks after $killed_s s; pgmove resume: $resume_s s"
+
+echo
+echo "== ratios (targets from issue 13), jobs=$jobs, scale $scale, mixed $mixed rows"
+echo "pgmove (copy+verify) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
+echo "pgmove / pg_dump -Fc | pg_restore:     $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
+echo "resume after a kill at 50% / copy:     $(ratio "$resume_s" "$copy_s")x  (target <= 0.6)"
+echo "peak RSS of copy.data (whole db):      $rss_all MB  (target < 64 MB, flat)"
