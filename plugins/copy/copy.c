@@ -77,6 +77,7 @@ typedef struct ctx {
 	ctbl *tbls;
 	pgm_pg *src0, *tgt0;
 	pgm_pg **src, **tgt;
+	PGcancel **cancels; /* 2 per job: source, target (PQcancel is thread-safe) */
 	char *snapshot;
 	int same_encoding, float_binary;
 	/* the queue, shared with the workers under mu */
@@ -996,6 +997,16 @@ static int run_chunks(ctx *x)
 		rc = -1;
 		goto out;
 	}
+	x->cancels = calloc((size_t)x->jobs * 2, sizeof(PGcancel *));
+	if (x->cancels == NULL) {
+		pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (i = 0; i < x->jobs; i++) {
+		x->cancels[2 * i] = PQgetCancel(pgm_pg_conn(x->src[i]));
+		x->cancels[2 * i + 1] = PQgetCancel(pgm_pg_conn(x->tgt[i]));
+	}
 	x->running = x->jobs;
 	for (i = 0; i < x->jobs; i++) {
 		wk[i].x = x;
@@ -1065,7 +1076,13 @@ static int run_chunks(ctx *x)
 		if (x->running == 0)
 			break;
 		if (!x->stop && (pgm_cancelled(x->call) || pgm_remaining_ms(x->call) == 0)) {
+			char eb[256];
+
 			x->stop = 1;
+			/* a worker blocked on a frozen server wakes up with an error */
+			for (i = 0; i < 2 * x->jobs; i++)
+				if (x->cancels[i] != NULL)
+					PQcancel(x->cancels[i], eb, sizeof(eb));
 			if (x->err_code == NULL) {
 				x->err_code = strdup("pgmove.cancelled");
 				x->err_msg = strdup(
@@ -1122,6 +1139,9 @@ static void free_ctx(ctx *x)
 		if (x->tgt)
 			pgm_pg_close(x->tgt[k]);
 	}
+	for (k = 0; x->cancels && k < 2 * x->jobs; k++)
+		PQfreeCancel(x->cancels[k]);
+	free(x->cancels);
 	free(x->src);
 	free(x->tgt);
 	pgm_pg_close(x->src0);
