@@ -381,7 +381,8 @@ static void one_attempt(pgm_call *call, const pgm_aws_service *svc, const char *
 	snprintf(h_host, sizeof(h_host), "Host: %s", authority);
 	snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", amz_date);
 	snprintf(h_ct, sizeof(h_ct), "Content-Type: %s",
-		 json_proto ? "application/x-amz-json-1.1"
+		 json_proto == 2 ? "application/x-amz-json-1.0"
+		 : json_proto	 ? "application/x-amz-json-1.1"
 			    : "application/x-www-form-urlencoded; charset=utf-8");
 	signed_h[ns++] = h_ct;
 	signed_h[ns++] = h_host;
@@ -638,6 +639,29 @@ json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc, const char *reg
 		return NULL;
 	}
 	out = aws_request(call, svc, region, action, 1, text, strlen(text));
+	free(text);
+	return out;
+}
+
+json_t *pgm_aws_json10(pgm_call *call, const pgm_aws_service *svc, const char *region,
+		       const char *action, json_t *body)
+{
+	char *text;
+	json_t *out;
+
+	if (!svc || !svc->name || !svc->endpoint_id || !svc->json_prefix || !action) {
+		pgm_fail(call, "aws.invalid_service", 0,
+			 "aws: pgm_aws_json10 needs a service with a name, endpoint_id and "
+			 "json_prefix, and an action");
+		return NULL;
+	}
+	text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+	if (!text) {
+		pgm_fail(call, "args.invalid", 0, "aws: %s %s: the body cannot be encoded",
+			 svc->name, action);
+		return NULL;
+	}
+	out = aws_request(call, svc, region, action, 2, text, strlen(text));
 	free(text);
 	return out;
 }

@@ -497,6 +497,12 @@ json_t *pgm_aws_list(json_t *v);
  * body is borrowed. New reference to the parsed answer, or NULL as above. */
 json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc,
 		     const char *region, const char *action, json_t *body);
+/* pgm_aws_json10 - pgm_aws_json with the JSON 1.0 protocol
+ * (application/x-amz-json-1.0): DynamoDB ("DynamoDB_20120810") and
+ * DynamoDB Streams ("DynamoDBStreams_20120810", signing name "dynamodb",
+ * endpoint_id "streams.dynamodb"). body is borrowed; as pgm_aws_json. */
+json_t *pgm_aws_json10(pgm_call *call, const pgm_aws_service *svc,
+		       const char *region, const char *action, json_t *body);
 /* pgm_aws_query_all - pgm_aws_query repeated while the answer carries a
  * pagination token (token_key: "Marker" when NULL, or "NextToken"), which
  * is sent back as the same parameter. Returns a new object

@@ -1,0 +1,1670 @@
+/*
+ * plugins/dynamodb/dynamodb.c - Amazon DynamoDB through its JSON 1.0 API
+ * (pgm_aws_json10): describing a table, on-demand backups, enabling the
+ * table's stream, a segmented Scan loaded into PostgreSQL with COPY
+ * (document or column mapping, resumable from the segments' last evaluated
+ * keys through the host's durable checkpoints), and an item-by-item verify
+ * of PostgreSQL against DynamoDB.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgmove/plugin.h"
+
+static const pgm_aws_service ddb = {
+	.name = "dynamodb",
+	.endpoint_id = "dynamodb",
+	.env_id = "DYNAMODB",
+	.api_version = NULL,
+	.json_prefix = "DynamoDB_20120810",
+};
+
+#define PG_APP "pgmove-dynamodb"
+#define MAX_LISTED 100 /* keys listed per kind of difference in verify */
+
+static const char *sget(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static const char *region_arg(pgm_call *call, json_t *args)
+{
+	return pgm_arg_string(call, args, "region", NULL, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * A growable buffer
+ * ---------------------------------------------------------------------- */
+typedef struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} buf;
+
+static void b_add(buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void b_str(buf *b, const char *s)
+{
+	b_add(b, s, strlen(s));
+}
+
+static void b_chr(buf *b, char c)
+{
+	b_add(b, &c, 1);
+}
+
+static void b_fmt(buf *b, const char *fmt, ...) PGM_PRINTF(2, 3);
+static void b_fmt(buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	b_add(b, s, (size_t)n);
+	free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * DynamoDB attribute values -> JSON text, COPY text
+ * ---------------------------------------------------------------------- */
+
+/* av_type - the one type key of an AttributeValue ({"S": "x"} -> "S"), and
+ * its value through *val; NULL when av is not a one-key object. */
+static const char *av_type(json_t *av, json_t **val)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(av) || json_object_size(av) != 1)
+		return NULL;
+	json_object_foreach(av, k, v)
+	{
+		*val = v;
+		return k;
+	}
+	return NULL;
+}
+
+/* json_escaped - s as a JSON string literal appended to b. */
+static void json_escaped(buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	b_chr(b, '"');
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			b_chr(b, '\\');
+			b_chr(b, (char)*p);
+		} else if (*p < 0x20)
+			b_fmt(b, "\\u%04x", *p);
+		else
+			b_chr(b, (char)*p);
+	}
+	b_chr(b, '"');
+}
+
+/* valid_number - a DynamoDB N as JSON and numeric accept it: -?digits[.digits][e[+-]digits]. */
+static int valid_number(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
+/* av_json - appends the attribute value av as plain JSON to b: S -> string,
+ * N -> the number's digits as they came (jsonb keeps them exactly, as
+ * numeric), B -> its base64 text, BOOL, NULL -> null, L -> array, M ->
+ * object, SS/NS/BS -> arrays. -1 with why in *err (static text) when av is
+ * not a DynamoDB AttributeValue. */
+static int av_json(buf *b, json_t *av, const char **err)
+{
+	json_t *v, *e;
+	const char *t = av_type(av, &v), *k;
+	size_t i;
+	int first = 1;
+
+	if (!t) {
+		*err = "not an AttributeValue";
+		return -1;
+	}
+	if (!strcmp(t, "S") || !strcmp(t, "B")) {
+		if (!json_is_string(v))
+			goto bad;
+		json_escaped(b, json_string_value(v));
+	} else if (!strcmp(t, "N")) {
+		if (!json_is_string(v) || !valid_number(json_string_value(v)))
+			goto bad;
+		b_str(b, json_string_value(v));
+	} else if (!strcmp(t, "BOOL")) {
+		if (!json_is_boolean(v))
+			goto bad;
+		b_str(b, json_is_true(v) ? "true" : "false");
+	} else if (!strcmp(t, "NULL")) {
+		b_str(b, "null");
+	} else if (!strcmp(t, "L")) {
+		if (!json_is_array(v))
+			goto bad;
+		b_chr(b, '[');
+		json_array_foreach(v, i, e)
+		{
+			if (i)
+				b_chr(b, ',');
+			if (av_json(b, e, err) < 0)
+				return -1;
+		}
+		b_chr(b, ']');
+	} else if (!strcmp(t, "M")) {
+		if (!json_is_object(v))
+			goto bad;
+		b_chr(b, '{');
+		json_object_foreach(v, k, e)
+		{
+			if (!first)
+				b_chr(b, ',');
+			first = 0;
+			json_escaped(b, k);
+			b_chr(b, ':');
+			if (av_json(b, e, err) < 0)
+				return -1;
+		}
+		b_chr(b, '}');
+	} else if (!strcmp(t, "SS") || !strcmp(t, "NS") || !strcmp(t, "BS")) {
+		if (!json_is_array(v))
+			goto bad;
+		b_chr(b, '[');
+		json_array_foreach(v, i, e)
+		{
+			if (!json_is_string(e))
+				goto bad;
+			if (i)
+				b_chr(b, ',');
+			if (t[0] == 'N') {
+				if (!valid_number(json_string_value(e)))
+					goto bad;
+				b_str(b, json_string_value(e));
+			} else
+				json_escaped(b, json_string_value(e));
+		}
+		b_chr(b, ']');
+	} else {
+		*err = "an unknown attribute type";
+		return -1;
+	}
+	return 0;
+bad:
+	*err = "a malformed attribute value";
+	return -1;
+}
+
+/* copy_escaped - s appended to b as a COPY text field (backslash escapes). */
+static void copy_escaped(buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		switch (c) {
+		case '\\':
+			b_str(b, "\\\\");
+			break;
+		case '\n':
+			b_str(b, "\\n");
+			break;
+		case '\r':
+			b_str(b, "\\r");
+			break;
+		case '\t':
+			b_str(b, "\\t");
+			break;
+		default:
+			b_chr(b, c);
+		}
+	}
+}
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* bytea_hex - base64 text s decoded and appended to b as \x hex (the bytea
+ * input form); -1 when s is not base64. */
+static int bytea_hex(buf *b, const char *s)
+{
+	unsigned acc = 0;
+	int bits = 0, v;
+	static const char hex[] = "0123456789abcdef";
+
+	b_str(b, "\\x");
+	for (; *s && *s != '='; s++) {
+		if ((v = b64val((unsigned char)*s)) < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			unsigned byte = (acc >> (bits - 8)) & 0xff;
+
+			bits -= 8;
+			b_chr(b, hex[byte >> 4]);
+			b_chr(b, hex[byte & 15]);
+		}
+	}
+	return 0;
+}
+
+/* array_elem - one element of a PostgreSQL array literal, double-quoted. */
+static void array_elem(buf *b, const char *s)
+{
+	b_chr(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			b_chr(b, '\\');
+		b_chr(b, *s);
+	}
+	b_chr(b, '"');
+}
+
+/* The column types of the column mapping, with the DynamoDB type each takes. */
+typedef enum { C_TEXT, C_NUMERIC, C_BYTEA, C_BOOL, C_JSONB, C_TEXTS, C_NUMERICS, C_BYTEAS } ctype;
+static const struct {
+	const char *name;
+	ctype t;
+	const char *ddb;
+} ctypes[] = {{"text", C_TEXT, "S"},	       {"numeric", C_NUMERIC, "N"},
+	      {"bytea", C_BYTEA, "B"},	       {"boolean", C_BOOL, "BOOL"},
+	      {"jsonb", C_JSONB, NULL},	       {"text[]", C_TEXTS, "SS"},
+	      {"numeric[]", C_NUMERICS, "NS"}, {"bytea[]", C_BYTEAS, "BS"}};
+
+typedef struct column {
+	const char *attr;
+	char *qcol; /* quoted column name */
+	const char *col;
+	ctype t;
+	int key;
+} column;
+
+/* The mapping of one copy: the columns (keys first), and for the document
+ * mapping the column that takes the whole item. */
+typedef struct mapping {
+	column *cols;
+	int ncols, nkeys;
+	char *qdoc;  /* document mapping: quoted document column; NULL for columns */
+	char *qrest; /* column mapping: jsonb column for unmapped attributes, or NULL */
+	int ignore_unmapped;
+	char *qtable;  /* "schema"."table" */
+	char *collist; /* "a","b","item" */
+	char *keylist; /* "a","b" */
+} mapping;
+
+/* field - appends the COPY field for av (NULL: absent) as column type t;
+ * -1 with the reason in why when the value does not fit the column. */
+static int field(buf *b, json_t *av, ctype t, char *why, size_t whylen)
+{
+	json_t *v, *e;
+	const char *ty, *err = NULL;
+	size_t i;
+	int k;
+
+	if (!av) {
+		b_str(b, "\\N");
+		return 0;
+	}
+	ty = av_type(av, &v);
+	if (!ty) {
+		snprintf(why, whylen, "not an AttributeValue");
+		return -1;
+	}
+	if (!strcmp(ty, "NULL")) {
+		b_str(b, "\\N");
+		return 0;
+	}
+	if (t == C_JSONB) {
+		buf j = {0};
+
+		if (av_json(&j, av, &err) < 0) {
+			snprintf(why, whylen, "%s", err);
+			free(j.p);
+			return -1;
+		}
+		copy_escaped(b, j.p, j.len);
+		free(j.p);
+		return 0;
+	}
+	for (k = 0; k < (int)(sizeof(ctypes) / sizeof(ctypes[0])); k++)
+		if (ctypes[k].t == t)
+			break;
+	if (strcmp(ty, ctypes[k].ddb) != 0) {
+		snprintf(why, whylen, "is of type %s, the column is %s (takes %s)", ty,
+			 ctypes[k].name, ctypes[k].ddb);
+		return -1;
+	}
+	switch (t) {
+	case C_TEXT:
+		if (!json_is_string(v))
+			goto bad;
+		copy_escaped(b, json_string_value(v), strlen(json_string_value(v)));
+		return 0;
+	case C_NUMERIC:
+		if (!json_is_string(v) || !valid_number(json_string_value(v)))
+			goto bad;
+		b_str(b, json_string_value(v));
+		return 0;
+	case C_BYTEA: {
+		buf h = {0};
+		int rc = json_is_string(v) ? bytea_hex(&h, json_string_value(v)) : -1;
+
+		if (rc == 0)
+			copy_escaped(b, h.p, h.len);
+		free(h.p);
+		if (rc < 0)
+			goto bad;
+		return 0;
+	}
+	case C_BOOL:
+		if (!json_is_boolean(v))
+			goto bad;
+		b_chr(b, json_is_true(v) ? 't' : 'f');
+		return 0;
+	case C_TEXTS:
+	case C_NUMERICS:
+	case C_BYTEAS: {
+		buf a = {0};
+
+		if (!json_is_array(v))
+			goto bad;
+		b_chr(&a, '{');
+		json_array_foreach(v, i, e)
+		{
+			if (!json_is_string(e))
+				break;
+			if (i)
+				b_chr(&a, ',');
+			if (t == C_BYTEAS) {
+				buf h = {0};
+
+				if (bytea_hex(&h, json_string_value(e)) < 0) {
+					free(h.p);
+					break;
+				}
+				array_elem(&a, h.p);
+				free(h.p);
+			} else {
+				if (t == C_NUMERICS && !valid_number(json_string_value(e)))
+					break;
+				array_elem(&a, json_string_value(e));
+			}
+		}
+		b_chr(&a, '}');
+		if (i < json_array_size(v)) {
+			free(a.p);
+			goto bad;
+		}
+		copy_escaped(b, a.p, a.len);
+		free(a.p);
+		return 0;
+	}
+	default:
+		break;
+	}
+bad:
+	snprintf(why, whylen, "is a malformed %s value", ty);
+	return -1;
+}
+
+/* item_row - appends the COPY line of item (a DynamoDB item, borrowed) under
+ * mapping m to b. -1 with the reason in why (b unchanged) when it does not fit. */
+static int item_row(buf *b, const mapping *m, json_t *item, char *why, size_t whylen)
+{
+	size_t start = b->len;
+	int i;
+	char r[400];
+
+	if (!json_is_object(item)) {
+		snprintf(why, whylen, "the item is not an object");
+		return -1;
+	}
+	for (i = 0; i < m->ncols; i++) {
+		json_t *av = json_object_get(item, m->cols[i].attr);
+
+		if (i)
+			b_chr(b, '\t');
+		if (m->cols[i].key && !av) {
+			snprintf(why, whylen, "key attribute %s is missing", m->cols[i].attr);
+			goto fail;
+		}
+		if (field(b, av, m->cols[i].t, r, sizeof(r)) < 0) {
+			snprintf(why, whylen, "attribute %s %s", m->cols[i].attr, r);
+			goto fail;
+		}
+	}
+	if (m->qdoc || m->qrest) {
+		buf j = {0};
+		const char *k, *err = NULL;
+		json_t *v;
+		int first = 1;
+
+		b_chr(b, '\t');
+		b_chr(&j, '{');
+		json_object_foreach(item, k, v)
+		{
+			if (!m->qdoc) {
+				int mapped = 0;
+
+				for (i = 0; i < m->ncols && !mapped; i++)
+					mapped = !strcmp(m->cols[i].attr, k);
+				if (mapped)
+					continue;
+			}
+			if (!first)
+				b_chr(&j, ',');
+			first = 0;
+			json_escaped(&j, k);
+			b_chr(&j, ':');
+			if (av_json(&j, v, &err) < 0) {
+				snprintf(why, whylen, "attribute %s is %s", k, err);
+				free(j.p);
+				goto fail;
+			}
+		}
+		b_chr(&j, '}');
+		copy_escaped(b, j.p, j.len);
+		free(j.p);
+	} else if (!m->ignore_unmapped) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(item, k, v)
+		{
+			int mapped = 0;
+
+			for (i = 0; i < m->ncols && !mapped; i++)
+				mapped = !strcmp(m->cols[i].attr, k);
+			if (!mapped) {
+				snprintf(why, whylen,
+					 "attribute %s has no column (map it, or set rest_column "
+					 "or ignore_unmapped)",
+					 k);
+				goto fail;
+			}
+		}
+	}
+	b_chr(b, '\n');
+	return 0;
+fail:
+	b->len = start;
+	if (b->p)
+		b->p[start] = '\0';
+	return -1;
+}
+
+/* item_key_text - the item's key attributes as compact JSON text (plain
+ * values), for messages and the misfits table. Caller frees. */
+static char *item_key_text(const mapping *m, json_t *item)
+{
+	buf b = {0};
+	const char *err;
+	int i;
+
+	b_chr(&b, '{');
+	for (i = 0; i < m->nkeys; i++) {
+		json_t *av = json_object_get(item, m->cols[i].attr);
+
+		if (i)
+			b_chr(&b, ',');
+		json_escaped(&b, m->cols[i].attr);
+		b_chr(&b, ':');
+		if (!av || av_json(&b, av, &err) < 0)
+			b_str(&b, "null");
+	}
+	b_chr(&b, '}');
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* ------------------------------------------------------------------------
+ * describe_table
+ * ---------------------------------------------------------------------- */
+
+/* describe - DescribeTable's "Table", new reference, or NULL with the error set. */
+static json_t *describe(pgm_call *call, const char *region, const char *table)
+{
+	json_t *body = json_pack("{s:s}", "TableName", table);
+	json_t *r = pgm_aws_json10(call, &ddb, region, "DescribeTable", body);
+	json_t *t;
+
+	json_decref(body);
+	if (!r)
+		return NULL;
+	t = json_object_get(r, "Table");
+	if (!json_is_object(t) || !json_is_array(json_object_get(t, "KeySchema"))) {
+		json_decref(r);
+		return pgm_fail(
+			call, "aws.bad_response", 1,
+			"dynamodb: DescribeTable %s: the answer has no Table with a KeySchema",
+			table);
+	}
+	json_incref(t);
+	json_decref(r);
+	return t;
+}
+
+/* key_schema - [{name, role (HASH/RANGE), type (S/N/B)}] of table t, HASH first. */
+static json_t *key_schema(json_t *t)
+{
+	json_t *out = json_array(), *k, *a;
+	size_t i, j;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++)
+		json_array_foreach(json_object_get(t, "KeySchema"), i, k)
+		{
+			const char *role = sget(k, "KeyType"), *name = sget(k, "AttributeName");
+			const char *type = NULL;
+
+			if (!role || !name || (pass == 0) != !strcmp(role, "HASH"))
+				continue;
+			json_array_foreach(json_object_get(t, "AttributeDefinitions"), j,
+					   a) if (sget(a, "AttributeName") &&
+						  !strcmp(sget(a, "AttributeName"), name)) type =
+				sget(a, "AttributeType");
+			json_array_append_new(out, json_pack("{s:s, s:s, s:s?}", "name", name,
+							     "role", role, "type", type));
+		}
+	return out;
+}
+
+static json_t *index_names(json_t *list)
+{
+	json_t *out = json_array(), *ix;
+	size_t i;
+
+	json_array_foreach(list, i, ix) if (sget(ix, "IndexName")) json_array_append_new(
+		out,
+		json_pack("{s:s, s:O*, s:s?}", "name", sget(ix, "IndexName"), "keys",
+			  json_object_get(ix, "KeySchema"), "status", sget(ix, "IndexStatus")));
+	return out;
+}
+
+/* table_json - the plugin's view of a DescribeTable "Table". */
+static json_t *table_json(json_t *t, json_t *pitr)
+{
+	json_t *ss = json_object_get(t, "StreamSpecification");
+	json_t *bm = json_object_get(t, "BillingModeSummary");
+	json_t *pt = json_object_get(t, "ProvisionedThroughput");
+
+	return json_pack(
+		"{s:s?, s:s?, s:s?, s:o, s:O*, s:o, s:o, s:I, s:I, s:s, s:{s:b, s:s?, s:s?}, s:I, "
+		"s:I, s:O*}",
+		"name", sget(t, "TableName"), "status", sget(t, "TableStatus"), "arn",
+		sget(t, "TableArn"), "keys", key_schema(t), "attributes",
+		json_object_get(t, "AttributeDefinitions"), "global_indexes",
+		index_names(json_object_get(t, "GlobalSecondaryIndexes")), "local_indexes",
+		index_names(json_object_get(t, "LocalSecondaryIndexes")), "item_count",
+		(json_int_t)json_integer_value(json_object_get(t, "ItemCount")), "size_bytes",
+		(json_int_t)json_integer_value(json_object_get(t, "TableSizeBytes")),
+		"billing_mode", sget(bm, "BillingMode") ? sget(bm, "BillingMode") : "PROVISIONED",
+		"stream", "enabled", json_is_true(json_object_get(ss, "StreamEnabled")),
+		"view_type", sget(ss, "StreamViewType"), "arn", sget(t, "LatestStreamArn"),
+		"read_capacity",
+		(json_int_t)json_integer_value(json_object_get(pt, "ReadCapacityUnits")),
+		"write_capacity",
+		(json_int_t)json_integer_value(json_object_get(pt, "WriteCapacityUnits")), "pitr",
+		pitr);
+}
+
+static json_t *fn_describe_table(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *region = region_arg(call, args);
+	json_t *t, *body, *cb, *pitr = NULL, *out;
+
+	if (!table)
+		return NULL;
+	if (!(t = describe(call, region, table)))
+		return NULL;
+	body = json_pack("{s:s}", "TableName", table);
+	cb = pgm_aws_json10(call, &ddb, region, "DescribeContinuousBackups", body);
+	json_decref(body);
+	if (!cb) {
+		json_decref(t);
+		return NULL;
+	}
+	pitr = json_object_get(json_object_get(json_object_get(cb, "ContinuousBackupsDescription"),
+					       "PointInTimeRecoveryDescription"),
+			       "PointInTimeRecoveryStatus");
+	out = table_json(t, json_is_string(pitr) ? json_string(json_string_value(pitr)) : NULL);
+	json_decref(cb);
+	json_decref(t);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * backup
+ * ---------------------------------------------------------------------- */
+static json_t *backup_json(json_t *d)
+{
+	return json_pack("{s:s?, s:s?, s:s?, s:I}", "arn", sget(d, "BackupArn"), "name",
+			 sget(d, "BackupName"), "status", sget(d, "BackupStatus"), "size_bytes",
+			 (json_int_t)json_integer_value(json_object_get(d, "BackupSizeBytes")));
+}
+
+static json_t *fn_backup(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *name = pgm_arg_string(call, args, "name", NULL, 1);
+	const char *region = region_arg(call, args);
+	long long every, timeout, t0 = pgm_now_ms();
+	json_t *body, *r, *d, *arn;
+	char *barn = NULL;
+
+	if (!table || !name || pgm_arg_duration_ms(call, args, "every", 5000, 0, &every) < 0 ||
+	    pgm_arg_duration_ms(call, args, "timeout", 3600000, 0, &timeout) < 0)
+		return NULL;
+	body = json_pack("{s:s, s:s}", "TableName", table, "BackupName", name);
+	r = pgm_aws_json10(call, &ddb, region, "CreateBackup", body);
+	json_decref(body);
+	if (!r)
+		return NULL;
+	arn = json_object_get(json_object_get(r, "BackupDetails"), "BackupArn");
+	if (!json_is_string(arn)) {
+		json_decref(r);
+		return pgm_fail(
+			call, "aws.bad_response", 1,
+			"dynamodb: CreateBackup %s: the answer has no BackupDetails.BackupArn",
+			table);
+	}
+	barn = strdup(json_string_value(arn));
+	json_decref(r);
+	for (;;) {
+		const char *st;
+
+		body = json_pack("{s:s}", "BackupArn", barn);
+		r = pgm_aws_json10(call, &ddb, region, "DescribeBackup", body);
+		json_decref(body);
+		if (!r)
+			break;
+		d = json_object_get(json_object_get(r, "BackupDescription"), "BackupDetails");
+		st = sget(d, "BackupStatus");
+		if (!st) {
+			json_decref(r);
+			r = pgm_fail(call, "aws.bad_response", 1,
+				     "dynamodb: DescribeBackup %s: no BackupDetails.BackupStatus",
+				     barn);
+			break;
+		}
+		if (!strcmp(st, "AVAILABLE")) {
+			json_t *out = backup_json(d);
+
+			json_object_set_new(out, "table", json_string(table));
+			json_decref(r);
+			r = out;
+			break;
+		}
+		if (!strcmp(st, "DELETED")) {
+			json_decref(r);
+			r = pgm_fail(call, "dynamodb.backup_failed", 0,
+				     "dynamodb: backup %s of table %s is DELETED", name, table);
+			break;
+		}
+		json_decref(r);
+		if (pgm_now_ms() - t0 > timeout) {
+			r = pgm_fail(call, "dynamodb.wait_timeout", 1,
+				     "dynamodb: backup %s of table %s still %s after %lld ms", name,
+				     table, st, timeout);
+			break;
+		}
+		if (pgm_sleep_ms(call, every) != 0) {
+			r = pgm_fail(call, "pgmove.cancelled", 1,
+				     "dynamodb: backup wait cancelled");
+			break;
+		}
+	}
+	free(barn);
+	return r;
+}
+
+/* ------------------------------------------------------------------------
+ * enable_stream
+ * ---------------------------------------------------------------------- */
+static json_t *fn_enable_stream(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *region = region_arg(call, args);
+	json_t *t, *ss, *body, *r, *out;
+	const char *vt;
+
+	if (!table || !(t = describe(call, region, table)))
+		return NULL;
+	ss = json_object_get(t, "StreamSpecification");
+	vt = sget(ss, "StreamViewType");
+	if (json_is_true(json_object_get(ss, "StreamEnabled"))) {
+		if (!vt || strcmp(vt, "NEW_AND_OLD_IMAGES") != 0) {
+			out = pgm_fail(call, "dynamodb.stream_conflict", 0,
+				       "dynamodb: table %s has a stream of view type %s; copying "
+				       "needs NEW_AND_OLD_IMAGES (disable it first)",
+				       table, vt ? vt : "(none)");
+		} else
+			out = json_pack("{s:s, s:s?, s:s, s:b}", "table", table, "arn",
+					sget(t, "LatestStreamArn"), "view_type", vt, "adopted", 1);
+		json_decref(t);
+		return out;
+	}
+	json_decref(t);
+	body = json_pack("{s:s, s:{s:b, s:s}}", "TableName", table, "StreamSpecification",
+			 "StreamEnabled", 1, "StreamViewType", "NEW_AND_OLD_IMAGES");
+	r = pgm_aws_json10(call, &ddb, region, "UpdateTable", body);
+	json_decref(body);
+	if (!r)
+		return NULL;
+	t = json_object_get(r, "TableDescription");
+	out = json_pack("{s:s, s:s?, s:s, s:b}", "table", table, "arn", sget(t, "LatestStreamArn"),
+			"view_type", "NEW_AND_OLD_IMAGES", "adopted", 0);
+	json_decref(r);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * The mapping, from the arguments and the table's key schema
+ * ---------------------------------------------------------------------- */
+static void mapping_free(mapping *m)
+{
+	int i;
+
+	for (i = 0; i < m->ncols; i++)
+		PQfreemem(m->cols[i].qcol);
+	free(m->cols);
+	PQfreemem(m->qdoc);
+	PQfreemem(m->qrest);
+	free(m->qtable);
+	free(m->collist);
+	free(m->keylist);
+	memset(m, 0, sizeof(*m));
+}
+
+static int ctype_of(const char *name, ctype *t)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(ctypes) / sizeof(ctypes[0]); k++)
+		if (!strcmp(ctypes[k].name, name)) {
+			*t = ctypes[k].t;
+			return 0;
+		}
+	if (!strcmp(name, "json")) {
+		*t = C_JSONB;
+		return 0;
+	}
+	return -1;
+}
+
+/* mapping_build - the mapping of args (document: key columns + document
+ * column; columns: attr -> "type" or {column, type}) for a table whose keys
+ * are keys ([{name, type}]). 0, or -1 with the error set. m is owned by the
+ * caller (mapping_free). */
+static int mapping_build(pgm_call *call, pgm_pg *pg, json_t *args, json_t *keys, mapping *m)
+{
+	json_t *cols = json_object_get(args, "columns"), *k, *v;
+	const char *schema = pgm_arg_string(call, args, "schema", "public", 0);
+	const char *into = pgm_arg_string(call, args, "into", NULL, 1);
+	const char *docc = pgm_arg_string(call, args, "document_column", "item", 0);
+	const char *rest = pgm_arg_string(call, args, "rest_column", NULL, 0);
+	const char *attr;
+	char *qs, *qt;
+	size_t i, n;
+	int ign = 0;
+	buf cl = {0}, kl = {0};
+
+	memset(m, 0, sizeof(*m));
+	if (!into || !schema || !docc || pgm_arg_bool(call, args, "ignore_unmapped", 0, &ign) < 0)
+		return -1;
+	if (cols && !json_is_null(cols) && !json_is_object(cols)) {
+		pgm_fail(call, "args.invalid", 0,
+			 "dynamodb: columns must be an object {attribute = \"type\"} or {attribute "
+			 "= {column = \"...\", type = \"...\"}}");
+		return -1;
+	}
+	n = json_array_size(keys) + (json_is_object(cols) ? json_object_size(cols) : 0);
+	m->cols = calloc(n ? n : 1, sizeof(column));
+	m->ignore_unmapped = ign;
+	json_array_foreach(keys, i, k)
+	{
+		column *c = &m->cols[m->ncols++];
+		const char *kt = sget(k, "type");
+		json_t *spec = json_is_object(cols) ? json_object_get(cols, sget(k, "name")) : NULL;
+
+		c->attr = sget(k, "name");
+		c->col = c->attr;
+		c->key = 1;
+		c->t = kt && !strcmp(kt, "N")	? C_NUMERIC
+		       : kt && !strcmp(kt, "B") ? C_BYTEA
+						: C_TEXT;
+		if (json_is_object(spec) && sget(spec, "column"))
+			c->col = sget(spec, "column");
+	}
+	m->nkeys = m->ncols;
+	if (json_is_object(cols)) {
+		json_object_foreach(cols, attr, v)
+		{
+			const char *tn = json_is_string(v) ? json_string_value(v) : sget(v, "type");
+			const char *cn =
+				json_is_object(v) && sget(v, "column") ? sget(v, "column") : attr;
+			column *c;
+			int j, dup = 0;
+			ctype t;
+
+			if (!tn || ctype_of(tn, &t) < 0) {
+				pgm_fail(call, "args.invalid", 0,
+					 "dynamodb: columns.%s: type must be one of text, numeric, "
+					 "bytea, boolean, jsonb, text[], numeric[], bytea[]",
+					 attr);
+				goto fail;
+			}
+			for (j = 0; j < m->nkeys; j++)
+				if (!strcmp(m->cols[j].attr, attr)) {
+					dup = 1;
+					if (t != m->cols[j].t) {
+						pgm_fail(call, "args.invalid", 0,
+							 "dynamodb: columns.%s: a key attribute's "
+							 "column "
+							 "has the key's type (%s)",
+							 attr,
+							 m->cols[j].t == C_NUMERIC ? "numeric"
+							 : m->cols[j].t == C_BYTEA ? "bytea"
+										   : "text");
+						goto fail;
+					}
+				}
+			if (dup)
+				continue;
+			c = &m->cols[m->ncols++];
+			c->attr = attr;
+			c->col = cn;
+			c->t = t;
+		}
+	}
+	for (i = 0; i < (size_t)m->ncols; i++) {
+		m->cols[i].qcol = pgm_pg_quote_ident(pg, m->cols[i].col);
+		if (!m->cols[i].qcol)
+			goto oom;
+		b_fmt(&cl, "%s%s", i ? "," : "", m->cols[i].qcol);
+		if (m->cols[i].key)
+			b_fmt(&kl, "%s%s", i ? "," : "", m->cols[i].qcol);
+	}
+	if (!json_is_object(cols)) {
+		if (!(m->qdoc = pgm_pg_quote_ident(pg, docc)))
+			goto oom;
+		b_fmt(&cl, ",%s", m->qdoc);
+	} else if (rest) {
+		if (!(m->qrest = pgm_pg_quote_ident(pg, rest)))
+			goto oom;
+		b_fmt(&cl, ",%s", m->qrest);
+	}
+	qs = pgm_pg_quote_ident(pg, schema);
+	qt = pgm_pg_quote_ident(pg, into);
+	if (!qs || !qt || asprintf(&m->qtable, "%s.%s", qs, qt) < 0) {
+		PQfreemem(qs);
+		PQfreemem(qt);
+		goto oom;
+	}
+	PQfreemem(qs);
+	PQfreemem(qt);
+	if (cl.oom || kl.oom)
+		goto oom;
+	m->collist = cl.p;
+	m->keylist = kl.p;
+	return 0;
+oom:
+	pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+fail:
+	free(cl.p);
+	free(kl.p);
+	mapping_free(m);
+	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * The scan: one segment at a time, page by page, positions checkpointed
+ * ---------------------------------------------------------------------- */
+
+/* scan_page - one Scan page of segment seg of nseg, from start (borrowed,
+ * may be NULL). New reference to the answer, or NULL with the error set. */
+static json_t *scan_page(pgm_call *call, const char *region, const char *table, int seg, int nseg,
+			 int limit, int consistent, json_t *start)
+{
+	json_t *body = json_pack("{s:s, s:i, s:i, s:i, s:b, s:s}", "TableName", table, "Segment",
+				 seg, "TotalSegments", nseg, "Limit", limit, "ConsistentRead",
+				 consistent, "ReturnConsumedCapacity", "TOTAL");
+	json_t *r;
+
+	if (start)
+		json_object_set(body, "ExclusiveStartKey", start);
+	r = pgm_aws_json10(call, &ddb, region, "Scan", body);
+	json_decref(body);
+	if (r && !json_is_array(json_object_get(r, "Items"))) {
+		json_decref(r);
+		return pgm_fail(call, "aws.bad_response", 1,
+				"dynamodb: Scan %s segment %d: the answer has no Items", table,
+				seg);
+	}
+	return r;
+}
+
+/* copy_in - COPY stage (collist) FROM STDIN with the rows in b. 0 or -1 with the error set. */
+static int copy_in(pgm_call *call, pgm_pg *pg, const char *stage, const mapping *m, const buf *b)
+{
+	PGconn *c = pgm_pg_conn(pg);
+	char *sql = NULL;
+	PGresult *res;
+	int ok;
+
+	if (asprintf(&sql, "COPY %s (%s) FROM STDIN", stage, m->collist) < 0)
+		return -1;
+	res = PQexec(c, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		pgm_fail(call, "pg.copy", 0, "dynamodb: COPY into %s: %s", m->qtable,
+			 PQerrorMessage(c));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	ok = (b->len == 0 || PQputCopyData(c, b->p, (int)b->len) == 1) &&
+	     PQputCopyEnd(c, NULL) == 1;
+	res = PQgetResult(c);
+	if (!ok || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pgm_fail(call, "pg.copy", 0, "dynamodb: COPY into %s: %s", m->qtable,
+			 PQerrorMessage(c));
+		PQclear(res);
+		while ((res = PQgetResult(c)))
+			PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(c)))
+		PQclear(res);
+	return 0;
+}
+
+typedef struct scan_ctx {
+	pgm_call *call;
+	const char *region, *table;
+	int nseg, limit, consistent;
+	double rcu_budget; /* read capacity units per second; 0 = no limit */
+	long long t0;
+	double consumed;
+} scan_ctx;
+
+/* throttle - sleeps as long as the consumed read capacity is above the budget. */
+static int throttle(scan_ctx *s, json_t *r)
+{
+	json_t *cc = json_object_get(r, "ConsumedCapacity");
+	double used = json_number_value(json_object_get(cc, "CapacityUnits"));
+	long long el, want;
+
+	s->consumed += used;
+	if (s->rcu_budget <= 0)
+		return 0;
+	el = pgm_now_ms() - s->t0;
+	want = (long long)(s->consumed / s->rcu_budget * 1000.0);
+	if (want > el && pgm_sleep_ms(s->call, want - el) != 0) {
+		pgm_fail(s->call, "pgmove.cancelled", 1, "dynamodb: scan cancelled");
+		return -1;
+	}
+	return 0;
+}
+
+/* segment_state - the checkpoint's entry for segment i: {"done": bool,
+ * "key": LastEvaluatedKey or null, "items": n}; borrowed from cp. */
+static json_t *segment_state(json_t *cp, int i)
+{
+	return json_array_get(json_object_get(cp, "segments"), (size_t)i);
+}
+
+/* new_checkpoint - the checkpoint of a fresh scan of nseg segments, or cp
+ * (borrowed, from an earlier attempt) copied when it is for nseg segments of
+ * the same table. New reference. */
+static json_t *new_checkpoint(const json_t *cp, const char *table, int nseg)
+{
+	json_t *out, *segs;
+	int i;
+
+	if (cp && json_is_object(cp) && sget((json_t *)cp, "table") &&
+	    !strcmp(sget((json_t *)cp, "table"), table) &&
+	    json_array_size(json_object_get((json_t *)cp, "segments")) == (size_t)nseg)
+		return json_deep_copy(cp);
+	segs = json_array();
+	for (i = 0; i < nseg; i++)
+		json_array_append_new(segs, json_pack("{s:b, s:n, s:I}", "done", 0, "key", "items",
+						      (json_int_t)0));
+	out = json_pack("{s:s, s:o}", "table", table, "segments", segs);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * copy_to_postgres
+ * ---------------------------------------------------------------------- */
+static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
+	const char *misfits = pgm_arg_string(call, args, "misfits", NULL, 0);
+	const char *region = region_arg(call, args);
+	long long nseg = 4, limit = 1000;
+	int consistent = 0, resumed = 0;
+	double budget = 0;
+	json_t *t = NULL, *keys = NULL, *cp = NULL, *out = NULL, *r = NULL;
+	pgm_pg *pg = NULL;
+	mapping m = {0};
+	char *sql = NULL, *upd = NULL, *qmis = NULL;
+	long long copied = 0, misfit = 0, pages = 0, t0 = pgm_now_ms();
+	buf rows = {0};
+	int seg, i;
+
+	if (!table || !target || pgm_arg_int(call, args, "segments", 4, 0, &nseg) < 0 ||
+	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0 ||
+	    pgm_arg_bool(call, args, "consistent_read", 0, &consistent) < 0 ||
+	    pgm_arg_number(call, args, "read_capacity", 0, 0, &budget) < 0)
+		return NULL;
+	if (!(t = describe(call, region, table)))
+		return NULL;
+	keys = key_schema(t);
+	if (!(pg = pgm_pg_connect(call, target, PG_APP)))
+		goto done;
+	if (mapping_build(call, pg, args, keys, &m) < 0)
+		goto done;
+	if (misfits) {
+		char *qs =
+			pgm_pg_quote_ident(pg, pgm_arg_string(call, args, "schema", "public", 0));
+		char *qt = pgm_pg_quote_ident(pg, misfits);
+
+		if (!qs || !qt || asprintf(&qmis, "%s.%s", qs, qt) < 0)
+			qmis = NULL;
+		PQfreemem(qs);
+		PQfreemem(qt);
+		if (!qmis) {
+			pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+			goto done;
+		}
+		if (asprintf(
+			    &sql,
+			    "CREATE TABLE IF NOT EXISTS %s (source_table text NOT NULL, key jsonb, "
+			    "reason text NOT NULL, item jsonb NOT NULL, at timestamptz NOT NULL "
+			    "DEFAULT now())",
+			    qmis) < 0 ||
+		    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+			goto done;
+		free(sql);
+		sql = NULL;
+	}
+	{
+		buf u = {0};
+
+		for (i = m.nkeys; i < m.ncols; i++)
+			b_fmt(&u, "%s%s = EXCLUDED.%s", u.len ? ", " : "", m.cols[i].qcol,
+			      m.cols[i].qcol);
+		if (m.qdoc || m.qrest)
+			b_fmt(&u, "%s%s = EXCLUDED.%s", u.len ? ", " : "",
+			      m.qdoc ? m.qdoc : m.qrest, m.qdoc ? m.qdoc : m.qrest);
+		upd = u.p; /* NULL when there is nothing but keys */
+	}
+	if (asprintf(&sql,
+		     "CREATE TEMP TABLE IF NOT EXISTS pgmove_ddb_stage AS SELECT %s FROM %s "
+		     "WITH NO DATA",
+		     m.collist, m.qtable) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+		goto done;
+	free(sql);
+	sql = NULL;
+	if (asprintf(&sql,
+		     "WITH s AS (DELETE FROM pgmove_ddb_stage RETURNING *) INSERT INTO %s (%s) "
+		     "SELECT %s FROM s ON CONFLICT (%s) DO %s%s",
+		     m.qtable, m.collist, m.collist, m.keylist, upd ? "UPDATE SET " : "NOTHING",
+		     upd ? upd : "") < 0)
+		goto done;
+
+	cp = new_checkpoint(pgm_checkpoint_get(call), table, (int)nseg);
+	for (seg = 0; seg < nseg; seg++) {
+		json_t *st = segment_state(cp, seg);
+
+		if (json_integer_value(json_object_get(st, "items")) > 0 ||
+		    json_is_true(json_object_get(st, "done")))
+			resumed = 1;
+	}
+	{
+		scan_ctx sc = {call,	   region, table,	 (int)nseg, (int)limit,
+			       consistent, budget, pgm_now_ms(), 0};
+
+		for (seg = 0; seg < nseg; seg++) {
+			json_t *st = segment_state(cp, seg);
+
+			while (!json_is_true(json_object_get(st, "done"))) {
+				json_t *key = json_object_get(st, "key"), *items, *item, *lek;
+				size_t k;
+				long long n = 0, nm = 0;
+
+				if (pgm_cancelled(call)) {
+					pgm_fail(call, "pgmove.cancelled", 1,
+						 "dynamodb: copy cancelled");
+					goto done;
+				}
+				r = scan_page(call, region, table, seg, (int)nseg, (int)limit,
+					      consistent, json_is_object(key) ? key : NULL);
+				if (!r || throttle(&sc, r) < 0)
+					goto done;
+				items = json_object_get(r, "Items");
+				rows.len = 0;
+				if (pgm_pg_command(call, pg, "BEGIN", 0, NULL) < 0)
+					goto done;
+				json_array_foreach(items, k, item)
+				{
+					char why[600];
+
+					if (item_row(&rows, &m, item, why, sizeof(why)) == 0) {
+						n++;
+						continue;
+					}
+					{
+						char *kt = item_key_text(&m, item);
+
+						if (!qmis) {
+							pgm_fail(call, "dynamodb.item_misfit", 0,
+								 "dynamodb: table %s: item %s: %s "
+								 "(give "
+								 "misfits = \"table\" to set such "
+								 "items "
+								 "aside)",
+								 table, kt ? kt : "?", why);
+							free(kt);
+							pgm_pg_command(call, pg, "ROLLBACK", 0,
+								       NULL);
+							goto done;
+						} else {
+							buf ij = {0};
+							const char *err;
+							char *ins = NULL;
+							const char *p[4];
+							int rc;
+
+							json_t *wrap =
+								json_pack("{s:O}", "M", item);
+
+							if (av_json(&ij, wrap, &err) < 0) {
+								free(ij.p);
+								ij.p = NULL;
+							}
+							json_decref(wrap);
+							p[0] = table;
+							p[1] = kt;
+							p[2] = why;
+							p[3] = ij.p ? ij.p : "{}";
+							rc = asprintf(&ins,
+								      "INSERT INTO %s "
+								      "(source_table, key, "
+								      "reason, item) VALUES ($1, "
+								      "$2, $3, "
+								      "$4)",
+								      qmis) < 0
+								     ? -1
+								     : pgm_pg_command(call, pg, ins,
+										      4, p);
+							free(ins);
+							free(ij.p);
+							free(kt);
+							if (rc < 0)
+								goto done;
+							nm++;
+						}
+					}
+				}
+				if (rows.oom) {
+					pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+					goto done;
+				}
+				if (copy_in(call, pg, "pgmove_ddb_stage", &m, &rows) < 0 ||
+				    pgm_pg_command(call, pg, sql, 0, NULL) < 0 ||
+				    pgm_pg_command(call, pg, "COMMIT", 0, NULL) < 0)
+					goto done;
+				copied += n;
+				misfit += nm;
+				pages++;
+				lek = json_object_get(r, "LastEvaluatedKey");
+				json_object_set(st, "key", json_is_object(lek) ? lek : json_null());
+				json_object_set_new(st, "done", json_boolean(!json_is_object(lek)));
+				json_object_set_new(st, "items",
+						    json_integer(json_integer_value(json_object_get(
+									 st, "items")) +
+								 n + nm));
+				json_decref(r);
+				r = NULL;
+				if (pgm_checkpoint_save(call, cp) < 0)
+					goto done;
+				pgm_progress(call, (double)copied, 0, "items", table);
+			}
+		}
+		{
+			json_int_t total = 0;
+			json_t *st;
+			size_t k;
+
+			json_array_foreach(json_object_get(cp, "segments"), k, st) total +=
+				json_integer_value(json_object_get(st, "items"));
+			out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:f, s:I}",
+					"table", table, "into", m.qtable, "items", total,
+					"copied_now", (json_int_t)copied, "misfits",
+					(json_int_t)misfit, "pages", (json_int_t)pages, "segments",
+					(int)nseg, "resumed", resumed, "read_capacity_used",
+					sc.consumed, "duration_ms",
+					(json_int_t)(pgm_now_ms() - t0));
+		}
+	}
+done:
+	json_decref(r);
+	json_decref(cp);
+	json_decref(t);
+	json_decref(keys);
+	free(rows.p);
+	free(sql);
+	free(upd);
+	free(qmis);
+	mapping_free(&m);
+	pgm_pg_close(pg);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * verify
+ * ---------------------------------------------------------------------- */
+
+/* keys_query - runs sql (which returns one column of JSON text) and appends
+ * up to MAX_LISTED values to list; returns the row count or -1. */
+static long long keys_query(pgm_call *call, pgm_pg *pg, const char *sql, json_t *list)
+{
+	PGresult *res = pgm_pg_exec(call, pg, sql, 0, NULL);
+	int i, n;
+
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n && json_array_size(list) < MAX_LISTED; i++) {
+		json_t *v = json_loads(PQgetvalue(res, i, 0), JSON_DECODE_ANY, NULL);
+
+		json_array_append_new(list, v ? v : json_string(PQgetvalue(res, i, 0)));
+	}
+	PQclear(res);
+	return n;
+}
+
+/* key_object - SQL text json_build_object('attr', alias."col", ...)::text of
+ * m's key columns, for listing keys. Caller frees; NULL when out of memory. */
+static char *key_object(const mapping *m, const char *alias)
+{
+	buf b = {0};
+	const char *p;
+	int i;
+
+	b_str(&b, "json_build_object(");
+	for (i = 0; i < m->nkeys; i++) {
+		b_str(&b, i ? ", '" : "'");
+		for (p = m->cols[i].attr; *p; p++) {
+			if (*p == '\'')
+				b_chr(&b, '\'');
+			b_chr(&b, *p);
+		}
+		b_fmt(&b, "', %s.%s", alias, m->cols[i].qcol);
+	}
+	b_str(&b, ")::text");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static json_t *fn_verify(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
+	const char *region = region_arg(call, args);
+	long long nseg = 4, limit = 1000;
+	json_t *t = NULL, *keys = NULL, *out = NULL, *r = NULL;
+	json_t *missing = json_array(), *changed = json_array(), *extra = json_array(),
+	       *unconv = json_array();
+	pgm_pg *pg = NULL;
+	mapping m = {0};
+	buf rows = {0}, cmp = {0}, join = {0};
+	char *sql = NULL, *q_missing = NULL, *q_changed = NULL, *q_extra = NULL;
+	long long items = 0, n_missing = 0, n_changed = 0, n_extra = 0, n_unconv = 0;
+	long long t0 = pgm_now_ms();
+	int seg, i;
+
+	if (!table || !target || pgm_arg_int(call, args, "segments", 4, 0, &nseg) < 0 ||
+	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0)
+		goto done;
+	if (!(t = describe(call, region, table)))
+		goto done;
+	keys = key_schema(t);
+	if (!(pg = pgm_pg_connect(call, target, PG_APP)) ||
+	    mapping_build(call, pg, args, keys, &m) < 0)
+		goto done;
+	for (i = 0; i < m.nkeys; i++)
+		b_fmt(&join, "%ss.%s = t.%s", i ? " AND " : "", m.cols[i].qcol, m.cols[i].qcol);
+	for (i = m.nkeys; i < m.ncols; i++)
+		b_fmt(&cmp, "%ss.%s IS DISTINCT FROM t.%s", cmp.len ? " OR " : "", m.cols[i].qcol,
+		      m.cols[i].qcol);
+	if (m.qdoc || m.qrest)
+		b_fmt(&cmp, "%ss.%s IS DISTINCT FROM t.%s", cmp.len ? " OR " : "",
+		      m.qdoc ? m.qdoc : m.qrest, m.qdoc ? m.qdoc : m.qrest);
+	if (!cmp.len)
+		b_str(&cmp, "false");
+	if (join.oom || cmp.oom) {
+		pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+		goto done;
+	}
+	{
+		char *ks = key_object(&m, "s"), *kt = key_object(&m, "t");
+
+		if (!ks || !kt ||
+		    asprintf(&q_missing,
+			     "SELECT %s FROM pgmove_ddb_stage s WHERE NOT EXISTS (SELECT 1 FROM %s "
+			     "t "
+			     "WHERE %s)",
+			     ks, m.qtable, join.p) < 0 ||
+		    asprintf(&q_changed,
+			     "SELECT %s FROM pgmove_ddb_stage s JOIN %s t ON %s WHERE %s", ks,
+			     m.qtable, join.p, cmp.p) < 0 ||
+		    asprintf(
+			    &q_extra,
+			    "SELECT %s FROM %s t WHERE NOT EXISTS (SELECT 1 FROM pgmove_ddb_seen s "
+			    "WHERE %s)",
+			    kt, m.qtable, join.p) < 0) {
+			free(ks);
+			free(kt);
+			pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+			goto done;
+		}
+		free(ks);
+		free(kt);
+	}
+	if (asprintf(&sql, "CREATE TEMP TABLE pgmove_ddb_stage AS SELECT %s FROM %s WITH NO DATA",
+		     m.collist, m.qtable) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+		goto done;
+	free(sql);
+	sql = NULL;
+	if (asprintf(&sql, "CREATE TEMP TABLE pgmove_ddb_seen AS SELECT %s FROM %s WITH NO DATA",
+		     m.keylist, m.qtable) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+		goto done;
+	free(sql);
+	sql = NULL;
+	for (seg = 0; seg < nseg; seg++) {
+		json_t *key = NULL;
+
+		do {
+			json_t *item;
+			size_t k;
+			long long c;
+
+			if (pgm_cancelled(call)) {
+				pgm_fail(call, "pgmove.cancelled", 1, "dynamodb: verify cancelled");
+				goto done;
+			}
+			r = scan_page(call, region, table, seg, (int)nseg, (int)limit, 1, key);
+			json_decref(key);
+			key = NULL;
+			if (!r)
+				goto done;
+			rows.len = 0;
+			json_array_foreach(json_object_get(r, "Items"), k, item)
+			{
+				char why[600];
+
+				items++;
+				if (item_row(&rows, &m, item, why, sizeof(why)) < 0) {
+					char *kt = item_key_text(&m, item);
+
+					n_unconv++;
+					if (json_array_size(unconv) < MAX_LISTED)
+						json_array_append_new(
+							unconv, json_pack("{s:s?, s:s}", "key", kt,
+									  "reason", why));
+					free(kt);
+				}
+			}
+			if (copy_in(call, pg, "pgmove_ddb_stage", &m, &rows) < 0 ||
+			    (c = keys_query(call, pg, q_missing, missing)) < 0)
+				goto done;
+			n_missing += c;
+			if ((c = keys_query(call, pg, q_changed, changed)) < 0)
+				goto done;
+			n_changed += c;
+			if (asprintf(&sql,
+				     "WITH s AS (DELETE FROM pgmove_ddb_stage RETURNING *) INSERT "
+				     "INTO pgmove_ddb_seen SELECT %s FROM s",
+				     m.keylist) < 0 ||
+			    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+				goto done;
+			free(sql);
+			sql = NULL;
+			if (json_is_object(json_object_get(r, "LastEvaluatedKey")))
+				key = json_incref(json_object_get(r, "LastEvaluatedKey"));
+			json_decref(r);
+			r = NULL;
+			pgm_progress(call, (double)items, 0, "items", table);
+		} while (key);
+	}
+	if (asprintf(&sql, "CREATE INDEX ON pgmove_ddb_seen (%s)", m.keylist) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0 ||
+	    pgm_pg_command(call, pg, "ANALYZE pgmove_ddb_seen", 0, NULL) < 0)
+		goto done;
+	if ((n_extra = keys_query(call, pg, q_extra, extra)) < 0)
+		goto done;
+	out = json_pack(
+		"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I}", "table",
+		table, "into", m.qtable, "equal", !(n_missing || n_changed || n_extra || n_unconv),
+		"items", (json_int_t)items, "differences",
+		(json_int_t)(n_missing + n_changed + n_extra + n_unconv), "missing_count",
+		(json_int_t)n_missing, "changed_count", (json_int_t)n_changed, "extra_count",
+		(json_int_t)n_extra, "unconvertible_count", (json_int_t)n_unconv, "missing",
+		missing, "changed", changed, "extra", extra, "unconvertible", unconv, "duration_ms",
+		(json_int_t)(pgm_now_ms() - t0));
+	missing = changed = extra = unconv = NULL;
+done:
+	json_decref(missing);
+	json_decref(changed);
+	json_decref(extra);
+	json_decref(unconv);
+	json_decref(r);
+	json_decref(t);
+	json_decref(keys);
+	free(rows.p);
+	free(cmp.p);
+	free(join.p);
+	free(sql);
+	free(q_missing);
+	free(q_changed);
+	free(q_extra);
+	mapping_free(&m);
+	pgm_pg_close(pg);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * The descriptor
+ * ---------------------------------------------------------------------- */
+static const pgm_param p_describe[] = {
+	{"table", "string", 1, 0, "DynamoDB table name", NULL, NULL, NULL, NULL},
+	{"region", "string", 0, 0, "AWS region (default: the configured one)", NULL, NULL, NULL,
+	 NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+static const pgm_param p_backup[] = {
+	{"table", "string", 1, 0, "DynamoDB table name", NULL, NULL, NULL, NULL},
+	{"name", "string", 1, 0, "backup name", NULL, NULL, NULL, NULL},
+	{"every", "duration", 0, 0, "poll interval while CREATING", "\"5s\"", NULL, NULL, NULL},
+	{"timeout", "duration", 0, 0, "give up after", "\"1h\"", NULL, NULL, NULL},
+	{"region", "string", 0, 0, "AWS region", NULL, NULL, NULL, NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+#define MAPPING_PARAMS                                                                             \
+	{"table", "string", 1, 0, "DynamoDB table name", NULL, NULL, NULL, NULL},                  \
+		{"target", "conninfo", 1,    1,	  "PostgreSQL connection string",                  \
+		 NULL,	   NULL,       NULL, NULL},                                                \
+		{"into",                                                                           \
+		 "string",                                                                         \
+		 1,                                                                                \
+		 0,                                                                                \
+		 "PostgreSQL table (with a primary key or unique index on the key columns)",       \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL},                                                                            \
+		{"schema", "string", 0, 0, "its schema", "\"public\"", NULL, NULL, NULL},          \
+		{"columns",                                                                        \
+		 "object",                                                                         \
+		 0,                                                                                \
+		 0,                                                                                \
+		 "column mapping {attr = \"type\" | {column, type}}; absent: document mapping",    \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL},                                                                            \
+		{"document_column",                                                                \
+		 "string",                                                                         \
+		 0,                                                                                \
+		 0,                                                                                \
+		 "document mapping: the jsonb column for the whole item",                          \
+		 "\"item\"",                                                                       \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL},                                                                            \
+		{"rest_column",                                                                    \
+		 "string",                                                                         \
+		 0,                                                                                \
+		 0,                                                                                \
+		 "column mapping: a jsonb column for attributes without a column",                 \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL},                                                                            \
+		{"ignore_unmapped",                                                                \
+		 "boolean",                                                                        \
+		 0,                                                                                \
+		 0,                                                                                \
+		 "column mapping: drop attributes without a column",                               \
+		 "false",                                                                          \
+		 NULL,                                                                             \
+		 NULL,                                                                             \
+		 NULL},                                                                            \
+		{"segments", "integer", 0, 0, "Scan TotalSegments", "4", "1", "1000000", NULL},    \
+		{"page_size", "integer", 0,	   0,	"Scan Limit (items per page)",             \
+		 "1000",      "1",	 "100000", NULL},                                          \
+	{                                                                                          \
+		"region", "string", 0, 0, "AWS region", NULL, NULL, NULL, NULL                     \
+	}
+
+static const pgm_param p_copy[] = {
+	MAPPING_PARAMS,
+	{"misfits", "string", 0, 0,
+	 "a table (created if absent) for items that do not fit the mapping, instead of failing",
+	 NULL, NULL, NULL, NULL},
+	{"read_capacity", "number", 0, 0, "read capacity units per second to stay under (0: none)",
+	 "0", "0", NULL, NULL},
+	{"consistent_read", "boolean", 0, 0, "strongly consistent Scan", "false", NULL, NULL, NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+static const pgm_param p_verify[] = {MAPPING_PARAMS,
+				     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+static const pgm_function functions[] = {
+	{"describe_table", fn_describe_table, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "keys, indexes, item count and size, billing mode, stream, point-in-time recovery",
+	 p_describe},
+	{"backup", fn_backup, 0, "CreateBackup, then wait until it is AVAILABLE", p_backup},
+	{"enable_stream", fn_enable_stream, PGM_FN_IDEMPOTENT,
+	 "enable the table's stream with NEW_AND_OLD_IMAGES (adopts one that is)", p_describe},
+	{"copy_to_postgres", fn_copy_to_postgres, PGM_FN_IDEMPOTENT,
+	 "segmented Scan loaded into PostgreSQL with COPY (upsert by key), resumable per page",
+	 p_copy},
+	{"verify", fn_verify, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "every item against its row: missing, changed, extra, unconvertible, by key", p_verify},
+	{NULL, NULL, 0, NULL, NULL}};
+
+PGMOVE_PLUGIN(dynamodb) = {
+	.abi = PGMOVE_PLUGIN_ABI,
+	.name = "dynamodb",
+	.version = "0.1.0",
+	.summary = "Amazon DynamoDB to PostgreSQL: describe, backup, stream, copy, verify",
+	.init = NULL,
+	.fini = NULL,
+	.functions = functions,
+};
