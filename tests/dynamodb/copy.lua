@@ -1,0 +1,26 @@
+-- tests/dynamodb/copy.lua - one step copying a DynamoDB table into
+-- PostgreSQL (dynamodb.copy_to_postgres), for killing pgmove in the middle
+-- and resuming from the segments' checkpoints, then verifying.
+local ddb = plugin "dynamodb"
+
+runbook "ddb-copy" {
+  params = {
+    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true },
+    table = { type = "string", default = "orders" },
+    page_size = { type = "integer", default = 5 },
+  },
+}
+
+step "copy" {
+  run = function(ctx)
+    return ddb.copy_to_postgres { table = ctx.params.table, target = ctx.params.target,
+                                  into = "orders_doc", segments = 3,
+                                  page_size = ctx.params.page_size }
+  end,
+}
+
+step "verify" {
+  run = function(ctx)
+    return ddb.verify { table = ctx.params.table, target = ctx.params.target, into = "orders_doc" }
+  end,
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""tests/dynamodb/fault_proxy.py - an HTTP proxy in front of moto for the
+faults moto does not make: it forwards every request unchanged and answers
+from a plan instead where told. POST /_fault/plan with
+{"Scan": [["throttle", 2], ["5xx", 1]]} makes the next two Scan requests
+answer 400 ProvisionedThroughputExceededException, then one 500
+InternalServerError, in DynamoDB's documented JSON 1.0 error shape
+({"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": ...});
+GET /_fault/count returns {"Scan": n, ...}: the requests seen per action.
+Usage: fault_proxy.py --upstream URL --port-file FILE"""
+import json, sys, threading, urllib.request, urllib.error
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UP = sys.argv[sys.argv.index("--upstream") + 1]
+PLAN, COUNT, LOCK = {}, {}, threading.Lock()
+ERRORS = {
+    "throttle": (400, "ProvisionedThroughputExceededException",
+                 "The level of configured provisioned throughput for the table was exceeded."),
+    "throttling": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+    "5xx": (500, "InternalServerError", "Internal server error"),
+    "validation": (400, "ValidationException", "One or more parameter values were invalid"),
+}
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, body, ctype="application/x-amz-json-1.0"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", "fault-proxy")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/_fault/count":
+            with LOCK:
+                return self.reply(200, json.dumps(COUNT).encode(), "application/json")
+        self.forward(None)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/_fault/plan":
+            with LOCK:
+                PLAN.clear()
+                PLAN.update({k: [list(x) for x in v] for k, v in json.loads(body).items()})
+            return self.reply(200, b"{}", "application/json")
+        self.forward(body)
+
+    def forward(self, body):
+        action = (self.headers.get("X-Amz-Target") or ".").split(".", 1)[1]
+        with LOCK:
+            COUNT[action] = COUNT.get(action, 0) + 1
+            fault = None
+            steps = PLAN.get(action)
+            if steps:
+                fault = steps[0][0]
+                steps[0][1] -= 1
+                if steps[0][1] <= 0:
+                    steps.pop(0)
+        if fault:
+            code, name, msg = ERRORS[fault]
+            return self.reply(code, json.dumps(
+                {"__type": "com.amazonaws.dynamodb.v20120810#" + name, "message": msg}).encode())
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(UP + self.path, data=body, headers=headers,
+                                     method=self.command)
+        try:
+            r = urllib.request.urlopen(req, timeout=60)
+            code, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            code, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+        self.reply(code, data, ctype)
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[sys.argv.index("--port-file") + 1], "w") as f:
+    f.write(str(srv.server_address[1]))
+srv.serve_forever()
