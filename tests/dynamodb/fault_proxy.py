@@ -6,13 +6,14 @@ from a plan instead where told. POST /_fault/plan with
 answer 400 ProvisionedThroughputExceededException, then one 500
 InternalServerError, in DynamoDB's documented JSON 1.0 error shape
 ({"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": ...});
-GET /_fault/count returns {"Scan": n, ...}: the requests seen per action.
+GET /_fault/count returns {"Scan": n, ...}: the requests seen per action;
+GET /_fault/last the headers of the last request forwarded or faulted.
 Usage: fault_proxy.py --upstream URL --port-file FILE"""
 import json, sys, threading, urllib.request, urllib.error
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UP = sys.argv[sys.argv.index("--upstream") + 1]
-PLAN, COUNT, LOCK = {}, {}, threading.Lock()
+PLAN, COUNT, LAST, LOCK = {}, {}, {}, threading.Lock()
 ERRORS = {
     "throttle": (400, "ProvisionedThroughputExceededException",
                  "The level of configured provisioned throughput for the table was exceeded."),
@@ -37,6 +38,9 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/_fault/count":
             with LOCK:
                 return self.reply(200, json.dumps(COUNT).encode(), "application/json")
+        if self.path == "/_fault/last":
+            with LOCK:
+                return self.reply(200, json.dumps(LAST).encode(), "application/json")
         self.forward(None)
 
     def do_POST(self):
@@ -52,6 +56,8 @@ class H(BaseHTTPRequestHandler):
         action = (self.headers.get("X-Amz-Target") or ".").split(".", 1)[1]
         with LOCK:
             COUNT[action] = COUNT.get(action, 0) + 1
+            LAST.clear()
+            LAST.update({k.lower(): v for k, v in self.headers.items()})
             fault = None
             steps = PLAN.get(action)
             if steps:

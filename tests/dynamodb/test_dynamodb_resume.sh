@@ -49,6 +49,8 @@ expect 0 "copy through throttling and a 500" env AWS_MAX_ATTEMPTS=5 "$PGMOVE_BIN
 equals "$(jq '[d["items"], d["pages"]]')" "[$N, 3]" "every item copied, in 3 pages"
 equals "$(plan count | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["Scan"])')" "7" "3 Scan pages + 4 faults retried"
 equals "$(psql_tgt "SELECT count(*) FROM orders_doc")" "$N" "$N rows"
+equals "$(plan last | "$PY" -c 'import json,sys; h=json.load(sys.stdin); print(h["content-type"], h["x-amz-target"], "/eu-west-1/dynamodb/aws4_request" in h["authorization"])')" \
+	"application/x-amz-json-1.0 DynamoDB_20120810.Scan True" "JSON 1.0: content type, target, signed for dynamodb"
 plan plan '{"Scan": [["throttle", 9]]}' >/dev/null
 expect 1 "throttled beyond the attempts" env AWS_MAX_ATTEMPTS=2 "$PGMOVE_BIN" call dynamodb.copy_to_postgres table=orders \
 	target=@env:PGMOVE_TARGET into=orders_doc segments=1 --json
