@@ -792,6 +792,35 @@ static json_t *fn_backup(pgm_call *call, json_t *args)
 	return r;
 }
 
+static json_t *fn_describe_backup(pgm_call *call, json_t *args)
+{
+	const char *arn = pgm_arg_string(call, args, "arn", NULL, 1);
+	json_t *body, *r, *d, *out;
+
+	if (!arn)
+		return NULL;
+	body = json_pack("{s:s}", "BackupArn", arn);
+	r = pgm_aws_json10(call, &ddb, region_arg(call, args), "DescribeBackup", body);
+	json_decref(body);
+	if (!r)
+		return NULL;
+	d = json_object_get(json_object_get(r, "BackupDescription"), "BackupDetails");
+	if (!sget(d, "BackupStatus")) {
+		json_decref(r);
+		return pgm_fail(call, "aws.bad_response", 1,
+				"dynamodb: DescribeBackup %s: no BackupDetails.BackupStatus", arn);
+	}
+	out = backup_json(d);
+	json_object_set_new(
+		out, "table",
+		json_string(sget(json_object_get(json_object_get(r, "BackupDescription"),
+						 "SourceTableDetails"),
+				 "TableName")
+				    ?: ""));
+	json_decref(r);
+	return out;
+}
+
 /* ------------------------------------------------------------------------
  * enable_stream
  * ---------------------------------------------------------------------- */
@@ -1018,15 +1047,16 @@ static json_t *scan_page(pgm_call *call, const char *region, const char *table, 
 	return r;
 }
 
-/* copy_in - COPY stage (collist) FROM STDIN with the rows in b. 0 or -1 with the error set. */
-static int copy_in(pgm_call *call, pgm_pg *pg, const char *stage, const mapping *m, const buf *b)
+/* copy_cols - COPY stage (cols) FROM STDIN with the rows in b. 0 or -1 with the error set. */
+static int copy_cols(pgm_call *call, pgm_pg *pg, const char *stage, const char *cols,
+		     const mapping *m, const buf *b)
 {
 	PGconn *c = pgm_pg_conn(pg);
 	char *sql = NULL;
 	PGresult *res;
 	int ok;
 
-	if (asprintf(&sql, "COPY %s (%s) FROM STDIN", stage, m->collist) < 0)
+	if (asprintf(&sql, "COPY %s (%s) FROM STDIN", stage, cols) < 0)
 		return -1;
 	res = PQexec(c, sql);
 	free(sql);
@@ -1052,6 +1082,12 @@ static int copy_in(pgm_call *call, pgm_pg *pg, const char *stage, const mapping 
 	while ((res = PQgetResult(c)))
 		PQclear(res);
 	return 0;
+}
+
+/* copy_in - copy_cols with the mapping's columns. */
+static int copy_in(pgm_call *call, pgm_pg *pg, const char *stage, const mapping *m, const buf *b)
+{
+	return copy_cols(call, pg, stage, m->collist, m, b);
 }
 
 typedef struct scan_ctx {
@@ -1559,6 +1595,471 @@ done:
 }
 
 /* ------------------------------------------------------------------------
+ * catch_up: the table's stream applied to PostgreSQL
+ * ---------------------------------------------------------------------- */
+static const pgm_aws_service streams = {
+	.name = "dynamodb",
+	.endpoint_id = "streams.dynamodb",
+	.env_id = "DYNAMODB_STREAMS",
+	.api_version = NULL,
+	.json_prefix = "DynamoDBStreams_20120810",
+};
+
+/* stream_shards - every shard of the stream (DescribeStream, all pages), as
+ * a new array of AWS's Shard objects, or NULL with the error set. */
+static json_t *stream_shards(pgm_call *call, const char *region, const char *arn)
+{
+	json_t *all = json_array();
+	char *start = NULL;
+	int pages = 0;
+
+	for (;;) {
+		json_t *body = json_pack("{s:s}", "StreamArn", arn), *r, *d, *sh;
+		const char *last;
+		size_t i;
+
+		if (start)
+			json_object_set_new(body, "ExclusiveStartShardId", json_string(start));
+		r = pgm_aws_json10(call, &streams, region, "DescribeStream", body);
+		json_decref(body);
+		free(start);
+		start = NULL;
+		if (!r) {
+			json_decref(all);
+			return NULL;
+		}
+		d = json_object_get(r, "StreamDescription");
+		if (!json_is_array(json_object_get(d, "Shards"))) {
+			json_decref(r);
+			json_decref(all);
+			return pgm_fail(call, "aws.bad_response", 1,
+					"dynamodb: DescribeStream %s: no StreamDescription.Shards",
+					arn);
+		}
+		json_array_foreach(json_object_get(d, "Shards"), i, sh) if (sget(sh, "ShardId"))
+			json_array_append(all, sh);
+		last = sget(d, "LastEvaluatedShardId");
+		if (last && ++pages < 10000)
+			start = strdup(last);
+		json_decref(r);
+		if (!start)
+			return all;
+	}
+}
+
+/* shard_iterator - a new iterator for shard id: after seq, or from the trim
+ * horizon when seq is NULL. Caller frees; NULL with the error set. */
+static char *shard_iterator(pgm_call *call, const char *region, const char *arn, const char *id,
+			    const char *seq)
+{
+	json_t *body =
+		json_pack("{s:s, s:s, s:s}", "StreamArn", arn, "ShardId", id, "ShardIteratorType",
+			  seq ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
+	json_t *r;
+	char *it = NULL;
+
+	if (seq)
+		json_object_set_new(body, "SequenceNumber", json_string(seq));
+	r = pgm_aws_json10(call, &streams, region, "GetShardIterator", body);
+	json_decref(body);
+	if (!r)
+		return NULL;
+	if (!sget(r, "ShardIterator"))
+		pgm_fail(call, "aws.bad_response", 1,
+			 "dynamodb: GetShardIterator %s: the answer has no ShardIterator", id);
+	else
+		it = strdup(sget(r, "ShardIterator"));
+	json_decref(r);
+	return it;
+}
+
+typedef struct apply_ctx {
+	pgm_call *call;
+	pgm_pg *pg;
+	const mapping *m;
+	const char *table;
+	const char *upsert_sql, *delete_sql;
+	long long inserts, modifies, removes;
+	double newest; /* ApproximateCreationDateTime of the newest record applied */
+} apply_ctx;
+
+/* apply_records - applies one GetRecords batch in one transaction: the last
+ * record of each key wins (records of a key are in order within a shard),
+ * images upserted, removed keys deleted. 0 or -1 with the error set. */
+static int apply_records(apply_ctx *a, json_t *records)
+{
+	json_t *last = json_object(), *rec, *v;
+	buf up = {0}, del = {0};
+	const char *k;
+	size_t i;
+	int rc = -1;
+
+	json_array_foreach(records, i, rec)
+	{
+		json_t *d = json_object_get(rec, "dynamodb");
+		char *kt = item_key_text(a->m, json_object_get(d, "Keys"));
+		double t = json_number_value(json_object_get(d, "ApproximateCreationDateTime"));
+
+		if (!kt || !json_is_object(json_object_get(d, "Keys"))) {
+			free(kt);
+			pgm_fail(a->call, "aws.bad_response", 1,
+				 "dynamodb: GetRecords: a record without dynamodb.Keys");
+			goto done;
+		}
+		json_object_set(last, kt, rec);
+		free(kt);
+		if (t > a->newest)
+			a->newest = t;
+	}
+	json_object_foreach(last, k, rec)
+	{
+		json_t *d = json_object_get(rec, "dynamodb");
+		const char *ev = sget(rec, "eventName");
+		char why[600];
+
+		if (ev && !strcmp(ev, "REMOVE")) {
+			int c;
+
+			for (c = 0; c < a->m->nkeys; c++) {
+				if (c)
+					b_chr(&del, '\t');
+				if (field(&del,
+					  json_object_get(json_object_get(d, "Keys"),
+							  a->m->cols[c].attr),
+					  a->m->cols[c].t, why, sizeof(why)) < 0) {
+					pgm_fail(a->call, "dynamodb.item_misfit", 0,
+						 "dynamodb: table %s: stream record for %s: key %s "
+						 "%s",
+						 a->table, k, a->m->cols[c].attr, why);
+					goto done;
+				}
+			}
+			b_chr(&del, '\n');
+			a->removes++;
+		} else if (ev && (!strcmp(ev, "INSERT") || !strcmp(ev, "MODIFY"))) {
+			v = json_object_get(d, "NewImage");
+			if (!json_is_object(v)) {
+				pgm_fail(a->call, "dynamodb.stream_view", 0,
+					 "dynamodb: table %s: stream record for %s has no NewImage "
+					 "(the "
+					 "stream's view type must be NEW_AND_OLD_IMAGES or "
+					 "NEW_IMAGE)",
+					 a->table, k);
+				goto done;
+			}
+			if (item_row(&up, a->m, v, why, sizeof(why)) < 0) {
+				pgm_fail(a->call, "dynamodb.item_misfit", 0,
+					 "dynamodb: table %s: item %s (from the stream): %s",
+					 a->table, k, why);
+				goto done;
+			}
+			if (!strcmp(ev, "INSERT"))
+				a->inserts++;
+			else
+				a->modifies++;
+		} else {
+			pgm_fail(a->call, "aws.bad_response", 1,
+				 "dynamodb: GetRecords: record for %s has eventName %s", k,
+				 ev ? ev : "(none)");
+			goto done;
+		}
+	}
+	if (up.oom || del.oom) {
+		pgm_fail(a->call, "pgmove.nomem", 0, "out of memory");
+		goto done;
+	}
+	if (pgm_pg_command(a->call, a->pg, "BEGIN", 0, NULL) < 0)
+		goto done;
+	if ((up.len && (copy_in(a->call, a->pg, "pgmove_ddb_stage", a->m, &up) < 0 ||
+			pgm_pg_command(a->call, a->pg, a->upsert_sql, 0, NULL) < 0)) ||
+	    (del.len &&
+	     (copy_cols(a->call, a->pg, "pgmove_ddb_del", a->m->keylist, a->m, &del) < 0 ||
+	      pgm_pg_command(a->call, a->pg, a->delete_sql, 0, NULL) < 0)) ||
+	    pgm_pg_command(a->call, a->pg, "COMMIT", 0, NULL) < 0) {
+		pgm_pg_command(a->call, a->pg, "ROLLBACK", 0, NULL);
+		goto done;
+	}
+	rc = 0;
+done:
+	json_decref(last);
+	free(up.p);
+	free(del.p);
+	return rc;
+}
+
+/* shard_ready - nonzero when shard sh may be read: its parent is done, or
+ * is not in the stream any more (trimmed), or it has none. */
+static int shard_ready(json_t *sh, json_t *shards, json_t *pos)
+{
+	const char *parent = sget(sh, "ParentShardId");
+	json_t *p;
+	size_t i;
+
+	if (!parent)
+		return 1;
+	json_array_foreach(
+		shards, i,
+		p) if (!strcmp(sget(p, "ShardId"),
+			       parent)) return json_is_true(json_object_get(json_object_get(pos,
+											    parent),
+									    "done"));
+	return 1;
+}
+
+/* closed_shards - how many shards of pos were read to their end. */
+static long long closed_shards(json_t *pos)
+{
+	const char *k;
+	json_t *p;
+	long long n = 0;
+
+	json_object_foreach(pos, k, p) n += json_is_true(json_object_get(p, "done"));
+	return n;
+}
+
+static json_t *fn_catch_up(pgm_call *call, json_t *args)
+{
+	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
+	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
+	const char *region = region_arg(call, args);
+	const char *arn = pgm_arg_string(call, args, "stream_arn", NULL, 0);
+	long long follow = 0, every = 1000, limit = 1000, t0 = pgm_now_ms();
+	long long expired = 0, batches = 0;
+	json_t *t = NULL, *keys = NULL, *cp = NULL, *pos = NULL, *shards = NULL, *out = NULL;
+	pgm_pg *pg = NULL;
+	mapping m = {0};
+	char *upd = NULL, *upsert = NULL, *delsql = NULL, *sql = NULL, *sarn = NULL;
+	apply_ctx a = {0};
+	int caught_up = 0, i;
+
+	if (!table || !target || pgm_arg_duration_ms(call, args, "follow", 0, 0, &follow) < 0 ||
+	    pgm_arg_duration_ms(call, args, "every", 1000, 0, &every) < 0 ||
+	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0)
+		return NULL;
+	if (!(t = describe(call, region, table)))
+		return NULL;
+	keys = key_schema(t);
+	if (!arn)
+		arn = sget(t, "LatestStreamArn");
+	if (!arn) {
+		pgm_fail(call, "dynamodb.no_stream", 0,
+			 "dynamodb: table %s has no stream (enable_stream before the copy)", table);
+		goto done;
+	}
+	sarn = strdup(arn);
+	if (!(pg = pgm_pg_connect(call, target, PG_APP)) ||
+	    mapping_build(call, pg, args, keys, &m) < 0)
+		goto done;
+	{
+		buf u = {0}, j = {0};
+
+		for (i = m.nkeys; i < m.ncols; i++)
+			b_fmt(&u, "%s%s = EXCLUDED.%s", u.len ? ", " : "", m.cols[i].qcol,
+			      m.cols[i].qcol);
+		if (m.qdoc || m.qrest)
+			b_fmt(&u, "%s%s = EXCLUDED.%s", u.len ? ", " : "",
+			      m.qdoc ? m.qdoc : m.qrest, m.qdoc ? m.qdoc : m.qrest);
+		for (i = 0; i < m.nkeys; i++)
+			b_fmt(&j, "%st.%s = d.%s", i ? " AND " : "", m.cols[i].qcol,
+			      m.cols[i].qcol);
+		upd = u.p;
+		if (j.oom || u.oom ||
+		    asprintf(&upsert,
+			     "WITH s AS (DELETE FROM pgmove_ddb_stage RETURNING *) INSERT INTO %s "
+			     "(%s) "
+			     "SELECT %s FROM s ON CONFLICT (%s) DO %s%s",
+			     m.qtable, m.collist, m.collist, m.keylist,
+			     upd ? "UPDATE SET " : "NOTHING", upd ? upd : "") < 0 ||
+		    asprintf(&delsql,
+			     "WITH d AS (DELETE FROM pgmove_ddb_del RETURNING *) DELETE FROM %s t "
+			     "USING d WHERE %s",
+			     m.qtable, j.p) < 0) {
+			free(j.p);
+			pgm_fail(call, "pgmove.nomem", 0, "out of memory");
+			goto done;
+		}
+		free(j.p);
+	}
+	if (asprintf(&sql,
+		     "CREATE TEMP TABLE IF NOT EXISTS pgmove_ddb_stage AS SELECT %s FROM %s "
+		     "WITH NO DATA",
+		     m.collist, m.qtable) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+		goto done;
+	free(sql);
+	sql = NULL;
+	if (asprintf(&sql,
+		     "CREATE TEMP TABLE IF NOT EXISTS pgmove_ddb_del AS SELECT %s FROM %s "
+		     "WITH NO DATA",
+		     m.keylist, m.qtable) < 0 ||
+	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
+		goto done;
+	a.call = call;
+	a.pg = pg;
+	a.m = &m;
+	a.table = table;
+	a.upsert_sql = upsert;
+	a.delete_sql = delsql;
+
+	cp = pgm_checkpoint_get(call);
+	if (json_is_object(cp) && sget(cp, "stream") && !strcmp(sget(cp, "stream"), sarn))
+		cp = json_deep_copy(cp);
+	else if (json_is_object(json_object_get(args, "from")) &&
+		 sget(json_object_get(args, "from"), "stream") &&
+		 !strcmp(sget(json_object_get(args, "from"), "stream"), sarn) &&
+		 json_is_object(json_object_get(json_object_get(args, "from"), "shards")))
+		cp = json_deep_copy(json_object_get(args, "from"));
+	else
+		cp = json_pack("{s:s, s:{}}", "stream", sarn, "shards");
+	pos = json_object_get(cp, "shards");
+
+	for (;;) {
+		size_t k;
+		json_t *sh;
+		int pending = 0, progressed;
+
+		json_decref(shards);
+		if (!(shards = stream_shards(call, region, sarn)))
+			goto done;
+		do {
+			progressed = 0;
+			pending = 0;
+			json_array_foreach(shards, k, sh)
+			{
+				const char *id = sget(sh, "ShardId");
+				json_t *p = json_object_get(pos, id);
+				char *it;
+
+				if (json_is_true(json_object_get(p, "done")))
+					continue;
+				if (!shard_ready(sh, shards, pos)) {
+					pending = 1;
+					continue;
+				}
+				if (!p) {
+					p = json_pack("{s:n, s:b}", "seq", "done", 0);
+					json_object_set_new(pos, id, p);
+				}
+				it = shard_iterator(call, region, sarn, id, sget(p, "seq"));
+				if (!it)
+					goto done;
+				for (;;) {
+					json_t *body = json_pack("{s:s, s:I}", "ShardIterator", it,
+								 "Limit", (json_int_t)limit);
+					json_t *r = pgm_aws_json10(call, &streams, region,
+								   "GetRecords", body);
+					json_t *recs, *lastrec;
+					const char *next;
+
+					json_decref(body);
+					if (!r && pgm_error_code(call) &&
+					    !strcmp(pgm_error_code(call),
+						    "dynamodb.ExpiredIteratorException") &&
+					    expired < 100) {
+						pgm_clear_error(call);
+						expired++;
+						free(it);
+						if (!(it = shard_iterator(call, region, sarn, id,
+									  sget(p, "seq"))))
+							goto done;
+						continue;
+					}
+					if (!r) {
+						free(it);
+						goto done;
+					}
+					recs = json_object_get(r, "Records");
+					if (!json_is_array(recs)) {
+						json_decref(r);
+						free(it);
+						pgm_fail(call, "aws.bad_response", 1,
+							 "dynamodb: GetRecords %s: no Records", id);
+						goto done;
+					}
+					if (json_array_size(recs)) {
+						if (apply_records(&a, recs) < 0) {
+							json_decref(r);
+							free(it);
+							goto done;
+						}
+						lastrec = json_array_get(recs,
+									 json_array_size(recs) - 1);
+						json_object_set(
+							p, "seq",
+							json_object_get(json_object_get(lastrec,
+											"dynamodb"),
+									"SequenceNumber"));
+						batches++;
+						progressed = 1;
+					}
+					next = sget(r, "NextShardIterator");
+					if (!next)
+						json_object_set_new(p, "done", json_true());
+					if ((json_array_size(recs) || !next) &&
+					    pgm_checkpoint_save(call, cp) < 0) {
+						json_decref(r);
+						free(it);
+						goto done;
+					}
+					if (!next || !json_array_size(recs)) {
+						json_decref(r);
+						break;
+					}
+					free(it);
+					it = strdup(next);
+					json_decref(r);
+					if (pgm_cancelled(call)) {
+						free(it);
+						pgm_fail(call, "pgmove.cancelled", 1,
+							 "dynamodb: catch_up cancelled");
+						goto done;
+					}
+				}
+				free(it);
+				if (json_is_true(json_object_get(p, "done")))
+					progressed = 1; /* its children may be read now */
+			}
+		} while (pending && progressed);
+		caught_up = !pending;
+		pgm_progress(call, (double)(a.inserts + a.modifies + a.removes), 0, "records",
+			     table);
+		if (pgm_now_ms() - t0 >= follow)
+			break;
+		if (pgm_sleep_ms(call, every) != 0) {
+			pgm_fail(call, "pgmove.cancelled", 1, "dynamodb: catch_up cancelled");
+			goto done;
+		}
+	}
+	{
+		double age = a.newest > 0 ? (double)pgm_now_ms() / 1000.0 - a.newest : -1;
+
+		out = json_pack(
+			"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:O, s:I}",
+			"table", table, "stream_arn", sarn, "caught_up", caught_up, "records",
+			(json_int_t)(a.inserts + a.modifies + a.removes), "inserts",
+			(json_int_t)a.inserts, "modifies", (json_int_t)a.modifies, "removes",
+			(json_int_t)a.removes, "shards", (json_int_t)json_array_size(shards),
+			"expired_iterators", (json_int_t)expired, "batches", (json_int_t)batches,
+			"newest_age_s", age >= 0 ? json_real(age) : json_null(), "duration_ms",
+			(json_int_t)(pgm_now_ms() - t0), "positions", cp, "closed_shards",
+			(json_int_t)closed_shards(pos));
+	}
+done:
+	json_decref(cp);
+	json_decref(shards);
+	json_decref(t);
+	json_decref(keys);
+	free(upd);
+	free(upsert);
+	free(delsql);
+	free(sql);
+	free(sarn);
+	mapping_free(&m);
+	pgm_pg_close(pg);
+	return out;
+}
+
+/* ------------------------------------------------------------------------
  * The descriptor
  * ---------------------------------------------------------------------- */
 static const pgm_param p_describe[] = {
@@ -1572,6 +2073,11 @@ static const pgm_param p_backup[] = {
 	{"name", "string", 1, 0, "backup name", NULL, NULL, NULL, NULL},
 	{"every", "duration", 0, 0, "poll interval while CREATING", "\"5s\"", NULL, NULL, NULL},
 	{"timeout", "duration", 0, 0, "give up after", "\"1h\"", NULL, NULL, NULL},
+	{"region", "string", 0, 0, "AWS region", NULL, NULL, NULL, NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+static const pgm_param p_describe_backup[] = {
+	{"arn", "string", 1, 0, "the backup's ARN (backup's arn)", NULL, NULL, NULL, NULL},
 	{"region", "string", 0, 0, "AWS region", NULL, NULL, NULL, NULL},
 	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
@@ -1645,16 +2151,36 @@ static const pgm_param p_copy[] = {
 static const pgm_param p_verify[] = {MAPPING_PARAMS,
 				     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
+static const pgm_param p_catch_up[] = {
+	MAPPING_PARAMS,
+	{"stream_arn", "string", 0, 0, "the stream (default: the table's latest)", NULL, NULL, NULL,
+	 NULL},
+	{"follow", "duration", 0, 0,
+	 "keep applying for this long (0: until every open shard is caught up)", "\"0s\"", NULL,
+	 NULL, NULL},
+	{"from", "object", 0, 0,
+	 "positions to start from: the positions output of an earlier catch_up (default: the "
+	 "stream's trim horizon)",
+	 NULL, NULL, NULL, NULL},
+	{"every", "duration", 0, 0, "poll interval while following", "\"1s\"", NULL, NULL, NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
 static const pgm_function functions[] = {
 	{"describe_table", fn_describe_table, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 "keys, indexes, item count and size, billing mode, stream, point-in-time recovery",
 	 p_describe},
 	{"backup", fn_backup, 0, "CreateBackup, then wait until it is AVAILABLE", p_backup},
+	{"describe_backup", fn_describe_backup, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
+	 "a backup's status and size (DescribeBackup)", p_describe_backup},
 	{"enable_stream", fn_enable_stream, PGM_FN_IDEMPOTENT,
 	 "enable the table's stream with NEW_AND_OLD_IMAGES (adopts one that is)", p_describe},
 	{"copy_to_postgres", fn_copy_to_postgres, PGM_FN_IDEMPOTENT,
 	 "segmented Scan loaded into PostgreSQL with COPY (upsert by key), resumable per page",
 	 p_copy},
+	{"catch_up", fn_catch_up, PGM_FN_IDEMPOTENT,
+	 "apply the table's stream (inserts, modifies, removes, in order per key) to PostgreSQL, "
+	 "resumable per shard",
+	 p_catch_up},
 	{"verify", fn_verify, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 "every item against its row: missing, changed, extra, unconvertible, by key", p_verify},
 	{NULL, NULL, 0, NULL, NULL}};

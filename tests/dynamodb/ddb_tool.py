@@ -7,6 +7,9 @@ dynamodb plugin's tests with botocore (an independent client):
   put TABLE JSON                   one item in DynamoDB JSON
   update TABLE PK ATTR VALUE       sets one S attribute of item pk=PK
   delete TABLE PK                  deletes item pk=PK
+  writes TABLE N [SLEEP]           N writes spread over time, as an application
+                                   does: puts of new items, updates, deletes
+                                   (one of each in turn), SLEEP s apart
   count TABLE                      items, by a paginated Scan
   scan-rate TABLE                  items/s of a plain paginated Scan
 Endpoint from AWS_ENDPOINT_URL_DYNAMODB; region AWS_REGION."""
@@ -72,6 +75,22 @@ def main():
                       ExpressionAttributeValues={":v": {"S": sys.argv[5]}})
     elif cmd == "delete":
         c.delete_item(TableName=table, Key={"pk": {"S": sys.argv[3]}})
+    elif cmd == "writes":
+        n, pause = int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 0
+        for i in range(n):
+            if i % 3 == 0:
+                c.put_item(TableName=table, Item={"pk": {"S": "new-%04d" % i}, "n": {"N": str(i)},
+                                                  "doc": {"M": {"i": {"N": str(i)}}}})
+            elif i % 3 == 1:
+                c.update_item(TableName=table, Key={"pk": {"S": "item-%06d" % i}},
+                              UpdateExpression="SET #a = :v, n = n + :one",
+                              ExpressionAttributeNames={"#a": "name"},
+                              ExpressionAttributeValues={":v": {"S": "written %d" % i},
+                                                         ":one": {"N": "1000"}})
+            else:
+                c.delete_item(TableName=table, Key={"pk": {"S": "item-%06d" % (i + 300)}})
+            if pause:
+                time.sleep(pause)
     elif cmd in ("count", "scan-rate"):
         t0, n = time.time(), 0
         for page in c.get_paginator("scan").paginate(TableName=table):

@@ -5,6 +5,7 @@ from a plan instead where told. POST /_fault/plan with
 {"Scan": [["throttle", 2], ["5xx", 1]]} makes the next two Scan requests
 answer 400 ProvisionedThroughputExceededException, then one 500
 InternalServerError, in DynamoDB's documented JSON 1.0 error shape
+("expired": ExpiredIteratorException, "close": see below)
 ({"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": ...});
 GET /_fault/count returns {"Scan": n, ...}: the requests seen per action;
 GET /_fault/last the headers of the last request forwarded or faulted.
@@ -20,7 +21,10 @@ ERRORS = {
     "throttling": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
     "5xx": (500, "InternalServerError", "Internal server error"),
     "validation": (400, "ValidationException", "One or more parameter values were invalid"),
+    "expired": (400, "ExpiredIteratorException", "Iterator expired: the shard iterator is older than 15 minutes"),
 }
+# "close": forwarded, and the answer's NextShardIterator removed, as DynamoDB
+# Streams answers the last GetRecords of a closed shard.
 
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
@@ -65,7 +69,7 @@ class H(BaseHTTPRequestHandler):
                 steps[0][1] -= 1
                 if steps[0][1] <= 0:
                     steps.pop(0)
-        if fault:
+        if fault and fault != "close":
             code, name, msg = ERRORS[fault]
             return self.reply(code, json.dumps(
                 {"__type": "com.amazonaws.dynamodb.v20120810#" + name, "message": msg}).encode())
@@ -77,6 +81,10 @@ class H(BaseHTTPRequestHandler):
             code, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
             code, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+        if fault == "close" and code == 200:
+            doc = json.loads(data)
+            doc.pop("NextShardIterator", None)
+            data = json.dumps(doc).encode()
         self.reply(code, data, ctype)
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
