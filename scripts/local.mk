@@ -12,4 +12,5 @@ dist_runbooks_DATA = scripts/runbooks/pg-dump-restore.lua \
 	scripts/runbooks/pg-copy.lua \
 	scripts/runbooks/rds-to-aurora-snapshot.lua \
 	scripts/runbooks/logical-cdc-cutover.lua \
-	scripts/runbooks/dms-full-load-cdc.lua
+	scripts/runbooks/dms-full-load-cdc.lua \
+	scripts/runbooks/dynamodb-to-postgres.lua

@@ -157,6 +157,7 @@ expect_no_match "no routing key in the plan" "$(cat "$TMP/run.out")" CANARY
 for rb in $(cd "$top_srcdir/scripts/runbooks" && ls *.lua | sed 's/\.lua$//'); do
 	case $rb in
 	rds-to-aurora-snapshot) P="-p instance=a -p cluster=b -p db_name=c -p db_user=d" ;;
+	dynamodb-to-postgres) P="-p table=t -p flags_url=http://f" ;;
 	dms-full-load-cdc) P="-p source_host=a -p target_host=b -p db_name=c -p source_user=d -p target_user=e -p flags_url=http://f" ;;
 	*) P= ;;
 	esac
