@@ -71,6 +71,7 @@ static const cli_opt run_opts[] = {
 	{ "run-id", 0, "ID", 0, "Use ID as the run's id instead of a generated one." },
 	{ NULL, 0, NULL, 0, NULL },
 };
+static const cli_opt test_opts[] = { { NULL, 0, NULL, 0, NULL } };
 static const cli_opt plan_opts[] = { PARAM_OPT, JSON_OPT, { NULL, 0, NULL, 0, NULL } };
 #define ACCEPT_PLUGINS_OPT                                                                 \
 	{                                                                                  \
@@ -195,6 +196,25 @@ const pgmove_command pgmove_commands[] = {
 	  "\"retryable\"}} on stdout (codes call.usage, plugin.load, call.unknown_function, "
 	  "args.invalid, or the function's own).",
 	  call_opts, 1, -1, pgmove_cmd_call },
+	{ "test", "TESTFILE.lua...", "test a runbook with mocked plugins and a virtual clock",
+	  "Runs each test of each test file through the real engine, with its journal in a "
+	  "temporary directory, every plugin function call answered by the test's mocks and a "
+	  "virtual clock: waits, every, stable_for, timeouts, retry delays and breakers' "
+	  "sustained advance virtual time at once, so a 24-hour wait takes milliseconds. A test "
+	  "file returns { runbook = FILE (relative to the test file), params = {...}, tests = "
+	  "{...} }; each test has name, params, approve (a list of approvals given), mocks "
+	  "(\"plugin.function\" = { result = V } | { error = { code, retryable, message } } | "
+	  "{ sequence = { mock, mock, ... } } (the last repeats) | function(args, virtual_ms)), "
+	  "crash_after (a step: the process dies after that step's first plugin call returns, "
+	  "then the run is resumed), rollback = true (pgmove rollback after the run), expect = "
+	  "{ exit, steps (the steps that succeeded, in order), undone (undos, in order), called, "
+	  "not_called (\"plugin.function\" names), max_virtual, min_virtual (durations) } and "
+	  "check = function(r) (r.exit, r.steps, r.undone, r.calls with fn, args, node and t, "
+	  "r.events (the journal), r.virtual_ms; raise an error to fail). A call without a mock "
+	  "fails the test naming the function and its arguments. Prints TAP; exit 1 when a test "
+	  "failed, 2 when a test file cannot be read. PGMOVE_TEST_KEEP=1 keeps the temporary "
+	  "directories.",
+	  test_opts, 1, -1, pgmove_cmd_test },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 

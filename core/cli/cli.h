@@ -61,6 +61,7 @@ int pgmove_cmd_approve(cli_args *a);
 int pgmove_cmd_resolve(cli_args *a);
 int pgmove_cmd_plugins(cli_args *a);
 int pgmove_cmd_call(cli_args *a);
+int pgmove_cmd_test(cli_args *a);
 
 /* pgmove_main - parses argv and runs the command; the exit code. */
 int pgmove_main(int argc, char **argv);

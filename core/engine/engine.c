@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "eclock.h"
 #include "engine.h"
 #include "exitcodes.h"
 #include "host.h"
@@ -66,9 +67,7 @@ static engine *current; /* the engine whose Lua code is running (one per process
 
 long long engine_wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return eclock_wall_ms();
 }
 
 void engine_new_run_id(char *out, size_t outlen)
@@ -192,7 +191,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 	engine *e = current;
 	if (pgm_cancel_signal()) {
 		raise_error(L, "pgmove.cancelled", 0, "interrupted by signal %d", pgm_cancel_signal());
-	} else if (e && e->deadline_ms && !e->deadline_raised && pgm_now_ms() > e->deadline_ms) {
+	} else if (e && e->deadline_ms && !e->deadline_raised && eclock_mono_ms() > e->deadline_ms) {
 		/* raise once: runbook code that catches it may still clean up;
 		 * the plugin calls it makes keep the (passed) deadline */
 		e->deadline_raised = 1;
@@ -370,11 +369,7 @@ static int l_ctx_sleep(lua_State *L)
 		ms = (long long)(s * 1000);
 	} else if (pgm_duration_parse(luaL_checkstring(L, 1), &ms, err, sizeof(err)) != 0)
 		return luaL_error(L, "ctx.sleep: %s", err);
-	pgm_call *c = pgm_call_new(NULL, NULL);
-	if (current && current->deadline_ms)
-		pgm_call_set_deadline_ms(c, current->deadline_ms);
-	int rc = pgm_sleep_ms(c, ms);
-	pgm_call_free(c);
+	int rc = eclock_sleep_ms(ms, current ? current->deadline_ms : 0);
 	if (rc != 0)
 		hook(L, NULL);
 	return 0;
@@ -558,7 +553,10 @@ static int exec_call(lua_State *L, void *user)
 		snprintf(full, sizeof(full), "%s.%s", pname, fname);
 		cc.members = crash_prepare(node, full, e->st->nodes[e->node].attempts);
 	}
-	json_t *res = loader_invoke(p, f, c, args, journal_crash, &cc);
+	void *duser;
+	eclock_dispatch_fn dispatch = eclock_dispatch(&duser);
+	json_t *res = dispatch ? dispatch(duser, pname, f, c, args)
+			       : loader_invoke(p, f, c, args, journal_crash, &cc);
 	free(cc.members);
 	pgm_log_set_context(node);
 	pgm_progress_clear();
@@ -651,7 +649,7 @@ static int node_has(engine *e, int i, const char *field)
 
 static long long deadline_after(long long ms)
 {
-	return ms > 0 ? pgm_now_ms() + ms : 0;
+	return ms > 0 ? eclock_mono_ms() + ms : 0;
 }
 
 /* interrupted - journals that a signal stopped the run at node. */
@@ -668,10 +666,7 @@ static int interrupted(engine *e, const char *node)
 /* sleep_wall - sleeps ms, 0 or -1 when interrupted. */
 static int sleep_interruptible(long long ms)
 {
-	pgm_call *c = pgm_call_new(NULL, NULL);
-	int rc = pgm_sleep_ms(c, ms);
-	pgm_call_free(c);
-	return rc;
+	return eclock_sleep_ms(ms, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -706,7 +701,7 @@ static int do_rollback(engine *e, const char *reason)
 		EMIT(e, json_pack("{s:s, s:s}", "ev", "undo.start", "node", n->name));
 		pgm_log_set_context(n->name);
 		pgm_info("undo of step %s", n->name);
-		long long t0 = pgm_now_ms();
+		long long t0 = eclock_mono_ms();
 		e->node = best;
 		ctx_set_current(e, n->name, n->attempts);
 		runbook_push_node_field(e->rb, best, "undo");
@@ -736,7 +731,7 @@ static int do_rollback(engine *e, const char *reason)
 			return PGMOVE_EXIT_FAILED;
 		}
 		char d[32];
-		long long dur = pgm_now_ms() - t0;
+		long long dur = eclock_mono_ms() - t0;
 		EMIT(e, json_pack("{s:s, s:s, s:I}", "ev", "undo.succeeded", "node", n->name,
 				  "duration_ms", dur));
 		ctx_set(e, "outputs", n->name, NULL);
@@ -885,7 +880,7 @@ static int run_step(engine *e, int i)
 				  attempt));
 		n = &e->st->nodes[i];
 		pgm_info("started (attempt %d)", attempt);
-		long long t0 = pgm_now_ms();
+		long long t0 = eclock_mono_ms();
 		e->node = i;
 		e->in_step = 1;
 		e->step_irreversible = node_has(e, i, "irreversible");
@@ -895,7 +890,7 @@ static int run_step(engine *e, int i)
 		json_t *err = call_lua(e, 1, 1, deadline_after(timeout));
 		e->in_step = 0;
 		e->node = -1;
-		long long dur = pgm_now_ms() - t0;
+		long long dur = eclock_mono_ms() - t0;
 		if (!err) {
 			char cerr[1024];
 			json_t *out;
@@ -1257,7 +1252,7 @@ static int run_gate(engine *e, int i)
 	const char *name = n->name;
 	json_t *checks = json_object_get(pn, "checks");
 	int attempt = n->attempts + 1;
-	long long t0 = pgm_now_ms();
+	long long t0 = eclock_mono_ms();
 	int failed = 0;
 	char failed_names[1024] = "";
 	size_t used = 0;
@@ -1317,7 +1312,7 @@ static int run_gate(engine *e, int i)
 							 "%s'%s'", used ? ", " : "", cname);
 		}
 	}
-	long long dur = pgm_now_ms() - t0;
+	long long dur = eclock_mono_ms() - t0;
 	if (!failed) {
 		EMIT(e, json_pack("{s:s, s:s, s:b, s:I}", "ev", "gate.result", "node", name, "ok", 1,
 				  "duration_ms", dur));

@@ -37,6 +37,9 @@ journal *journal_open_run(const char *dir, int *torn, int *busy, char *err, size
  * (UTC, RFC 3339 with milliseconds) to a redacted copy of event, writes it
  * as one line and fsyncs. event is borrowed. 0, or -1 after logging. */
 int journal_append(journal *j, const json_t *event);
+/* journal_set_fsync - 0 stops journal_append fsyncing each event (for
+ * pgmove test, whose journal is in a temporary directory); default 1. */
+void journal_set_fsync(int on);
 
 /* journal_move - renames j's run directory to newdir (same file system)
  * and fsyncs newdir's parent; j keeps its lock and goes on appending there.

@@ -11,6 +11,7 @@ core_engine_libengine_la_SOURCES = \
 	core/engine/loader.c core/engine/loader.h \
 	core/engine/runbook.c core/engine/runbook.h core/engine/prelude.lua \
 	core/engine/notify.c core/engine/notify.h \
+	core/engine/eclock.c core/engine/eclock.h \
 	core/engine/engine.c core/engine/engine.h core/engine/exitcodes.h
 nodist_core_engine_libengine_la_SOURCES = core/engine/prelude_lua.h
 core_engine_libengine_la_CPPFLAGS = $(ENGINE_CPPFLAGS)

@@ -16,9 +16,12 @@ ENGINE_TESTS = \
 	tests/engine/test_plugin_identity.sh \
 	tests/engine/test_call_errors.sh \
 	tests/engine/test_plugin_config.sh \
-	tests/engine/test_input.sh
+	tests/engine/test_input.sh \
+	tests/engine/test_pgmove_test.sh \
+	tests/engine/test_runbook_tests.sh
 TESTS += $(ENGINE_TESTS)
-EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks
+EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks \
+	scripts/runbooks/tests
 
 # plugins that must fail to load, for the loader's error messages
 check_LTLIBRARIES += tests/plugins/badabi.la tests/plugins/badinit.la tests/plugins/nosym.la
