@@ -1,0 +1,207 @@
+-- dms-full-load-cdc.test.lua - pgmove test for ../dms-full-load-cdc.lua:
+-- the whole migration (24 h of caught-up CDC, three 24 h cutover stages and
+-- 24 h of stable writes: five virtual days), each gate failing, the three
+-- breakers (lag pauses, DMS errors alert, application errors roll back), a
+-- failed task resumed from its checkpoint, and a crash-resume.
+
+local ALL = { "replication-instance", "source-endpoint", "target-endpoint", "task", "assessment",
+              "schema-pre-data", "start-task", "post-data", "resume-cdc", "reads-10", "reads-50",
+              "reads-100", "source-read-only", "sync-sequences", "writes-to-aurora",
+              "final-source-backup", "remove-dms" }
+local APPROVALS = { "start-cutover", "writes-cutover", "decommission" }
+
+local function good(over)
+  local phase, task_gone = "none", false
+  local stats = { count = 2, loaded = 2, loading = 0, ok = true, errored = 0,
+                  validation_failed = 0, validation_suspended = 0,
+                  tables = { { schema = "public", table = "orders", validation_state = "Validated" } } }
+  local pg_query = function(a)
+    if a.sql:find("pg_stat_activity", 1, true) then return { rows = { { n = 0 } } } end
+    local rows = {}
+    for n in a.params[1]:gmatch("[^,]+") do rows[#rows + 1] = { name = n, setting = "same" } end
+    return { rows = rows }
+  end
+  local m = {
+    ["dms.create_instance"] = function(a) return { id = a.id, arn = "arn:ri", status = "creating" } end,
+    ["dms.describe_instance"] = { result = { status = "available", class = "dms.r5.large" } },
+    ["dms.create_endpoint"] = function(a) return { id = a.id, arn = "arn:" .. a.id } end,
+    ["dms.create_task"] = function(a) return { id = a.id, arn = "arn:task", status = "creating" } end,
+    ["dms.describe_task"] = function(a)
+      if task_gone then return { error = { code = "aws.ResourceNotFoundFault", message = "gone" } } end
+      return { status = "ready" }
+    end,
+    ["dms.start_assessment"] = { result = { arn = "arn:assess", name = "a1" } },
+    ["dms.assessment_result"] = { result = { done = true, passed = true, status = "passed",
+                                             blocking = {}, warnings = {} } },
+    ["dms.test_connection"] = { result = { status = "successful" } },
+    ["pg.query"] = pg_query,
+    ["pgdump.dump"] = { result = { bytes = 1 } },
+    ["pgdump.restore"] = { result = { entries = 1 } },
+    ["dms.start_task"] = function(a)
+      phase = a.type
+      return { status = "starting" }
+    end,
+    ["dms.stop_task"] = { result = { status = "stopping" } },
+    ["dms.replication_state"] = function(a)
+      if phase == "start-replication" then
+        return { state = "FULL_LOAD_COMPLETE", reason = "cached changes applied", status = "stopped" }
+      elseif phase == "resume-processing" then
+        return { state = "CDC_CAUGHT_UP", reason = "caught up", status = "running" }
+      end
+      return { state = "NOT_STARTED", reason = "ready", status = "ready" }
+    end,
+    ["dms.cdc_latency"] = { result = { has_data = true, source = 0, target = 0, incoming_changes = 0 } },
+    ["dms.table_statistics"] = { result = stats },
+    ["checksum.compare"] = { result = { equal = true } },
+    ["checksum.sequences"] = { result = { equal = true } },
+    ["http.flag_set"] = function(a) return { value = a.value, previous = 0, changed = true } end,
+    ["pg.set_read_only"] = { result = {} },
+    ["pg.set_read_write"] = { result = {} },
+    ["pg.sync_sequences"] = { result = { sequences = 1 } },
+    ["dms.delete_task"] = function() task_gone = true; return {} end,
+    ["dms.delete_endpoint"] = { result = {} },
+    ["dms.delete_instance"] = { result = {} },
+    ["http.health"] = { result = { ok = true, status = 200, reason = "ok" } },
+  }
+  for k, v in pairs(over or {}) do m[k] = v end
+  return m
+end
+
+local function calls_of(r, fn)
+  local out = {}
+  for _, c in ipairs(r.calls) do if c.fn == fn then out[#out + 1] = c end end
+  return out
+end
+
+return {
+  runbook = "../dms-full-load-cdc.lua",
+  params = { name = "mig", region = "us-east-1", source_host = "src", target_host = "dst",
+             db_name = "app", source_user = "repl", source_password = "src-pw-1",
+             target_user = "admin", target_password = "dst-pw-2", flags_url = "http://flags",
+             app_health = "http://app/health", assessment_bucket = "b", assessment_role = "arn:role",
+             poll = "1m" },
+  tests = {
+    {
+      name = "happy path: five virtual days, flags 10/50/100 then writes, DMS removed last",
+      approve = APPROVALS,
+      mocks = good(),
+      expect = { exit = 0, steps = ALL, min_virtual = "5d", max_virtual = "5d2h",
+                 not_called = { "pagerduty.trigger" } },
+      check = function(r)
+        local f = calls_of(r, "http.flag_set")
+        local v = {}
+        for i, c in ipairs(f) do v[i] = tostring(c.args.value) end
+        assert(table.concat(v, ",") == "10,50,100,aurora", "flags: " .. table.concat(v, ","))
+        assert(r.calls[#r.calls].fn == "dms.delete_instance", "the instance is deleted last")
+      end,
+    },
+    {
+      name = "gate 1 fails: the assessment did not pass",
+      approve = APPROVALS,
+      mocks = good { ["dms.assessment_result"] = { result = { done = true, passed = false,
+                                                              status = "failed", blocking = { "x" } } } },
+      expect = { exit = 4, not_called = { "dms.start_task", "pgdump.dump" } },
+    },
+    {
+      name = "gate 2 fails: an errored table",
+      approve = APPROVALS,
+      mocks = good { ["dms.table_statistics"] = { result = { count = 2, loaded = 2, ok = false, errored = 1,
+        tables = { { schema = "public", table = "t", validation_state = "Validated" } } } } },
+      expect = { exit = 4, not_called = { "http.flag_set" } },
+    },
+    {
+      name = "gate fence-verified fails: rolls back newest first (flags back, source writable, DMS removed)",
+      approve = APPROVALS,
+      mocks = good { ["checksum.sequences"] = { result = { equal = false } } },
+      expect = { exit = 5, called = { "pg.set_read_write" },
+                 undone = { "source-read-only", "reads-100", "reads-50", "reads-10", "start-task",
+                            "task", "target-endpoint", "source-endpoint", "replication-instance" } },
+      check = function(r)
+        local f = calls_of(r, "http.flag_set")
+        assert(#f == 6 and f[4].args.value == 0, "three stages then three undone")
+        assert(#calls_of(r, "pgdump.dump") == 1, "no final backup")
+      end,
+    },
+    {
+      name = "gate final-validation fails: sessions left on the source, DMS kept",
+      approve = APPROVALS,
+      mocks = good { ["pg.query"] = function(a)
+        if a.sql:find("pg_stat_activity", 1, true) then return { rows = { { n = 3 } } } end
+        local rows = {}
+        for n in a.params[1]:gmatch("[^,]+") do rows[#rows + 1] = { name = n, setting = "same" } end
+        return { rows = rows }
+      end },
+      expect = { exit = 4, not_called = { "dms.delete_instance" }, called = { "pgdump.dump" } },
+      check = function(r)
+        assert(#calls_of(r, "http.flag_set") == 4, "the cutover happened")
+      end,
+    },
+    {
+      name = "breaker replication-lag: latency over 60 s for 5 min pauses before the cutover",
+      approve = APPROVALS,
+      mocks = good { ["dms.cdc_latency"] = { result = { has_data = true, source = 120, target = 5 } } },
+      expect = { exit = 3, not_called = { "http.flag_set" }, max_virtual = "2h" },
+    },
+    {
+      name = "breaker app-errors: unhealthy application during the cutover rolls back",
+      approve = APPROVALS,
+      mocks = good { ["http.health"] = { result = { ok = false, status = 500, reason = "5xx" } } },
+      expect = { exit = 5, not_called = { "pg.set_read_only" } },
+      check = function(r)
+        local trips = 0
+        for _, e in ipairs(r.events) do if e.ev == "breaker.trip" then trips = trips + 1 end end
+        assert(trips >= 1, "no breaker.trip")
+      end,
+    },
+    {
+      name = "a failed task is resumed from its checkpoint (dms-errors alerts), then completes",
+      approve = APPROVALS,
+      mocks = (function()
+        local m = good()
+        local real, failed_once = m["dms.replication_state"], false
+        m["dms.replication_state"] = function(a, t)
+          local s = real(a, t)
+          if s.state == "FULL_LOAD_COMPLETE" and not failed_once and a.latency ~= false then
+            failed_once = true
+            return { state = "REPLICATION_FAILED", reason = "disk full", status = "failed" }
+          end
+          return s
+        end
+        -- the recovery's resume-processing continues the full load (FULL_LOAD_COMPLETE next)
+        local start, recovered = m["dms.start_task"], false
+        m["dms.start_task"] = function(a, t)
+          if a.type == "resume-processing" and failed_once and not recovered then
+            recovered = true
+            return { status = "starting" }
+          end
+          return start(a, t)
+        end
+        return m
+      end)(),
+      expect = { exit = 0, steps = ALL },
+      check = function(r)
+        local resumed = 0
+        for _, c in ipairs(calls_of(r, "dms.start_task")) do
+          if c.args.type == "resume-processing" then resumed = resumed + 1 end
+        end
+        assert(resumed == 2, "resume-processing: " .. resumed .. " (recovery and resume-cdc)")
+        assert(#calls_of(r, "dms.modify_task") == 0, "no reload after one failure")
+      end,
+    },
+    {
+      name = "crash after start-task's call: idempotent, resume starts it again and completes",
+      approve = APPROVALS,
+      crash_after = "start-task",
+      mocks = good(),
+      check = function(r)
+        assert(r.exit == 0, "exit " .. r.exit)
+        assert(#calls_of(r, "dms.create_task") == 1, "task created once")
+        local starts = 0
+        for _, c in ipairs(calls_of(r, "dms.start_task")) do
+          if c.args.type == "start-replication" then starts = starts + 1 end
+        end
+        assert(starts == 2, "start-replication: " .. starts)
+      end,
+    },
+  },
+}
