@@ -231,7 +231,7 @@ expect 0 "make uninstall" make -C "$T/ac" uninstall
 (cd "$T/ac" && ./configure --prefix="$T/vendor" --with-pgmove-plugindir=live) >"$T/out" 2>&1
 has "$T/ac/Makefile" "^PLUGINDIR = $live\$" "--with-pgmove-plugindir=live installs into pgmove's own directory"
 sed -i 's/PGMOVE_PLUGIN(\[0.1.0\])/PGMOVE_PLUGIN([99.0])/' "$T/ac/configure.ac"
-(cd "$T/ac" && aclocal -I "$aclocal_dir" && autoconf && ./configure) >"$T/out" 2>"$T/err"
+(cd "$T/ac" && rm -rf autom4te.cache && aclocal --force -I "$aclocal_dir" && autoconf --force && ./configure) >"$T/out" 2>"$T/err"
 [ $? -ne 0 ] && ok "configure fails when pgmove is older than the plugin needs" || bad "configure accepted pgmove >= 99.0"
 has "$T/err" "pgmove >= 99.0" "and says which version it needs"
 
