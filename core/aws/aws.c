@@ -620,16 +620,20 @@ json_t *pgm_aws_query(pgm_call *call, const pgm_aws_service *svc, const char *re
 	return out;
 }
 
-json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc, const char *region,
-		     const char *action, json_t *body)
+/* aws_json - what pgm_aws_json (protocol 1: JSON 1.1) and pgm_aws_json10
+ * (protocol 2: JSON 1.0) share: check the service, encode the body, send.
+ * fn names the public function in messages. */
+static json_t *aws_json(pgm_call *call, const pgm_aws_service *svc, const char *region,
+			const char *action, json_t *body, int protocol, const char *fn)
 {
 	char *text;
 	json_t *out;
 
 	if (!svc || !svc->name || !svc->endpoint_id || !svc->json_prefix || !action) {
 		pgm_fail(call, "aws.invalid_service", 0,
-			 "aws: pgm_aws_json needs a service with a name, endpoint_id and "
-			 "json_prefix, and an action");
+			 "aws: %s needs a service with a name, endpoint_id and json_prefix, and an "
+			 "action",
+			 fn);
 		return NULL;
 	}
 	text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
@@ -638,32 +642,21 @@ json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc, const char *reg
 			 svc->name, action);
 		return NULL;
 	}
-	out = aws_request(call, svc, region, action, 1, text, strlen(text));
+	out = aws_request(call, svc, region, action, protocol, text, strlen(text));
 	free(text);
 	return out;
+}
+
+json_t *pgm_aws_json(pgm_call *call, const pgm_aws_service *svc, const char *region,
+		     const char *action, json_t *body)
+{
+	return aws_json(call, svc, region, action, body, 1, "pgm_aws_json");
 }
 
 json_t *pgm_aws_json10(pgm_call *call, const pgm_aws_service *svc, const char *region,
 		       const char *action, json_t *body)
 {
-	char *text;
-	json_t *out;
-
-	if (!svc || !svc->name || !svc->endpoint_id || !svc->json_prefix || !action) {
-		pgm_fail(call, "aws.invalid_service", 0,
-			 "aws: pgm_aws_json10 needs a service with a name, endpoint_id and "
-			 "json_prefix, and an action");
-		return NULL;
-	}
-	text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
-	if (!text) {
-		pgm_fail(call, "args.invalid", 0, "aws: %s %s: the body cannot be encoded",
-			 svc->name, action);
-		return NULL;
-	}
-	out = aws_request(call, svc, region, action, 2, text, strlen(text));
-	free(text);
-	return out;
+	return aws_json(call, svc, region, action, body, 2, "pgm_aws_json10");
 }
 
 json_t *pgm_aws_list(json_t *v)
