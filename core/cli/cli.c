@@ -71,7 +71,13 @@ static const cli_opt run_opts[] = {
 	{ "run-id", 0, "ID", 0, "Use ID as the run's id instead of a generated one." },
 	{ NULL, 0, NULL, 0, NULL },
 };
-static const cli_opt test_opts[] = { { NULL, 0, NULL, 0, NULL } };
+static const cli_opt test_opts[] = {
+	{ "junit", 0, "FILE", 0,
+	  "Also write the results as JUnit XML to FILE: one testsuite per test file, one "
+	  "testcase per test, a <failure> with the reason for a failed test, an <error> for a "
+	  "test file that cannot be read." },
+	{ NULL, 0, NULL, 0, NULL },
+};
 static const cli_opt plan_opts[] = { PARAM_OPT, JSON_OPT, { NULL, 0, NULL, 0, NULL } };
 #define ACCEPT_PLUGINS_OPT                                                                 \
 	{                                                                                  \
@@ -196,24 +202,34 @@ const pgmove_command pgmove_commands[] = {
 	  "\"retryable\"}} on stdout (codes call.usage, plugin.load, call.unknown_function, "
 	  "args.invalid, or the function's own).",
 	  call_opts, 1, -1, pgmove_cmd_call },
-	{ "test", "TESTFILE.lua...", "test a runbook with mocked plugins and a virtual clock",
+	{ "test", "TESTFILE.lua... [--junit FILE]",
+	  "test a runbook with mocked plugins and a virtual clock",
 	  "Runs each test of each test file through the real engine, with its journal in a "
 	  "temporary directory, every plugin function call answered by the test's mocks and a "
 	  "virtual clock: waits, every, stable_for, timeouts, retry delays and breakers' "
 	  "sustained advance virtual time at once, so a 24-hour wait takes milliseconds. A test "
 	  "file returns { runbook = FILE (relative to the test file), params = {...}, tests = "
-	  "{...} }; each test has name, params, approve (a list of approvals given), mocks "
-	  "(\"plugin.function\" = { result = V } | { error = { code, retryable, message } } | "
-	  "{ sequence = { mock, mock, ... } } (the last repeats) | function(args, virtual_ms)), "
-	  "crash_after (a step: the process dies after that step's first plugin call returns, "
-	  "then the run is resumed), rollback = true (pgmove rollback after the run), expect = "
-	  "{ exit, steps (the steps that succeeded, in order), undone (undos, in order), called, "
-	  "not_called (\"plugin.function\" names), max_virtual, min_virtual (durations) } and "
-	  "check = function(r) (r.exit, r.steps, r.undone, r.calls with fn, args, node and t, "
-	  "r.events (the journal), r.virtual_ms; raise an error to fail). A call without a mock "
-	  "fails the test naming the function and its arguments. Prints TAP; exit 1 when a test "
-	  "failed, 2 when a test file cannot be read. PGMOVE_TEST_KEEP=1 keeps the temporary "
-	  "directories.",
+	  "{...} }; pgmove-runbook(5) describes every key.\n\n"
+	  "A test has name, params, mocks (\"plugin.function\" = { result = V } | { error = "
+	  "{ code, retryable, message } } | { sequence = { mock, ... } } (the last repeats) | "
+	  "function(args, virtual_ms, n)), approve (approvals given with the run), crash (one "
+	  "point: before_call, after_call, in_wait, in_gate (nth poll or check) or in_rollback "
+	  "= NODE; the process dies there and the run is resumed with pgmove resume; crash_after "
+	  "= STEP is after_call), script (actions after the run, in order: \"resume\", "
+	  "\"rollback\", { approve | deny = NAME, by, comment }, { resolve = STEP, decision = "
+	  "\"succeeded\"|\"failed\"|\"retry\", by, comment }, each with an optional exit "
+	  "asserted), rollback = true (pgmove rollback at the end), expect and check.\n\n"
+	  "expect = { exit (of the last run, resume or rollback), status (the run's final "
+	  "status), steps (succeeded, in order), undone (undos, in order), breakers (tripped, in "
+	  "order), called, not_called, call_count = { fn = n }, called_with = { { fn, args (a "
+	  "subset), node } }, gates = { GATE = ok }, checks = { GATE = { CHECK = ok } }, nodes = "
+	  "{ NODE = status }, min_virtual, max_virtual }; check = function(r) sees r.exit, "
+	  "r.status, r.steps, r.undone, r.breakers, r.gates, r.nodes, r.phases, r.calls (fn, "
+	  "args, node, t, undo), r.events (the journal), r.virtual_ms, and raises an error to "
+	  "fail. An unknown key is an error, a call without a mock fails the test naming the "
+	  "function and its arguments.\n\n"
+	  "Prints TAP; exit 1 when a test failed, 2 when a test file cannot be read or the "
+	  "--junit file cannot be written. PGMOVE_TEST_KEEP=1 keeps the temporary directories.",
 	  test_opts, 1, -1, pgmove_cmd_test },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -14,6 +14,8 @@ static long long virt_wall0;   /* epoch ms at the virtual start */
 static long long virt_elapsed; /* virtual ms since the start    */
 static eclock_dispatch_fn dispatch;
 static void *dispatch_user;
+static eclock_journal_fn journal_hook;
+static void *journal_user;
 
 long long eclock_mono_ms(void)
 {
@@ -76,4 +78,16 @@ eclock_dispatch_fn eclock_dispatch(void **user)
 	if (user)
 		*user = dispatch_user;
 	return dispatch;
+}
+
+void eclock_set_journal_hook(eclock_journal_fn fn, void *user)
+{
+	journal_hook = fn;
+	journal_user = user;
+}
+
+void eclock_journaled(const json_t *event)
+{
+	if (journal_hook)
+		journal_hook(journal_user, event);
 }

@@ -39,4 +39,13 @@ void eclock_set_dispatch(eclock_dispatch_fn fn, void *user);
  * *user receives its user pointer. */
 eclock_dispatch_fn eclock_dispatch(void **user);
 
+/* eclock_journal_fn - told of each event (borrowed) once the journal holds
+ * it, before the engine acts on it: `pgmove test` injects crashes there. */
+typedef void (*eclock_journal_fn)(void *user, const json_t *event);
+/* eclock_set_journal_hook - sets the hook (NULL removes it). */
+void eclock_set_journal_hook(eclock_journal_fn fn, void *user);
+/* eclock_journaled - calls the hook, if any, on event (borrowed); the
+ * journal calls it after each event it wrote. */
+void eclock_journaled(const json_t *event);
+
 #endif
