@@ -44,8 +44,8 @@ enum crash_kind {
 	CR_IN_ROLLBACK	/* after a step's undo made its plugin call     */
 };
 
-static const char *const crash_keys[] = { "", "after_call", "before_call", "in_wait",
-					  "in_gate", "in_rollback" };
+static const char *const crash_keys[] = {"",	    "after_call", "before_call",
+					 "in_wait", "in_gate",	  "in_rollback"};
 
 /* mock_ctx - the test being run: its Lua state with the test table at
  * test_ref, its temporary directory (calls.jsonl, unmocked.jsonl,
@@ -318,8 +318,8 @@ static void run_dir_of(const char *dir, char *out, size_t len)
 
 enum phase { PH_RUN, PH_RESUME, PH_ROLLBACK, PH_APPROVE, PH_DENY, PH_RESOLVE };
 
-static const char *const phase_names[] = { "run", "resume", "rollback", "approve", "deny",
-					   "resolve" };
+static const char *const phase_names[] = {"run",     "resume", "rollback",
+					  "approve", "deny",   "resolve"};
 
 /* op - one action of a test: an engine phase, or an operator command on
  * node with decision (resolve), by and comment. */
@@ -379,14 +379,28 @@ static int run_phase(mock_ctx *m, const op *o, const char *rb, engine_opts *eo)
 		eclock_set_journal_hook(crash_hook, m);
 		journal_set_fsync(0);
 		int rc;
-		if (o->ph == PH_RUN)
+		if (o->ph != PH_RUN && !rdir[0]) {
+			pgm_error("test: %s: there is no run to act on (the run was not created)",
+				  phase_names[o->ph]);
+			rc = PGMOVE_EXIT_USAGE;
+		} else if (o->ph == PH_RUN)
 			rc = engine_run(rb, eo);
 		else if (o->ph == PH_RESUME)
 			rc = engine_resume(rdir, eo);
 		else if (o->ph == PH_ROLLBACK)
 			rc = engine_rollback(rdir, eo);
-		else
+		else {
+			/* the command's message goes to the test's reason (last_error) */
+			char epath[PATH_MAX + 32];
+			snprintf(epath, sizeof(epath), "%s/op.err", m->dir);
+			FILE *ef = fopen(epath, "w");
+			if (ef) {
+				fflush(stderr);
+				dup2(fileno(ef), 2);
+				fclose(ef);
+			}
 			rc = run_op(rdir, sdir, o);
+		}
 		write_ms(m->dir);
 		fflush(NULL);
 		_exit(rc);
@@ -399,6 +413,26 @@ static int run_phase(mock_ctx *m, const op *o, const char *rb, engine_opts *eo)
 		return -1;
 	}
 	return WEXITSTATUS(status);
+}
+
+/* last_error - the last line of dir/op.err (an operator command's
+ * message) into out, without its time stamp; "" when none. */
+static void last_error(const char *dir, char *out, size_t len)
+{
+	char path[PATH_MAX + 32], *line = NULL;
+	size_t cap = 0;
+	snprintf(path, sizeof(path), "%s/op.err", dir);
+	FILE *f = fopen(path, "r");
+	out[0] = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = 0;
+		const char *m = strstr(line, " ERROR ");
+		if (m)
+			snprintf(out, len, "%s", m + 7);
+	}
+	free(line);
+	if (f)
+		fclose(f);
 }
 
 /* names_of - the values of field of the events of kind ev, in order (new
@@ -505,9 +539,8 @@ static int json_subset(const json_t *want, const json_t *got)
 		json_t *v;
 		if (!json_is_object(got))
 			return 0;
-		json_object_foreach((json_t *)want, k, v)
-		if (!json_subset(v, json_object_get(got, k)))
-			return 0;
+		json_object_foreach((json_t *)want, k,
+				    v) if (!json_subset(v, json_object_get(got, k))) return 0;
 		return 1;
 	}
 	if (json_is_array(want)) {
@@ -523,8 +556,8 @@ static int json_subset(const json_t *want, const json_t *got)
 
 /* check_keys - whether every string key of the table at idx is one of
  * known; else the unknown one is named in why. */
-static int check_keys(lua_State *L, int idx, const char *where, const char *const *known,
-		      char *why, size_t len)
+static int check_keys(lua_State *L, int idx, const char *where, const char *const *known, char *why,
+		      size_t len)
 {
 	int ok = 0;
 	idx = lua_absindex(L, idx);
@@ -539,7 +572,8 @@ static int check_keys(lua_State *L, int idx, const char *where, const char *cons
 			if (strcmp(*p, k) == 0)
 				found = 1;
 		if (!found) {
-			size_t n = (size_t)snprintf(why, len, "%s: unknown key '%s' (known:", where, k);
+			size_t n = (size_t)snprintf(why, len, "%s: unknown key '%s' (known:", where,
+						    k);
 			for (const char *const *p = known; *p && n < len; p++)
 				n += (size_t)snprintf(why + n, len - n, " %s", *p);
 			if (n < len)
@@ -569,11 +603,10 @@ typedef struct outcome {
 	json_t *calls, *events, *steps, *undone, *breakers, *gates, *nodes, *phases;
 } outcome;
 
-static const char *const expect_keys[] = {
-	"exit",	   "status", "steps",	    "undone",	   "called",	  "not_called",
-	"called_with", "call_count", "gates", "checks", "nodes",	"breakers",
-	"min_virtual", "max_virtual", NULL
-};
+static const char *const expect_keys[] = {"exit",	 "status",	"steps",       "undone",
+					  "called",	 "not_called",	"called_with", "call_count",
+					  "gates",	 "checks",	"nodes",       "breakers",
+					  "min_virtual", "max_virtual", NULL};
 
 /* check_expect - the assertions of the expect table at x on r; 0, or -1
  * with the first one that failed in why. */
@@ -599,8 +632,8 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 		return -1;
 	}
 	lua_pop(L, 1);
-	static const char *const lists[] = { "steps", "undone", "breakers" };
-	const json_t *got[] = { r->steps, r->undone, r->breakers };
+	static const char *const lists[] = {"steps", "undone", "breakers"};
+	const json_t *got[] = {r->steps, r->undone, r->breakers};
 	for (int i = 0; i < 3; i++) {
 		json_t *want = str_list(L, x, lists[i]);
 		int eq = !want || json_equal(want, got[i]);
@@ -626,8 +659,8 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 	{
 		int n = count_of(r->calls, json_string_value(v));
 		if (ok == 0 && n > 0) {
-			snprintf(why, len, "not_called: %s was called (%d times)",
-				 json_string_value(v), n);
+			snprintf(why, len, "not_called: %s was called (%d call%s)",
+				 json_string_value(v), n, n == 1 ? "" : "s");
 			ok = -1;
 		}
 	}
@@ -676,8 +709,8 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 				continue;
 			json_array_append(seen, json_object_get(c, "args"));
 			if ((!args || json_subset(args, json_object_get(c, "args"))) &&
-			    (!node || json_equal(json_object_get(c, "node"),
-						 json_object_get(v, "node"))))
+			    (!node ||
+			     json_equal(json_object_get(c, "node"), json_object_get(v, "node"))))
 				found = 1;
 		}
 		if (!found) {
@@ -745,7 +778,7 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 	if (ok || why[0])
 		return -1;
 
-	static const char *const bounds[] = { "max_virtual", "min_virtual" };
+	static const char *const bounds[] = {"max_virtual", "min_virtual"};
 	for (int b = 0; b < 2; b++) {
 		lua_getfield(L, x, bounds[b]);
 		const char *d = lua_tostring(L, -1);
@@ -781,14 +814,13 @@ static void add_params(lua_State *L, json_t *obj)
 	}
 }
 
-static const char *const test_keys[] = { "name",  "params", "approve",  "mocks",
-					  "crash", "crash_after", "rollback", "script",
-					  "expect", "check", NULL };
-static const char *const crash_table_keys[] = { "before_call", "after_call", "in_wait",
-						"in_gate",	"in_rollback", "nth",
-						NULL };
-static const char *const action_keys[] = { "approve", "deny",	 "resolve", "decision", "by",
-					   "comment", "resume", "rollback", "exit",	NULL };
+static const char *const test_keys[] = {"name",	  "params", "approve",	   "by",
+					"mocks",  "crash",  "crash_after", "rollback",
+					"script", "expect", "check",	   NULL};
+static const char *const crash_table_keys[] = {"before_call", "after_call", "in_wait", "in_gate",
+					       "in_rollback", "nth",	    NULL};
+static const char *const action_keys[] = {"approve", "deny",   "resolve",  "decision", "by",
+					  "comment", "resume", "rollback", "exit",     NULL};
 
 /* parse_crash - the test's crash point (crash_after = STEP, or crash =
  * { before_call | after_call | in_wait | in_gate | in_rollback = NODE,
@@ -823,8 +855,9 @@ static int parse_crash(lua_State *L, int t, mock_ctx *m, char *why, size_t len)
 		m->crash_nth = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 1;
 		lua_pop(L, 1);
 		if (rc == 0 && (m->crash == CR_NONE || m->crash_nth < 1)) {
-			snprintf(why, len, "crash: needs one of before_call, after_call, in_wait, "
-					   "in_gate, in_rollback = NODE (and nth >= 1)");
+			snprintf(why, len,
+				 "crash: needs one of before_call, after_call, in_wait, "
+				 "in_gate, in_rollback = NODE (and nth >= 1)");
 			rc = -1;
 		}
 	} else if (!lua_isnil(L, -1)) {
@@ -842,7 +875,7 @@ static int parse_crash(lua_State *L, int t, mock_ctx *m, char *why, size_t len)
 static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t len)
 {
 	int n = 0;
-	ops[n++] = (op){ PH_RUN, NULL, NULL, NULL, NULL, -1 };
+	ops[n++] = (op){PH_RUN, NULL, NULL, NULL, NULL, -1};
 	lua_getfield(L, t, "script");
 	int s = lua_gettop(L);
 	if (!lua_isnil(L, s) && !lua_istable(L, s)) {
@@ -855,7 +888,7 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			snprintf(why, len, "script: more than %d actions", max - 2);
 			return -1;
 		}
-		op o = { PH_RESUME, NULL, NULL, NULL, NULL, -1 };
+		op o = {PH_RESUME, NULL, NULL, NULL, NULL, -1};
 		lua_geti(L, s, i);
 		const char *str = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 		char where[64];
@@ -869,8 +902,8 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			if (check_keys(L, a, where, action_keys, why, len) != 0)
 				return -1;
 			int kinds = 0;
-			static const char *const names[] = { "approve", "deny", "resolve" };
-			static const enum phase phs[] = { PH_APPROVE, PH_DENY, PH_RESOLVE };
+			static const char *const names[] = {"approve", "deny", "resolve"};
+			static const enum phase phs[] = {PH_APPROVE, PH_DENY, PH_RESOLVE};
 			for (int k = 0; k < 3; k++) {
 				lua_getfield(L, a, names[k]);
 				if (lua_isstring(L, -1)) {
@@ -880,8 +913,8 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 				}
 				lua_pop(L, 1);
 			}
-			static const char *const flags[] = { "resume", "rollback" };
-			static const enum phase fph[] = { PH_RESUME, PH_ROLLBACK };
+			static const char *const flags[] = {"resume", "rollback"};
+			static const enum phase fph[] = {PH_RESUME, PH_ROLLBACK};
 			for (int k = 0; k < 2; k++) {
 				lua_getfield(L, a, flags[k]);
 				if (lua_toboolean(L, -1)) {
@@ -911,10 +944,11 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			    (!o.decision || (strcmp(o.decision, "succeeded") != 0 &&
 					     strcmp(o.decision, "failed") != 0 &&
 					     strcmp(o.decision, "retry") != 0))) {
-				snprintf(why, len,
-					 "%s: resolve needs decision = \"succeeded\", \"failed\" or "
-					 "\"retry\"",
-					 where);
+				snprintf(
+					why, len,
+					"%s: resolve needs decision = \"succeeded\", \"failed\" or "
+					"\"retry\"",
+					where);
 				return -1;
 			}
 		} else {
@@ -930,7 +964,7 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 	lua_pop(L, 1);
 	lua_getfield(L, t, "rollback");
 	if (lua_toboolean(L, -1))
-		ops[n++] = (op){ PH_ROLLBACK, NULL, NULL, NULL, NULL, -1 };
+		ops[n++] = (op){PH_ROLLBACK, NULL, NULL, NULL, NULL, -1};
 	lua_pop(L, 1);
 	return n;
 }
@@ -953,10 +987,10 @@ static void push_outcome(lua_State *L, const outcome *r)
 	lua_setfield(L, -2, "status");
 	lua_pushinteger(L, r->vms);
 	lua_setfield(L, -2, "virtual_ms");
-	static const char *const names[] = { "calls",	 "events", "steps",  "undone",
-					     "breakers", "gates",  "nodes", "phases" };
-	const json_t *v[] = { r->calls,	   r->events, r->steps, r->undone,
-			      r->breakers, r->gates,  r->nodes, r->phases };
+	static const char *const names[] = {"calls",	"events", "steps", "undone",
+					    "breakers", "gates",  "nodes", "phases"};
+	const json_t *v[] = {r->calls,	  r->events, r->steps, r->undone,
+			     r->breakers, r->gates,  r->nodes, r->phases};
 	for (int i = 0; i < 8; i++) {
 		luajson_push(L, v[i]);
 		lua_setfield(L, -2, names[i]);
@@ -1010,7 +1044,9 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 	o.run_id = "test";
 	o.cli_params = p;
 	o.approvals = approvals;
-	o.user = "pgmove-test";
+	lua_getfield(L, t, "by");
+	o.user = lua_isstring(L, -1) ? lua_tostring(L, -1) : "pgmove-test";
+	lua_pop(L, 1); /* the string stays in the test table */
 
 	int rc = 0, fired = 0, ok = 0;
 	json_t *phases = json_array();
@@ -1021,13 +1057,14 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 		int r = run_phase(&m, &ops[i], rb, &o);
 		json_array_append_new(phases, json_pack("{s:s, s:i}", "action", text, "exit", r));
 		if (r == EXIT_INJECTED_CRASH) {
-			/* the process died at the crash point: pgmove resume, as an operator would */
+			/* the process died at the crash point: pgmove resume, as an operator would
+			 */
 			fired = 1;
 			m.armed = 0;
-			op res = { PH_RESUME, NULL, NULL, NULL, NULL, -1 };
+			op res = {PH_RESUME, NULL, NULL, NULL, NULL, -1};
 			r = run_phase(&m, &res, rb, &o);
-			json_array_append_new(phases,
-					      json_pack("{s:s, s:i}", "action", "resume", "exit", r));
+			json_array_append_new(
+				phases, json_pack("{s:s, s:i}", "action", "resume", "exit", r));
 		}
 		if (r < 0) {
 			snprintf(why, len, "%s: the process did not finish", text);
@@ -1037,7 +1074,9 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 				 ops[i].want_exit, r);
 			ok = -1;
 		} else if (ops[i].ph >= PH_APPROVE && ops[i].want_exit < 0 && r != 0) {
-			snprintf(why, len, "script: %s: exit %d (see its message above)", text, r);
+			char msg[1024];
+			last_error(m.dir, msg, sizeof(msg));
+			snprintf(why, len, "script: %s: exit %d: %s", text, r, msg);
 			ok = -1;
 		}
 		if (ops[i].ph < PH_APPROVE)
@@ -1186,9 +1225,9 @@ static int run_file(const char *file, int *n, int *failed, json_t *results, char
 		double t0 = now_s();
 		int ex = -1;
 		long long vms = 0;
-		int rc = lua_istable(L, -1) ? run_test(L, rb, params, why, sizeof(why), &ex, &vms)
-					    : (snprintf(why, sizeof(why), "a test must be a table"),
-					       -1);
+		int rc = lua_istable(L, -1)
+				 ? run_test(L, rb, params, why, sizeof(why), &ex, &vms)
+				 : (snprintf(why, sizeof(why), "a test must be a table"), -1);
 		lua_pop(L, 1);
 		++*n;
 		if (rc == 0) {
@@ -1197,10 +1236,10 @@ static int run_file(const char *file, int *n, int *failed, json_t *results, char
 			++*failed;
 			printf("not ok %d - %s: %s\n#   %s\n", *n, file, name, why);
 		}
-		json_array_append_new(results, json_pack("{s:s, s:s, s:f, s:i, s:I}", "name", name,
-							 "why", rc == 0 ? "" : why, "seconds",
-							 now_s() - t0, "exit", ex, "virtual_ms",
-							 (json_int_t)vms));
+		json_array_append_new(results,
+				      json_pack("{s:s, s:s, s:f, s:i, s:I}", "name", name, "why",
+						rc == 0 ? "" : why, "seconds", now_s() - t0, "exit",
+						ex, "virtual_ms", (json_int_t)vms));
 		fflush(stdout);
 	}
 	json_decref(params);
@@ -1255,8 +1294,9 @@ static void write_junit(FILE *f, const json_t *suites)
 		}
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"pgmove test\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
-		   "time=\"%.3f\">\n",
+	fprintf(f,
+		"<testsuites name=\"pgmove test\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
+		"time=\"%.3f\">\n",
 		all, allf, alle, allt);
 	json_array_foreach(suites, i, s)
 	{
@@ -1333,8 +1373,8 @@ int pgmove_cmd_test(cli_args *a)
 			json_array_append_new(suites, json_pack("{s:s, s:s, s:o}", "file", file,
 								"error", err, "tests", results));
 		} else {
-			json_array_append_new(suites, json_pack("{s:s, s:o}", "file", file, "tests",
-								results));
+			json_array_append_new(
+				suites, json_pack("{s:s, s:o}", "file", file, "tests", results));
 		}
 	}
 	printf("1..%d\n", n);

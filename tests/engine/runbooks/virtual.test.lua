@@ -59,8 +59,8 @@ return {
     {
       name = "breaker lag-runaway trips after 5 minutes and pauses the run",
       mocks = with { ["testplug.read"] = lag(5000) },
-      expect = { exit = 3, steps = { "provision" }, min_virtual = "5m", max_virtual = "10m",
-                 not_called = { "testplug.echo" } },
+      expect = { exit = 3, status = "paused", steps = { "provision" }, breakers = { "lag-runaway" },
+                 min_virtual = "5m", max_virtual = "10m", not_called = { "testplug.echo" } },
       check = function(r)
         for _, e in ipairs(r.events) do
           if e.ev == "breaker.trip" then return end

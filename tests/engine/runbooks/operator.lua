@@ -1,0 +1,45 @@
+-- operator.lua - a runbook with a wait, a gate of two checks, an approval
+-- with approvers and undos, for pgmove test's scripted operator decisions
+-- and crash points (tests/engine/test_pgmove_test.sh, operator.test.lua).
+local t = plugin "testplug"
+
+runbook "operator" {
+  summary = "operator decisions test runbook",
+  -- a denied approval rolls back; anything else halts
+  on_failure = function(ctx, err)
+    if err.code == "runbook.denied" then return "rollback" end
+    return "halt"
+  end,
+}
+
+step "provision" {
+  run = function(ctx) return t.count { file = "provision" } end,
+  undo = function(ctx, out) return t.echo { value = "deprovision" } end,
+}
+
+wait "ready" {
+  every = "1m", timeout = "1h",
+  condition = function(ctx)
+    local v = t.read { file = "ready" }
+    return v.value == "yes", v
+  end,
+}
+
+gate "verified" {
+  check("rows", function(ctx)
+    local v = t.read { file = "rows" }
+    return v.number == 10, v
+  end),
+  check("sums", function(ctx)
+    local v = t.read { file = "sums" }
+    return v.value == "equal", v
+  end),
+  on_fail = "halt",
+}
+
+approve "cutover" { prompt = "Switch to the new system?", approvers = { "alice", "bob" } }
+
+step "switch" {
+  run = function(ctx) return t.echo { value = "switch" } end,
+  undo = function(ctx, out) return t.echo { value = "switch back" } end,
+}
