@@ -247,9 +247,11 @@ static json_t *mock_dispatch(void *user, const char *pname, const pgm_function *
 	int n = (int)json_integer_value(json_object_get(m->counts, full)) + 1;
 	json_object_set_new(m->counts, full, json_integer(n));
 	const char *node = pgm_call_step(call);
-	json_t *rec = json_pack("{s:s, s:O, s:I, s:s?, s:b}", "fn", full, "args", args, "t",
-				(json_int_t)eclock_virtual_elapsed(), "node", node, "undo",
-				m->undoing[0] != 0);
+	/* shown: the arguments as messages may show them, secrets masked */
+	json_t *shown = pgm_redact_json(args);
+	json_t *rec = json_pack("{s:s, s:O, s:o?, s:I, s:s?, s:b}", "fn", full, "args", args,
+				"shown", shown, "t", (json_int_t)eclock_virtual_elapsed(), "node",
+				node, "undo", m->undoing[0] != 0);
 	append_line(m->dir, "calls.jsonl", rec);
 	json_decref(rec);
 
@@ -261,7 +263,9 @@ static json_t *mock_dispatch(void *user, const char *pname, const pgm_function *
 		lua_pushnil(L);
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 3);
-		char *a = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+		json_t *red = pgm_redact_json(args);
+		char *a = json_dumps(red ? red : args, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(red);
 		json_t *u = json_pack("{s:s, s:s}", "fn", full, "args", a ? a : "?");
 		append_line(m->dir, "unmocked.jsonl", u);
 		json_decref(u);
@@ -707,7 +711,7 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 		{
 			if (strcmp(json_string_value(json_object_get(c, "fn")), fn) != 0)
 				continue;
-			json_array_append(seen, json_object_get(c, "args"));
+			json_array_append(seen, json_object_get(c, "shown"));
 			if ((!args || json_subset(args, json_object_get(c, "args"))) &&
 			    (!node ||
 			     json_equal(json_object_get(c, "node"), json_object_get(v, "node"))))

@@ -13,5 +13,14 @@ for f in "$top_srcdir"/scripts/runbooks/tests/*.test.lua; do
 	lacks "$T/out" '^not ok' "$(basename "$f"): no test failed"
 	has "$T/out" '^ok ' "$(basename "$f"): tests ran"
 done
-if [ "$n" -ge 1 ]; then ok "$n runbook test files"; else bad "no runbook test files"; fi
+if [ "$n" -ge 6 ]; then ok "$n runbook test files"; else bad "$n runbook test files, expected 6"; fi
+
+# a failure's message shows the arguments with the passwords masked
+expect 1 "secret-failing.test.lua fails" pgmove test "$RUNBOOKS/secret-failing.test.lua"
+has "$T/out" 'no mock for pg\.assess\(\{"conninfo":"\*{8}"\}\)' \
+	"an unmocked call: its password masked"
+has "$T/out" 'called_with: no call of pg\.query\(\{"sql":"SELECT 1"\}\); its calls: \[\{"conninfo":"\*{8}","sql"' \
+	"called_with: the calls shown with their passwords masked"
+lacks "$T/out" 'hunter' "no password in the output"
+lacks "$T/err" 'hunter' "no password in the log"
 finish
