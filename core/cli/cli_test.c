@@ -1113,14 +1113,15 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 		json_object_set_new(r.nodes, st->nodes[i].name,
 				    json_string(state_node_status_name(st->nodes[i].status)));
 
-	if (ok != 0) {
-		/* a script action failed: why says which */
-	} else if (json_array_size(unmocked) > 0) {
+	if (json_array_size(unmocked) > 0) {
+		/* first: an unmocked call explains what followed it */
 		json_t *u = json_array_get(unmocked, 0);
 		snprintf(why, len, "no mock for %s(%s)",
 			 json_string_value(json_object_get(u, "fn")),
 			 json_string_value(json_object_get(u, "args")));
 		ok = -1;
+	} else if (ok != 0) {
+		/* a script action failed: why says which */
 	} else if (m.crash != CR_NONE && !fired) {
 		snprintf(why, len, "crash: %s %s%s was never reached", crash_keys[m.crash],
 			 m.crash_node,
