@@ -17,6 +17,7 @@
 #include <lualib.h>
 #include <openssl/evp.h>
 
+#include "eclock.h"
 #include "host.h"
 #include "loader.h"
 #include "luajson.h"
@@ -357,6 +358,38 @@ static int l_require(lua_State *L)
 	return 1;
 }
 
+/* l_os_time - os.time through the engine's clock: without an argument the
+ * (virtual, under pgmove test) time now; with a table, Lua's os.time
+ * (upvalue 1). */
+static int l_os_time(lua_State *L)
+{
+	if (lua_isnoneornil(L, 1)) {
+		lua_pushinteger(L, (lua_Integer)(eclock_wall_ms() / 1000)); /* (sp += 1) */
+		return 1;
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* l_os_date - os.date through the engine's clock: without a time, the
+ * (virtual) time now; Lua's os.date is upvalue 1. */
+static int l_os_date(lua_State *L)
+{
+	int n = lua_gettop(L);
+	if (n < 2 || lua_isnil(L, 2)) {
+		if (n < 1)
+			lua_pushstring(L, "%c");
+		lua_settop(L, 1);
+		lua_pushinteger(L, (lua_Integer)(eclock_wall_ms() / 1000));
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
 /* sandbox - the runbook's global environment, from an allow-list: the
  * base functions without dofile, loadfile, collectgarbage; load for text
  * only; require for Lua files next to the runbook; string (without dump),
@@ -404,6 +437,13 @@ static void sandbox(lua_State *L, const char *dir)
 		lua_getfield(L, -1, os_keep[i]);
 		lua_setfield(L, -3, os_keep[i]);
 	}
+	/* the time now comes from the engine's clock (virtual under pgmove test) */
+	lua_getfield(L, -1, "time");
+	lua_pushcclosure(L, l_os_time, 1);
+	lua_setfield(L, -3, "time");
+	lua_getfield(L, -1, "date");
+	lua_pushcclosure(L, l_os_date, 1);
+	lua_setfield(L, -3, "date");
 	lua_pop(L, 1);
 	lua_setfield(L, -2, "os"); /* G */
 

@@ -40,6 +40,12 @@ gate "verified" {
 approve "cutover" { prompt = "Switch to the new system?", approvers = { "alice", "bob" } }
 
 step "switch" {
-  run = function(ctx) return t.echo { value = "switch" } end,
+  run = function(ctx)
+    local r = t.echo { value = "switch" }
+    -- the time as Lua tells it (virtual under pgmove test)
+    r.at, r.date = os.time(), os.date("!%Y-%m-%dT%H:%M")
+    r.at_table = os.time { year = 2026, month = 1, day = 2, hour = 0 }
+    return r
+  end,
   undo = function(ctx, out) return t.echo { value = "switch back" } end,
 }

@@ -50,6 +50,11 @@ return {
         local e = event(r, "approve.given", "cutover")
         assert(e.by == "alice" and e.comment == "writes stopped at 02:10", "approval recorded")
         assert(#r.phases == 3 and r.phases[1].exit == 3 and r.phases[2].exit == 0, "phases")
+        -- os.time() and os.date() in the runbook follow the virtual clock
+        local out = event(r, "step.succeeded", "switch").output
+        assert(out.at >= 1767225600 + 300 and out.at < 1767225600 + 420, "os.time() " .. out.at)
+        assert(out.date == "2026-01-01T00:05" or out.date == "2026-01-01T00:06", "os.date() " .. out.date)
+        assert(out.at_table > 1767225600, "os.time{...} still converts a date")
       end,
     },
     {
