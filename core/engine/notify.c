@@ -35,6 +35,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "eclock.h"
 #include "host.h"
 #include "journal.h"
 #include "loader.h"
@@ -380,8 +381,8 @@ static size_t utf8_cut(const char *s, size_t max)
 	return n;
 }
 
-/* call_plugin - PLUGIN.FN(args) in this process, within timeout_ms.
- * args is borrowed. 0, or -1 with *err a new {code, message} object. */
+/* call_plugin - PLUGIN.FN(args) in this process, within timeout_ms (or
+ * the test's mock, eclock_dispatch). args is borrowed. 0, or -1 with *err a new {code, message} object. */
 static int call_plugin(const char *plugin, const char *fn, json_t *args, long long timeout_ms,
 		       json_t **err)
 {
@@ -402,7 +403,10 @@ static int call_plugin(const char *plugin, const char *fn, json_t *args, long lo
 	}
 	c = pgm_call_new(plugin, fn);
 	pgm_call_set_deadline_ms(c, pgm_now_ms() + timeout_ms);
-	res = f->fn(c, args);
+	/* under pgmove test the delivery is a mocked call like any other */
+	void *duser;
+	eclock_dispatch_fn dispatch = eclock_dispatch(&duser);
+	res = dispatch ? dispatch(duser, plugin, f, c, args) : f->fn(c, args);
 	if (!res) {
 		*err = pgm_call_error_json(c);
 		if (!*err)

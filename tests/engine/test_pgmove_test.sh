@@ -25,10 +25,14 @@ has "$T/out" 'exit: expected 0, got 1' "a wrong exit code is reported"
 has "$T/out" 'not_called: testplug\.echo was called' "a forbidden call is reported"
 has "$T/out" 'check: .*exit was 1' "an error raised by check is reported"
 
+# (with the http plugin, for the notification test)
+PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins:$top_builddir/plugins"
 expect 0 "operator.test.lua passes" pgmove test "$RUNBOOKS/operator.test.lua"
-equals "$(grep -c '^ok ' "$T/out")" 14 "fourteen operator tests ok"
+PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins"
+equals "$(grep -c '^ok ' "$T/out")" 15 "fifteen operator tests ok"
 has "$T/out" '^ok 3 - .*denied by bob' "a denial with its consequence"
-has "$T/out" '^ok 13 - .*crash during rollback' "a crash during rollback resumed"
+has "$T/out" '^ok 4 - .*notifications are mocked' "a notification answered by a mock"
+has "$T/out" '^ok 14 - .*crash during rollback' "a crash during rollback resumed"
 
 # every assertion can fail, with a message that names what differed
 expect 1 "operator-failing.test.lua fails" pgmove test "$RUNBOOKS/operator-failing.test.lua"

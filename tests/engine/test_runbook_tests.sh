@@ -23,4 +23,11 @@ has "$T/out" 'called_with: no call of pg\.query\(\{"sql":"SELECT 1"\}\); its cal
 	"called_with: the calls shown with their passwords masked"
 lacks "$T/out" 'hunter' "no password in the output"
 lacks "$T/err" 'hunter' "no password in the log"
+
+# the runbook and the test file of pgmove-runbook(5) (EXAMPLE, TEST FILES) work
+man5="$top_srcdir/doc/pgmove-runbook.5"
+awk '/^\.SH EXAMPLE/{f=1} f&&/^\.nf/{p=1;next} p&&/^\.fi/{exit} p' "$man5" >"$T/demo.lua"
+awk '/saved as/{f=1} f&&/^\.nf/{p=1;next} p&&/^\.fi/{exit} p' "$man5" >"$T/demo.test.lua"
+expect 0 "the test file of pgmove-runbook(5) passes" pgmove test "$T/demo.test.lua"
+equals "$(grep -c '^ok ' "$T/out")" 2 "its two tests ran"
 finish

@@ -5,12 +5,15 @@ local t = plugin "testplug"
 
 runbook "operator" {
   summary = "operator decisions test runbook",
+  params = { hook = { type = "string", summary = "a Slack webhook for failures (off when unset)" } },
   -- a denied approval rolls back; anything else halts
   on_failure = function(ctx, err)
     if err.code == "runbook.denied" then return "rollback" end
     return "halt"
   end,
 }
+
+notify { on = { "run.failed", "rollback.started" }, slack = params.hook and { url = params.hook } }
 
 step "provision" {
   run = function(ctx) return t.count { file = "provision" } end,

@@ -79,6 +79,25 @@ return {
       end,
     },
     {
+      name = "notifications are mocked calls too: the denial posts to the hook, nothing leaves",
+      params = { hook = "https://hooks.test/T000/B000/XXXX" },
+      mocks = (function()
+        local m = mocks()
+        m["http.webhook"] = { result = { status = 200 } }
+        return m
+      end)(),
+      script = { { deny = "cutover", by = "bob", comment = "not tonight" }, "resume" },
+      expect = { exit = 5, call_count = { ["http.webhook"] = 2 },
+                 called_with = { { fn = "http.webhook", args = { url = "https://hooks.test/T000/B000/XXXX" } } } },
+      check = function(r)
+        local texts = {}
+        for _, c in ipairs(r.calls) do
+          if c.fn == "http.webhook" then texts[#texts + 1] = c.args.text end
+        end
+        assert(texts[1]:find("denied by bob", 1, true), "the failure's text: " .. texts[1])
+      end,
+    },
+    {
       name = "mallory is not an approver: pgmove approve exits 2, the run stays paused",
       mocks = mocks(),
       script = { { approve = "cutover", by = "mallory", exit = 2 }, { resume = true, exit = 3 } },
