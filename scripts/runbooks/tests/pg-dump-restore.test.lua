@@ -141,5 +141,85 @@ return {
         assert(r.steps[#r.steps] == "post-data", "last step " .. tostring(r.steps[#r.steps]))
       end,
     },
+    {
+      name = "gate data-verified fails on row counts: the content check still runs and is recorded",
+      approve = { "freeze-source" },
+      mocks = good { ["checksum.compare"] = function(args)
+        if args.counts_only then return { equal = false, rows_source = 10, rows_target = 9,
+                                          mismatches = { "public.orders" } } end
+        return { equal = true, mismatches = {} }
+      end },
+      expect = { exit = 4, status = "halted", nodes = { summary = "pending" },
+                 checks = { ["data-verified"] = { ["row counts match"] = false,
+                                                  ["content checksums match"] = true,
+                                                  ["indexes, constraints and objects match"] = true,
+                                                  ["sequences match"] = true } } },
+    },
+    {
+      name = "gate data-verified fails on the inventory (an index missing after post-data)",
+      approve = { "freeze-source" },
+      mocks = good { ["checksum.inventory"] = function(args)
+        if args.ignore then return { equal = true } end
+        return { equal = false, missing = { "index public.orders_created_idx" } }
+      end },
+      expect = { exit = 4, gates = { ["schema-verified"] = true, ["data-verified"] = false },
+                 checks = { ["data-verified"] = { ["indexes, constraints and objects match"] = false } } },
+    },
+    {
+      name = "gate data-verified fails on sequences",
+      approve = { "freeze-source" },
+      mocks = good { ["checksum.sequences"] = { result = { equal = false, behind = { "public.orders_id_seq" } } } },
+      expect = { exit = 4, checks = { ["data-verified"] = { ["sequences match"] = false } } },
+    },
+    {
+      name = "freeze-source denied: the run fails, the source is never made read-only",
+      mocks = good(),
+      script = { { deny = "freeze-source", by = "app-owner", comment = "release in progress" }, "resume" },
+      expect = { exit = 1, status = "failed", nodes = { ["freeze-source"] = "denied" },
+                 steps = { "assess", "tools", "schema-dump", "schema-restore" },
+                 not_called = { "pg.set_read_only", "pg.analyze" } },
+      check = function(r)
+        for _, e in ipairs(r.events) do
+          if e.ev == "approve.denied" then
+            assert(e.by == "app-owner" and e.comment == "release in progress", "denial recorded")
+            return
+          end
+        end
+        error("no approve.denied")
+      end,
+    },
+    {
+      name = "crash after data-restore's first call (tables emptied): declared idempotent, emptied again, restored once",
+      approve = { "freeze-source" },
+      crash_after = "data-restore",
+      mocks = good(),
+      expect = { exit = 0, status = "completed", steps = ALL, gates = { ["data-verified"] = true } },
+      check = function(r)
+        assert(r.phases[1].exit == 86 and r.phases[2].exit == 0, "crash, then the resume completed")
+        local cleans, restores = 0, 0
+        for _, c in ipairs(r.calls) do
+          if c.fn == "pgdump.clean" and c.args.mode == "data" then cleans = cleans + 1 end
+          if c.fn == "pgdump.restore" and c.args.content == "data" then restores = restores + 1 end
+        end
+        assert(cleans == 2 and restores == 1, "cleans " .. cleans .. ", restores " .. restores)
+      end,
+    },
+    {
+      name = "crash between data-verified's checks: the resumed run checks again and completes",
+      approve = { "freeze-source" },
+      crash = { in_gate = "data-verified", nth = 2 },
+      mocks = good(),
+      expect = { exit = 0, steps = ALL, gates = { ["data-verified"] = true } },
+    },
+    {
+      name = "crash during the rollback after source-read-only's undo: resume finishes it",
+      approve = { "freeze-source" },
+      crash = { in_rollback = "source-read-only" },
+      rollback = true,
+      mocks = good(),
+      expect = { exit = 5, status = "rolled-back", undone = { "source-read-only", "schema-restore" },
+                 call_count = { ["pg.set_read_write"] = 2 },
+                 called_with = { { fn = "pgdump.clean", args = { mode = "objects" }, node = "schema-restore" } } },
+    },
   },
 }
