@@ -1,8 +1,9 @@
 /*
  * plugins/copy/copy.c - the copy plugin: table data streamed from one
  * PostgreSQL server to another with COPY, on N connections to each side,
- * verified chunk by chunk with the checksum plugin's row hash, resumable
- * per chunk through the host's durable checkpoints.
+ * verified as it goes with the checksum plugin's row hash, indexes and
+ * constraints built per table as soon as its data is in, resumable per
+ * chunk through the host's durable checkpoints.
  *
  * How copy.data works:
  * - The source is read in one exported snapshot shared by all of its
@@ -11,20 +12,41 @@
  *   its primary key is one integer column (bounds spread evenly between the
  *   key's min and max), else ctid page ranges; a small table is one chunk,
  *   loaded with TRUNCATE + COPY FREEZE in one transaction.
- * - Each chunk: the source's count and hash sum (checksum_col_hash, the
- *   checksum plugin's typed injective hash) in the snapshot, then COPY TO
+ * - jobs workers (one source and one target connection each) take work
+ *   from one queue: a table's verification and index builds as soon as its
+ *   last chunk is in (the largest table first), else the next chunk. So
+ *   index builds and verification overlap other tables' copies and share
+ *   the jobs budget with them.
+ * - A chunk: the source's count and hash sum (checksum_col_hash, the
+ *   checksum plugin's typed injective hash) in the snapshot; BEGIN on the
+ *   target and its transaction id recorded in the checkpoint; COPY TO
  *   STDOUT on the source piped straight into COPY FROM STDIN on the target
- *   (binary by default), then, in the target's transaction before it
- *   commits, the target's count and hash of the same key range: a
- *   mismatch rolls the chunk back and names the table and range. Chunks
- *   of a ctid-split table are verified as a whole table once all are in.
- * - The checkpoint (pgm_checkpoint_save) records the plan, the chunks in
- *   flight and the chunks committed; a resume skips committed chunks,
- *   deletes the key range of a chunk that was in flight before copying it
- *   again, and starts a ctid-split table with a chunk in flight over.
+ *   (binary by default); COMMIT only once that checkpoint is durable. A
+ *   one-chunk table is hashed on the target before its COMMIT.
+ * - A split table, once all its chunks are in: one scan of the target
+ *   grouped by chunk (width_bucket over the key bounds) checks every
+ *   chunk's count and hash against the source's: a mismatch names the
+ *   table and key range at once. A ctid-split table is checked as a whole.
+ * - indexes = true: the table's indexes (CREATE INDEX from the source's
+ *   pg_get_indexdef) and its primary key, unique and exclusion constraints
+ *   (a unique index, then ADD CONSTRAINT ... USING INDEX), with
+ *   maintenance_work_mem and no parallel maintenance workers; then, once
+ *   every table is in, foreign keys: ADD CONSTRAINT ... NOT VALID one after
+ *   the other (a brief lock on both tables), then VALIDATE CONSTRAINT in
+ *   parallel (a validation locks only its own table against writers, so
+ *   validations of keys pointing at one table do not queue behind each
+ *   other as plain ADD FOREIGN KEY does). What was built is returned
+ *   (post_data) so that pg_restore's post-data leaves it out.
+ * - Resume: committed chunks are skipped; a chunk in flight at the kill is
+ *   looked up by its transaction id on the target (txid_status):
+ *   committed, it is kept; aborted, it is copied again; unknown, a key
+ *   range is emptied before it is copied again and a ctid-split table is
+ *   copied again from the start. Indexes and constraints that exist are
+ *   not built again.
  * - Then the sequences are set from the snapshot (setval on the target).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -45,6 +67,26 @@
 enum { M_WHOLE = 0, M_KEY = 1, M_CTID = 2 };
 static const char *const method_name[] = {"whole-table", "key-range", "ctid-range"};
 
+/* kinds of work a worker does */
+enum { J_CHUNK = 0, J_VERIFY, J_INDEX, J_ANALYZE, J_VALIDATE };
+
+/* cidx - an index or a constraint built on a table's own data. */
+typedef struct cidx {
+	char *entry; /* pg_restore's TOC name: "INDEX public t_a_idx" */
+	char *nsp;   /* schema, for the existence check               */
+	char *name;  /* index name (constraint name for a constraint) */
+	int is_con;  /* a constraint: looked up in pg_constraint      */
+	char *sql;   /* the statements that build it                  */
+	double size; /* bytes on the source                           */
+} cidx;
+
+/* cfk - a foreign key between two copied tables. */
+typedef struct cfk {
+	char *entry, *name, *qtable, *def;
+	int t, rt;     /* referencing and referenced table */
+	int validated; /* on the source                    */
+} cfk;
+
 typedef struct ctbl {
 	char *disp;  /* schema.name                         */
 	char *qname; /* "schema"."name"                     */
@@ -56,46 +98,62 @@ typedef struct ctbl {
 	long long lo, hi; /* M_KEY: key min and max         */
 	long long pages;  /* M_CTID: pages at plan time     */
 	unsigned char *done;
-	unsigned char *fly; /* in flight when the checkpoint was saved */
-	int ndone;
+	unsigned char *fly; /* in flight (under mu); at load: in flight at the kill */
+	long long *fxid;    /* ... its target transaction id (0: unknown)         */
+	long long *frows;   /* ... and its source count and hash                   */
+	uint64_t *fhash;
+	unsigned char *unk; /* in flight at a kill, fate unknown: emptied first   */
+	long long *scnt;    /* source count and hash of chunks hashed in this run */
+	uint64_t *shash;
+	unsigned char *known;
+	int ndone, left; /* chunks committed, chunks still to commit */
 	long long rows, bytes;
-	long long vrows; /* M_CTID: source rows of committed chunks */
-	uint64_t vhash;	 /* ... and their hash sum mod 2^64           */
-	int redo;	 /* resumed with a chunk in flight: start over */
+	long long vrows; /* source rows of committed chunks */
+	uint64_t vhash;	 /* ... and their hash sum mod 2^64  */
+	int redo;	 /* resumed with a ctid chunk of unknown fate: start over */
+	int nidx;
+	cidx *idx;
+	int post_left;		 /* verification and index jobs not finished */
+	long long t_first, t_in; /* first chunk started, last chunk in (ms) */
+	long long verify_ms, index_ms;
 } ctbl;
 
 typedef struct job {
-	int t, i;
+	int kind, t, i;
 } job;
 
 typedef struct ctx {
 	pgm_call *call;
 	int jobs;
 	long long chunk_rows;
-	int binary, verify, freeze;
+	int binary, verify, freeze, indexes, analyze;
+	const char *mwm; /* maintenance_work_mem of index builds */
 	int ntbl;
 	ctbl *tbls;
+	int nfk;
+	cfk *fks;
 	pgm_pg *src0, *tgt0;
 	pgm_pg **src, **tgt;
 	PGcancel **cancels; /* 2 per job: source, target (PQcancel is thread-safe) */
 	char *snapshot;
 	int same_encoding, float_binary;
-	/* the queue, shared with the workers under mu */
+	/* the work, shared with the workers under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	job *queue;
+	job *queue; /* chunks, largest table first */
 	int nqueue, next;
+	job *ready; /* verification, index, analyze, validate jobs */
+	int nready, cap_ready;
+	int inflight;		  /* jobs being worked on                */
 	int stop;		  /* cancelled or failed: workers stop   */
 	int running;		  /* workers still running               */
 	char *err_code, *err_msg; /* the first worker error       */
-	job *finished;		  /* chunks committed, not yet checkpointed */
-	long long *fin_rows, *fin_bytes;
-	uint64_t *fin_hash;
-	int nfinished;
-	job *started;
-	int nstarted;
+	long long gen, saved_gen; /* changes made / changes in the saved checkpoint */
+	long long t0;
 	long long rows_done, bytes_done, rows_total;
+	int tables_in;
 	int skipped;
+	long long analyze_ms, fk_ms;
 } ctx;
 
 /* ------------------------------------------------------------------------
@@ -211,11 +269,15 @@ static void pg_fail(ctx *x, PGconn *c, PGresult *r, const char *what, const ctbl
 {
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	char code[16];
-	char *range = chunk_range(t, i);
+	char *range = i >= 0 ? chunk_range(t, i) : NULL;
 
 	snprintf(code, sizeof(code), "pg.%s", st ? st : "08006");
-	wfail(x, code, "copy: table %s: chunk %d %s: %s: %s", t->disp, i, range ? range : "", what,
-	      r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	if (i >= 0)
+		wfail(x, code, "copy: table %s: chunk %d %s: %s: %s", t->disp, i,
+		      range ? range : "", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	else
+		wfail(x, code, "copy: table %s: %s: %s", t->disp, what,
+		      r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 	free(range);
 }
 
@@ -257,20 +319,133 @@ static int hash_of(ctx *x, PGconn *c, const ctbl *t, int i, const char *where, c
 	return rc;
 }
 
-/* copy_chunk - copies and verifies chunk i of t on worker w's connections.
- * 0, or -1 after wfail (the target's transaction rolled back). */
-static int copy_chunk(ctx *x, int w, ctbl *t, int i, long long *rows, long long *bytes,
-		      uint64_t *hout)
+/* push_ready - queues a post-copy job. Called with mu held; cap_ready is
+ * sized for every job there can be. */
+static void push_ready(ctx *x, int kind, int t, int i)
 {
+	if (x->nready < x->cap_ready) {
+		x->ready[x->nready].kind = kind;
+		x->ready[x->nready].t = t;
+		x->ready[x->nready].i = i;
+		x->nready++;
+	}
+	pthread_cond_broadcast(&x->cv);
+}
+
+/* table_posted - every verification and index job of table k is done:
+ * its ANALYZE is next. Called with mu held. */
+static void table_posted(ctx *x, int k)
+{
+	if (x->analyze)
+		push_ready(x, J_ANALYZE, k, 0);
+}
+
+/* table_in - the last chunk of table k is committed: its verification
+ * (split tables) and index builds are queued. Called with mu held. */
+static void table_in(ctx *x, int k)
+{
+	ctbl *t = &x->tbls[k];
+	double secs = t->t_first ? (double)(pgm_now_ms() - t->t_first) / 1000.0 : 0;
+	int i;
+
+	t->t_in = pgm_now_ms();
+	x->tables_in++;
+	if (t->rows > 0 || secs > 0)
+		pgm_info("copy: table %s: data in: %lld rows, %.1f MB in %.2f s (%.0f rows/s, "
+			 "%.1f MB/s)",
+			 t->disp, t->rows, (double)t->bytes / 1e6, secs,
+			 secs > 0 ? (double)t->rows / secs : 0.0,
+			 secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
+	else
+		pgm_info("copy: table %s: data in (committed before the resume)", t->disp);
+	if (x->verify && t->n > 1) {
+		push_ready(x, J_VERIFY, k, 0);
+		t->post_left++;
+	}
+	for (i = 0; x->indexes && i < t->nidx; i++) {
+		push_ready(x, J_INDEX, k, i);
+		t->post_left++;
+	}
+	if (t->post_left == 0)
+		table_posted(x, k);
+}
+
+/* chunk_started - records chunk i of t as in flight with the target's
+ * transaction xid and the source's count and hash; returns the change
+ * number the checkpoint must reach before the chunk may commit. */
+static long long chunk_started(ctx *x, ctbl *t, int i, long long xid, long long cnt, uint64_t h)
+{
+	long long g;
+
+	pthread_mutex_lock(&x->mu);
+	if (t->t_first == 0)
+		t->t_first = pgm_now_ms();
+	t->fly[i] = 1;
+	t->fxid[i] = xid;
+	t->frows[i] = cnt;
+	t->fhash[i] = h;
+	g = ++x->gen;
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	return g;
+}
+
+/* wait_saved - waits until the checkpoint holds change g (0), or stop (-1). */
+static int wait_saved(ctx *x, long long g)
+{
+	int rc;
+
+	pthread_mutex_lock(&x->mu);
+	while (x->saved_gen < g && !x->stop)
+		pthread_cond_wait(&x->cv, &x->mu);
+	rc = x->stop ? -1 : 0;
+	pthread_mutex_unlock(&x->mu);
+	return rc;
+}
+
+/* chunk_committed - chunk i of table k is committed: counted, and the
+ * table's post-copy jobs queued when it was the last one. */
+static void chunk_committed(ctx *x, int k, int i, long long rows, long long bytes, long long cnt,
+			    uint64_t h, int hashed)
+{
+	ctbl *t = &x->tbls[k];
+
+	pthread_mutex_lock(&x->mu);
+	t->fly[i] = 0;
+	t->done[i] = 1;
+	t->ndone++;
+	t->rows += rows;
+	t->bytes += bytes;
+	t->vrows += cnt;
+	t->vhash += h;
+	if (hashed) {
+		t->scnt[i] = cnt;
+		t->shash[i] = h;
+		t->known[i] = 1;
+	}
+	x->rows_done += rows;
+	x->bytes_done += bytes;
+	x->gen++;
+	if (--t->left == 0)
+		table_in(x, k);
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* copy_chunk - copies chunk i of table k on worker w's connections (see
+ * the file's comment). 0, or -1 after wfail (the target's transaction
+ * rolled back, or its fate left to the checkpoint's transaction id). */
+static int copy_chunk(ctx *x, int w, int k, int i)
+{
+	ctbl *t = &x->tbls[k];
 	PGconn *s = pgm_pg_conn(x->src[w]), *d = pgm_pg_conn(x->tgt[w]);
 	char *where = chunk_where(t, i), *sql = NULL, *buf;
-	long long scnt = 0, tcnt = 0;
+	long long scnt = 0, tcnt = 0, xid, g, rows = 0, bytes = 0;
 	uint64_t sh = 0, th = 0;
 	PGresult *r;
 	int n, rc = -1, in_tx = 0;
 	const char *fmt = x->binary ? "binary" : "text";
 
-	*bytes = 0;
 	if (where == NULL)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
 	if (x->verify && hash_of(x, s, t, i, where, "source", &scnt, &sh) < 0)
@@ -278,13 +453,22 @@ static int copy_chunk(ctx *x, int w, ctbl *t, int i, long long *rows, long long 
 	if (exec_ok(x, d, "BEGIN", "BEGIN on the target", t, i) < 0)
 		goto out;
 	in_tx = 1;
+	r = PQexec(d, "SELECT pg_catalog.txid_current()");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pg_fail(x, d, r, "txid_current on the target", t, i);
+		PQclear(r);
+		goto out;
+	}
+	xid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	g = chunk_started(x, t, i, xid, scnt, sh);
 	if (t->n == 1) {
 		free(sql);
 		sql = xasprintf("TRUNCATE ONLY %s", t->qname);
 		if (sql == NULL || exec_ok(x, d, sql, "TRUNCATE on the target", t, i) < 0)
 			goto out;
-	} else if (t->fly != NULL && t->fly[i] && t->method == M_KEY) {
-		/* in flight when the process died: it may have committed */
+	} else if (t->method == M_KEY && t->unk != NULL && t->unk[i]) {
+		/* in flight at a kill, its fate unknown: it may have committed */
 		free(sql);
 		sql = xasprintf("DELETE FROM ONLY %s%s", t->qname, where);
 		if (sql == NULL || exec_ok(x, d, sql, "emptying the range on the target", t, i) < 0)
@@ -320,7 +504,7 @@ static int copy_chunk(ctx *x, int w, ctbl *t, int i, long long *rows, long long 
 		int ok = PQputCopyData(d, buf, n) == 1;
 
 		PQfreemem(buf);
-		*bytes += n;
+		bytes += n;
 		if (!ok) {
 			pg_fail(x, d, NULL, "sending to the target", t, i);
 			goto drain;
@@ -349,7 +533,7 @@ static int copy_chunk(ctx *x, int w, ctbl *t, int i, long long *rows, long long 
 		PQclear(r);
 		goto out;
 	}
-	*rows = strtoll(PQcmdTuples(r), NULL, 10);
+	rows = strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	while ((r = PQgetResult(d)) != NULL)
 		PQclear(r);
@@ -367,14 +551,18 @@ static int copy_chunk(ctx *x, int w, ctbl *t, int i, long long *rows, long long 
 			goto out;
 		}
 	}
-	if (exec_ok(x, d, "COMMIT", "COMMIT on the target", t, i) < 0) {
-		in_tx = 0;
+	/* the checkpoint names this transaction before it may commit */
+	if (wait_saved(x, g) < 0) {
+		wfail(x, "pgmove.cancelled", "copy: cancelled");
 		goto out;
 	}
 	in_tx = 0;
-	*hout = sh;
+	if (exec_ok(x, d, "COMMIT", "COMMIT on the target", t, i) < 0)
+		goto out;
 	if (x->verify)
-		*rows = scnt;
+		rows = scnt;
+	chunk_committed(x, (int)(t - x->tbls), i, rows, bytes, x->verify ? scnt : rows, sh,
+			x->verify);
 	rc = 0;
 	goto out;
 drain:
@@ -406,45 +594,305 @@ out:
 	return rc;
 }
 
-/* worker_main - takes chunks off the queue until it is empty or stop. */
+/* mismatch - fails the copy naming chunk i of t (i < 0: the whole table). */
+static void mismatch(ctx *x, const ctbl *t, int i, long long sc, uint64_t sh, long long tc,
+		     uint64_t th)
+{
+	char *range = i >= 0 ? chunk_range(t, i) : NULL;
+
+	if (i >= 0)
+		wfail(x, "copy.mismatch",
+		      "copy: table %s: chunk %d %s: the target differs after the copy: "
+		      "source %lld rows hash %" PRIu64 ", target %lld rows hash %" PRIu64,
+		      t->disp, i, range ? range : "", sc, sh, tc, th);
+	else
+		wfail(x, "copy.mismatch",
+		      "copy: table %s (%d %s chunks): the target differs after the copy: "
+		      "source %lld rows hash %" PRIu64 ", target %lld rows hash %" PRIu64,
+		      t->disp, t->n, method_name[t->method], sc, sh, tc, th);
+	free(range);
+}
+
+/* key_buckets - the SQL of the chunk number of a key-split table's row:
+ * width_bucket over the lower bounds of chunks 1..n-1 (caller frees). */
+static char *key_buckets(const ctbl *t)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	int i;
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "pg_catalog.width_bucket(%s::int8, '{", t->qkey);
+	for (i = 1; i < t->n; i++) {
+		long long b = t->lo + (long long)((double)(t->hi - t->lo) * i / t->n);
+
+		fprintf(f, "%s%lld", i > 1 ? "," : "", b + 1);
+	}
+	fputs("}'::int8[])", f);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* verify_table - the check of a table copied in several chunks, once all
+ * of them are in: one scan of the target. A key-split table is grouped by
+ * chunk and each chunk's count and hash compared with the source's (a
+ * chunk committed before a resume, whose source hash this run did not
+ * take, is hashed on the source now if its group differs); a ctid-split
+ * table is compared whole. 0, or -1 after wfail. */
+static int verify_table(ctx *x, int w, int k)
+{
+	ctbl *t = &x->tbls[k];
+	PGconn *d = pgm_pg_conn(x->tgt[w]), *s = pgm_pg_conn(x->src[w]);
+	char *sql, *b = NULL;
+	PGresult *r;
+	long long *tc = NULL, ucnt = 0, kcnt = 0;
+	uint64_t *th = NULL, uh = 0, kh = 0;
+	int i, rc = -1;
+
+	if (t->method != M_KEY) {
+		long long cnt;
+		uint64_t h;
+
+		if (hash_of(x, d, t, -1, "", "target", &cnt, &h) < 0)
+			return -1;
+		if (cnt != t->vrows || h != t->vhash)
+			return mismatch(x, t, -1, t->vrows, t->vhash, cnt, h), -1;
+		return 0;
+	}
+	b = key_buckets(t);
+	tc = calloc((size_t)t->n, sizeof(long long));
+	th = calloc((size_t)t->n, sizeof(uint64_t));
+	sql = b ? xasprintf("SELECT %s, %s FROM ONLY %s GROUP BY 1", b, t->hash, t->qname) : NULL;
+	if (sql == NULL || tc == NULL || th == NULL) {
+		wfail(x, "pgmove.nomem", "out of memory");
+		goto out;
+	}
+	r = PQexec(d, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 3) {
+		pg_fail(x, d, r, "hashing the chunks on the target", t, -1);
+		PQclear(r);
+		goto out;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		int c = atoi(PQgetvalue(r, i, 0));
+
+		if (c < 0 || c >= t->n)
+			continue;
+		tc[c] = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		th[c] = strtoull(PQgetvalue(r, i, 2), NULL, 10);
+	}
+	PQclear(r);
+	for (i = 0; i < t->n; i++) {
+		if (t->known[i] && (t->scnt[i] != tc[i] || t->shash[i] != th[i])) {
+			mismatch(x, t, i, t->scnt[i], t->shash[i], tc[i], th[i]);
+			goto out;
+		}
+		if (t->known[i]) {
+			kcnt += t->scnt[i];
+			kh += t->shash[i];
+		} else {
+			ucnt += tc[i];
+			uh += th[i];
+		}
+	}
+	/* chunks from before a resume: their sum, else each one on the source */
+	if (ucnt != t->vrows - kcnt || uh != t->vhash - kh) {
+		for (i = 0; i < t->n; i++) {
+			char *where;
+			long long sc;
+			uint64_t shh;
+
+			if (t->known[i])
+				continue;
+			where = chunk_where(t, i);
+			if (where == NULL || hash_of(x, s, t, i, where, "source", &sc, &shh) < 0) {
+				free(where);
+				goto out;
+			}
+			free(where);
+			if (sc != tc[i] || shh != th[i]) {
+				mismatch(x, t, i, sc, shh, tc[i], th[i]);
+				goto out;
+			}
+		}
+		mismatch(x, t, -1, t->vrows, t->vhash, ucnt + kcnt, uh + kh);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sql);
+	free(b);
+	free(tc);
+	free(th);
+	return rc;
+}
+
+/* exists_on_target - 1 when index / constraint e already exists on the
+ * target (built by an earlier run), 0 when not, -1 after wfail. */
+static int exists_on_target(ctx *x, PGconn *d, const ctbl *t, const char *nsp, const char *name,
+			    int is_con, const char *qtable)
+{
+	const char *p[2] = {is_con ? qtable : nsp, name};
+	PGresult *r = PQexecParams(
+		d,
+		is_con ? "SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass "
+			 "AND conname = $2"
+		       : "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
+			 "n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+		2, NULL, p, NULL, NULL, 0);
+	int rc;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_fail(x, d, r, "looking up an index on the target", t, -1);
+		PQclear(r);
+		return -1;
+	}
+	rc = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/* build_index - index or constraint i of table k on the target, in one
+ * transaction with maintenance_work_mem (skipped when it exists). */
+static int build_index(ctx *x, int w, int k, int i)
+{
+	ctbl *t = &x->tbls[k];
+	cidx *e = &t->idx[i];
+	PGconn *d = pgm_pg_conn(x->tgt[w]);
+	char *sql, what[96];
+	int ex = exists_on_target(x, d, t, e->nsp, e->name, e->is_con, t->qname), rc;
+
+	if (ex != 0)
+		return ex < 0 ? -1 : 0;
+	sql = xasprintf("BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
+			"SET LOCAL max_parallel_maintenance_workers = 0; %s; COMMIT",
+			x->mwm, e->sql);
+	if (sql == NULL)
+		return wfail(x, "pgmove.nomem", "out of memory"), -1;
+	snprintf(what, sizeof(what), "building %.80s", e->entry);
+	rc = exec_ok(x, d, sql, what, t, -1);
+	if (rc < 0)
+		PQclear(PQexec(d, "ROLLBACK"));
+	free(sql);
+	return rc;
+}
+
+/* worker_main - takes work until there is none left or stop: a ready
+ * post-copy job of the largest table first, else the next chunk. */
 static void *worker_main(void *arg)
 {
 	worker *wk = arg;
 	ctx *x = wk->x;
 
+	pthread_mutex_lock(&x->mu);
 	for (;;) {
 		job j;
-		long long rows = 0, bytes = 0;
-		uint64_t h = 0;
+		int best = -1, r, rc = 0;
+		long long t0;
 
-		pthread_mutex_lock(&x->mu);
-		if (x->stop || x->next >= x->nqueue) {
-			x->running--;
-			pthread_cond_broadcast(&x->cv);
-			pthread_mutex_unlock(&x->mu);
-			return NULL;
+		if (x->stop)
+			break;
+		for (r = 0; r < x->nready; r++)
+			if (best < 0 || x->ready[r].t < x->ready[best].t)
+				best = r;
+		if (best >= 0) {
+			j = x->ready[best];
+			memmove(&x->ready[best], &x->ready[best + 1],
+				(size_t)(x->nready - best - 1) * sizeof(job));
+			x->nready--;
+		} else if (x->next < x->nqueue) {
+			j = x->queue[x->next++];
+		} else if (x->inflight == 0) {
+			break;
+		} else {
+			pthread_cond_wait(&x->cv, &x->mu);
+			continue;
 		}
-		j = x->queue[x->next++];
-		x->started[x->nstarted++] = j;
-		pthread_cond_broadcast(&x->cv);
+		x->inflight++;
 		pthread_mutex_unlock(&x->mu);
+		t0 = pgm_now_ms();
+		switch (j.kind) {
+		case J_CHUNK:
+			rc = copy_chunk(x, wk->w, j.t, j.i);
+			break;
+		case J_VERIFY:
+			rc = verify_table(x, wk->w, j.t);
+			if (rc == 0)
+				pgm_info("copy: table %s: verified, %d chunks (%.2f s)",
+					 x->tbls[j.t].disp, x->tbls[j.t].n,
+					 (double)(pgm_now_ms() - t0) / 1000.0);
+			break;
+		case J_INDEX:
+			rc = build_index(x, wk->w, j.t, j.i);
+			if (rc == 0)
+				pgm_info("copy: table %s: built %s (%.2f s)", x->tbls[j.t].disp,
+					 x->tbls[j.t].idx[j.i].entry,
+					 (double)(pgm_now_ms() - t0) / 1000.0);
+			break;
+		case J_ANALYZE: {
+			char *sql = xasprintf("ANALYZE %s", x->tbls[j.t].qname);
 
-		if (copy_chunk(x, wk->w, &x->tbls[j.t], j.i, &rows, &bytes, &h) < 0)
-			continue; /* stop is set: the loop ends */
+			rc = sql ? exec_ok(x, pgm_pg_conn(x->tgt[wk->w]), sql, "ANALYZE",
+					   &x->tbls[j.t], -1)
+				 : -1;
+			free(sql);
+			break;
+		}
+		case J_VALIDATE: {
+			cfk *f = &x->fks[j.i];
+			char *sql = xasprintf("BEGIN; SET LOCAL enable_seqscan = on; SET LOCAL "
+					      "enable_sort = on; ALTER TABLE ONLY %s VALIDATE "
+					      "CONSTRAINT %s; COMMIT",
+					      f->qtable, f->name);
+
+			rc = sql ? exec_ok(x, pgm_pg_conn(x->tgt[wk->w]), sql,
+					   "VALIDATE CONSTRAINT", &x->tbls[f->t], -1)
+				 : -1;
+			if (rc < 0)
+				PQclear(PQexec(pgm_pg_conn(x->tgt[wk->w]), "ROLLBACK"));
+			free(sql);
+			if (rc == 0)
+				pgm_info("copy: table %s: validated %s (%.2f s)",
+					 x->tbls[f->t].disp, f->entry,
+					 (double)(pgm_now_ms() - t0) / 1000.0);
+			break;
+		}
+		default:
+			break;
+		}
 		pthread_mutex_lock(&x->mu);
-		x->finished[x->nfinished] = j;
-		x->fin_rows[x->nfinished] = rows;
-		x->fin_bytes[x->nfinished] = bytes;
-		x->fin_hash[x->nfinished] = h;
-		x->nfinished++;
+		x->inflight--;
+		if (rc == 0) {
+			ctbl *t = &x->tbls[j.t];
+
+			if (j.kind == J_VERIFY)
+				t->verify_ms += pgm_now_ms() - t0;
+			if (j.kind == J_INDEX)
+				t->index_ms += pgm_now_ms() - t0;
+			if (j.kind == J_ANALYZE)
+				x->analyze_ms += pgm_now_ms() - t0;
+			if (j.kind == J_VALIDATE)
+				x->fk_ms += pgm_now_ms() - t0;
+			if ((j.kind == J_VERIFY || j.kind == J_INDEX) && --t->post_left == 0)
+				table_posted(x, j.t);
+		}
 		pthread_cond_broadcast(&x->cv);
-		pthread_mutex_unlock(&x->mu);
 	}
+	x->running--;
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
 }
 
 /* ------------------------------------------------------------------------
- * Checkpoint: {"v": 1, "tables": {"s.t": {"n", "lo", "hi", "pages",
- * "done": [[a, b], ...], "fly": [i, ...], "vrows", "vhash"}}}
+ * Checkpoint: {"v": 2, "tables": {"s.t": {"n", "method", "lo", "hi",
+ * "pages", "done": [[a, b], ...], "fly": [[i, xid, rows, "hash"], ...],
+ * "vrows", "vhash"}}} (v1 had "fly": [i, ...]: fate unknown)
  * ---------------------------------------------------------------------- */
 
 static json_t *runs_json(const unsigned char *bits, int n)
@@ -467,21 +915,25 @@ static json_t *runs_json(const unsigned char *bits, int n)
 	return a;
 }
 
-/* save_checkpoint - records the plan, what is committed and what is in
- * flight (fly: flags per table and chunk, NULL for none). */
-static int save_checkpoint(ctx *x, unsigned char **fly)
+/* checkpoint_json - the plan, what is committed and what is in flight
+ * (with its target transaction). Called with mu held; new reference. */
+static json_t *checkpoint_json(ctx *x)
 {
-	json_t *tables = json_object(), *cp;
+	json_t *tables = json_object();
 	char hb[32];
-	int k, i, rc;
+	int k, i;
 
 	for (k = 0; k < x->ntbl; k++) {
 		ctbl *t = &x->tbls[k];
 		json_t *f = json_array();
 
-		for (i = 0; fly && fly[k] && i < t->n; i++)
-			if (fly[k][i])
-				json_array_append_new(f, json_integer(i));
+		for (i = 0; t->fly && i < t->n; i++)
+			if (t->fly[i]) {
+				snprintf(hb, sizeof(hb), "%" PRIu64, t->fhash[i]);
+				json_array_append_new(f, json_pack("[i, I, I, s]", i,
+								   (json_int_t)t->fxid[i],
+								   (json_int_t)t->frows[i], hb));
+			}
 		snprintf(hb, sizeof(hb), "%" PRIu64, t->vhash);
 		json_object_set_new(tables, t->disp,
 				    json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:I, s:s}", "n",
@@ -491,46 +943,90 @@ static int save_checkpoint(ctx *x, unsigned char **fly)
 					      runs_json(t->done, t->n), "fly", f, "vrows",
 					      (json_int_t)t->vrows, "vhash", hb));
 	}
-	cp = json_pack("{s:i, s:o}", "v", 1, "tables", tables);
-	rc = pgm_checkpoint_save(x->call, cp);
+	return json_pack("{s:i, s:o}", "v", 2, "tables", tables);
+}
+
+/* save_checkpoint - saves the checkpoint as of now and tells the workers
+ * waiting to commit (saved_gen). Called from the function's thread with
+ * mu held; unlocks it while the journal is written. */
+static int save_checkpoint(ctx *x)
+{
+	json_t *cp = checkpoint_json(x);
+	long long g = x->gen;
+	int rc;
+
+	pthread_mutex_unlock(&x->mu);
+	rc = cp ? pgm_checkpoint_save(x->call, cp) : -1;
 	json_decref(cp);
+	pthread_mutex_lock(&x->mu);
+	if (rc == 0 && g > x->saved_gen)
+		x->saved_gen = g;
+	pthread_cond_broadcast(&x->cv);
 	return rc;
+}
+
+/* alloc_chunks - the per-chunk arrays of t (n chunks). -1 without memory. */
+static int alloc_chunks(ctbl *t)
+{
+	size_t n = (size_t)t->n;
+
+	free(t->done);
+	free(t->fly);
+	free(t->unk);
+	free(t->fxid);
+	free(t->frows);
+	free(t->fhash);
+	free(t->scnt);
+	free(t->shash);
+	free(t->known);
+	t->done = calloc(n, 1);
+	t->fly = calloc(n, 1);
+	t->unk = calloc(n, 1);
+	t->known = calloc(n, 1);
+	t->fxid = calloc(n, sizeof(long long));
+	t->frows = calloc(n, sizeof(long long));
+	t->scnt = calloc(n, sizeof(long long));
+	t->fhash = calloc(n, sizeof(uint64_t));
+	t->shash = calloc(n, sizeof(uint64_t));
+	return t->done && t->fly && t->unk && t->known && t->fxid && t->frows && t->scnt &&
+			       t->fhash && t->shash
+		       ? 0
+		       : -1;
 }
 
 /* load_checkpoint - adopts the plan and progress of an earlier run of the
  * same call. A table is re-planned from scratch when the checkpoint does
- * not know it; a ctid-split table with a chunk in flight starts over. */
+ * not know it. Chunks in flight at the kill are left in fly with their
+ * transaction (0: unknown) for resolve_in_flight. */
 static void load_checkpoint(ctx *x, json_t *cp)
 {
 	json_t *tables = json_object_get(cp, "tables");
-	int k;
+	int k, v = (int)json_integer_value(json_object_get(cp, "v"));
 
-	if (!json_is_object(tables) || json_integer_value(json_object_get(cp, "v")) != 1)
+	if (!json_is_object(tables) || (v != 1 && v != 2))
 		return;
 	for (k = 0; k < x->ntbl; k++) {
 		ctbl *t = &x->tbls[k];
-		json_t *e = json_object_get(tables, t->disp), *run, *v;
+		json_t *e = json_object_get(tables, t->disp), *run, *f;
 		size_t i;
 		int n = (int)json_integer_value(json_object_get(e, "n"));
 		int method = (int)json_integer_value(json_object_get(e, "method"));
+		const char *vh = json_string_value(json_object_get(e, "vhash"));
 
 		if (!json_is_object(e) || n < 1 || n > 10000000 || method < 0 || method > 2 ||
 		    (method == M_KEY && t->qkey == NULL))
 			continue;
 		t->n = n;
+		if (alloc_chunks(t) < 0) {
+			t->n = 0;
+			continue;
+		}
 		t->method = method;
 		t->lo = json_integer_value(json_object_get(e, "lo"));
 		t->hi = json_integer_value(json_object_get(e, "hi"));
 		t->pages = json_integer_value(json_object_get(e, "pages"));
 		t->vrows = json_integer_value(json_object_get(e, "vrows"));
-		t->vhash = strtoull(json_string_value(json_object_get(e, "vhash"))
-					    ? json_string_value(json_object_get(e, "vhash"))
-					    : "0",
-				    NULL, 10);
-		t->done = calloc((size_t)n, 1);
-		t->fly = calloc((size_t)n, 1);
-		if (t->done == NULL || t->fly == NULL)
-			continue;
+		t->vhash = strtoull(vh ? vh : "0", NULL, 10);
 		json_array_foreach(json_object_get(e, "done"), i, run)
 		{
 			json_int_t a = json_integer_value(json_array_get(run, 0));
@@ -542,24 +1038,95 @@ static void load_checkpoint(ctx *x, json_t *cp)
 					t->ndone++;
 				}
 		}
-		json_array_foreach(json_object_get(e, "fly"), i, v)
+		json_array_foreach(json_object_get(e, "fly"), i, f)
 		{
-			json_int_t a = json_integer_value(v);
+			json_int_t a = json_is_array(f) ? json_integer_value(json_array_get(f, 0))
+							: json_integer_value(f);
+			const char *h = json_string_value(json_array_get(f, 3));
 
-			if (a >= 0 && a < n && !t->done[a])
-				t->fly[a] = 1;
-		}
-		if (method == M_CTID) {
-			for (i = 0; i < (size_t)n; i++)
-				t->redo |= t->fly[i];
-			if (t->redo) {
-				memset(t->done, 0, (size_t)n);
-				t->ndone = 0;
-				t->vrows = 0;
-				t->vhash = 0;
+			if (a < 0 || a >= n || t->done[a])
+				continue;
+			t->fly[a] = 1;
+			if (json_is_array(f)) {
+				t->fxid[a] = json_integer_value(json_array_get(f, 1));
+				t->frows[a] = json_integer_value(json_array_get(f, 2));
+				t->fhash[a] = strtoull(h ? h : "0", NULL, 10);
 			}
 		}
 	}
+}
+
+/* resolve_in_flight - the fate of each chunk in flight at the kill, by
+ * its transaction's status on the target: committed (kept, counted),
+ * aborted (copied again), else unknown (a key range is emptied before it
+ * is copied again; a ctid-split table starts over). A transaction still
+ * in progress (its backend not yet gone) is waited for, up to 30 s. */
+static int resolve_in_flight(ctx *x)
+{
+	int k, i;
+
+	for (k = 0; k < x->ntbl; k++) {
+		ctbl *t = &x->tbls[k];
+
+		for (i = 0; t->fly && i < t->n; i++) {
+			char xb[32];
+			const char *p[1] = {xb};
+			const char *st = "unknown";
+			PGresult *r = NULL;
+			long long waited = 0;
+
+			if (!t->fly[i])
+				continue;
+			t->fly[i] = 0;
+			snprintf(xb, sizeof(xb), "%lld", t->fxid[i]);
+			while (t->fxid[i] > 0) {
+				PQclear(r);
+				r = pgm_pg_exec(x->call, x->tgt0,
+						"SELECT pg_catalog.txid_status($1::int8)", 1, p);
+				if (r == NULL)
+					return -1;
+				st = PQgetisnull(r, 0, 0) ? "unknown" : PQgetvalue(r, 0, 0);
+				if (strcmp(st, "in progress") != 0 || waited >= 30000)
+					break;
+				if (pgm_sleep_ms(x->call, 200) < 0)
+					return PQclear(r), -1;
+				waited += 200;
+			}
+			if (strcmp(st, "committed") == 0) {
+				t->done[i] = 1;
+				t->ndone++;
+				t->vrows += t->frows[i];
+				t->vhash += t->fhash[i];
+				pgm_notice(
+					"copy: table %s: chunk %d was in flight at the stop; its "
+					"transaction %lld committed: kept",
+					t->disp, i, t->fxid[i]);
+			} else if (strcmp(st, "aborted") == 0) {
+				pgm_notice(
+					"copy: table %s: chunk %d was in flight at the stop; its "
+					"transaction %lld aborted: copied again",
+					t->disp, i, t->fxid[i]);
+			} else {
+				t->unk[i] = 1;
+				if (t->method == M_CTID)
+					t->redo = 1;
+				pgm_notice("copy: table %s: chunk %d was in flight at the stop and "
+					   "its fate is %s: %s",
+					   t->disp, i, st,
+					   t->method == M_CTID
+						   ? "the table is copied again from the start"
+						   : "its range is emptied and copied again");
+			}
+			PQclear(r);
+		}
+		if (t->redo) {
+			memset(t->done, 0, (size_t)t->n);
+			t->ndone = 0;
+			t->vrows = 0;
+			t->vhash = 0;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -734,13 +1301,203 @@ static int plan_bounds(ctx *x)
 	return 0;
 }
 
+static const char INDEXES_SQL[] =
+	"SELECT n.nspname || '.' || t.relname AS disp, ni.nspname AS nsp, ic.relname AS iname, "
+	"pg_catalog.pg_get_indexdef(i.indexrelid) AS idef, con.conname, "
+	"con.contype::text AS contype, coalesce(con.condeferrable, false) AS deferrable, "
+	"pg_catalog.pg_get_constraintdef(con.oid) AS cdef, i.indisclustered AS clustered, "
+	"i.indisreplident AS replident, n.nspname AS tnsp, t.relname AS tname, "
+	"pg_catalog.pg_relation_size(i.indexrelid)::float8 AS size, "
+	"pg_catalog.format('%I', ic.relname) AS qiname, "
+	"pg_catalog.format('%I', con.conname) AS qcon "
+	"FROM pg_catalog.pg_index i "
+	"JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+	"JOIN pg_catalog.pg_namespace ni ON ni.oid = ic.relnamespace "
+	"JOIN pg_catalog.pg_class t ON t.oid = i.indrelid "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+	"LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid "
+	"  AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x') "
+	"WHERE t.relkind = 'r' AND NOT t.relispartition AND i.indisvalid AND i.indislive "
+	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = "
+	"    i.indexrelid AND coalesce(a.attstattarget, -1) >= 0) "
+	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dp WHERE dp.objid = i.indexrelid "
+	"    AND dp.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.deptype = 'e') "
+	"  AND " CHECKSUM_USER_SCHEMAS " ORDER BY size DESC, 3";
+
+static const char FKS_SQL[] =
+	"SELECT n.nspname || '.' || t.relname AS disp, rn.nspname || '.' || rt.relname AS rdisp, "
+	"pg_catalog.format('%I.%I', n.nspname, t.relname) AS qtable, "
+	"pg_catalog.format('%I', con.conname) AS qcon, n.nspname AS nsp, t.relname AS tname, "
+	"con.conname, pg_catalog.pg_get_constraintdef(con.oid) AS def, "
+	"con.convalidated AS validated "
+	"FROM pg_catalog.pg_constraint con "
+	"JOIN pg_catalog.pg_class t ON t.oid = con.conrelid "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+	"JOIN pg_catalog.pg_class rt ON rt.oid = con.confrelid "
+	"JOIN pg_catalog.pg_namespace rn ON rn.oid = rt.relnamespace "
+	"WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relkind = 'r' "
+	"  AND NOT t.relispartition AND rt.relkind = 'r' AND " CHECKSUM_USER_SCHEMAS
+	" ORDER BY 1, 7";
+
+/* table_of - the index of the copied table named disp, or -1. */
+static int table_of(const ctx *x, const char *disp)
+{
+	int k;
+
+	for (k = 0; disp && k < x->ntbl; k++)
+		if (strcmp(x->tbls[k].disp, disp) == 0)
+			return k;
+	return -1;
+}
+
+/* plan_posts - the indexes and constraints of the copied tables (largest
+ * first) and the foreign keys between them, read from the source's
+ * catalog (definitions fully qualified: the session's search_path is
+ * pg_catalog). Indexes of partitions, indexes with per-column statistics
+ * targets and extensions' indexes are left to pg_restore's post-data. */
+static int plan_posts(ctx *x)
+{
+	json_t *rows = pgm_pg_query_json(x->call, x->src0, INDEXES_SQL, 0, NULL), *row;
+	size_t r;
+
+	if (rows == NULL)
+		return -1;
+	json_array_foreach(rows, r, row)
+	{
+#define S(name) json_string_value(json_object_get(row, name))
+		int k = table_of(x, S("disp"));
+		ctbl *t;
+		cidx *e, *grown;
+		const char *con = S("conname"), *ct = S("contype");
+		FILE *f;
+		size_t len = 0;
+
+		if (k < 0)
+			continue;
+		t = &x->tbls[k];
+		grown = realloc(t->idx, (size_t)(t->nidx + 1) * sizeof(cidx));
+		if (grown == NULL)
+			break;
+		t->idx = grown;
+		e = &t->idx[t->nidx++];
+		memset(e, 0, sizeof(*e));
+		e->size = json_number_value(json_object_get(row, "size"));
+		e->is_con = con != NULL;
+		e->nsp = strdup(S("nsp"));
+		e->name = strdup(con ? con : S("iname"));
+		if (con)
+			e->entry = xasprintf("CONSTRAINT %s %s %s", S("tnsp"), S("tname"), con);
+		else
+			e->entry = xasprintf("INDEX %s %s", S("nsp"), S("iname"));
+		f = open_memstream(&e->sql, &len);
+		if (f == NULL)
+			break;
+		if (con &&
+		    (strcmp(ct, "x") == 0 || json_is_true(json_object_get(row, "deferrable"))))
+			fprintf(f, "ALTER TABLE ONLY %s ADD CONSTRAINT %s %s", t->qname, S("qcon"),
+				S("cdef"));
+		else if (con)
+			fprintf(f, "%s; ALTER TABLE ONLY %s ADD CONSTRAINT %s %s USING INDEX %s",
+				S("idef"), t->qname, S("qcon"),
+				strcmp(ct, "p") == 0 ? "PRIMARY KEY" : "UNIQUE", S("qiname"));
+		else
+			fputs(S("idef"), f);
+		if (json_is_true(json_object_get(row, "clustered")))
+			fprintf(f, "; ALTER TABLE ONLY %s CLUSTER ON %s", t->qname,
+				con ? S("qcon") : S("qiname"));
+		if (json_is_true(json_object_get(row, "replident")))
+			fprintf(f, "; ALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s",
+				t->qname, con ? S("qcon") : S("qiname"));
+		if (fclose(f) != 0 || e->nsp == NULL || e->name == NULL || e->entry == NULL)
+			break;
+	}
+	if (r < json_array_size(rows)) {
+		json_decref(rows);
+		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	}
+	json_decref(rows);
+	rows = pgm_pg_query_json(x->call, x->src0, FKS_SQL, 0, NULL);
+	if (rows == NULL)
+		return -1;
+	x->fks = calloc(json_array_size(rows) + 1, sizeof(cfk));
+	if (x->fks == NULL)
+		return json_decref(rows), pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	json_array_foreach(rows, r, row)
+	{
+		int k = table_of(x, S("disp")), rk = table_of(x, S("rdisp"));
+		cfk *f = &x->fks[x->nfk];
+
+		if (k < 0 || rk < 0)
+			continue; /* left to pg_restore's post-data */
+		f->t = k;
+		f->rt = rk;
+		f->validated = json_is_true(json_object_get(row, "validated"));
+		f->entry = xasprintf("FK CONSTRAINT %s %s %s", S("nsp"), S("tname"), S("conname"));
+		f->name = strdup(S("qcon"));
+		f->qtable = strdup(S("qtable"));
+		f->def = xasprintf("%s%s", S("def"), f->validated ? " NOT VALID" : "");
+		x->nfk++;
+		if (!f->entry || !f->name || !f->qtable || !f->def) {
+			json_decref(rows);
+			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+		}
+#undef S
+	}
+	json_decref(rows);
+	return 0;
+}
+
+/* add_foreign_keys - ADD CONSTRAINT ... NOT VALID of every foreign key
+ * between copied tables, one after the other on the control connection
+ * (each locks both of its tables briefly); those that exist are skipped.
+ * The validations are then queued for the workers. */
+static int add_foreign_keys(ctx *x)
+{
+	int i;
+
+	for (i = 0; i < x->nfk; i++) {
+		cfk *f = &x->fks[i];
+		const char *p[2] = {f->qtable, NULL};
+		char *sql;
+		PGresult *r;
+		int exists;
+
+		/* f->name is quoted: compare it with the stored name quoted */
+		r = pgm_pg_exec(
+			x->call, x->tgt0,
+			"SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass "
+			"AND pg_catalog.quote_ident(conname) = $2",
+			2, (p[1] = f->name, p));
+		if (r == NULL)
+			return -1;
+		exists = PQntuples(r) > 0;
+		PQclear(r);
+		if (!exists) {
+			sql = xasprintf("ALTER TABLE ONLY %s ADD CONSTRAINT %s %s", f->qtable,
+					f->name, f->def);
+			if (sql == NULL)
+				return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+			if (pgm_pg_command(x->call, x->tgt0, sql, 0, NULL) < 0)
+				return free(sql), -1;
+			free(sql);
+		}
+		if (f->validated) {
+			pthread_mutex_lock(&x->mu);
+			push_ready(x, J_VALIDATE, f->t, i);
+			pthread_mutex_unlock(&x->mu);
+		}
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------------
  * The function
  * ---------------------------------------------------------------------- */
 
 /* open_sides - the snapshot connection on the source, the control
  * connection on the target, and jobs connections to each side (sources in
- * the exported snapshot; targets with synchronous_commit off). */
+ * the exported snapshot; targets with synchronous_commit off, and no
+ * sorts: the per-chunk check groups by chunk in a hash). */
 static int open_sides(ctx *x, const char *source, const char *target)
 {
 	PGresult *r;
@@ -803,85 +1560,12 @@ static int open_sides(ctx *x, const char *source, const char *target)
 		    pgm_pg_command(x->call, x->tgt[j], checksum_session_sql, 0, NULL) < 0 ||
 		    pgm_pg_command(
 			    x->call, x->tgt[j],
-			    "SELECT pg_catalog.set_config('synchronous_commit', 'off', false)", 0,
-			    NULL) < 0)
+			    "SELECT pg_catalog.set_config('synchronous_commit', 'off', false), "
+			    "pg_catalog.set_config('enable_sort', 'off', false)",
+			    0, NULL) < 0)
 			return -1;
 	}
 	(void)p;
-	return 0;
-}
-
-/* narrow - the first chunk of key-split t whose count or hash differs
- * between the source (snapshot) and the target, named in the call's
- * error. Only called after the table's sums differ. */
-static void narrow(ctx *x, ctbl *t)
-{
-	int i;
-
-	for (i = 0; i < t->n && x->err_code == NULL; i++) {
-		char *where = chunk_where(t, i), *range;
-		long long sc = 0, tc = 0;
-		uint64_t sh = 0, th = 0;
-
-		if (where == NULL)
-			return;
-		if (hash_of(x, pgm_pg_conn(x->src0), t, i, where, "source", &sc, &sh) == 0 &&
-		    hash_of(x, pgm_pg_conn(x->tgt0), t, i, where, "target", &tc, &th) == 0 &&
-		    (sc != tc || sh != th)) {
-			range = chunk_range(t, i);
-			pgm_fail(x->call, "copy.mismatch", 0,
-				 "copy: table %s: chunk %d %s: the target differs after the copy: "
-				 "source %lld rows hash %" PRIu64
-				 ", target %lld rows hash %" PRIu64,
-				 t->disp, i, range ? range : "", sc, sh, tc, th);
-			free(range);
-			free(where);
-			return;
-		}
-		free(where);
-	}
-}
-
-/* verify_split_tables - the check of tables copied in several chunks: the
- * target's whole-table count and hash sum against the sum of the source's
- * chunk hashes (one scan of each target table, which has no index yet);
- * a difference is narrowed to the chunk of a key-split table. */
-static int verify_split_tables(ctx *x)
-{
-	int k;
-
-	for (k = 0; k < x->ntbl && x->verify; k++) {
-		ctbl *t = &x->tbls[k];
-		char *sql;
-		PGresult *r;
-		long long cnt;
-		uint64_t h;
-
-		if (t->n == 1)
-			continue;
-		sql = xasprintf("SELECT %s FROM ONLY %s", t->hash, t->qname);
-		if (sql == NULL)
-			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
-		r = pgm_pg_exec(x->call, x->tgt0, sql, 0, NULL);
-		free(sql);
-		if (r == NULL)
-			return -1;
-		parse_hash(r, &cnt, &h);
-		PQclear(r);
-		if (cnt == t->vrows && h == t->vhash)
-			continue;
-		if (t->method == M_KEY)
-			narrow(x, t);
-		if (!pgm_failed(x->call) && x->err_code != NULL)
-			pgm_fail(x->call, x->err_code, 0, "%s", x->err_msg);
-		if (!pgm_failed(x->call))
-			pgm_fail(
-				x->call, "copy.mismatch", 0,
-				"copy: table %s (%d %s chunks): the target differs after the copy: "
-				"source %lld rows hash %" PRIu64 ", target %lld rows hash %" PRIu64,
-				t->disp, t->n, method_name[t->method], t->vrows, t->vhash, cnt, h);
-		return -1;
-	}
 	return 0;
 }
 
@@ -928,84 +1612,21 @@ static int set_sequences(ctx *x)
 	return n;
 }
 
-/* run_chunks - starts the workers on every chunk not yet committed and,
- * while they run, checkpoints each chunk as it starts and commits. */
-static int run_chunks(ctx *x)
+/* run_pool - starts the workers on the queued work and, while they run,
+ * saves the checkpoint whenever a chunk starts or commits (a chunk
+ * commits only once its start is saved), reports progress, and cancels
+ * the workers' statements on cancellation or the deadline. */
+static int run_pool(ctx *x)
 {
-	pthread_t *th;
-	worker *wk;
-	unsigned char **fly;
-	int k, i, nth = 0, rc = 0, total = 0;
-	long long t0 = pgm_now_ms();
+	pthread_t *th = calloc((size_t)x->jobs, sizeof(pthread_t));
+	worker *wk = calloc((size_t)x->jobs, sizeof(worker));
+	int i, nth = 0, rc = 0;
+	long long last_report = 0;
 
-	for (k = 0; k < x->ntbl; k++) {
-		ctbl *t = &x->tbls[k];
-
-		if (t->done == NULL && (t->done = calloc((size_t)t->n, 1)) == NULL)
-			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
-		total += t->n;
-	}
-	x->queue = calloc((size_t)total + 1, sizeof(job));
-	x->started = calloc((size_t)total + 1, sizeof(job));
-	x->finished = calloc((size_t)total + 1, sizeof(job));
-	x->fin_rows = calloc((size_t)total + 1, sizeof(long long));
-	x->fin_bytes = calloc((size_t)total + 1, sizeof(long long));
-	x->fin_hash = calloc((size_t)total + 1, sizeof(uint64_t));
-	fly = calloc((size_t)x->ntbl + 1, sizeof(unsigned char *));
-	th = calloc((size_t)x->jobs, sizeof(pthread_t));
-	wk = calloc((size_t)x->jobs, sizeof(worker));
-	if (!x->queue || !x->started || !x->finished || !x->fin_rows || !x->fin_bytes ||
-	    !x->fin_hash || !fly || !th || !wk) {
-		free(fly);
+	if (th == NULL || wk == NULL) {
 		free(th);
 		free(wk);
 		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
-	}
-	for (k = 0; k < x->ntbl; k++) {
-		ctbl *t = &x->tbls[k];
-
-		if (t->redo) {
-			char *sql = xasprintf("TRUNCATE ONLY %s", t->qname);
-
-			pgm_notice("copy: table %s: a ctid-range chunk was in flight when the copy "
-				   "stopped: the table is copied again from the start",
-				   t->disp);
-			if (sql == NULL || pgm_pg_command(x->call, x->tgt0, sql, 0, NULL) < 0) {
-				free(sql);
-				rc = -1;
-				goto out;
-			}
-			free(sql);
-		}
-		fly[k] = calloc((size_t)t->n, 1);
-		if (fly[k] == NULL) {
-			pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
-			rc = -1;
-			goto out;
-		}
-		for (i = 0; i < t->n; i++) {
-			if (t->done[i]) {
-				x->skipped++;
-				continue;
-			}
-			x->queue[x->nqueue].t = k;
-			x->queue[x->nqueue].i = i;
-			x->nqueue++;
-		}
-	}
-	if (save_checkpoint(x, NULL) < 0) {
-		rc = -1;
-		goto out;
-	}
-	x->cancels = calloc((size_t)x->jobs * 2, sizeof(PGcancel *));
-	if (x->cancels == NULL) {
-		pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
-		rc = -1;
-		goto out;
-	}
-	for (i = 0; i < x->jobs; i++) {
-		x->cancels[2 * i] = PQgetCancel(pgm_pg_conn(x->src[i]));
-		x->cancels[2 * i + 1] = PQgetCancel(pgm_pg_conn(x->tgt[i]));
 	}
 	x->running = x->jobs;
 	for (i = 0; i < x->jobs; i++) {
@@ -1025,53 +1646,35 @@ static int run_chunks(ctx *x)
 	pthread_mutex_lock(&x->mu);
 	for (;;) {
 		struct timespec ts;
-		int changed = 0;
 
-		while (x->nstarted > 0) {
-			job j = x->started[--x->nstarted];
-
-			fly[j.t][j.i] = 1;
-			changed = 1;
-		}
-		while (x->nfinished > 0) {
-			int f = --x->nfinished;
-			job j = x->finished[f];
-			ctbl *t = &x->tbls[j.t];
-
-			fly[j.t][j.i] = 0;
-			t->done[j.i] = 1;
-			t->ndone++;
-			t->rows += x->fin_rows[f];
-			t->bytes += x->fin_bytes[f];
-			t->vrows += x->fin_rows[f];
-			t->vhash += x->fin_hash[f];
-			x->rows_done += x->fin_rows[f];
-			x->bytes_done += x->fin_bytes[f];
-			changed = 1;
-		}
-		if (changed) {
-			char label[160];
-			double secs = (double)(pgm_now_ms() - t0) / 1000.0;
-			double rate = secs > 0 ? (double)x->rows_done / secs : 0;
-
-			pthread_mutex_unlock(&x->mu);
-			if (save_checkpoint(x, fly) < 0) {
-				pthread_mutex_lock(&x->mu);
+		if (x->gen != x->saved_gen) {
+			if (save_checkpoint(x) < 0 && rc == 0) {
 				x->stop = 1;
 				rc = -1;
-				continue;
 			}
-			snprintf(label, sizeof(label), "copy %.1f MB, %.0f rows/s, ~%.0f s left",
-				 (double)x->bytes_done / 1e6, rate,
+			continue;
+		}
+		if (pgm_now_ms() - last_report >= 500 || x->running == 0) {
+			char label[200];
+			double secs = (double)(pgm_now_ms() - x->t0) / 1000.0;
+			double rate = secs > 0 ? (double)x->rows_done / secs : 0;
+
+			last_report = pgm_now_ms();
+			snprintf(label, sizeof(label),
+				 "copy %.1f MB at %.1f MB/s, %.0f rows/s, %d/%d tables in, ~%.0f s "
+				 "left",
+				 (double)x->bytes_done / 1e6,
+				 secs > 0 ? (double)x->bytes_done / 1e6 / secs : 0.0, rate,
+				 x->tables_in, x->ntbl,
 				 rate > 0 && x->rows_total > x->rows_done
 					 ? (double)(x->rows_total - x->rows_done) / rate
 					 : 0.0);
+			pthread_mutex_unlock(&x->mu);
 			pgm_progress(x->call, (double)x->rows_done,
 				     (double)(x->rows_total > x->rows_done ? x->rows_total
 									   : x->rows_done),
 				     "rows", label);
 			pthread_mutex_lock(&x->mu);
-			continue;
 		}
 		if (x->running == 0)
 			break;
@@ -1079,6 +1682,7 @@ static int run_chunks(ctx *x)
 			char eb[256];
 
 			x->stop = 1;
+			pthread_cond_broadcast(&x->cv);
 			/* a worker blocked on a frozen server wakes up with an error */
 			for (i = 0; i < 2 * x->jobs; i++)
 				if (x->cancels[i] != NULL)
@@ -1108,18 +1712,72 @@ static int run_chunks(ctx *x)
 			 "%s", x->err_msg ? x->err_msg : "copy failed");
 		rc = -1;
 	}
-out:
-	for (k = 0; k < x->ntbl; k++)
-		free(fly[k]);
-	free(fly);
 	free(th);
 	free(wk);
 	return rc;
 }
 
+/* prepare_run - the chunks' arrays of tables planned in this run, the
+ * queue of chunks not yet committed (largest table first), ctid-split
+ * tables that start over emptied, tables already complete handed to
+ * table_in, and a first checkpoint. */
+static int prepare_run(ctx *x)
+{
+	int k, i, total = 0, posts = 0;
+
+	for (k = 0; k < x->ntbl; k++) {
+		ctbl *t = &x->tbls[k];
+
+		if (t->done == NULL && alloc_chunks(t) < 0)
+			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+		total += t->n;
+		posts += t->nidx + 2;
+	}
+	x->queue = calloc((size_t)total + 1, sizeof(job));
+	x->cap_ready = posts + x->nfk + 1;
+	x->ready = calloc((size_t)x->cap_ready, sizeof(job));
+	x->cancels = calloc((size_t)x->jobs * 2, sizeof(PGcancel *));
+	if (x->queue == NULL || x->ready == NULL || x->cancels == NULL)
+		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	for (i = 0; i < x->jobs; i++) {
+		x->cancels[2 * i] = PQgetCancel(pgm_pg_conn(x->src[i]));
+		x->cancels[2 * i + 1] = PQgetCancel(pgm_pg_conn(x->tgt[i]));
+	}
+	for (k = 0; k < x->ntbl; k++) {
+		ctbl *t = &x->tbls[k];
+
+		if (t->redo) {
+			char *sql = xasprintf("TRUNCATE ONLY %s", t->qname);
+
+			if (sql == NULL || pgm_pg_command(x->call, x->tgt0, sql, 0, NULL) < 0)
+				return free(sql), -1;
+			free(sql);
+		}
+		for (i = 0; i < t->n; i++) {
+			if (t->done[i]) {
+				x->skipped++;
+				continue;
+			}
+			x->queue[x->nqueue].kind = J_CHUNK;
+			x->queue[x->nqueue].t = k;
+			x->queue[x->nqueue].i = i;
+			x->nqueue++;
+			t->left++;
+		}
+	}
+	pthread_mutex_lock(&x->mu);
+	for (k = 0; k < x->ntbl; k++)
+		if (x->tbls[k].left == 0)
+			table_in(x, k);
+	x->gen++;
+	i = save_checkpoint(x);
+	pthread_mutex_unlock(&x->mu);
+	return i;
+}
+
 static void free_ctx(ctx *x)
 {
-	int k;
+	int k, i;
 
 	for (k = 0; k < x->ntbl; k++) {
 		ctbl *t = &x->tbls[k];
@@ -1131,8 +1789,29 @@ static void free_ctx(ctx *x)
 		free(t->qkey);
 		free(t->done);
 		free(t->fly);
+		free(t->unk);
+		free(t->fxid);
+		free(t->frows);
+		free(t->fhash);
+		free(t->scnt);
+		free(t->shash);
+		free(t->known);
+		for (i = 0; i < t->nidx; i++) {
+			free(t->idx[i].entry);
+			free(t->idx[i].nsp);
+			free(t->idx[i].name);
+			free(t->idx[i].sql);
+		}
+		free(t->idx);
 	}
 	free(x->tbls);
+	for (k = 0; k < x->nfk; k++) {
+		free(x->fks[k].entry);
+		free(x->fks[k].name);
+		free(x->fks[k].qtable);
+		free(x->fks[k].def);
+	}
+	free(x->fks);
 	for (k = 0; k < x->jobs; k++) {
 		if (x->src)
 			pgm_pg_close(x->src[k]);
@@ -1148,15 +1827,30 @@ static void free_ctx(ctx *x)
 	pgm_pg_close(x->tgt0);
 	free(x->snapshot);
 	free(x->queue);
-	free(x->started);
-	free(x->finished);
-	free(x->fin_rows);
-	free(x->fin_bytes);
-	free(x->fin_hash);
+	free(x->ready);
 	free(x->err_code);
 	free(x->err_msg);
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->cv);
+}
+
+/* mwm_ok - a maintenance_work_mem value: digits and an optional unit. */
+static int mwm_ok(const char *v)
+{
+	const char *p = v;
+	static const char *const units[] = {"", "kB", "MB", "GB", "TB", NULL};
+	int i;
+
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p))
+		p++;
+	while (*p == ' ')
+		p++;
+	for (i = 0; units[i]; i++)
+		if (strcmp(p, units[i]) == 0)
+			return p - v < 12;
+	return 0;
 }
 
 /* copy_data - copy.data (see the file's comment). args borrowed; returns
@@ -1165,9 +1859,9 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 {
 	ctx x;
 	const char *source, *target, *format;
-	json_t *tables = json_object_get(args, "tables"), *res = NULL, *list, *cp;
-	int k, nseq;
-	long long t0 = pgm_now_ms(), ms;
+	json_t *tables = json_object_get(args, "tables"), *res = NULL, *list, *cp, *built;
+	int k, i, nseq;
+	long long t0 = pgm_now_ms(), ms, plan_ms, data_ms, fk0, seq0;
 
 	memset(&x, 0, sizeof(x));
 	pthread_mutex_init(&x.mu, NULL);
@@ -1179,11 +1873,14 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		source = pgm_arg_string(call, args, "source", NULL, 1);
 		target = pgm_arg_string(call, args, "target", NULL, 1);
 		format = pgm_arg_string(call, args, "format", "binary", 0);
-		if (source == NULL || target == NULL || format == NULL ||
+		x.mwm = pgm_arg_string(call, args, "maintenance_work_mem", "256MB", 0);
+		if (source == NULL || target == NULL || format == NULL || x.mwm == NULL ||
 		    pgm_arg_int(call, args, "jobs", 4, 0, &jobs) < 0 ||
 		    pgm_arg_int(call, args, "chunk_rows", 100000, 0, &x.chunk_rows) < 0 ||
 		    pgm_arg_bool(call, args, "verify", 1, &x.verify) < 0 ||
-		    pgm_arg_bool(call, args, "freeze", 1, &x.freeze) < 0)
+		    pgm_arg_bool(call, args, "freeze", 1, &x.freeze) < 0 ||
+		    pgm_arg_bool(call, args, "indexes", 0, &x.indexes) < 0 ||
+		    pgm_arg_bool(call, args, "analyze", 0, &x.analyze) < 0)
 			goto out;
 		if (jobs < 1 || jobs > 64) {
 			pgm_fail(call, "copy.bad_argument", 0,
@@ -1192,12 +1889,15 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		}
 		x.jobs = (int)jobs;
 	}
-	if (source == NULL || target == NULL) {
-		pgm_fail(call, "copy.bad_argument", 0, "copy.data: source and target are required");
-		goto out;
-	}
 	if (x.chunk_rows < 1) {
 		pgm_fail(call, "copy.bad_argument", 0, "copy.data: chunk_rows must be at least 1");
+		goto out;
+	}
+	if (!mwm_ok(x.mwm)) {
+		pgm_fail(call, "copy.bad_argument", 0,
+			 "copy.data: maintenance_work_mem must be a size like \"512MB\" or "
+			 "\"2GB\" (kB, MB, GB, TB), not \"%s\"",
+			 x.mwm);
 		goto out;
 	}
 	if (strcmp(format, "binary") != 0 && strcmp(format, "text") != 0) {
@@ -1218,27 +1918,68 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		load_checkpoint(&x, cp);
 		pgm_notice("copy: resuming from the checkpoint of an earlier run of this step");
 	}
-	if (plan_bounds(&x) < 0 || run_chunks(&x) < 0 || verify_split_tables(&x) < 0)
+	if (plan_bounds(&x) < 0 || (cp != NULL && resolve_in_flight(&x) < 0) ||
+	    (x.indexes && plan_posts(&x) < 0) || prepare_run(&x) < 0)
 		goto out;
+	plan_ms = pgm_now_ms() - t0;
+	x.t0 = pgm_now_ms();
+	if (run_pool(&x) < 0)
+		goto out;
+	data_ms = pgm_now_ms() - x.t0;
+	fk0 = pgm_now_ms();
+	if (x.indexes && x.nfk > 0 && (add_foreign_keys(&x) < 0 || run_pool(&x) < 0))
+		goto out;
+	seq0 = pgm_now_ms();
 	nseq = set_sequences(&x);
 	if (nseq < 0)
 		goto out;
 	ms = pgm_now_ms() - t0;
 	list = json_array();
+	built = json_array();
 	for (k = 0; k < x.ntbl; k++) {
 		ctbl *t = &x.tbls[k];
 
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
-						      "table", t->disp, "qname", t->qname, "method",
-						      method_name[t->method], "chunks", t->n,
-						      "rows", (json_int_t)t->rows, "bytes",
-						      (json_int_t)t->bytes, "verified", x.verify));
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
+				  "table", t->disp, "qname", t->qname, "method",
+				  method_name[t->method], "chunks", t->n, "rows",
+				  (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "verified",
+				  x.verify, "indexes", x.indexes ? t->nidx : 0, "data_ms",
+				  (json_int_t)(t->t_in > t->t_first && t->t_first > 0
+						       ? t->t_in - t->t_first
+						       : 0),
+				  "verify_ms", (json_int_t)t->verify_ms, "index_ms",
+				  (json_int_t)t->index_ms));
+		for (i = 0; x.indexes && i < t->nidx; i++)
+			json_array_append_new(built, json_string(t->idx[i].entry));
 	}
-	res = json_pack("{s:o, s:I, s:I, s:i, s:i, s:b, s:s, s:i, s:I, s:f}", "tables", list,
-			"rows", (json_int_t)x.rows_done, "bytes", (json_int_t)x.bytes_done,
-			"chunks_skipped", x.skipped, "sequences", nseq, "verified", x.verify,
-			"format", format, "jobs", x.jobs, "ms", (json_int_t)ms, "rows_per_s",
-			ms > 0 ? (double)x.rows_done * 1000.0 / (double)ms : 0.0);
+	for (i = 0; i < x.nfk; i++)
+		json_array_append_new(built, json_string(x.fks[i].entry));
+	res = json_pack("{s:o, s:I, s:I, s:i, s:i, s:b, s:s, s:i, s:I, s:f, s:o, s:{s:I, s:I, "
+			"s:I, s:I, s:I, s:I}}",
+			"tables", list, "rows", (json_int_t)x.rows_done, "bytes",
+			(json_int_t)x.bytes_done, "chunks_skipped", x.skipped, "sequences", nseq,
+			"verified", x.verify, "format", format, "jobs", x.jobs, "ms",
+			(json_int_t)ms, "rows_per_s",
+			ms > 0 ? (double)x.rows_done * 1000.0 / (double)ms : 0.0, "post_data",
+			built, "phases", "plan_ms", (json_int_t)plan_ms, "data_ms",
+			(json_int_t)data_ms, "foreign_keys_ms", (json_int_t)(seq0 - fk0),
+			"sequences_ms", (json_int_t)(pgm_now_ms() - seq0), "verify_ms_sum",
+			(json_int_t)0, "index_ms_sum", (json_int_t)0);
+	if (res != NULL) {
+		json_t *ph = json_object_get(res, "phases");
+		long long vs = 0, is = 0;
+
+		for (k = 0; k < x.ntbl; k++) {
+			vs += x.tbls[k].verify_ms;
+			is += x.tbls[k].index_ms;
+		}
+		json_object_set_new(ph, "verify_ms_sum", json_integer(vs));
+		json_object_set_new(ph, "index_ms_sum", json_integer(is));
+		json_object_set_new(ph, "analyze_ms_sum", json_integer(x.analyze_ms));
+		json_object_set_new(ph, "validate_ms_sum", json_integer(x.fk_ms));
+	}
 out:
 	free_ctx(&x);
 	return res;
@@ -1260,13 +2001,22 @@ static const pgm_param data_params[] = {
 	 "COPY FREEZE for one-chunk tables (truncated in the same "
 	 "transaction)",
 	 "true", NULL, NULL, NULL},
+	{"indexes", "boolean", 0, 0,
+	 "build each table's indexes, primary key, unique and exclusion constraints as soon "
+	 "as its data is in, foreign keys between copied tables at the end (returned in "
+	 "post_data for pg_restore to leave out)",
+	 "false", NULL, NULL, NULL},
+	{"maintenance_work_mem", "string", 0, 0, "maintenance_work_mem of the index builds",
+	 "\"256MB\"", NULL, NULL, NULL},
+	{"analyze", "boolean", 0, 0, "ANALYZE each table once its indexes are built", "false", NULL,
+	 NULL, NULL},
 	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const pgm_function copy_functions[] = {
 	{"data", copy_data, PGM_FN_IDEMPOTENT,
 	 "table data streamed from source to target with COPY on N connections, tables split "
-	 "into key or ctid ranges, each chunk verified by count and hash, resumable per chunk; "
-	 "then sequences",
+	 "into key or ctid ranges, each chunk verified by count and hash, indexes built per "
+	 "table as its data is in, resumable per chunk; then sequences",
 	 data_params},
 	{NULL, NULL, 0, NULL, NULL}};
 

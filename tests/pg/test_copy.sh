@@ -4,8 +4,9 @@
 # mixed types, a generated column, sequences), every chunk verified; a
 # corrupted chunk is named with its table and range; a run SIGKILLed in
 # the middle of the copy resumes from its checkpoint and copies only the
-# chunks that were not committed (a chunk in flight whose commit was not
-# checkpointed is emptied and copied again); a deadline stops the copy;
+# chunks that were not committed (a chunk in flight is looked up by its
+# transaction on the target: aborted, copied again; committed, kept, also
+# for a ctid-split table); a deadline stops the copy;
 # bad arguments are clear errors.
 . "$(dirname "$0")/lib.sh"
 
@@ -127,10 +128,11 @@ rpid=$!
 echo $rpid >>"$T/bg.pids"
 i=0
 checkpoints() { cat "$RUNDIR/journal.jsonl" 2>/dev/null | grep -c '"ev":"step.checkpoint"'; }
-# in_flight - "LO HI": the key range (LO, HI] of the chunk of big that the
-# last checkpoint has in flight (started, not committed); "" when none.
+# in_flight TABLE - "I XID": chunk I of TABLE and its target transaction,
+# the first that the last checkpoint has in flight (started, not
+# committed); "" when none.
 in_flight() {
-	"$PY" - "$RUNDIR/journal.jsonl" <<'PYEOF'
+	"$PY" - "$RUNDIR/journal.jsonl" "$1" <<'PYEOF'
 import json, sys
 last = None
 try:
@@ -152,15 +154,24 @@ def find(o):
             if r is not None:
                 return r
     return None
-t = (find(last) or {}).get("public.big")
+t = (find(last) or {}).get(sys.argv[2])
 if t and t["fly"]:
-    i, n, lo, hi = t["fly"][0], t["n"], t["lo"], t["hi"]
-    a = lo - 1 if i == 0 else lo + int(float(hi - lo) * i / n)
-    b = hi if i == n - 1 else lo + int(float(hi - lo) * (i + 1) / n)
-    print(a, b)
+    print(t["fly"][0][0], t["fly"][0][1])
 PYEOF
 }
-while { [ "$(checkpoints)" -lt 12 ] || [ -z "$(in_flight)" ]; } &&
+# step_output - the copy step's output in the run's journal
+step_output() {
+	"$PY" - "$RUNDIR/journal.jsonl" >"$T/out" <<'PYEOF'
+import json, sys
+out = None
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("ev") == "step.succeeded" and e.get("node") == "copy":
+        out = e.get("output")
+print(json.dumps(out))
+PYEOF
+}
+while { [ "$(checkpoints)" -lt 12 ] || [ -z "$(in_flight public.big)" ]; } &&
 	kill -0 $rpid 2>/dev/null && [ $i -lt 1000 ]; do
 	sleep 0.02
 	i=$((i + 1))
@@ -172,20 +183,14 @@ else
 	wait $rpid
 	bad "pgmove finished before it could be killed (exit $?)"
 fi
-fly=$(in_flight)
+fly=$(in_flight public.big)
 if [ -n "$fly" ]; then
-	ok "a chunk of big was in flight at the kill: ($fly]"
+	ok "a chunk of big was in flight at the kill, with its target transaction: $fly"
 else
 	bad "no chunk of big was in flight at the kill"
 fi
-# The worst case: that chunk committed on the target but the process died
-# before its checkpoint was saved. Its rows go onto the target by hand; the
-# resume must empty its range before copying it again (no doubles).
 set -- $fly
-psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_SOURCE" -c "COPY (SELECT id, n, f, t, j, ts, b FROM big
-	WHERE id > ${1:-0} AND id <= ${2:-0}) TO STDOUT" |
-	psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_TARGET" -c "COPY big (id, n, f, t, j, ts, b) FROM STDIN" ||
-	bad "copying the in-flight chunk by hand"
+flyxid=${2:-0}
 before=$(psql_tgt "SELECT count(*) FROM big")
 if [ "$before" -gt 0 ] && [ "$before" -lt 20000 ]; then
 	ok "part of big was committed before the kill ($before rows)"
@@ -193,17 +198,11 @@ else
 	bad "big holds $before rows after the kill, expected some"
 fi
 expect 0 "pgmove resume completes the copy" pgmove resume c1
+has "$T/err" "chunk ${1:-x} was in flight at the stop; its transaction $flyxid aborted: copied again" \
+	"the chunk in flight is looked up by its transaction on the target: aborted, copied again"
 expect 0 "pgmove status" pgmove status c1 --json
 equals "$(jq 'd.get("status")')" completed "the run is completed"
-"$PY" - "$RUNDIR/journal.jsonl" >"$T/out" <<'PYEOF'
-import json, sys
-out = None
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e.get("ev") == "step.succeeded" and e.get("node") == "copy":
-        out = e.get("output")
-print(json.dumps(out))
-PYEOF
+step_output
 skipped=$(jq 'd["chunks_skipped"]')
 if [ "${skipped:-0}" -gt 0 ] 2>/dev/null; then
 	ok "the resume skipped $skipped committed chunks"
@@ -224,4 +223,62 @@ if grep -rqF -- "$SB_PASSWORD" "$RUNDIR"; then
 else
 	ok "the password is in no file of the run"
 fi
+
+# --- kill -9 while a chunk of a ctid-split table commits ------------------------
+# A deferred trigger makes each COMMIT into nokey take 1.5 s; pgmove is
+# killed during one, which the server completes. The resume finds that
+# transaction committed and keeps the chunk: the ctid-split table goes on
+# from its unfinished chunks, not from the start.
+psql_tgt "TRUNCATE big, nokey, small;
+CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF current_setting('pgm.slept', true) IS DISTINCT FROM 'y' THEN
+	PERFORM set_config('pgm.slept', 'y', true); PERFORM pg_sleep(1.5); END IF;
+	RETURN NULL; END\$\$;
+CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON nokey DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION slow_commit();" >/dev/null
+sed 's/jobs = 1, chunk_rows = 1000/jobs = 1, chunk_rows = 1000, tables = { "public.nokey" }/' \
+	"$T/copy.lua" >"$T/copy2.lua"
+RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c2"
+"$PGMOVE_BIN" run "$T/copy2.lua" --run-id c2 >"$T/run2.out" 2>"$T/run2.err" &
+rpid=$!
+echo $rpid >>"$T/bg.pids"
+committing() {
+	psql_tgt "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = 'COMMIT'
+		AND application_name LIKE 'pgmove/copy%'"
+}
+i=0
+while [ "$(psql_tgt "SELECT count(*) FROM nokey")" -lt 2000 ] && kill -0 $rpid 2>/dev/null &&
+	[ $i -lt 1000 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+i=0
+while [ "$(committing)" = 0 ] && kill -0 $rpid 2>/dev/null && [ $i -lt 1000 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
+fly=$(in_flight public.nokey)
+if [ "$(committing)" != 0 ] && kill -9 $rpid 2>/dev/null; then
+	wait $rpid 2>/dev/null
+	ok "pgmove was SIGKILLed while a chunk of nokey was committing ($fly)"
+else
+	wait $rpid
+	bad "pgmove could not be killed during a COMMIT (exit $?)"
+fi
+set -- $fly
+psql_tgt "DROP TRIGGER slow_commit ON nokey" >/dev/null # waits for that COMMIT
+kept=$(psql_tgt "SELECT count(*) FROM nokey")
+expect 0 "pgmove resume completes the copy of the ctid-split table" pgmove \
+	resume c2
+has "$T/err" "nokey: chunk ${1:-x} was in flight at the stop; its transaction ${2:-x} committed: kept" \
+	"the chunk whose COMMIT the kill interrupted is found committed and kept"
+lacks "$T/err" "copied again from the start" "the ctid-split table does not start over"
+step_output
+rows=$(jq 'd["tables"][0]["rows"]')
+equals "$((${rows:-0} + kept))" 6000 \
+	"the resume copied only the rows of the unfinished chunks ($kept were kept)"
+equals "$(psql_tgt "SELECT count(*) FROM nokey")" 6000 "nokey has every row once"
+expect 0 "an independent checksum.compare agrees" call checksum.compare \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET tables='["public.nokey"]'
+equals "$(jq 'd["equal"]')" true "no row of nokey is missing or doubled"
 finish
