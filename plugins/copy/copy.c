@@ -68,18 +68,23 @@ enum { M_WHOLE = 0, M_KEY = 1, M_CTID = 2 };
 static const char *const method_name[] = {"whole-table", "key-range", "ctid-range"};
 
 /* kinds of work a worker does */
-enum { J_CHUNK = 0, J_VERIFY, J_INDEX, J_ANALYZE, J_VALIDATE };
+enum { J_CHUNK = 0, J_VERIFY, J_INDEX, J_ATTACH, J_ANALYZE, J_VALIDATE };
 
-/* cidx - an index or a constraint built on a table's own data. */
+/* cidx - an index, or a constraint with its index, of a table. Its index
+ * is built by a job of its own (SHARE lock: in parallel with the table's
+ * other index builds and its verification); the statements that need the
+ * table alone (ADD CONSTRAINT, CLUSTER ON, REPLICA IDENTITY) run in one
+ * job per table afterwards. */
 typedef struct cidx {
-	char *entry; /* pg_restore's TOC name: "INDEX public t_a_idx" */
-	char *nsp;   /* schema, for the existence check               */
-	char *name;  /* index name (constraint name for a constraint) */
-	int is_con;  /* a constraint: looked up in pg_constraint      */
-	char *sql;   /* the statements that build it                  */
-	double size; /* bytes on the source                           */
+	char *entry; /* pg_restore's TOC name: "INDEX public t_a_idx"  */
+	char *nsp;   /* the index's schema and name                    */
+	char *iname;
+	char *con;    /* the constraint's name, or NULL                 */
+	char *build;  /* CREATE INDEX, or NULL                          */
+	char *attach; /* ALTER TABLE ... ADD CONSTRAINT, or NULL        */
+	char *extra;  /* CLUSTER ON / REPLICA IDENTITY, or NULL         */
+	double size;  /* bytes on the source                            */
 } cidx;
-
 /* cfk - a foreign key between two copied tables. */
 typedef struct cfk {
 	char *entry, *name, *qtable, *def;
@@ -114,6 +119,7 @@ typedef struct ctbl {
 	int nidx;
 	cidx *idx;
 	int post_left;		 /* verification and index jobs not finished */
+	int attach, attached;	 /* has ALTER statements; they are queued  */
 	long long t_first, t_in; /* first chunk started, last chunk in (ms) */
 	long long verify_ms, index_ms;
 } ctbl;
@@ -333,11 +339,18 @@ static void push_ready(ctx *x, int kind, int t, int i)
 }
 
 /* table_posted - every verification and index job of table k is done:
- * its ANALYZE is next. Called with mu held. */
+ * its ALTER statements are next, then its ANALYZE. Called with mu held. */
 static void table_posted(ctx *x, int k)
 {
-	if (x->analyze)
+	ctbl *t = &x->tbls[k];
+
+	if (x->indexes && t->attach && !t->attached) {
+		t->attached = 1;
+		t->post_left++;
+		push_ready(x, J_ATTACH, k, 0);
+	} else if (x->analyze) {
 		push_ready(x, J_ANALYZE, k, 0);
+	}
 }
 
 /* table_in - the last chunk of table k is committed: its verification
@@ -363,6 +376,8 @@ static void table_in(ctx *x, int k)
 		t->post_left++;
 	}
 	for (i = 0; x->indexes && i < t->nidx; i++) {
+		if (t->idx[i].build == NULL)
+			continue;
 		push_ready(x, J_INDEX, k, i);
 		t->post_left++;
 	}
@@ -757,7 +772,7 @@ static int exists_on_target(ctx *x, PGconn *d, const ctbl *t, const char *nsp, c
 	return rc;
 }
 
-/* build_index - index or constraint i of table k on the target, in one
+/* build_index - the index of entry i of table k on the target, in one
  * transaction with maintenance_work_mem (skipped when it exists). */
 static int build_index(ctx *x, int w, int k, int i)
 {
@@ -765,17 +780,62 @@ static int build_index(ctx *x, int w, int k, int i)
 	cidx *e = &t->idx[i];
 	PGconn *d = pgm_pg_conn(x->tgt[w]);
 	char *sql, what[96];
-	int ex = exists_on_target(x, d, t, e->nsp, e->name, e->is_con, t->qname), rc;
+	int ex = exists_on_target(x, d, t, e->nsp, e->iname, 0, NULL), rc;
 
 	if (ex != 0)
 		return ex < 0 ? -1 : 0;
 	sql = xasprintf("BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
 			"SET LOCAL max_parallel_maintenance_workers = 0; %s; COMMIT",
-			x->mwm, e->sql);
+			x->mwm, e->build);
 	if (sql == NULL)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
 	snprintf(what, sizeof(what), "building %.80s", e->entry);
 	rc = exec_ok(x, d, sql, what, t, -1);
+	if (rc < 0)
+		PQclear(PQexec(d, "ROLLBACK"));
+	free(sql);
+	return rc;
+}
+
+/* attach_table - the ALTER statements of table k's constraints (those
+ * not yet on the target), CLUSTER ON and REPLICA IDENTITY, in one
+ * transaction once its indexes are built. */
+static int attach_table(ctx *x, int w, int k)
+{
+	ctbl *t = &x->tbls[k];
+	PGconn *d = pgm_pg_conn(x->tgt[w]);
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&sql, &len);
+	int i, rc;
+
+	if (f == NULL)
+		return wfail(x, "pgmove.nomem", "out of memory"), -1;
+	fprintf(f,
+		"BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
+		"SET LOCAL max_parallel_maintenance_workers = 0",
+		x->mwm);
+	for (i = 0; i < t->nidx; i++) {
+		cidx *e = &t->idx[i];
+
+		if (e->attach) {
+			int ex = exists_on_target(x, d, t, NULL, e->con, 1, t->qname);
+
+			if (ex < 0) {
+				fclose(f);
+				free(sql);
+				return -1;
+			}
+			if (!ex)
+				fprintf(f, "; %s", e->attach);
+		}
+		if (e->extra)
+			fprintf(f, "; %s", e->extra);
+	}
+	fputs("; COMMIT", f);
+	if (fclose(f) != 0)
+		return free(sql), wfail(x, "pgmove.nomem", "out of memory"), -1;
+	rc = exec_ok(x, d, sql, "adding constraints", t, -1);
 	if (rc < 0)
 		PQclear(PQexec(d, "ROLLBACK"));
 	free(sql);
@@ -834,6 +894,12 @@ static void *worker_main(void *arg)
 					 x->tbls[j.t].idx[j.i].entry,
 					 (double)(pgm_now_ms() - t0) / 1000.0);
 			break;
+		case J_ATTACH:
+			rc = attach_table(x, wk->w, j.t);
+			if (rc == 0)
+				pgm_info("copy: table %s: constraints added (%.2f s)",
+					 x->tbls[j.t].disp, (double)(pgm_now_ms() - t0) / 1000.0);
+			break;
 		case J_ANALYZE: {
 			char *sql = xasprintf("ANALYZE %s", x->tbls[j.t].qname);
 
@@ -872,13 +938,14 @@ static void *worker_main(void *arg)
 
 			if (j.kind == J_VERIFY)
 				t->verify_ms += pgm_now_ms() - t0;
-			if (j.kind == J_INDEX)
+			if (j.kind == J_INDEX || j.kind == J_ATTACH)
 				t->index_ms += pgm_now_ms() - t0;
 			if (j.kind == J_ANALYZE)
 				x->analyze_ms += pgm_now_ms() - t0;
 			if (j.kind == J_VALIDATE)
 				x->fk_ms += pgm_now_ms() - t0;
-			if ((j.kind == J_VERIFY || j.kind == J_INDEX) && --t->post_left == 0)
+			if ((j.kind == J_VERIFY || j.kind == J_INDEX || j.kind == J_ATTACH) &&
+			    --t->post_left == 0)
 				table_posted(x, j.t);
 		}
 		pthread_cond_broadcast(&x->cv);
@@ -1309,7 +1376,7 @@ static const char INDEXES_SQL[] =
 	"i.indisreplident AS replident, n.nspname AS tnsp, t.relname AS tname, "
 	"pg_catalog.pg_relation_size(i.indexrelid)::float8 AS size, "
 	"pg_catalog.format('%I', ic.relname) AS qiname, "
-	"pg_catalog.format('%I', con.conname) AS qcon "
+	"pg_catalog.quote_ident(con.conname) AS qcon "
 	"FROM pg_catalog.pg_index i "
 	"JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
 	"JOIN pg_catalog.pg_namespace ni ON ni.oid = ic.relnamespace "
@@ -1382,33 +1449,47 @@ static int plan_posts(ctx *x)
 		e = &t->idx[t->nidx++];
 		memset(e, 0, sizeof(*e));
 		e->size = json_number_value(json_object_get(row, "size"));
-		e->is_con = con != NULL;
 		e->nsp = strdup(S("nsp"));
-		e->name = strdup(con ? con : S("iname"));
+		e->iname = strdup(S("iname"));
+		e->con = con ? strdup(con) : NULL;
 		if (con)
 			e->entry = xasprintf("CONSTRAINT %s %s %s", S("tnsp"), S("tname"), con);
 		else
 			e->entry = xasprintf("INDEX %s %s", S("nsp"), S("iname"));
-		f = open_memstream(&e->sql, &len);
+		if (con &&
+		    (strcmp(ct, "x") == 0 || json_is_true(json_object_get(row, "deferrable")))) {
+			/* built by ADD CONSTRAINT itself, under the table's exclusive lock */
+			e->attach = xasprintf("ALTER TABLE ONLY %s ADD CONSTRAINT %s %s", t->qname,
+					      S("qcon"), S("cdef"));
+		} else {
+			e->build = strdup(S("idef"));
+			if (con)
+				e->attach = xasprintf(
+					"ALTER TABLE ONLY %s ADD CONSTRAINT %s %s USING INDEX %s",
+					t->qname, S("qcon"),
+					strcmp(ct, "p") == 0 ? "PRIMARY KEY" : "UNIQUE",
+					S("qiname"));
+		}
+		f = open_memstream(&e->extra, &len);
 		if (f == NULL)
 			break;
-		if (con &&
-		    (strcmp(ct, "x") == 0 || json_is_true(json_object_get(row, "deferrable"))))
-			fprintf(f, "ALTER TABLE ONLY %s ADD CONSTRAINT %s %s", t->qname, S("qcon"),
-				S("cdef"));
-		else if (con)
-			fprintf(f, "%s; ALTER TABLE ONLY %s ADD CONSTRAINT %s %s USING INDEX %s",
-				S("idef"), t->qname, S("qcon"),
-				strcmp(ct, "p") == 0 ? "PRIMARY KEY" : "UNIQUE", S("qiname"));
-		else
-			fputs(S("idef"), f);
 		if (json_is_true(json_object_get(row, "clustered")))
-			fprintf(f, "; ALTER TABLE ONLY %s CLUSTER ON %s", t->qname,
+			fprintf(f, "ALTER TABLE ONLY %s CLUSTER ON %s", t->qname,
 				con ? S("qcon") : S("qiname"));
 		if (json_is_true(json_object_get(row, "replident")))
-			fprintf(f, "; ALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s",
+			fprintf(f, "%sALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s",
+				json_is_true(json_object_get(row, "clustered")) ? "; " : "",
 				t->qname, con ? S("qcon") : S("qiname"));
-		if (fclose(f) != 0 || e->nsp == NULL || e->name == NULL || e->entry == NULL)
+		if (fclose(f) != 0)
+			break;
+		if (len == 0) {
+			free(e->extra);
+			e->extra = NULL;
+		}
+		t->attach |= e->attach != NULL || e->extra != NULL;
+		if (e->nsp == NULL || e->iname == NULL || e->entry == NULL ||
+		    (con && (e->con == NULL || e->attach == NULL)) ||
+		    (e->attach == NULL && e->build == NULL))
 			break;
 	}
 	if (r < json_array_size(rows)) {
@@ -1731,7 +1812,7 @@ static int prepare_run(ctx *x)
 		if (t->done == NULL && alloc_chunks(t) < 0)
 			return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
 		total += t->n;
-		posts += t->nidx + 2;
+		posts += t->nidx + 3; /* verify, attach, analyze */
 	}
 	x->queue = calloc((size_t)total + 1, sizeof(job));
 	x->cap_ready = posts + x->nfk + 1;
@@ -1799,8 +1880,11 @@ static void free_ctx(ctx *x)
 		for (i = 0; i < t->nidx; i++) {
 			free(t->idx[i].entry);
 			free(t->idx[i].nsp);
-			free(t->idx[i].name);
-			free(t->idx[i].sql);
+			free(t->idx[i].iname);
+			free(t->idx[i].con);
+			free(t->idx[i].build);
+			free(t->idx[i].attach);
+			free(t->idx[i].extra);
 		}
 		free(t->idx);
 	}

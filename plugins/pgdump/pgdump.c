@@ -721,6 +721,7 @@ typedef struct toc {
 	json_t *by_kind; /* kind -> count */
 	json_t *tables;  /* [{schema, name}] of TABLE DATA entries */
 	long long entries;
+	json_t *lines; /* the raw lines, when not NULL before read_toc */
 } toc;
 
 /* toc_parse_line - "3340; 0 16390 TABLE DATA public users pgmove". */
@@ -729,6 +730,8 @@ static void toc_parse_line(toc *tc, const char *line)
 	const char *p = line;
 	int i;
 
+	if (tc->lines != NULL)
+		json_array_append_new(tc->lines, json_string(line));
 	if (*p == ';' || *p == '\0')
 		return;
 	p = strchr(p, ';');
@@ -800,6 +803,7 @@ static int read_toc(pgm_call *call, const char *file, const char *bindir, toc *t
 	ls.st.what = "pg_restore";
 	ls.tc.by_kind = json_object();
 	ls.tc.tables = json_array();
+	ls.tc.lines = tc->lines;
 	if (find_tool(call, "pg_restore", bindir, 0, "", &t) < 0)
 		goto done;
 	sv_add(&argv, t.path);
@@ -822,7 +826,7 @@ static int read_toc(pgm_call *call, const char *file, const char *bindir, toc *t
 	}
 	pgm_child_result_free(&res);
 	*tc = ls.tc;
-	ls.tc.by_kind = ls.tc.tables = NULL;
+	ls.tc.by_kind = ls.tc.tables = ls.tc.lines = NULL;
 	rc = 0;
 done:
 	json_decref(ls.tc.by_kind);
@@ -836,7 +840,7 @@ static json_t *fn_list(pgm_call *call, json_t *args)
 {
 	const char *file = pgm_arg_string(call, args, "file", NULL, 1);
 	const char *bindir = pgm_arg_string(call, args, "bindir", NULL, 0);
-	toc tc;
+	toc tc = { NULL, NULL, 0, NULL };
 	json_t *out;
 
 	if (file == NULL || pgm_failed(call))
@@ -852,6 +856,76 @@ static json_t *fn_list(pgm_call *call, json_t *args)
  * restore
  * ---------------------------------------------------------------------- */
 
+/* toc_key - "KIND schema name" of a --list line: the text after its two
+ * OIDs (NULL for a comment). */
+static const char *toc_key(const char *line)
+{
+	const char *p = strchr(line, ';');
+	int i;
+
+	if (*line == ';' || p == NULL)
+		return NULL;
+	p++;
+	for (i = 0; i < 2; i++) {
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+/* write_list - a --use-list file (in TMPDIR, its name in path) of the
+ * archive's entries, those named in exclude ("INDEX public t_a_idx",
+ * "CONSTRAINT public t t_pkey", "FK CONSTRAINT public t t_fk": the
+ * --list text without the owner) commented out. */
+static int write_list(pgm_call *call, json_t *lines, json_t *exclude, char *path, size_t pathlen,
+		      long long *excluded)
+{
+	const char *tmp = getenv("TMPDIR");
+	json_t *l, *e;
+	size_t i, j;
+	FILE *f;
+	int fd;
+
+	snprintf(path, pathlen, "%s/pgmove-list.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		pgm_fail(call, "pgdump.io", 0, "cannot write a pg_restore list file %s: %s", path,
+			 strerror(errno));
+		path[0] = '\0';
+		return -1;
+	}
+	json_array_foreach(lines, i, l) {
+		const char *line = json_string_value(l), *key = toc_key(line);
+		int skip = 0;
+
+		json_array_foreach(exclude, j, e) {
+			const char *x = json_string_value(e);
+			size_t n = x ? strlen(x) : 0;
+
+			/* the key, then the owner: one more word */
+			if (key && n > 0 && strncmp(key, x, n) == 0 &&
+			    (key[n] == '\0' || (key[n] == ' ' && strchr(key + n + 1, ' ') == NULL))) {
+				skip = 1;
+				break;
+			}
+		}
+		*excluded += skip;
+		fprintf(f, "%s%s\n", skip ? ";" : "", line);
+	}
+	if (fclose(f) != 0) {
+		pgm_fail(call, "pgdump.io", 0, "cannot write a pg_restore list file %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* fn_restore - pg_restore of an archive into a database. */
 static json_t *fn_restore(pgm_call *call, json_t *args)
 {
@@ -864,9 +938,12 @@ static json_t *fn_restore(pgm_call *call, json_t *args)
 	char sversion[64];
 	conn c;
 	tool t;
-	toc tc = { NULL, NULL, 0 };
+	toc tc = { NULL, NULL, 0, NULL };
 	strv argv = { 0 };
 	run_state st = { .call = call, .what = "pg_restore" };
+	json_t *exclude = json_object_get(args, "exclude_entries");
+	char listfile[64] = "";
+	long long excluded = 0;
 	long long t0 = pgm_now_ms();
 	size_t i;
 
@@ -908,11 +985,23 @@ static json_t *fn_restore(pgm_call *call, json_t *args)
 	    find_tool(call, "pg_restore", bindir, 0, sversion, &t) < 0 ||
 	    conn_prepare(call, conninfo, &c) < 0)
 		goto done;
+	if (exclude != NULL && !json_is_array(exclude)) {
+		pgm_fail(call, "args.invalid", 0,
+			 "argument \"exclude_entries\" must be an array of \"KIND schema name\"");
+		goto done;
+	}
+	if (json_array_size(exclude) > 0)
+		tc.lines = json_array();
 	if (read_toc(call, file, bindir, &tc) < 0)
+		goto done;
+	if (tc.lines != NULL && write_list(call, tc.lines, exclude, listfile, sizeof(listfile),
+					   &excluded) < 0)
 		goto done;
 
 	sv_add(&argv, t.path);
 	sv_add(&argv, "--verbose");
+	if (listfile[0] != '\0')
+		sv_addf(&argv, "--use-list=%s", listfile);
 	if (strcmp(content, "schema") == 0)
 		sv_add(&argv, "--schema-only");
 	else if (strcmp(content, "data") == 0)
@@ -951,10 +1040,15 @@ static json_t *fn_restore(pgm_call *call, json_t *args)
 			"server_version", sversion);
 	if (sections != NULL)
 		json_object_set(out, "sections", sections);
+	if (out != NULL && exclude != NULL)
+		json_object_set_new(out, "entries_excluded", json_integer(excluded));
 done:
+	if (listfile[0] != '\0')
+		unlink(listfile);
 	json_decref(sections);
 	json_decref(tc.by_kind);
 	json_decref(tc.tables);
+	json_decref(tc.lines);
 	sv_free(&argv);
 	conn_free(&c);
 	free(t.path);
@@ -1183,6 +1277,9 @@ static const pgm_param restore_params[] = {
 	{ "disable_triggers", "boolean", 0, 0, "disable triggers during data-only restore (superuser)" },
 	{ "tables", "array", 0, 0, "restore only these tables" },
 	{ "schemas", "array", 0, 0, "restore only these schemas" },
+	{ "exclude_entries", "array", 0, 0,
+	  "leave out these entries (\"KIND schema name\" as pg_restore --list shows them, "
+	  "without the owner; e.g. copy.data's post_data)" },
 	{ "bindir", "string", 0, 0, "directory of pg_restore" },
 	{ NULL, NULL, 0, 0, NULL }
 };
