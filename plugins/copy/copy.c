@@ -773,7 +773,8 @@ static int exists_on_target(ctx *x, PGconn *d, const ctbl *t, const char *nsp, c
 }
 
 /* build_index - the index of entry i of table k on the target, in one
- * transaction with maintenance_work_mem (skipped when it exists). */
+ * transaction with maintenance_work_mem: 0, 1 when it exists already (an
+ * earlier run built it), or -1 after wfail. */
 static int build_index(ctx *x, int w, int k, int i)
 {
 	ctbl *t = &x->tbls[k];
@@ -783,7 +784,7 @@ static int build_index(ctx *x, int w, int k, int i)
 	int ex = exists_on_target(x, d, t, e->nsp, e->iname, 0, NULL), rc;
 
 	if (ex != 0)
-		return ex < 0 ? -1 : 0;
+		return ex;
 	sql = xasprintf("BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
 			"SET LOCAL max_parallel_maintenance_workers = 0; %s; COMMIT",
 			x->mwm, e->build);
@@ -893,6 +894,10 @@ static void *worker_main(void *arg)
 				pgm_info("copy: table %s: built %s (%.2f s)", x->tbls[j.t].disp,
 					 x->tbls[j.t].idx[j.i].entry,
 					 (double)(pgm_now_ms() - t0) / 1000.0);
+			if (rc == 1)
+				pgm_info("copy: table %s: %s exists already: kept",
+					 x->tbls[j.t].disp, x->tbls[j.t].idx[j.i].entry);
+			rc = rc < 0 ? -1 : 0;
 			break;
 		case J_ATTACH:
 			rc = attach_table(x, wk->w, j.t);
@@ -1978,7 +1983,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		goto out;
 	}
 	if (!mwm_ok(x.mwm)) {
-		pgm_fail(call, "copy.bad_argument", 0,
+		pgm_fail(call, "args.invalid", 0,
 			 "copy.data: maintenance_work_mem must be a size like \"512MB\" or "
 			 "\"2GB\" (kB, MB, GB, TB), not \"%s\"",
 			 x.mwm);

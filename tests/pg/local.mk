@@ -6,6 +6,7 @@ PG_TESTS = \
 	tests/pg/test_checksum_hash.sh \
 	tests/pg/test_checksum_live.sh \
 	tests/pg/test_copy.sh \
+	tests/pg/test_copy_indexes.sh \
 	tests/pg/test_copy_runbook.sh \
 	tests/pg/test_pgdump.sh \
 	tests/pg/test_pg.sh \

@@ -1,0 +1,108 @@
+#!/bin/sh
+# tests/pg/test_copy_indexes.sh - copy.data indexes=true between two real
+# servers: each table's indexes (plain, expression, clustered), primary
+# key, unique, exclusion and deferrable constraints are built as soon as
+# its data is in, while a later table is still being copied; foreign keys
+# at the end (one NOT VALID on the source stays so); ANALYZE per table;
+# what was built is returned in post_data and pgdump.restore's post-data
+# leaves exactly that out; indexes that exist are not built again; a
+# corrupted chunk is found while other tables are still being copied and
+# named with its key range; a bad maintenance_work_mem is refused.
+. "$(dirname "$0")/lib.sh"
+
+start_sandbox --empty
+psql_src "CREATE TABLE parent (id bigint PRIMARY KEY, code text UNIQUE, v int);
+CREATE INDEX parent_v_idx ON parent (v);
+CREATE INDEX parent_lower_idx ON parent (lower(code));
+ALTER TABLE parent CLUSTER ON parent_v_idx;
+CREATE TABLE child (id int PRIMARY KEY, parent_id bigint REFERENCES parent (id), t text);
+ALTER TABLE child ADD CONSTRAINT child_parent_nv FOREIGN KEY (parent_id)
+	REFERENCES parent (id) NOT VALID;
+CREATE TABLE slot (id int PRIMARY KEY, r int4range, EXCLUDE USING gist (r WITH &&));
+CREATE TABLE dfr (a int, CONSTRAINT dfr_a_key UNIQUE (a) DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO parent SELECT i, 'c' || i, i % 97 FROM generate_series(1, 20000) i;
+INSERT INTO child SELECT i, 1 + i % 20000, repeat('y', i % 20) FROM generate_series(1, 6000) i;
+INSERT INTO slot SELECT i, int4range(i * 10, i * 10 + 5) FROM generate_series(1, 30) i;
+INSERT INTO dfr SELECT i FROM generate_series(1, 40) i;
+ANALYZE;" >/dev/null || { echo "not ok - setting up the source"; exit 1; }
+pg_dump -Fc --schema-only -f "$T/schema.dump" "$PGMOVE_SOURCE" &&
+	pg_restore --section=pre-data -d "$PGMOVE_TARGET" "$T/schema.dump" ||
+	{ echo "not ok - restoring pre-data on the target"; exit 1; }
+# each chunk of child takes 0.3 s on the target: child is still being
+# copied when parent (the largest table, copied first) is in
+SLOW="CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END\$\$;
+CREATE TRIGGER slow AFTER INSERT ON child FOR EACH STATEMENT EXECUTE FUNCTION slow();"
+psql_tgt "$SLOW" >/dev/null
+
+expect 1 "a bad maintenance_work_mem is refused (args.invalid)" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET indexes=true maintenance_work_mem="1GB; DROP TABLE parent"
+has "$T/err" 'maintenance_work_mem must be a size like "512MB"' "the error names the argument"
+
+expect 0 "copy.data builds indexes and constraints per table" call copy.data \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 indexes=true \
+	analyze=true maintenance_work_mem=64MB
+cp "$T/out" "$T/copy.json"
+cp "$T/err" "$T/copy.err"
+equals "$(jq 'sorted(d["post_data"])')" '["CONSTRAINT public child child_pkey", "CONSTRAINT public dfr dfr_a_key", "CONSTRAINT public parent parent_code_key", "CONSTRAINT public parent parent_pkey", "CONSTRAINT public slot slot_pkey", "CONSTRAINT public slot slot_r_excl", "FK CONSTRAINT public child child_parent_id_fkey", "FK CONSTRAINT public child child_parent_nv", "INDEX public parent_lower_idx", "INDEX public parent_v_idx"]' \
+	"post_data names every index and constraint built, as pg_restore --list does"
+built=$(grep -n "table public.parent: built INDEX public parent_v_idx" "$T/copy.err" | cut -d: -f1)
+child_in=$(grep -n "table public.child: data in" "$T/copy.err" | cut -d: -f1)
+if [ -n "$built" ] && [ -n "$child_in" ] && [ "$built" -lt "$child_in" ]; then
+	ok "parent's index was built (line $built) before child's copy ended (line $child_in)"
+else
+	bad "parent's index (line '$built') was not built before child's data was in (line '$child_in')"
+fi
+has "$T/copy.err" "table public.parent: verified, 20 chunks" "the split table was verified by chunk"
+has "$T/copy.err" "table public.child: validated FK CONSTRAINT public child child_parent_id_fkey" \
+	"the foreign key was validated"
+equals "$(psql_tgt "SELECT conname || ':' || convalidated FROM pg_constraint WHERE contype = 'f'
+	ORDER BY 1" | tr '\n' ' ')" "child_parent_id_fkey:true child_parent_nv:false " \
+	"the foreign keys are there, the one NOT VALID on the source still NOT VALID"
+equals "$(psql_tgt "SELECT indisclustered FROM pg_index WHERE indexrelid = 'parent_v_idx'::regclass")" \
+	t "CLUSTER ON is kept"
+equals "$(psql_tgt "SELECT condeferrable::text || contype::text FROM pg_constraint WHERE conname = 'dfr_a_key'")" \
+	trueu "the deferrable unique constraint is deferrable"
+equals "$(psql_tgt "SELECT contype FROM pg_constraint WHERE conname = 'slot_r_excl'")" x \
+	"the exclusion constraint is there"
+equals "$(psql_tgt "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NULL")" 0 \
+	"every table was analyzed"
+equals "$(jq 'd["phases"]["index_ms_sum"] > 0 and d["tables"][0]["verify_ms"] >= 0')" true \
+	"the output has per-phase times"
+psql_tgt "DROP TRIGGER slow ON child; DROP FUNCTION slow()" >/dev/null
+expect 0 "pgdump.restore post-data leaves out what copy.data built" call pgdump.restore \
+	conninfo=@env:PGMOVE_TARGET file="$T/schema.dump" sections='["post-data"]' \
+	exclude_entries="$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["post_data"]))' "$T/copy.json")"
+equals "$(jq 'd["entries_excluded"]')" 10 "ten entries were left out"
+expect 0 "checksum.inventory" call checksum.inventory source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET
+equals "$(jq 'd["equal"]')" true "indexes, constraints and objects match the source's"
+expect 0 "checksum.compare" call checksum.compare source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET
+equals "$(jq 'd["equal"]')" true "the data matches"
+
+# indexes and constraints that exist (an earlier run built them) are kept
+psql_tgt "TRUNCATE slot, dfr" >/dev/null
+expect 0 "copy.data again with the constraints in place" call copy.data \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET indexes=true \
+	tables='["public.slot", "public.dfr"]'
+lacks "$T/err" "built " "no index was built again"
+has "$T/err" "table public.slot: CONSTRAINT public slot slot_pkey exists already: kept" \
+	"the existing index is kept"
+equals "$(psql_tgt "SELECT count(*) FROM pg_constraint WHERE conrelid = 'slot'::regclass")" 2 \
+	"slot's two constraints are there once"
+
+# a corrupted chunk of parent is found while child is still being copied
+psql_tgt "DROP TABLE child, parent, slot, dfr" >/dev/null
+pg_restore --section=pre-data -d "$PGMOVE_TARGET" -t parent -t child "$T/schema.dump"
+psql_tgt "$SLOW
+CREATE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF NEW.id = 12345 THEN NEW.v := -1; END IF; RETURN NEW; END\$\$;
+CREATE TRIGGER corrupt BEFORE INSERT ON parent FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
+expect 1 "a corrupted row fails the copy" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 tables='["public.parent", "public.child"]'
+has "$T/err" "copy.mismatch" "the error code says mismatch"
+has "$T/err" "table public.parent: chunk 12 id \(12000, 13000\]: the target differs" \
+	"the error names the table, the chunk and its key range"
+lacks "$T/err" "table public.child: data in" "it was found before child's copy ended"
+finish
