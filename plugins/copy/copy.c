@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -1577,6 +1578,204 @@ static int add_foreign_keys(ctx *x)
 }
 
 /* ------------------------------------------------------------------------
+ * The schema in the data's snapshot
+ * ---------------------------------------------------------------------- */
+
+/* run_tool - runs argv (env: NULL or PGPASSWORD=...) to completion; 0, or
+ * -1 with the call's error set naming what failed (code copy.<tool>). */
+static int run_tool(ctx *x, const char *const *argv, const char *const *env, const char *what)
+{
+	pgm_child_spec spec = {.argv = argv, .env = env};
+	pgm_child_result res;
+
+	if (pgm_child_run(x->call, &spec, &res) < 0)
+		return -1;
+	if (!res.exited || res.status != 0) {
+		pgm_fail(x->call,
+			 strcmp(argv[0], "pg_dump") == 0 ? "copy.pg_dump" : "copy.pg_restore", 0,
+			 "copy: %s %s with status %d: %s", what,
+			 res.exited ? "exited" : "was killed", res.status,
+			 res.stderr_tail ? res.stderr_tail : "");
+		pgm_child_result_free(&res);
+		return -1;
+	}
+	pgm_child_result_free(&res);
+	return 0;
+}
+
+/* split_conninfo - conninfo without its password (for a child's argv,
+ * caller frees) and "PGPASSWORD=..." in *pwenv (caller wipes and frees;
+ * NULL when there is none). NULL with the call's error set. */
+static char *split_conninfo(ctx *x, const char *conninfo, char **pwenv)
+{
+	char *err = NULL, *buf = NULL;
+	size_t len = 0;
+	PQconninfoOption *opts, *o;
+	FILE *f;
+
+	*pwenv = NULL;
+	pgm_secret_add_conninfo(conninfo);
+	opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL) {
+		PQfreemem(err);
+		pgm_fail(x->call, "args.invalid", 0,
+			 "copy: the source connection string is invalid");
+		return NULL;
+	}
+	f = open_memstream(&buf, &len);
+	for (o = opts; f != NULL && o->keyword != NULL; o++) {
+		const char *p;
+
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			free(*pwenv);
+			*pwenv = xasprintf("PGPASSWORD=%s", o->val);
+			continue;
+		}
+		fprintf(f, "%s%s='", len ? " " : "", o->keyword);
+		fflush(f);
+		for (p = o->val; *p; p++) {
+			if (*p == '\'' || *p == '\\')
+				fputc('\\', f);
+			fputc(*p, f);
+		}
+		fputc('\'', f);
+		fflush(f);
+	}
+	PQconninfoFree(opts);
+	if (f == NULL || fclose(f) != 0) {
+		free(buf);
+		pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
+		return NULL;
+	}
+	return buf;
+}
+
+/* next_line - the next line of f that is not pg_restore's \restrict /
+ * \unrestrict (a random key per run); NULL at the end. */
+static char *next_line(FILE *f, char **buf, size_t *cap)
+{
+	while (getline(buf, cap, f) >= 0)
+		if (strncmp(*buf, "\\restrict ", 10) != 0 &&
+		    strncmp(*buf, "\\unrestrict ", 12) != 0)
+			return *buf;
+	return NULL;
+}
+
+/* same_sql - 1 when SQL files a and b hold the same lines (but for
+ * \restrict keys), 0 when not, -1 when one cannot be read. */
+static int same_sql(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
+	char *la = NULL, *lb = NULL;
+	size_t ca = 0, cb = 0;
+	int rc = -1;
+
+	if (fa && fb) {
+		const char *x, *y;
+
+		do {
+			x = next_line(fa, &la, &ca);
+			y = next_line(fb, &lb, &cb);
+		} while (x && y && strcmp(x, y) == 0);
+		rc = x == NULL && y == NULL;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	free(la);
+	free(lb);
+	return rc;
+}
+
+/* dump_schema - pg_dump --schema-only of the source in the copy's
+ * exported snapshot into file (custom format), so that the post-data
+ * restored after the copy is the schema of the data copied. With check
+ * (the schema dump whose pre-data is on the target), the two pre-data
+ * sections must be the same SQL: else the schema changed in between and
+ * the copy stops before any data moves. */
+static int dump_schema(ctx *x, const char *source, const char *file, const char *check)
+{
+	char *pw = NULL, *db = split_conninfo(x, source, &pw);
+	char *dbarg = db ? xasprintf("--dbname=%s", db) : NULL;
+	char *snap = xasprintf("--snapshot=%s", x->snapshot), *farg = xasprintf("--file=%s", file);
+	char *a = NULL, *b = NULL, *fa = NULL, *fb = NULL;
+	const char *env[2] = {pw, NULL};
+	int rc = -1;
+	long long t0 = pgm_now_ms();
+
+	if (db == NULL)
+		goto out;
+	if (dbarg == NULL || snap == NULL || farg == NULL) {
+		pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
+		goto out;
+	}
+	{
+		const char *argv[] = {
+			"pg_dump", "--schema-only", "--format=custom", snap, farg, dbarg, NULL};
+
+		if (run_tool(x, argv, env, "pg_dump --schema-only in the copy's snapshot") < 0)
+			goto out;
+	}
+	pgm_info("copy: schema dumped in the copy's snapshot to %s (%.2f s)", file,
+		 (double)(pgm_now_ms() - t0) / 1000.0);
+	if (check != NULL) {
+		int same;
+
+		a = xasprintf("%s.pre-data.sql", file);
+		b = xasprintf("%s.check-pre-data.sql", file);
+		fa = a ? xasprintf("--file=%s", a) : NULL;
+		fb = b ? xasprintf("--file=%s", b) : NULL;
+		if (fa == NULL || fb == NULL) {
+			pgm_fail(x->call, "pgmove.nomem", 0, "out of memory");
+			goto out;
+		}
+		{
+			const char *ra[] = {"pg_restore", "--section=pre-data", fa, file, NULL};
+			const char *rb[] = {"pg_restore", "--section=pre-data", fb, check, NULL};
+
+			if (run_tool(x, ra, NULL, "pg_restore --section=pre-data of the new dump") <
+				    0 ||
+			    run_tool(x, rb, NULL, "pg_restore --section=pre-data of schema_check") <
+				    0)
+				goto out;
+		}
+		same = same_sql(a, b);
+		if (same != 1) {
+			pgm_fail(x->call, "copy.schema_changed", 0,
+				 same < 0
+					 ? "copy: cannot read the pre-data of %s and %s"
+					 : "copy: the source's schema changed since %s was dumped: "
+					   "its pre-data differs from the schema in the copy's "
+					   "snapshot (%s): restore the schema again",
+				 check, file);
+			goto out;
+		}
+		pgm_info("copy: the schema in the copy's snapshot has the pre-data of %s", check);
+	}
+	rc = 0;
+out:
+	if (a)
+		unlink(a);
+	if (b)
+		unlink(b);
+	if (pw)
+		memset(pw, 0, strlen(pw));
+	free(pw);
+	free(db);
+	free(dbarg);
+	free(snap);
+	free(farg);
+	free(a);
+	free(b);
+	free(fa);
+	free(fb);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
  * The function
  * ---------------------------------------------------------------------- */
 
@@ -1947,7 +2146,7 @@ static int mwm_ok(const char *v)
 static json_t *copy_data(pgm_call *call, json_t *args)
 {
 	ctx x;
-	const char *source, *target, *format;
+	const char *source, *target, *format, *schema_file, *schema_check;
 	json_t *tables = json_object_get(args, "tables"), *res = NULL, *list, *cp, *built;
 	int k, i, nseq;
 	long long t0 = pgm_now_ms(), ms, plan_ms, data_ms, fk0, seq0;
@@ -1963,6 +2162,8 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		target = pgm_arg_string(call, args, "target", NULL, 1);
 		format = pgm_arg_string(call, args, "format", "binary", 0);
 		x.mwm = pgm_arg_string(call, args, "maintenance_work_mem", "256MB", 0);
+		schema_file = pgm_arg_string(call, args, "schema_file", NULL, 0);
+		schema_check = pgm_arg_string(call, args, "schema_check", NULL, 0);
 		if (source == NULL || target == NULL || format == NULL || x.mwm == NULL ||
 		    pgm_arg_int(call, args, "jobs", 4, 0, &jobs) < 0 ||
 		    pgm_arg_int(call, args, "chunk_rows", 100000, 0, &x.chunk_rows) < 0 ||
@@ -2000,7 +2201,15 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 			 "copy.data: tables must be an array of \"schema.table\"");
 		goto out;
 	}
-	if (open_sides(&x, source, target) < 0 || plan_tables(&x, tables) < 0)
+	if (pgm_failed(call))
+		goto out;
+	if (schema_check != NULL && schema_file == NULL) {
+		pgm_fail(call, "args.invalid", 0, "copy.data: schema_check needs schema_file");
+		goto out;
+	}
+	if (open_sides(&x, source, target) < 0 ||
+	    (schema_file != NULL && dump_schema(&x, source, schema_file, schema_check) < 0) ||
+	    plan_tables(&x, tables) < 0)
 		goto out;
 	cp = pgm_checkpoint_get(call);
 	if (cp != NULL) {
@@ -2099,6 +2308,12 @@ static const pgm_param data_params[] = {
 	 "\"256MB\"", NULL, NULL, NULL},
 	{"analyze", "boolean", 0, 0, "ANALYZE each table once its indexes are built", "false", NULL,
 	 NULL, NULL},
+	{"schema_file", "string", 0, 0,
+	 "pg_dump --schema-only (custom format) of the source in the copy's snapshot to this "
+	 "file, for the post-data restore"},
+	{"schema_check", "string", 0, 0,
+	 "an earlier schema dump whose pre-data must equal schema_file's (else "
+	 "copy.schema_changed before any data moves)"},
 	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const pgm_function copy_functions[] = {

@@ -7,7 +7,9 @@
 --   schema      schema-only dump; pre-data restored in one transaction;
 --               tables and columns verified
 --   freeze      an approval, then the source is made read-only (writes stop)
---   data        copy.data: each chunk counted and hashed on both sides,
+--   data        copy.data: the schema dumped again in the data's snapshot (its
+--               pre-data must be the one restored: else it stops), then
+--               each chunk counted and hashed on both sides,
 --               resumable per chunk; each table's indexes and constraints
 --               built and the table analyzed as soon as its data is in,
 --               in parallel with other tables' copies; foreign keys at
@@ -96,6 +98,8 @@ local function dir(ctx)
   return ctx.params.workdir or (ctx.run.dir .. "/dump")
 end
 local function schema_file(ctx) return dir(ctx) .. "/schema.dump" end
+-- the schema dumped again by copy.data in the data's snapshot (for post-data)
+local function snapshot_schema_file(ctx) return dir(ctx) .. "/schema-snapshot.dump" end
 
 -- Tables in user schemas (for the "target is empty" check).
 local USER_TABLES = [[
@@ -210,7 +214,8 @@ step "copy" {
     return copy.data { source = ctx.params.source, target = ctx.params.target,
                        jobs = ctx.params.jobs, chunk_rows = ctx.params.chunk_rows,
                        indexes = true, analyze = true,
-                       maintenance_work_mem = ctx.params.maintenance_work_mem }
+                       maintenance_work_mem = ctx.params.maintenance_work_mem,
+                       schema_file = snapshot_schema_file(ctx), schema_check = schema_file(ctx) }
   end,
   undo = function(ctx, out)
     -- one statement: tables that reference each other are emptied together
@@ -227,7 +232,8 @@ step "post-data" {
   idempotent = true,
   timeout = "12h",
   run = function(ctx)
-    return pgdump.restore { conninfo = ctx.params.target, file = schema_file(ctx),
+    -- the schema of the data's snapshot (the copy checked its pre-data is what is on the target)
+    return pgdump.restore { conninfo = ctx.params.target, file = snapshot_schema_file(ctx),
                             sections = { "post-data" }, jobs = ctx.params.jobs,
                             exit_on_error = true, clean = true,
                             exclude_entries = ctx.outputs["copy"].post_data }

@@ -7,7 +7,9 @@
 # what was built is returned in post_data and pgdump.restore's post-data
 # leaves exactly that out; indexes that exist are not built again; a
 # corrupted chunk is found while other tables are still being copied and
-# named with its key range; a bad maintenance_work_mem is refused.
+# named with its key range; a bad maintenance_work_mem is refused; the
+# schema dumped in the copy's snapshot (schema_file) is checked against
+# the pre-data dumped earlier (schema_check).
 . "$(dirname "$0")/lib.sh"
 
 start_sandbox --empty
@@ -105,4 +107,25 @@ has "$T/err" "copy.mismatch" "the error code says mismatch"
 has "$T/err" "table public.parent: chunk 12 id \(12000, 13000\]: the target differs" \
 	"the error names the table, the chunk and its key range"
 lacks "$T/err" "table public.child: data in" "it was found before child's copy ended"
+
+# the schema dumped in the copy's snapshot, checked against the pre-data on the target
+psql_tgt "DROP TRIGGER corrupt ON parent; DROP TRIGGER slow ON child; TRUNCATE parent, child" >/dev/null
+expect 0 "copy.data dumps the schema in its snapshot" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET tables='["public.parent"]' schema_file="$T/snap.dump" \
+	schema_check="$T/schema.dump"
+has "$T/err" "the schema in the copy's snapshot has the pre-data of" \
+	"its pre-data is the one restored on the target"
+if pg_restore -l "$T/snap.dump" 2>/dev/null | grep -q "INDEX public parent_v_idx"; then
+	ok "the snapshot's schema dump holds the post-data"
+else
+	bad "the snapshot's schema dump has no INDEX public parent_v_idx"
+fi
+lacks "$T/err" "$SB_PASSWORD" "the password is in no log line"
+psql_src "CREATE TABLE added (x int)" >/dev/null
+psql_tgt "TRUNCATE parent" >/dev/null
+expect 1 "a schema changed since the pre-data was dumped stops the copy" call copy.data \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET tables='["public.parent"]' \
+	schema_file="$T/snap.dump" schema_check="$T/schema.dump"
+has "$T/err" "copy.schema_changed: copy: the source's schema changed since" "the error says so"
+equals "$(psql_tgt "SELECT count(*) FROM parent")" 0 "no data was copied"
 finish

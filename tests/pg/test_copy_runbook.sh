@@ -54,6 +54,8 @@ equals "$(jq 'sorted(d["copy"]["post_data"])')" \
 	"copy.data built every index, primary key, unique and foreign key of the source"
 equals "$(jq 'd["post-data"]["entries_excluded"] == len(d["copy"]["post_data"])')" true \
 	"the post-data restore left out exactly what copy.data built"
+equals "$(jq 'd["post-data"]["file"].endswith("/schema-snapshot.dump")')" true \
+	"post-data comes from the schema dumped in the copy's snapshot"
 equals "$(psql_tgt "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = 'public'
 	AND last_analyze IS NULL AND n_live_tup > 0")" 0 "every copied table was analyzed"
 equals "$(psql_tgt "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated")" 0 \
