@@ -5,11 +5,16 @@
 # before each method the target's public schema is dropped and recreated.
 #   - pgcopydb clone --table-jobs J --index-jobs J (no verification)
 #   - pg_dump -Fc | pg_restore
-#   - pgmove: pg_dump --schema-only, pg_restore --section=pre-data,
-#     pgmove call copy.data jobs=J (copy + per-chunk verification),
-#     pg_restore --section=post-data -j J: the total, and copy.data's peak RSS
-#   - the resume: copy.data in a runbook, SIGKILLed once half of its chunks
-#     are committed, then pgmove resume: its time against a full copy.data
+#   - pgmove, as scripts/runbooks/pg-copy.lua does it: pg_dump --schema-only,
+#     pg_restore --section=pre-data, pgmove call copy.data jobs=J indexes=true
+#     analyze=true schema_file=... schema_check=... (copy + per-chunk
+#     verification + each table's indexes and constraints as its data is in
+#     + foreign keys + ANALYZE, schema re-dumped in the data's snapshot), then
+#     pgdump.restore of the rest of post-data without what copy.data built:
+#     the total, each phase, and copy.data's peak RSS
+#   - the resume: the same copy.data in a runbook, SIGKILLed once half of its
+#     chunks are committed, then pgmove resume: its time against the full
+#     copy.data
 # and prints the ratios issue 13 sets as targets (pgmove <= pgcopydb,
 # <= 0.5x pg_dump|pg_restore, RSS < 64 MB and flat, resume <= 60% of a copy).
 #
@@ -32,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--jobs) jobs=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) sed -n '2,23p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,29p' "$0" >&2; exit 2 ;;
 	esac
 done
 pgmove=$build/pgmove
@@ -106,7 +111,8 @@ pg_dump -Fc "$PGMOVE_SOURCE" | pg_restore --no-owner -d "$PGMOVE_TARGET"
 dump_s=$(secs "$t0" "$(now)")
 echo "pg_dump -Fc | pg_restore: $dump_s s"
 
-# 3. pgmove: schema by pg_dump sections, data by copy.data, then post-data
+# 3. pgmove: schema by pg_dump sections, data + indexes + verification by
+# copy.data, then the rest of post-data
 reset_target
 mkdir -p "$work/dump"
 t0=$(now)
@@ -114,14 +120,35 @@ pg_dump -Fc --schema-only -f "$work/dump/schema.dump" "$PGMOVE_SOURCE"
 pg_restore --no-owner --section=pre-data -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
 t1=$(now)
 /usr/bin/time -v -o "$work/time.txt" "$pgmove" call --log-format plain -q copy.data \
-	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" >"$work/copy.json"
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" indexes=true analyze=true \
+	schema_file="$work/dump/snap.dump" schema_check="$work/dump/schema.dump" >"$work/copy.json"
 t2=$(now)
-pg_restore --no-owner --section=post-data -j "$jobs" -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
-pgmove_s=$(secs "$t0" "$(now)")
+"$pgmove" call --log-format plain -q pgdump.restore conninfo=@env:PGMOVE_TARGET \
+	file="$work/dump/snap.dump" sections='["post-data"]' no_owner=true jobs="$jobs" \
+	exclude_entries="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["post_data"]))' "$work/copy.json")" \
+	>"$work/post.json"
+t3=$(now)
+pgmove_s=$(secs "$t0" "$t3")
 copy_s=$(secs "$t1" "$t2")
 rss_all=$(rss_of "$work/time.txt")
-echo "pgmove (pre-data, copy.data + verification, post-data -j $jobs): $pgmove_s s" \
+echo "pgmove (pre-data, copy.data + verification + indexes + analyze, rest of post-data): $pgmove_s s" \
 	"(copy.data $copy_s s, peak RSS $rss_all MB; $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["rows"], "rows,", len(d["tables"]), "tables, verified:", d["verified"])' "$work/copy.json"))"
+echo "   phases: pre-data (dump + restore) $(secs "$t0" "$t1") s; copy.data $copy_s s; rest of post-data $(secs "$t2" "$t3") s"
+python3 - "$work/copy.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["phases"]
+print("   copy.data: plan and schema dump %.2f s, data + verification + indexes + analyze %.2f s "
+      "(wall), foreign keys %.2f s, sequences %.2f s" % (p["plan_ms"] / 1e3, p["data_ms"] / 1e3,
+      p["foreign_keys_ms"] / 1e3, p["sequences_ms"] / 1e3))
+print("   worker time summed over jobs: verification %.2f s, index builds %.2f s, analyze %.2f s, "
+      "FK validation %.2f s" % (p["verify_ms_sum"] / 1e3, p["index_ms_sum"] / 1e3,
+      p["analyze_ms_sum"] / 1e3, p["validate_ms_sum"] / 1e3))
+for t in d["tables"][:4]:
+    print("   %-28s %9d rows %8.1f MB  data in %.2f s, verify %.2f s, indexes %.2f s" % (
+        t["table"], t["rows"], t["bytes"] / 1e6, t["data_ms"] / 1e3, t["verify_ms"] / 1e3,
+        t["index_ms"] / 1e3))
+PY
 
 # memory: the mixed table alone, and pgbench_accounts alone (rows differ 1:N)
 for t in public.mixed public.pgbench_accounts; do
@@ -145,7 +172,8 @@ runbook "copy-bench" {
 }
 step "copy" {
   run = function(ctx)
-    return copy.data { source = ctx.params.source, target = ctx.params.target, jobs = $jobs }
+    return copy.data { source = ctx.params.source, target = ctx.params.target, jobs = $jobs,
+                       indexes = true, analyze = true }
   end,
 }
 LUA
@@ -197,5 +225,5 @@ echo
 echo "== ratios (targets from issue 13), jobs=$jobs, scale $scale, mixed $mixed rows"
 echo "pgmove (copy+verify) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
 echo "pgmove / pg_dump -Fc | pg_restore:     $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
-echo "resume after a kill at 50% / copy:     $(ratio "$resume_s" "$copy_s")x  (target <= 0.6)"
+echo "resume after a kill at 50% / copy.data: $(ratio "$resume_s" "$copy_s")x  (target <= 0.6)"
 echo "peak RSS of copy.data (whole db):      $rss_all MB  (target < 64 MB, flat)"

@@ -100,6 +100,8 @@ typedef struct ctbl {
 	char *hash;  /* count(*), hash sum mod 2^64          */
 	char *qkey;  /* the integer key column, or NULL      */
 	int method;
+	int streamed;	  /* verified by hashing binary COPY streams */
+	int kpos;	  /* the key's position among cols, or -1    */
 	int n;		  /* chunks                         */
 	long long lo, hi; /* M_KEY: key min and max         */
 	long long pages;  /* M_CTID: pages at plan time     */
@@ -134,6 +136,7 @@ typedef struct ctx {
 	int jobs;
 	long long chunk_rows;
 	int binary, verify, freeze, indexes, analyze;
+	int stream;	 /* hash="stream": verify by hashing binary COPY streams */
 	const char *mwm; /* maintenance_work_mem of index builds */
 	int ntbl;
 	ctbl *tbls;
@@ -326,6 +329,220 @@ static int hash_of(ctx *x, PGconn *c, const ctbl *t, int i, const char *where, c
 	return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * Streamed verification (binary COPY): the hash of each row's bytes as
+ * COPY sends them, on the source as they pass through pgmove and on the
+ * target by one COPY of the stored rows. Both sides' bytes are the
+ * servers' binary send functions applied to the stored values, in the
+ * same client encoding: equal rows give equal bytes, and a row whose
+ * stored value differs (a trigger, a conversion, a lost or doubled row)
+ * gives different ones. Columns whose binary form embeds type OIDs
+ * (composites, arrays or ranges of user types), which differ between
+ * servers, make a table fall back to the SQL hash (streamable false).
+ * ---------------------------------------------------------------------- */
+
+/* siphash - SipHash-2-4 of n bytes under a fixed key: a 64-bit hash of a
+ * row's length-prefixed fields (so the encoding is injective), summed
+ * over the rows of a chunk mod 2^64. */
+#define ROTL(v, b) (uint64_t)(((v) << (b)) | ((v) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
+	} while (0)
+
+static uint64_t siphash(const unsigned char *in, size_t n)
+{
+	const uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = ((uint64_t)n) << 56, m;
+	size_t i, left = n & 7;
+	const unsigned char *end = in + n - left;
+
+	for (; in != end; in += 8) {
+		m = 0;
+		for (i = 0; i < 8; i++)
+			m |= (uint64_t)in[i] << (8 * i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < left; i++)
+		b |= (uint64_t)in[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* shash - a binary COPY stream being hashed: rows counted and their hash
+ * summed, per chunk when by_chunk (n entries) and the table is key-split. */
+typedef struct shash {
+	const ctbl *t;
+	int header; /* the stream's header is still to come */
+	int bad;    /* the stream did not parse             */
+	int ended;  /* the trailer was seen                 */
+	long long cnt;
+	uint64_t sum;
+	long long *ccnt; /* per chunk, or NULL */
+	uint64_t *csum;
+} shash;
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* key_chunk - the chunk of key-split t that holds key. */
+static int key_chunk(const ctbl *t, long long key)
+{
+	int a = 0, b = t->n - 1;
+
+	/* the first chunk c whose upper bound (lo + span * (c + 1) / n) >= key */
+	while (a < b) {
+		int c = a + (b - a) / 2;
+		long long ub = t->lo + (long long)((double)(t->hi - t->lo) * (c + 1) / t->n);
+
+		if (key <= ub)
+			b = c;
+		else
+			a = c + 1;
+	}
+	return a;
+}
+
+/* sfeed - hashes one buffer of a binary COPY stream: the header (first
+ * buffer), then whole rows (libpq hands out one row at a time), then the
+ * trailer. A row cut across buffers or a bad header marks it bad. */
+static void sfeed(shash *h, const char *buf, int n)
+{
+	const unsigned char *p = (const unsigned char *)buf, *end = p + n;
+
+	if (h->header) {
+		if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
+			h->bad = 1;
+			return;
+		}
+		if ((long long)be32(p + 15) > end - p - 19) {
+			h->bad = 1;
+			return;
+		}
+		p += 19 + be32(p + 15);
+		h->header = 0;
+	}
+	while (p < end && !h->bad) {
+		const unsigned char *row = p;
+		int nf, f;
+		long long key = 0;
+		int haskey = 0;
+
+		if (end - p < 2) {
+			h->bad = 1;
+			return;
+		}
+		nf = (int16_t)((p[0] << 8) | p[1]);
+		p += 2;
+		if (nf == -1) {
+			h->ended = 1;
+			if (p != end)
+				h->bad = 1;
+			return;
+		}
+		for (f = 0; f < nf; f++) {
+			int32_t len;
+
+			if (end - p < 4) {
+				h->bad = 1;
+				return;
+			}
+			len = (int32_t)be32(p);
+			p += 4;
+			if (len < -1 || (len > 0 && end - p < len)) {
+				h->bad = 1;
+				return;
+			}
+			if (f == h->t->kpos && (len == 2 || len == 4 || len == 8)) {
+				key = len == 2	 ? (int16_t)((p[0] << 8) | p[1])
+				      : len == 4 ? (int32_t)be32(p)
+						 : (long long)(int64_t)((uint64_t)be32(p) << 32 |
+									be32(p + 4));
+				haskey = 1;
+			}
+			if (len > 0)
+				p += len;
+		}
+		{
+			uint64_t hv = siphash(row, (size_t)(p - row));
+
+			h->cnt++;
+			h->sum += hv;
+			if (h->ccnt != NULL) {
+				int c = haskey ? key_chunk(h->t, key) : 0;
+
+				h->ccnt[c]++;
+				h->csum[c] += hv;
+			}
+		}
+	}
+}
+
+/* stream_hash - runs sql (a COPY ... TO STDOUT WITH (FORMAT binary)) on c
+ * and hashes what it sends into h. 0, or -1 after wfail. */
+static int stream_hash(ctx *x, PGconn *c, const char *sql, shash *h, const char *what, int i)
+{
+	PGresult *r = PQexec(c, sql);
+	char *buf;
+	int n;
+
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		pg_fail(x, c, r, what, h->t, i);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+		sfeed(h, buf, n);
+		PQfreemem(buf);
+	}
+	r = PQgetResult(c);
+	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pg_fail(x, c, r, what, h->t, i);
+		PQclear(r);
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	if (h->bad || !h->ended) {
+		wfail(x, "copy.stream", "copy: table %s: %s: the binary COPY stream did not parse",
+		      h->t->disp, what);
+		return -1;
+	}
+	return 0;
+}
+
 /* push_ready - queues a post-copy job. Called with mu held; cap_ready is
  * sized for every job there can be. */
 static void push_ready(ctx *x, int kind, int t, int i)
@@ -459,12 +676,13 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	long long scnt = 0, tcnt = 0, xid, g, rows = 0, bytes = 0;
 	uint64_t sh = 0, th = 0;
 	PGresult *r;
-	int n, rc = -1, in_tx = 0;
+	int n, rc = -1, in_tx = 0, streamed = x->verify && t->streamed;
 	const char *fmt = x->binary ? "binary" : "text";
+	shash src = {.t = t, .header = 1};
 
 	if (where == NULL)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
-	if (x->verify && hash_of(x, s, t, i, where, "source", &scnt, &sh) < 0)
+	if (x->verify && !streamed && hash_of(x, s, t, i, where, "source", &scnt, &sh) < 0)
 		goto out;
 	if (exec_ok(x, d, "BEGIN", "BEGIN on the target", t, i) < 0)
 		goto out;
@@ -517,8 +735,11 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	}
 	PQclear(r);
 	while ((n = PQgetCopyData(s, &buf, 0)) > 0) {
-		int ok = PQputCopyData(d, buf, n) == 1;
+		int ok;
 
+		if (streamed)
+			sfeed(&src, buf, n);
+		ok = PQputCopyData(d, buf, n) == 1;
 		PQfreemem(buf);
 		bytes += n;
 		if (!ok) {
@@ -553,9 +774,36 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	PQclear(r);
 	while ((r = PQgetResult(d)) != NULL)
 		PQclear(r);
-	if (x->verify && t->n == 1) {
-		if (hash_of(x, d, t, i, where, "target", &tcnt, &th) < 0)
+	if (streamed) {
+		if (src.bad || !src.ended) {
+			wfail(x, "copy.stream",
+			      "copy: table %s: chunk %d: the source's binary COPY stream did not "
+			      "parse",
+			      t->disp, i);
 			goto out;
+		}
+		scnt = src.cnt;
+		sh = src.sum;
+		/* the chunk's source hash goes into the checkpoint with its xid */
+		g = chunk_started(x, t, i, xid, scnt, sh);
+	}
+	if (x->verify && t->n == 1) {
+		if (streamed) {
+			shash tg = {.t = t, .header = 1};
+
+			free(sql);
+			sql = xasprintf(
+				"COPY (SELECT %s FROM ONLY %s) TO STDOUT WITH (FORMAT binary)",
+				t->cols, t->qname);
+			if (sql == NULL)
+				goto nomem;
+			if (stream_hash(x, d, sql, &tg, "hashing on the target", i) < 0)
+				goto out;
+			tcnt = tg.cnt;
+			th = tg.sum;
+		} else if (hash_of(x, d, t, i, where, "target", &tcnt, &th) < 0) {
+			goto out;
+		}
 		if (tcnt != scnt || th != sh) {
 			char *range = chunk_range(t, i);
 
@@ -664,7 +912,7 @@ static int verify_table(ctx *x, int w, int k)
 {
 	ctbl *t = &x->tbls[k];
 	PGconn *d = pgm_pg_conn(x->tgt[w]), *s = pgm_pg_conn(x->src[w]);
-	char *sql, *b = NULL;
+	char *sql = NULL, *b = NULL;
 	PGresult *r;
 	long long *tc = NULL, ucnt = 0, kcnt = 0;
 	uint64_t *th = NULL, uh = 0, kh = 0;
@@ -674,17 +922,50 @@ static int verify_table(ctx *x, int w, int k)
 		long long cnt;
 		uint64_t h;
 
-		if (hash_of(x, d, t, -1, "", "target", &cnt, &h) < 0)
+		if (t->streamed) {
+			shash tg = {.t = t, .header = 1};
+
+			sql = xasprintf(
+				"COPY (SELECT %s FROM ONLY %s) TO STDOUT WITH (FORMAT binary)",
+				t->cols, t->qname);
+			if (sql == NULL)
+				return wfail(x, "pgmove.nomem", "out of memory"), -1;
+			rc = stream_hash(x, d, sql, &tg, "hashing on the target", -1);
+			free(sql);
+			if (rc < 0)
+				return -1;
+			cnt = tg.cnt;
+			h = tg.sum;
+		} else if (hash_of(x, d, t, -1, "", "target", &cnt, &h) < 0) {
 			return -1;
+		}
 		if (cnt != t->vrows || h != t->vhash)
 			return mismatch(x, t, -1, t->vrows, t->vhash, cnt, h), -1;
 		return 0;
 	}
-	b = key_buckets(t);
 	tc = calloc((size_t)t->n, sizeof(long long));
 	th = calloc((size_t)t->n, sizeof(uint64_t));
+	if (tc == NULL || th == NULL) {
+		wfail(x, "pgmove.nomem", "out of memory");
+		goto out;
+	}
+	if (t->streamed) {
+		/* one COPY of the stored rows, each hashed into its key's chunk */
+		shash tg = {.t = t, .header = 1, .ccnt = tc, .csum = th};
+
+		sql = xasprintf("COPY (SELECT %s FROM ONLY %s) TO STDOUT WITH (FORMAT binary)",
+				t->cols, t->qname);
+		if (sql == NULL) {
+			wfail(x, "pgmove.nomem", "out of memory");
+			goto out;
+		}
+		if (stream_hash(x, d, sql, &tg, "hashing the chunks on the target", -1) < 0)
+			goto out;
+		goto compare;
+	}
+	b = key_buckets(t);
 	sql = b ? xasprintf("SELECT %s, %s FROM ONLY %s GROUP BY 1", b, t->hash, t->qname) : NULL;
-	if (sql == NULL || tc == NULL || th == NULL) {
+	if (sql == NULL) {
 		wfail(x, "pgmove.nomem", "out of memory");
 		goto out;
 	}
@@ -703,6 +984,7 @@ static int verify_table(ctx *x, int w, int k)
 		th[c] = strtoull(PQgetvalue(r, i, 2), NULL, 10);
 	}
 	PQclear(r);
+compare:
 	for (i = 0; i < t->n; i++) {
 		if (t->known[i] && (t->scnt[i] != tc[i] || t->shash[i] != th[i])) {
 			mismatch(x, t, i, t->scnt[i], t->shash[i], tc[i], th[i]);
@@ -726,7 +1008,25 @@ static int verify_table(ctx *x, int w, int k)
 			if (t->known[i])
 				continue;
 			where = chunk_where(t, i);
-			if (where == NULL || hash_of(x, s, t, i, where, "source", &sc, &shh) < 0) {
+			if (where != NULL && t->streamed) {
+				shash sr = {.t = t, .header = 1};
+				char *q =
+					xasprintf("COPY (SELECT %s FROM ONLY %s%s) TO STDOUT WITH "
+						  "(FORMAT binary)",
+						  t->cols, t->qname, where);
+
+				free(where);
+				where = NULL;
+				if (q == NULL ||
+				    stream_hash(x, s, q, &sr, "hashing on the source", i) < 0) {
+					free(q);
+					goto out;
+				}
+				free(q);
+				sc = sr.cnt;
+				shh = sr.sum;
+			} else if (where == NULL ||
+				   hash_of(x, s, t, i, where, "source", &sc, &shh) < 0) {
 				free(where);
 				goto out;
 			}
@@ -1009,11 +1309,11 @@ static json_t *checkpoint_json(ctx *x)
 			}
 		snprintf(hb, sizeof(hb), "%" PRIu64, t->vhash);
 		json_object_set_new(tables, t->disp,
-				    json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:I, s:s}", "n",
-					      t->n, "method", t->method, "lo", (json_int_t)t->lo,
-					      "hi", (json_int_t)t->hi, "pages",
-					      (json_int_t)t->pages, "done",
-					      runs_json(t->done, t->n), "fly", f, "vrows",
+				    json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:I, s:s}",
+					      "hashing", t->streamed, "n", t->n, "method",
+					      t->method, "lo", (json_int_t)t->lo, "hi",
+					      (json_int_t)t->hi, "pages", (json_int_t)t->pages,
+					      "done", runs_json(t->done, t->n), "fly", f, "vrows",
 					      (json_int_t)t->vrows, "vhash", hb));
 	}
 	return json_pack("{s:i, s:o}", "v", 2, "tables", tables);
@@ -1095,6 +1395,10 @@ static void load_checkpoint(ctx *x, json_t *cp)
 			continue;
 		}
 		t->method = method;
+		/* the hash of the chunks already in: the checkpoint's (v1: SQL) */
+		if (!json_is_true(json_object_get(e, "hashing")) &&
+		    json_integer_value(json_object_get(e, "hashing")) != 1)
+			t->streamed = 0;
 		t->lo = json_integer_value(json_object_get(e, "lo"));
 		t->hi = json_integer_value(json_object_get(e, "hi"));
 		t->pages = json_integer_value(json_object_get(e, "pages"));
@@ -1222,7 +1526,15 @@ static const char TABLES_SQL[] =
 	"(SELECT quote_ident(a.attname) FROM pg_index i JOIN pg_attribute a "
 	"   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
 	" WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1 "
-	"   AND a.atttypid IN (20, 21, 23)) AS ikey "
+	"   AND a.atttypid IN (20, 21, 23)) AS ikey, "
+	/* no column whose binary form holds OIDs of user types (they differ
+	 * between servers): built-in types, enums, arrays of built-in types */
+	"(SELECT coalesce(bool_and((b.oid < 16384 AND (b.typelem = 0 OR b.typelem < 16384) "
+	"   AND b.typtype <> 'c') OR b.typtype = 'e'), true) "
+	" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+	" JOIN pg_type b ON b.oid = coalesce(nullif(t.typbasetype, 0), t.oid) "
+	" WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+	"   AND a.attgenerated = '') AS streamable "
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND " CHECKSUM_USER_SCHEMAS " "
 	"ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, 1";
@@ -1277,6 +1589,7 @@ static int plan_tables(ctx *x, json_t *wanted)
 		t->pages = json_integer_value(json_object_get(row, "pages"));
 		if (json_is_string(json_object_get(row, "ikey")))
 			t->qkey = strdup(json_string_value(json_object_get(row, "ikey")));
+		t->kpos = -1;
 		f = open_memstream(&h, &hl);
 		if (f == NULL)
 			break;
@@ -1303,6 +1616,8 @@ static int plan_tables(ctx *x, json_t *wanted)
 				checksum_col_hash(f, &hc, (int)i + 1, 1, x->float_binary,
 						  x->same_encoding);
 				fprintf(g, "%s%s", i ? ", " : "", hc.qname);
+				if (t->qkey != NULL && strcmp(hc.qname, t->qkey) == 0)
+					t->kpos = (int)i;
 			}
 			fclose(g);
 		}
@@ -1322,6 +1637,9 @@ static int plan_tables(ctx *x, json_t *wanted)
 		if (t->n > 100000)
 			t->n = 100000;
 		t->method = t->n == 1 ? M_WHOLE : t->qkey ? M_KEY : M_CTID;
+		t->streamed = x->binary && x->stream &&
+			      json_is_true(json_object_get(row, "streamable")) &&
+			      (t->qkey == NULL || t->kpos >= 0);
 		x->rows_total += (long long)est;
 		k++;
 		x->ntbl = k;
@@ -2146,7 +2464,7 @@ static int mwm_ok(const char *v)
 static json_t *copy_data(pgm_call *call, json_t *args)
 {
 	ctx x;
-	const char *source, *target, *format, *schema_file, *schema_check;
+	const char *source, *target, *format, *schema_file, *schema_check, *hash;
 	json_t *tables = json_object_get(args, "tables"), *res = NULL, *list, *cp, *built;
 	int k, i, nseq;
 	long long t0 = pgm_now_ms(), ms, plan_ms, data_ms, fk0, seq0;
@@ -2163,6 +2481,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		format = pgm_arg_string(call, args, "format", "binary", 0);
 		x.mwm = pgm_arg_string(call, args, "maintenance_work_mem", "256MB", 0);
 		schema_file = pgm_arg_string(call, args, "schema_file", NULL, 0);
+		hash = pgm_arg_string(call, args, "hash", "stream", 0);
 		schema_check = pgm_arg_string(call, args, "schema_check", NULL, 0);
 		if (source == NULL || target == NULL || format == NULL || x.mwm == NULL ||
 		    pgm_arg_int(call, args, "jobs", 4, 0, &jobs) < 0 ||
@@ -2196,6 +2515,13 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		goto out;
 	}
 	x.binary = strcmp(format, "binary") == 0;
+	if (hash == NULL || (strcmp(hash, "stream") != 0 && strcmp(hash, "sql") != 0)) {
+		pgm_fail(call, "args.invalid", 0,
+			 "copy.data: hash must be \"stream\" or \"sql\", not \"%s\"",
+			 hash ? hash : "(not a string)");
+		goto out;
+	}
+	x.stream = strcmp(hash, "stream") == 0;
 	if (tables != NULL && !json_is_array(tables)) {
 		pgm_fail(call, "copy.bad_argument", 0,
 			 "copy.data: tables must be an array of \"schema.table\"");
@@ -2239,11 +2565,12 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 
 		json_array_append_new(
 			list,
-			json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
-				  "table", t->disp, "qname", t->qname, "method",
-				  method_name[t->method], "chunks", t->n, "rows",
-				  (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "verified",
-				  x.verify, "indexes", x.indexes ? t->nidx : 0, "data_ms",
+			json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
+				  "table", t->disp, "qname", t->qname, "hash",
+				  t->streamed ? "stream" : "sql", "method", method_name[t->method],
+				  "chunks", t->n, "rows", (json_int_t)t->rows, "bytes",
+				  (json_int_t)t->bytes, "verified", x.verify, "indexes",
+				  x.indexes ? t->nidx : 0, "data_ms",
 				  (json_int_t)(t->t_in > t->t_first && t->t_first > 0
 						       ? t->t_in - t->t_first
 						       : 0),
@@ -2284,6 +2611,7 @@ out:
 }
 
 static const char *const formats[] = {"binary", "text", NULL};
+static const char *const hashes[] = {"stream", "sql", NULL};
 
 static const pgm_param data_params[] = {
 	{"source", "conninfo", 1, 1, "source connection string"},
@@ -2293,6 +2621,12 @@ static const pgm_param data_params[] = {
 	{"chunk_rows", "integer", 0, 0, "rows per chunk (key or ctid range)", "100000", "1", NULL,
 	 NULL},
 	{"format", "string", 0, 0, "COPY format", "\"binary\"", NULL, NULL, formats},
+	{"hash", "string", 0, 0,
+	 "how chunks are verified: \"stream\" hashes the binary COPY bytes (the source's as "
+	 "they pass, the target's by one COPY of the stored rows per table), \"sql\" runs the "
+	 "checksum plugin's hash on both servers; stream needs format binary and falls back to "
+	 "sql for tables with composite columns or arrays of user types",
+	 "\"stream\"", NULL, NULL, hashes},
 	{"verify", "boolean", 0, 0, "count and hash each chunk on both sides", "true", NULL, NULL,
 	 NULL},
 	{"freeze", "boolean", 0, 0,
