@@ -233,10 +233,12 @@ step "post-data" {
   timeout = "12h",
   run = function(ctx)
     -- the schema of the data's snapshot (the copy checked its pre-data is what is on the target)
+    local built = ctx.outputs["copy"].post_data or {}
     return pgdump.restore { conninfo = ctx.params.target, file = snapshot_schema_file(ctx),
                             sections = { "post-data" }, jobs = ctx.params.jobs,
                             exit_on_error = true, clean = true,
-                            exclude_entries = ctx.outputs["copy"].post_data }
+                            -- an empty Lua table would reach the plugin as {}, not []
+                            exclude_entries = #built > 0 and built or nil }
   end,
 }
 

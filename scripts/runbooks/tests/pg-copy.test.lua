@@ -1,10 +1,11 @@
 -- pg-copy.test.lua - pgmove test for ../pg-copy.lua: the happy path, the
 -- approval missing and denied, each gate's checks failing, a failed copy
--- rolled back, an explicit rollback (also crashed half-way and resumed), and
+-- rolled back, an explicit rollback (also crashed half-way and resumed), the
+-- data gate relying on the copy's per-chunk verification, and
 -- crash-resumes of the copy, the read-only switch and the validation gate.
 
 local ALL = { "assess", "tools", "schema-dump", "schema-restore", "source-read-only",
-              "copy", "post-data", "analyze", "summary" }
+              "copy", "post-data", "summary" }
 local BEFORE_FREEZE = { "assess", "tools", "schema-dump", "schema-restore" }
 
 -- copy.data's result as doc/plugins-local.md gives it
@@ -17,6 +18,9 @@ local COPIED = {
   },
   rows = 251200, bytes = 41180000, chunks_skipped = 0, sequences = 2, verified = true,
   format = "binary", jobs = 2, ms = 5400, rows_per_s = 46518,
+  post_data = { "CONSTRAINT public orders orders_pkey", "INDEX public orders_created_idx",
+                "CONSTRAINT public customers customers_pkey",
+                "FK CONSTRAINT public orders orders_customer_id_fkey" },
 }
 
 -- mocks for a migration where everything goes well; each test changes some
@@ -72,12 +76,17 @@ return {
                  checks = { ["data-verified"] = GATE_OK },
                  call_count = { ["copy.data"] = 1, ["pg.set_read_only"] = 1 },
                  called_with = {
-                   { fn = "copy.data", args = { jobs = 2, chunk_rows = 100000 }, node = "copy" },
+                   { fn = "copy.data", args = { jobs = 2, chunk_rows = 100000, indexes = true,
+                                                analyze = true, maintenance_work_mem = "256MB" },
+                     node = "copy" },
                    { fn = "pgdump.restore", args = { sections = { "pre-data" },
                                                       single_transaction = true } },
-                   { fn = "pgdump.restore", args = { sections = { "post-data" }, jobs = 2 } },
+                   { fn = "pgdump.restore", args = { sections = { "post-data" }, jobs = 2,
+                                                      exclude_entries = COPIED.post_data } },
                  },
-                 not_called = { "pg.set_read_write", "pg.exec", "pgdump.clean" } },
+                 -- the copy verified every chunk and analyzed every table: no second pass
+                 not_called = { "pg.set_read_write", "pg.exec", "pgdump.clean", "pg.analyze" },
+                 call_count = { ["checksum.compare"] = 1 } },
       check = function(r)
         for _, e in ipairs(r.events) do
           if e.ev == "step.succeeded" and e.node == "summary" then
@@ -153,8 +162,17 @@ return {
                                                   ["content checksums match"] = true } } },
     },
     {
-      name = "gate data-verified fails on content checksums",
+      name = "gate data-verified relies on the copy's verification: a copy that did not verify fails it",
       approve = { "freeze-source" },
+      mocks = good { ["copy.data"] = { result = { tables = COPIED.tables, rows = 251200,
+                                                  post_data = {}, verified = false } } },
+      expect = { exit = 4, checks = { ["data-verified"] = { ["row counts match"] = true,
+                                                           ["content checksums match"] = false } } },
+    },
+    {
+      name = "gate data-verified fails on content checksums (independent_checksums)",
+      approve = { "freeze-source" },
+      params = { independent_checksums = "true" },
       mocks = good { ["checksum.compare"] = compare(true, false) },
       expect = { exit = 4, checks = { ["data-verified"] = { ["row counts match"] = true,
                                                            ["content checksums match"] = false } } },
@@ -211,7 +229,8 @@ return {
       mocks = good { ["copy.data"] = { sequence = {
         { result = COPIED },
         { result = { tables = COPIED.tables, rows = 0, bytes = 0, chunks_skipped = 4, sequences = 2,
-                     verified = true, format = "binary", jobs = 2, ms = 30, rows_per_s = 0 } } } } },
+                     verified = true, format = "binary", jobs = 2, ms = 30, rows_per_s = 0,
+                     post_data = COPIED.post_data } } } } },
       expect = { exit = 0, steps = ALL, call_count = { ["copy.data"] = 2 } },
     },
     {
