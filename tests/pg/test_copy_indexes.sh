@@ -76,6 +76,10 @@ expect 0 "pgdump.restore post-data leaves out what copy.data built" call pgdump.
 	conninfo=@env:PGMOVE_TARGET file="$T/schema.dump" sections='["post-data"]' \
 	exclude_entries="$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["post_data"]))' "$T/copy.json")"
 equals "$(jq 'd["entries_excluded"]')" 10 "ten entries were left out"
+expect 2 "exclude_entries that is not an array is refused (usage)" call pgdump.restore \
+	conninfo=@env:PGMOVE_TARGET file="$T/schema.dump" sections='["post-data"]' \
+	exclude_entries='"INDEX public parent_v_idx"'
+has "$T/err" "argument 'exclude_entries' must be an array" "the error names the argument"
 expect 0 "checksum.inventory" call checksum.inventory source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET
 equals "$(jq 'd["equal"]')" true "indexes, constraints and objects match the source's"
