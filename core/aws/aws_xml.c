@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,8 +172,19 @@ static json_t *node_json(xmlNode *n, int force_object)
 	return v;
 }
 
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
+/* parse - the body as an XML document (caller frees), or NULL. libxml2's
+ * global state is set up once (xmlInitParser), before the first parse of
+ * any thread, as libxml2 asks of threaded programs. */
 static xmlDoc *parse(const char *body, size_t len)
 {
+	pthread_once(&xml_once, xml_init);
 	if (!body || len == 0 || len > (size_t)0x7fffffff)
 		return NULL;
 	return xmlReadMemory(body, (int)len, "aws-response.xml", NULL,

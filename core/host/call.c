@@ -66,6 +66,46 @@ void pgm_call_free(pgm_call *call)
 	free(call);
 }
 
+/* pgm_call_worker - a call for a thread of the function running call: a
+ * copy of its name, clock, deadline and run, a link back to call for
+ * cancellation; no checkpoint. Caller frees with pgm_call_worker_free. */
+pgm_call *pgm_call_worker(pgm_call *call)
+{
+	pgm_call *w;
+
+	if (call == NULL)
+		return NULL;
+	w = pgm_call_new(NULL, call->name);
+	w->created_ms = call->created_ms;
+	w->progress_ms = call->progress_ms;
+	w->deadline = call->deadline;
+	pgm_call_set_run(w, call->run_id, call->step, call->attempt);
+	if ((call->run_id && !w->run_id) || (call->step && !w->step))
+		abort();
+	w->parent = call->parent ? call->parent : call;
+	return w;
+}
+
+void pgm_call_worker_free(pgm_call *worker)
+{
+	if (worker && worker->parent)
+		pgm_call_free(worker);
+}
+
+/* pgm_call_cancel - sets the call's stop flag (atomically: any thread). */
+void pgm_call_cancel(pgm_call *call)
+{
+	if (call)
+		__atomic_store_n(&call->stop, 1, __ATOMIC_RELEASE);
+}
+
+/* call_stopped - pgm_call_cancel was called on call or on its function's call. */
+static int call_stopped(const pgm_call *call)
+{
+	return call && (__atomic_load_n(&call->stop, __ATOMIC_ACQUIRE) ||
+			(call->parent && __atomic_load_n(&call->parent->stop, __ATOMIC_ACQUIRE)));
+}
+
 void pgm_call_set_deadline_ms(pgm_call *call, long long deadline)
 {
 	if (call)
@@ -112,6 +152,13 @@ int pgm_checkpoint_save(pgm_call *call, const json_t *value)
 
 	if (call == NULL)
 		return -1;
+	if (call->parent) {
+		pgm_fail(call, "pgmove.checkpoint", 0,
+			 "%s: pgm_checkpoint_save was called with a worker call (save "
+			 "checkpoints from the function's thread)",
+			 pgm_call_name(call));
+		return -1;
+	}
 	if (value == NULL) {
 		pgm_fail(call, "pgmove.checkpoint", 0,
 			 "%s: pgm_checkpoint_save was given no value", pgm_call_name(call));
@@ -292,7 +339,7 @@ int host_deadline_passed(const pgm_call *call)
 
 int pgm_cancelled(const pgm_call *call)
 {
-	return host_cancel_requested() || host_deadline_passed(call);
+	return host_cancel_requested() || host_deadline_passed(call) || call_stopped(call);
 }
 
 /* pgm_check_cancel - records "pgmove.timeout" (the deadline passed; a
@@ -315,6 +362,11 @@ int pgm_check_cancel(pgm_call *call)
 			 pgm_call_name(call), *pgm_call_name(call) ? ": " : "",
 			 sig ? " by " : "", sig == SIGINT ? "SIGINT"
 			 : sig == SIGTERM ? "SIGTERM" : sig ? "a signal" : "");
+		return -1;
+	}
+	if (call_stopped(call)) {
+		pgm_fail(call, "pgmove.cancelled", 0, "%s%scancelled by the function",
+			 pgm_call_name(call), *pgm_call_name(call) ? ": " : "");
 		return -1;
 	}
 	return 0;

@@ -23,6 +23,8 @@ struct pgm_call {
 	char *run_id;         /* the run, step and attempt (NULL / 0 outside a run) */
 	char *step;
 	int attempt;
+	pgm_call *parent;     /* the function's call of a worker call, else NULL */
+	int stop;             /* pgm_call_cancel: read and written atomically */
 };
 
 /* host_http_mock - when set (by the test host of <pgmove/plugin-test.h>),

@@ -242,6 +242,35 @@ int pgm_sleep_ms(pgm_call *call, long long ms);
 long long pgm_now_ms(void);
 
 /* ------------------------------------------------------------------------
+ * Threads
+ *
+ * A function may run work on threads it starts (and joins before it
+ * returns). Each thread uses its own worker call (pgm_call_worker) with the
+ * host services listed in pgmove-plugin(3), THREADS: logging, progress,
+ * errors, cancellation, sleeping, secrets, HTTP, AWS, and PostgreSQL (a
+ * connection per thread). Checkpoints are saved from the function's own
+ * thread only: workers hand their positions back to it.
+ * ---------------------------------------------------------------------- */
+
+/* pgm_call_worker - a new call for one thread started by the function
+ * running call: the same name, deadline, run, step and attempt, its own
+ * error slot; cancelled with call (a signal, the deadline, pgm_call_cancel
+ * on call or on the worker). Create it on the function's thread, free it
+ * with pgm_call_worker_free after the thread is joined. It has no
+ * checkpoint: pgm_checkpoint_get answers NULL, pgm_checkpoint_save fails.
+ * Aborts on out of memory. */
+pgm_call *pgm_call_worker(pgm_call *call);
+/* pgm_call_worker_free - frees a worker call; NULL is fine. Does nothing
+ * to a call that is not a worker call. */
+void pgm_call_worker_free(pgm_call *worker);
+/* pgm_call_cancel - cancels call (from any thread): pgm_cancelled answers
+ * nonzero for it and, when it is a function's call, for all its worker
+ * calls, so host services waiting in other threads (HTTP, PostgreSQL,
+ * sleeps) return within their polling slice with "pgmove.cancelled". For
+ * stopping sibling workers after one failed. */
+void pgm_call_cancel(pgm_call *call);
+
+/* ------------------------------------------------------------------------
  * Durable checkpoints and the call's place in the run
  *
  * A long function (a 1 TB copy, a scan of a big table) records how far it
@@ -264,7 +293,8 @@ long long pgm_now_ms(void);
  * (`pgmove call`, wait conditions, gate checks) the value lives only as
  * long as the call. Returns 0, or -1 with the call's error set
  * ("pgmove.checkpoint": too large, not JSON, or the journal cannot be
- * written). Call it from the thread that runs the function. */
+ * written). Call it from the thread that runs the function: the engine
+ * that journals it is single-threaded (see pgm_call_worker). */
 int pgm_checkpoint_save(pgm_call *call, const json_t *value);
 
 /* pgm_checkpoint_get - the call's checkpoint: the last value saved by this
