@@ -1,16 +1,21 @@
 /*
  * plugins/dynamodb/dynamodb.c - Amazon DynamoDB through its JSON 1.0 API
  * (pgm_aws_json10): describing a table, on-demand backups, enabling the
- * table's stream, a segmented Scan loaded into PostgreSQL with COPY
- * (document or column mapping, resumable from the segments' last evaluated
- * keys through the host's durable checkpoints), and an item-by-item verify
- * of PostgreSQL against DynamoDB.
+ * table's stream, a parallel segmented Scan (one thread and one PostgreSQL
+ * connection per worker, a shared read-capacity budget) loaded into
+ * PostgreSQL with COPY (document or column mapping, resumable from the
+ * segments' last evaluated keys through the host's durable checkpoints,
+ * saved by the function's thread), change capture from the table's stream,
+ * and an item-by-item verify of PostgreSQL against DynamoDB, parallel by
+ * segment.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -1090,34 +1095,6 @@ static int copy_in(pgm_call *call, pgm_pg *pg, const char *stage, const mapping 
 	return copy_cols(call, pg, stage, m->collist, m, b);
 }
 
-typedef struct scan_ctx {
-	pgm_call *call;
-	const char *region, *table;
-	int nseg, limit, consistent;
-	double rcu_budget; /* read capacity units per second; 0 = no limit */
-	long long t0;
-	double consumed;
-} scan_ctx;
-
-/* throttle - sleeps as long as the consumed read capacity is above the budget. */
-static int throttle(scan_ctx *s, json_t *r)
-{
-	json_t *cc = json_object_get(r, "ConsumedCapacity");
-	double used = json_number_value(json_object_get(cc, "CapacityUnits"));
-	long long el, want;
-
-	s->consumed += used;
-	if (s->rcu_budget <= 0)
-		return 0;
-	el = pgm_now_ms() - s->t0;
-	want = (long long)(s->consumed / s->rcu_budget * 1000.0);
-	if (want > el && pgm_sleep_ms(s->call, want - el) != 0) {
-		pgm_fail(s->call, "pgmove.cancelled", 1, "dynamodb: scan cancelled");
-		return -1;
-	}
-	return 0;
-}
-
 /* segment_state - the checkpoint's entry for segment i: {"done": bool,
  * "key": LastEvaluatedKey or null, "items": n}; borrowed from cp. */
 static json_t *segment_state(json_t *cp, int i)
@@ -1146,8 +1123,444 @@ static json_t *new_checkpoint(const json_t *cp, const char *table, int nseg)
 }
 
 /* ------------------------------------------------------------------------
+ * Parallel segments: a pool of worker threads, one segment at a time each
+ *
+ * The function's thread builds a pool, starts `workers` threads (each with
+ * its own worker call, PostgreSQL connection and buffers) and waits; the
+ * workers take the segments in turn and scan them page by page. Only the
+ * function's thread saves checkpoints (the engine that journals them is
+ * single-threaded): a worker records its segment's position in the pool
+ * under the lock and wakes it. The first failure is kept and every other
+ * worker is cancelled (pgm_call_cancel), so host calls they wait in return.
+ * ---------------------------------------------------------------------- */
+
+/* bucket - the read-capacity budget shared by the workers: a token bucket
+ * of rate units per second holding at most one second's worth. A page's
+ * consumed units (ConsumedCapacity) are taken after it is read, so the
+ * bucket may go below zero; a worker waits before its next page until it
+ * is positive again. rate 0: no budget. */
+typedef struct bucket {
+	pthread_mutex_t mu;
+	double rate, tokens, used;
+	long long last;
+} bucket;
+
+static void bucket_init(bucket *b, double rate)
+{
+	pthread_mutex_init(&b->mu, NULL);
+	b->rate = rate;
+	b->tokens = rate;
+	b->used = 0;
+	b->last = pgm_now_ms();
+}
+
+/* bucket_wait - waits (on the worker's call: wakes on cancellation) until
+ * the bucket holds tokens. 0, or -1 with w's error set. */
+static int bucket_wait(bucket *b, pgm_call *w)
+{
+	for (;;) {
+		long long now = pgm_now_ms(), need;
+
+		pthread_mutex_lock(&b->mu);
+		if (b->rate <= 0) {
+			pthread_mutex_unlock(&b->mu);
+			return 0;
+		}
+		b->tokens += (double)(now - b->last) * b->rate / 1000.0;
+		if (b->tokens > b->rate)
+			b->tokens = b->rate;
+		b->last = now;
+		if (b->tokens > 0) {
+			pthread_mutex_unlock(&b->mu);
+			return 0;
+		}
+		need = (long long)(-b->tokens / b->rate * 1000.0) + 1;
+		pthread_mutex_unlock(&b->mu);
+		if (pgm_sleep_ms(w, need) != 0)
+			return -1;
+	}
+}
+
+/* bucket_take - takes the units a Scan answer r (borrowed) says it consumed. */
+static void bucket_take(bucket *b, json_t *r)
+{
+	json_t *cc = json_object_get(r, "ConsumedCapacity");
+	double used = json_number_value(json_object_get(cc, "CapacityUnits"));
+
+	pthread_mutex_lock(&b->mu);
+	b->tokens -= used;
+	b->used += used;
+	pthread_mutex_unlock(&b->mu);
+}
+
+typedef struct pool {
+	pthread_mutex_t mu; /* everything below the arguments */
+	pthread_cond_t cv;  /* a worker ended or a position changed */
+	/* the arguments, read-only while the workers run */
+	pgm_call *call;
+	const char *region, *table, *target;
+	int nseg, limit, consistent, nworkers;
+	const mapping *m;
+	bucket rcu;
+	/* the segments and their positions */
+	json_t *cp;  /* {"table", "segments": [{done, key, items}]}: copy's positions */
+	int next;    /* the next segment to hand out */
+	int running; /* workers that have not ended */
+	int dirty;   /* cp changed since it was last saved */
+	int failed;  /* a worker failed (its error is below) or a save failed */
+	char *code, *message;
+	int retryable;
+	pgm_call **workers;
+	long long items, pages; /* items and pages done by the workers */
+	/* copy */
+	const char *upsert, *qmis;
+	long long copied, misfit;
+	/* verify */
+	pgm_pg *seen_pg; /* the function's connection holding pgmove_ddb_seen */
+	pthread_mutex_t seen_mu;
+	const char *q_missing, *q_changed;
+	long long n_missing, n_changed, n_unconv;
+	json_t *missing, *changed, *unconv;
+} pool;
+
+typedef struct worker_arg {
+	pool *p;
+	pgm_call *w;
+} worker_arg;
+
+/* pool_next - the next segment a worker should scan (for copy, the next
+ * one not done), or -1 when there is none or the pool failed. */
+static int pool_next(pool *p)
+{
+	int seg = -1;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->failed && p->next < p->nseg) {
+		int i = p->next++;
+
+		if (!p->cp || !json_is_true(json_object_get(
+				      json_array_get(json_object_get(p->cp, "segments"), (size_t)i),
+				      "done"))) {
+			seg = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return seg;
+}
+
+/* pool_fail - keeps w's error as the pool's when it is the first, and
+ * cancels every worker. Called by a worker whose call failed. */
+static void pool_fail(pool *p, pgm_call *w)
+{
+	int i;
+
+	pthread_mutex_lock(&p->mu);
+	if (!p->failed) {
+		p->failed = 1;
+		p->code = strdup(pgm_error_code(w) ? pgm_error_code(w) : "dynamodb.error");
+		p->message = strdup(pgm_error_message(w) ? pgm_error_message(w)
+							 : "a worker failed without saying why");
+		p->retryable = pgm_error_retryable(w);
+	}
+	for (i = 0; i < p->nworkers; i++)
+		pgm_call_cancel(p->workers[i]);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* pool_ended - a worker ends (whether it failed or not). */
+static void pool_ended(pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->running--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* pool_save - saves a copy of the positions as the call's checkpoint, on
+ * the function's thread, with the lock not held. -1 with the call's error
+ * set (the journal could not be written). */
+static int pool_save(pool *p)
+{
+	json_t *snap;
+	int rc;
+
+	snap = json_deep_copy(p->cp);
+	p->dirty = 0;
+	pthread_mutex_unlock(&p->mu);
+	rc = snap ? pgm_checkpoint_save(p->call, snap) : -1;
+	json_decref(snap);
+	pthread_mutex_lock(&p->mu);
+	return rc;
+}
+
+/* pool_run - runs fn on p->nworkers threads and waits for them all,
+ * saving the positions whenever a worker moved one (copy). 0, or -1 with
+ * the call's error set: the first worker's failure, the checkpoint's, or
+ * a thread that could not start. */
+static int pool_run(pool *p, void *(*fn)(void *))
+{
+	pthread_t *th = calloc((size_t)p->nworkers, sizeof(*th));
+	worker_arg *wa = calloc((size_t)p->nworkers, sizeof(*wa));
+	int i, started = 0, save_failed = 0;
+
+	p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
+	if (!th || !wa || !p->workers) {
+		free(th);
+		free(wa);
+		pgm_fail(p->call, "pgmove.nomem", 0, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < p->nworkers; i++)
+		p->workers[i] = pgm_call_worker(p->call);
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nworkers; i++) {
+		wa[i].p = p;
+		wa[i].w = p->workers[i];
+		if (pthread_create(&th[i], NULL, fn, &wa[i]) != 0) {
+			pgm_fail(p->workers[i], "dynamodb.thread", 1,
+				 "dynamodb: table %s: cannot start worker %d of %d", p->table,
+				 i + 1, p->nworkers);
+			pthread_mutex_unlock(&p->mu);
+			pool_fail(p, p->workers[i]);
+			pthread_mutex_lock(&p->mu);
+			break;
+		}
+		started++;
+		p->running++;
+	}
+	for (;;) {
+		if (p->dirty && p->cp && !save_failed) {
+			if (pool_save(p) < 0) {
+				save_failed = 1;
+				p->failed = 1;
+				for (i = 0; i < p->nworkers; i++)
+					pgm_call_cancel(p->workers[i]);
+			}
+			continue;
+		}
+		if (p->running == 0)
+			break;
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		}
+		pgm_progress(p->call, (double)p->items, 0, "items", p->table);
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < p->nworkers; i++)
+		pgm_call_worker_free(p->workers[i]);
+	free(p->workers);
+	p->workers = NULL;
+	free(th);
+	free(wa);
+	if (p->failed && !save_failed)
+		pgm_fail(p->call, p->code ? p->code : "dynamodb.error", p->retryable, "%s",
+			 p->message ? p->message : "a worker failed");
+	return p->failed ? -1 : 0;
+}
+
+/* pool_init / pool_free - the pool's locks, lists and kept error. */
+static void pool_init(pool *p, pgm_call *call)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->seen_mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->call = call;
+}
+
+static void pool_free(pool *p)
+{
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->seen_mu);
+	pthread_mutex_destroy(&p->rcu.mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->code);
+	free(p->message);
+}
+
+/* workers_arg - the workers argument: at most segments (and at most 64);
+ * default 4. 0, or -1 with the error set. */
+static int workers_arg(pgm_call *call, json_t *args, long long nseg, int *out)
+{
+	long long n = 4;
+
+	if (pgm_arg_int(call, args, "workers", 4, 0, &n) < 0)
+		return -1;
+	if (n < 1 || n > 64) {
+		pgm_fail(call, "args.invalid", 0, "dynamodb: workers must be 1 to 64, not %lld", n);
+		return -1;
+	}
+	*out = (int)(n < nseg ? n : nseg);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
  * copy_to_postgres
  * ---------------------------------------------------------------------- */
+
+/* load_page - converts the items of one Scan page (borrowed) into rows
+ * (COPY text) and loads them into p->m's table in one transaction on pg:
+ * COPY into the worker's stage table, then the upsert; items that do not
+ * fit go to the misfits table when there is one, else fail the call. *n
+ * and *nm get the items loaded and set aside. 0, or -1 with w's error set. */
+static int load_page(pool *p, pgm_call *w, pgm_pg *pg, json_t *items, buf *rows, long long *n,
+		     long long *nm)
+{
+	json_t *item;
+	size_t k;
+
+	*n = *nm = 0;
+	rows->len = 0;
+	if (pgm_pg_command(w, pg, "BEGIN", 0, NULL) < 0)
+		return -1;
+	json_array_foreach(items, k, item)
+	{
+		char why[600], *kt, *ins = NULL;
+		buf ij = {0};
+		const char *err, *prm[4];
+		json_t *wrap;
+		int rc;
+
+		if (item_row(rows, p->m, item, why, sizeof(why)) == 0) {
+			(*n)++;
+			continue;
+		}
+		kt = item_key_text(p->m, item);
+		if (!p->qmis) {
+			pgm_fail(w, "dynamodb.item_misfit", 0,
+				 "dynamodb: table %s: item %s: %s (give misfits = \"table\" to set "
+				 "such items aside)",
+				 p->table, kt ? kt : "?", why);
+			free(kt);
+			pgm_pg_command(w, pg, "ROLLBACK", 0, NULL);
+			return -1;
+		}
+		wrap = json_pack("{s:O}", "M", item);
+		if (av_json(&ij, wrap, &err) < 0) {
+			free(ij.p);
+			ij.p = NULL;
+		}
+		json_decref(wrap);
+		prm[0] = p->table;
+		prm[1] = kt;
+		prm[2] = why;
+		prm[3] = ij.p ? ij.p : "{}";
+		rc = asprintf(
+			     &ins,
+			     "INSERT INTO %s (source_table, key, reason, item) VALUES ($1, $2, $3, "
+			     "$4)",
+			     p->qmis) < 0
+			     ? -1
+			     : pgm_pg_command(w, pg, ins, 4, prm);
+		free(ins);
+		free(ij.p);
+		free(kt);
+		if (rc < 0)
+			return -1;
+		(*nm)++;
+	}
+	if (rows->oom) {
+		pgm_fail(w, "pgmove.nomem", 0, "out of memory");
+		return -1;
+	}
+	if (copy_in(w, pg, "pgmove_ddb_stage", p->m, rows) < 0 ||
+	    pgm_pg_command(w, pg, p->upsert, 0, NULL) < 0 ||
+	    pgm_pg_command(w, pg, "COMMIT", 0, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* copy_worker - a worker of copy_to_postgres: its own connection and stage
+ * table; scans the segments pool_next gives it page by page from their
+ * positions, loads each page, then records the segment's new position in
+ * the pool (the function's thread saves it). */
+static void *copy_worker(void *arg)
+{
+	worker_arg *wa = arg;
+	pool *p = wa->p;
+	pgm_call *w = wa->w;
+	pgm_pg *pg = pgm_pg_connect(w, p->target, PG_APP);
+	char *sql = NULL;
+	buf rows = {0};
+	int seg;
+
+	if (!pg)
+		goto fail;
+	if (asprintf(&sql,
+		     "CREATE TEMP TABLE IF NOT EXISTS pgmove_ddb_stage AS SELECT %s FROM %s "
+		     "WITH NO DATA",
+		     p->m->collist, p->m->qtable) < 0 ||
+	    pgm_pg_command(w, pg, sql, 0, NULL) < 0)
+		goto fail;
+	while ((seg = pool_next(p)) >= 0) {
+		for (;;) {
+			json_t *st, *key = NULL, *r, *lek;
+			long long n, nm;
+			int done;
+
+			pthread_mutex_lock(&p->mu);
+			st = segment_state(p->cp, seg);
+			done = json_is_true(json_object_get(st, "done"));
+			if (json_is_object(json_object_get(st, "key")))
+				key = json_deep_copy(json_object_get(st, "key"));
+			pthread_mutex_unlock(&p->mu);
+			if (done)
+				break;
+			if (pgm_check_cancel(w) < 0 || bucket_wait(&p->rcu, w) < 0) {
+				json_decref(key);
+				goto fail;
+			}
+			r = scan_page(w, p->region, p->table, seg, p->nseg, p->limit, p->consistent,
+				      key);
+			json_decref(key);
+			if (!r)
+				goto fail;
+			bucket_take(&p->rcu, r);
+			if (load_page(p, w, pg, json_object_get(r, "Items"), &rows, &n, &nm) < 0) {
+				json_decref(r);
+				goto fail;
+			}
+			lek = json_object_get(r, "LastEvaluatedKey");
+			pthread_mutex_lock(&p->mu);
+			json_object_set(st, "key", json_is_object(lek) ? lek : json_null());
+			json_object_set_new(st, "done", json_boolean(!json_is_object(lek)));
+			json_object_set_new(
+				st, "items",
+				json_integer(json_integer_value(json_object_get(st, "items")) + n +
+					     nm));
+			p->copied += n;
+			p->misfit += nm;
+			p->items += n + nm;
+			p->pages++;
+			p->dirty = 1;
+			pthread_cond_broadcast(&p->cv);
+			pthread_mutex_unlock(&p->mu);
+			json_decref(r);
+		}
+	}
+	goto end;
+fail:
+	pool_fail(p, w);
+end:
+	free(sql);
+	free(rows.p);
+	pgm_pg_close(pg);
+	pool_ended(p);
+	return NULL;
+}
+
 static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
@@ -1155,23 +1568,25 @@ static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
 	const char *misfits = pgm_arg_string(call, args, "misfits", NULL, 0);
 	const char *region = region_arg(call, args);
 	long long nseg = 4, limit = 1000;
-	int consistent = 0, resumed = 0;
+	int consistent = 0, resumed = 0, nworkers = 4, seg, i, left = 0;
 	double budget = 0;
-	json_t *t = NULL, *keys = NULL, *cp = NULL, *out = NULL, *r = NULL;
+	json_t *t = NULL, *keys = NULL, *cp = NULL, *out = NULL;
 	pgm_pg *pg = NULL;
 	mapping m = {0};
 	char *sql = NULL, *upd = NULL, *qmis = NULL;
-	long long copied = 0, misfit = 0, pages = 0, t0 = pgm_now_ms();
-	buf rows = {0};
-	int seg, i;
+	long long t0 = pgm_now_ms();
+	pool p;
 
+	pool_init(&p, call);
+	bucket_init(&p.rcu, 0);
 	if (!table || !target || pgm_arg_int(call, args, "segments", 4, 0, &nseg) < 0 ||
 	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0 ||
 	    pgm_arg_bool(call, args, "consistent_read", 0, &consistent) < 0 ||
-	    pgm_arg_number(call, args, "read_capacity", 0, 0, &budget) < 0)
-		return NULL;
+	    pgm_arg_number(call, args, "read_capacity", 0, 0, &budget) < 0 ||
+	    workers_arg(call, args, nseg, &nworkers) < 0)
+		goto done;
 	if (!(t = describe(call, region, table)))
-		return NULL;
+		goto done;
 	keys = key_schema(t);
 	if (!(pg = pgm_pg_connect(call, target, PG_APP)))
 		goto done;
@@ -1213,14 +1628,6 @@ static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
 		upd = u.p; /* NULL when there is nothing but keys */
 	}
 	if (asprintf(&sql,
-		     "CREATE TEMP TABLE IF NOT EXISTS pgmove_ddb_stage AS SELECT %s FROM %s "
-		     "WITH NO DATA",
-		     m.collist, m.qtable) < 0 ||
-	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
-		goto done;
-	free(sql);
-	sql = NULL;
-	if (asprintf(&sql,
 		     "WITH s AS (DELETE FROM pgmove_ddb_stage RETURNING *) INSERT INTO %s (%s) "
 		     "SELECT %s FROM s ON CONFLICT (%s) DO %s%s",
 		     m.qtable, m.collist, m.collist, m.keylist, upd ? "UPDATE SET " : "NOTHING",
@@ -1234,140 +1641,42 @@ static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
 		if (json_integer_value(json_object_get(st, "items")) > 0 ||
 		    json_is_true(json_object_get(st, "done")))
 			resumed = 1;
+		if (!json_is_true(json_object_get(st, "done")))
+			left++;
 	}
+	p.region = region;
+	p.table = table;
+	p.target = target;
+	p.nseg = (int)nseg;
+	p.limit = (int)limit;
+	p.consistent = consistent;
+	p.nworkers = nworkers < left ? nworkers : left;
+	p.m = &m;
+	p.cp = cp;
+	p.upsert = sql;
+	p.qmis = qmis;
+	p.rcu.rate = p.rcu.tokens = budget;
+	if (p.nworkers > 0 && pool_run(&p, copy_worker) < 0)
+		goto done;
 	{
-		scan_ctx sc = {call,	   region, table,	 (int)nseg, (int)limit,
-			       consistent, budget, pgm_now_ms(), 0};
+		json_int_t total = 0;
+		json_t *st;
+		size_t k;
 
-		for (seg = 0; seg < nseg; seg++) {
-			json_t *st = segment_state(cp, seg);
-
-			while (!json_is_true(json_object_get(st, "done"))) {
-				json_t *key = json_object_get(st, "key"), *items, *item, *lek;
-				size_t k;
-				long long n = 0, nm = 0;
-
-				if (pgm_cancelled(call)) {
-					pgm_fail(call, "pgmove.cancelled", 1,
-						 "dynamodb: copy cancelled");
-					goto done;
-				}
-				r = scan_page(call, region, table, seg, (int)nseg, (int)limit,
-					      consistent, json_is_object(key) ? key : NULL);
-				if (!r || throttle(&sc, r) < 0)
-					goto done;
-				items = json_object_get(r, "Items");
-				rows.len = 0;
-				if (pgm_pg_command(call, pg, "BEGIN", 0, NULL) < 0)
-					goto done;
-				json_array_foreach(items, k, item)
-				{
-					char why[600];
-
-					if (item_row(&rows, &m, item, why, sizeof(why)) == 0) {
-						n++;
-						continue;
-					}
-					{
-						char *kt = item_key_text(&m, item);
-
-						if (!qmis) {
-							pgm_fail(call, "dynamodb.item_misfit", 0,
-								 "dynamodb: table %s: item %s: %s "
-								 "(give "
-								 "misfits = \"table\" to set such "
-								 "items "
-								 "aside)",
-								 table, kt ? kt : "?", why);
-							free(kt);
-							pgm_pg_command(call, pg, "ROLLBACK", 0,
-								       NULL);
-							goto done;
-						} else {
-							buf ij = {0};
-							const char *err;
-							char *ins = NULL;
-							const char *p[4];
-							int rc;
-
-							json_t *wrap =
-								json_pack("{s:O}", "M", item);
-
-							if (av_json(&ij, wrap, &err) < 0) {
-								free(ij.p);
-								ij.p = NULL;
-							}
-							json_decref(wrap);
-							p[0] = table;
-							p[1] = kt;
-							p[2] = why;
-							p[3] = ij.p ? ij.p : "{}";
-							rc = asprintf(&ins,
-								      "INSERT INTO %s "
-								      "(source_table, key, "
-								      "reason, item) VALUES ($1, "
-								      "$2, $3, "
-								      "$4)",
-								      qmis) < 0
-								     ? -1
-								     : pgm_pg_command(call, pg, ins,
-										      4, p);
-							free(ins);
-							free(ij.p);
-							free(kt);
-							if (rc < 0)
-								goto done;
-							nm++;
-						}
-					}
-				}
-				if (rows.oom) {
-					pgm_fail(call, "pgmove.nomem", 0, "out of memory");
-					goto done;
-				}
-				if (copy_in(call, pg, "pgmove_ddb_stage", &m, &rows) < 0 ||
-				    pgm_pg_command(call, pg, sql, 0, NULL) < 0 ||
-				    pgm_pg_command(call, pg, "COMMIT", 0, NULL) < 0)
-					goto done;
-				copied += n;
-				misfit += nm;
-				pages++;
-				lek = json_object_get(r, "LastEvaluatedKey");
-				json_object_set(st, "key", json_is_object(lek) ? lek : json_null());
-				json_object_set_new(st, "done", json_boolean(!json_is_object(lek)));
-				json_object_set_new(st, "items",
-						    json_integer(json_integer_value(json_object_get(
-									 st, "items")) +
-								 n + nm));
-				json_decref(r);
-				r = NULL;
-				if (pgm_checkpoint_save(call, cp) < 0)
-					goto done;
-				pgm_progress(call, (double)copied, 0, "items", table);
-			}
-		}
-		{
-			json_int_t total = 0;
-			json_t *st;
-			size_t k;
-
-			json_array_foreach(json_object_get(cp, "segments"), k, st) total +=
-				json_integer_value(json_object_get(st, "items"));
-			out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:f, s:I}",
-					"table", table, "into", m.qtable, "items", total,
-					"copied_now", (json_int_t)copied, "misfits",
-					(json_int_t)misfit, "pages", (json_int_t)pages, "segments",
-					(int)nseg, "resumed", resumed, "read_capacity_used",
-					sc.consumed, "duration_ms",
-					(json_int_t)(pgm_now_ms() - t0));
-		}
+		json_array_foreach(json_object_get(cp, "segments"), k, st) total +=
+			json_integer_value(json_object_get(st, "items"));
+		out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b, s:f, s:I}", "table",
+				table, "into", m.qtable, "items", total, "copied_now",
+				(json_int_t)p.copied, "misfits", (json_int_t)p.misfit, "pages",
+				(json_int_t)p.pages, "segments", (int)nseg, "workers", p.nworkers,
+				"resumed", resumed, "read_capacity_used", p.rcu.used, "duration_ms",
+				(json_int_t)(pgm_now_ms() - t0));
 	}
 done:
-	json_decref(r);
+	pool_free(&p);
 	json_decref(cp);
 	json_decref(t);
 	json_decref(keys);
-	free(rows.p);
 	free(sql);
 	free(upd);
 	free(qmis);
@@ -1425,25 +1734,186 @@ static char *key_object(const mapping *m, const char *alias)
 	return b.p;
 }
 
+/* row_keys - appends the first nkeys fields of each COPY text row in rows
+ * (the key columns: the mapping puts them first) to out, one row a line.
+ * Tabs and newlines inside values are escaped in COPY text, so they split. */
+static void row_keys(buf *out, const buf *rows, int nkeys)
+{
+	const char *s = rows->p, *end = rows->p + rows->len;
+
+	while (s && s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s)), *q = s;
+		int k = 0;
+
+		if (!nl)
+			break;
+		while (q < nl && !(*q == '\t' && ++k == nkeys))
+			q++;
+		b_add(out, s, (size_t)(q - s));
+		b_chr(out, '\n');
+		s = nl + 1;
+	}
+}
+
+/* merge_list - appends the values of from (borrowed) to to while it holds
+ * fewer than MAX_LISTED. */
+static void merge_list(json_t *to, json_t *from)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(from, i, v)
+	{
+		if (json_array_size(to) >= MAX_LISTED)
+			break;
+		json_array_append(to, v);
+	}
+}
+
+/* verify_worker - a worker of verify: its own connection and stage table;
+ * for each page of the segments pool_next gives it, loads the converted
+ * items into the stage, lists the missing and changed keys there, and
+ * adds the page's keys to pgmove_ddb_seen on the function's connection
+ * (under seen_mu) for the extra rows found at the end. */
+static void *verify_worker(void *arg)
+{
+	worker_arg *wa = arg;
+	pool *p = wa->p;
+	pgm_call *w = wa->w;
+	const mapping *m = p->m;
+	pgm_pg *pg = pgm_pg_connect(w, p->target, PG_APP);
+	json_t *missing = json_array(), *changed = json_array(), *unconv = json_array();
+	long long n_missing = 0, n_changed = 0, n_unconv = 0;
+	char *sql = NULL;
+	buf rows = {0}, keys = {0};
+	int seg;
+
+	if (!pg)
+		goto fail;
+	if (asprintf(&sql, "CREATE TEMP TABLE pgmove_ddb_stage AS SELECT %s FROM %s WITH NO DATA",
+		     m->collist, m->qtable) < 0 ||
+	    pgm_pg_command(w, pg, sql, 0, NULL) < 0)
+		goto fail;
+	while ((seg = pool_next(p)) >= 0) {
+		json_t *key = NULL;
+
+		do {
+			json_t *r, *item;
+			size_t k;
+			long long c, items = 0;
+			int rc;
+
+			if (pgm_check_cancel(w) < 0 || bucket_wait(&p->rcu, w) < 0) {
+				json_decref(key);
+				goto fail;
+			}
+			r = scan_page(w, p->region, p->table, seg, p->nseg, p->limit, 1, key);
+			json_decref(key);
+			key = NULL;
+			if (!r)
+				goto fail;
+			bucket_take(&p->rcu, r);
+			rows.len = 0;
+			keys.len = 0;
+			json_array_foreach(json_object_get(r, "Items"), k, item)
+			{
+				char why[600];
+
+				items++;
+				if (item_row(&rows, m, item, why, sizeof(why)) < 0) {
+					char *kt = item_key_text(m, item);
+
+					n_unconv++;
+					if (json_array_size(unconv) < MAX_LISTED)
+						json_array_append_new(
+							unconv, json_pack("{s:s?, s:s}", "key", kt,
+									  "reason", why));
+					free(kt);
+				}
+			}
+			if (json_is_object(json_object_get(r, "LastEvaluatedKey")))
+				key = json_incref(json_object_get(r, "LastEvaluatedKey"));
+			json_decref(r);
+			row_keys(&keys, &rows, m->nkeys);
+			if (rows.oom || keys.oom) {
+				json_decref(key);
+				pgm_fail(w, "pgmove.nomem", 0, "out of memory");
+				goto fail;
+			}
+			if (copy_in(w, pg, "pgmove_ddb_stage", m, &rows) < 0 ||
+			    (c = keys_query(w, pg, p->q_missing, missing)) < 0) {
+				json_decref(key);
+				goto fail;
+			}
+			n_missing += c;
+			if ((c = keys_query(w, pg, p->q_changed, changed)) < 0 ||
+			    pgm_pg_command(w, pg, "TRUNCATE pgmove_ddb_stage", 0, NULL) < 0) {
+				json_decref(key);
+				goto fail;
+			}
+			n_changed += c;
+			pthread_mutex_lock(&p->seen_mu);
+			rc = copy_cols(w, p->seen_pg, "pgmove_ddb_seen", m->keylist, m, &keys);
+			pthread_mutex_unlock(&p->seen_mu);
+			if (rc < 0) {
+				json_decref(key);
+				goto fail;
+			}
+			pthread_mutex_lock(&p->mu);
+			p->items += items;
+			p->pages++;
+			pthread_mutex_unlock(&p->mu);
+		} while (key);
+	}
+	goto end;
+fail:
+	pool_fail(p, w);
+end:
+	pthread_mutex_lock(&p->mu);
+	p->n_missing += n_missing;
+	p->n_changed += n_changed;
+	p->n_unconv += n_unconv;
+	merge_list(p->missing, missing);
+	merge_list(p->changed, changed);
+	merge_list(p->unconv, unconv);
+	pthread_mutex_unlock(&p->mu);
+	json_decref(missing);
+	json_decref(changed);
+	json_decref(unconv);
+	free(sql);
+	free(rows.p);
+	free(keys.p);
+	pgm_pg_close(pg);
+	pool_ended(p);
+	return NULL;
+}
+
 static json_t *fn_verify(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
 	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
 	const char *region = region_arg(call, args);
 	long long nseg = 4, limit = 1000;
-	json_t *t = NULL, *keys = NULL, *out = NULL, *r = NULL;
-	json_t *missing = json_array(), *changed = json_array(), *extra = json_array(),
-	       *unconv = json_array();
+	json_t *t = NULL, *keys = NULL, *out = NULL;
+	json_t *extra = json_array();
 	pgm_pg *pg = NULL;
 	mapping m = {0};
-	buf rows = {0}, cmp = {0}, join = {0};
+	buf cmp = {0}, join = {0};
 	char *sql = NULL, *q_missing = NULL, *q_changed = NULL, *q_extra = NULL;
-	long long items = 0, n_missing = 0, n_changed = 0, n_extra = 0, n_unconv = 0;
-	long long t0 = pgm_now_ms();
-	int seg, i;
+	long long n_extra = 0, t0 = pgm_now_ms();
+	double budget = 0;
+	int i, nworkers = 4;
+	pool p;
 
+	pool_init(&p, call);
+	bucket_init(&p.rcu, 0);
+	p.missing = json_array();
+	p.changed = json_array();
+	p.unconv = json_array();
 	if (!table || !target || pgm_arg_int(call, args, "segments", 4, 0, &nseg) < 0 ||
-	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0)
+	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0 ||
+	    pgm_arg_number(call, args, "read_capacity", 0, 0, &budget) < 0 ||
+	    workers_arg(call, args, nseg, &nworkers) < 0)
 		goto done;
 	if (!(t = describe(call, region, table)))
 		goto done;
@@ -1490,74 +1960,26 @@ static json_t *fn_verify(pgm_call *call, json_t *args)
 		free(ks);
 		free(kt);
 	}
-	if (asprintf(&sql, "CREATE TEMP TABLE pgmove_ddb_stage AS SELECT %s FROM %s WITH NO DATA",
-		     m.collist, m.qtable) < 0 ||
-	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
-		goto done;
-	free(sql);
-	sql = NULL;
 	if (asprintf(&sql, "CREATE TEMP TABLE pgmove_ddb_seen AS SELECT %s FROM %s WITH NO DATA",
 		     m.keylist, m.qtable) < 0 ||
 	    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
 		goto done;
 	free(sql);
 	sql = NULL;
-	for (seg = 0; seg < nseg; seg++) {
-		json_t *key = NULL;
-
-		do {
-			json_t *item;
-			size_t k;
-			long long c;
-
-			if (pgm_cancelled(call)) {
-				pgm_fail(call, "pgmove.cancelled", 1, "dynamodb: verify cancelled");
-				goto done;
-			}
-			r = scan_page(call, region, table, seg, (int)nseg, (int)limit, 1, key);
-			json_decref(key);
-			key = NULL;
-			if (!r)
-				goto done;
-			rows.len = 0;
-			json_array_foreach(json_object_get(r, "Items"), k, item)
-			{
-				char why[600];
-
-				items++;
-				if (item_row(&rows, &m, item, why, sizeof(why)) < 0) {
-					char *kt = item_key_text(&m, item);
-
-					n_unconv++;
-					if (json_array_size(unconv) < MAX_LISTED)
-						json_array_append_new(
-							unconv, json_pack("{s:s?, s:s}", "key", kt,
-									  "reason", why));
-					free(kt);
-				}
-			}
-			if (copy_in(call, pg, "pgmove_ddb_stage", &m, &rows) < 0 ||
-			    (c = keys_query(call, pg, q_missing, missing)) < 0)
-				goto done;
-			n_missing += c;
-			if ((c = keys_query(call, pg, q_changed, changed)) < 0)
-				goto done;
-			n_changed += c;
-			if (asprintf(&sql,
-				     "WITH s AS (DELETE FROM pgmove_ddb_stage RETURNING *) INSERT "
-				     "INTO pgmove_ddb_seen SELECT %s FROM s",
-				     m.keylist) < 0 ||
-			    pgm_pg_command(call, pg, sql, 0, NULL) < 0)
-				goto done;
-			free(sql);
-			sql = NULL;
-			if (json_is_object(json_object_get(r, "LastEvaluatedKey")))
-				key = json_incref(json_object_get(r, "LastEvaluatedKey"));
-			json_decref(r);
-			r = NULL;
-			pgm_progress(call, (double)items, 0, "items", table);
-		} while (key);
-	}
+	p.region = region;
+	p.table = table;
+	p.target = target;
+	p.nseg = (int)nseg;
+	p.limit = (int)limit;
+	p.consistent = 1;
+	p.nworkers = nworkers;
+	p.m = &m;
+	p.seen_pg = pg;
+	p.q_missing = q_missing;
+	p.q_changed = q_changed;
+	p.rcu.rate = p.rcu.tokens = budget;
+	if (pool_run(&p, verify_worker) < 0)
+		goto done;
 	if (asprintf(&sql, "CREATE INDEX ON pgmove_ddb_seen (%s)", m.keylist) < 0 ||
 	    pgm_pg_command(call, pg, sql, 0, NULL) < 0 ||
 	    pgm_pg_command(call, pg, "ANALYZE pgmove_ddb_seen", 0, NULL) < 0)
@@ -1565,24 +1987,24 @@ static json_t *fn_verify(pgm_call *call, json_t *args)
 	if ((n_extra = keys_query(call, pg, q_extra, extra)) < 0)
 		goto done;
 	out = json_pack(
-		"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I}", "table",
-		table, "into", m.qtable, "equal", !(n_missing || n_changed || n_extra || n_unconv),
-		"items", (json_int_t)items, "differences",
-		(json_int_t)(n_missing + n_changed + n_extra + n_unconv), "missing_count",
-		(json_int_t)n_missing, "changed_count", (json_int_t)n_changed, "extra_count",
-		(json_int_t)n_extra, "unconvertible_count", (json_int_t)n_unconv, "missing",
-		missing, "changed", changed, "extra", extra, "unconvertible", unconv, "duration_ms",
-		(json_int_t)(pgm_now_ms() - t0));
-	missing = changed = extra = unconv = NULL;
+		"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o, s:O, s:i, s:I}",
+		"table", table, "into", m.qtable, "equal",
+		!(p.n_missing || p.n_changed || n_extra || p.n_unconv), "items",
+		(json_int_t)p.items, "differences",
+		(json_int_t)(p.n_missing + p.n_changed + n_extra + p.n_unconv), "missing_count",
+		(json_int_t)p.n_missing, "changed_count", (json_int_t)p.n_changed, "extra_count",
+		(json_int_t)n_extra, "unconvertible_count", (json_int_t)p.n_unconv, "missing",
+		p.missing, "changed", p.changed, "extra", extra, "unconvertible", p.unconv,
+		"workers", nworkers, "duration_ms", (json_int_t)(pgm_now_ms() - t0));
+	extra = NULL;
 done:
-	json_decref(missing);
-	json_decref(changed);
+	json_decref(p.missing);
+	json_decref(p.changed);
+	json_decref(p.unconv);
+	pool_free(&p);
 	json_decref(extra);
-	json_decref(unconv);
-	json_decref(r);
 	json_decref(t);
 	json_decref(keys);
-	free(rows.p);
 	free(cmp.p);
 	free(join.p);
 	free(sql);
@@ -2143,13 +2565,24 @@ static const pgm_param p_copy[] = {
 	{"misfits", "string", 0, 0,
 	 "a table (created if absent) for items that do not fit the mapping, instead of failing",
 	 NULL, NULL, NULL, NULL},
-	{"read_capacity", "number", 0, 0, "read capacity units per second to stay under (0: none)",
-	 "0", "0", NULL, NULL},
+	{"read_capacity", "number", 0, 0,
+	 "read capacity units per second to stay under, shared by the workers (0: none)", "0", "0",
+	 NULL, NULL},
 	{"consistent_read", "boolean", 0, 0, "strongly consistent Scan", "false", NULL, NULL, NULL},
+	{"workers", "integer", 0, 0,
+	 "segments scanned at once, each by its own thread and connection (at most segments)", "4",
+	 "1", "64", NULL},
 	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const pgm_param p_verify[] = {MAPPING_PARAMS,
-				     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+static const pgm_param p_verify[] = {
+	MAPPING_PARAMS,
+	{"read_capacity", "number", 0, 0,
+	 "read capacity units per second to stay under, shared by the workers (0: none)", "0", "0",
+	 NULL, NULL},
+	{"workers", "integer", 0, 0,
+	 "segments scanned at once, each by its own thread and connection (at most segments)", "4",
+	 "1", "64", NULL},
+	{NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const pgm_param p_catch_up[] = {
 	MAPPING_PARAMS,
@@ -2175,7 +2608,8 @@ static const pgm_function functions[] = {
 	{"enable_stream", fn_enable_stream, PGM_FN_IDEMPOTENT,
 	 "enable the table's stream with NEW_AND_OLD_IMAGES (adopts one that is)", p_describe},
 	{"copy_to_postgres", fn_copy_to_postgres, PGM_FN_IDEMPOTENT,
-	 "segmented Scan loaded into PostgreSQL with COPY (upsert by key), resumable per page",
+	 "parallel segmented Scan loaded into PostgreSQL with COPY (upsert by key), resumable "
+	 "per segment and page",
 	 p_copy},
 	{"catch_up", fn_catch_up, PGM_FN_IDEMPOTENT,
 	 "apply the table's stream (inserts, modifies, removes, in order per key) to PostgreSQL, "

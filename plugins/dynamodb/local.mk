@@ -4,5 +4,5 @@ pkglib_LTLIBRARIES += plugins/dynamodb/dynamodb.la
 plugins_dynamodb_dynamodb_la_SOURCES = plugins/dynamodb/dynamodb.c
 plugins_dynamodb_dynamodb_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS)
 plugins_dynamodb_dynamodb_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_dynamodb_dynamodb_la_LIBADD = $(LIBPGMOVE) $(PQ_LIBS) $(JANSSON_LIBS)
+plugins_dynamodb_dynamodb_la_LIBADD = $(LIBPGMOVE) $(PQ_LIBS) $(JANSSON_LIBS) -lpthread
 EXTRA_DIST += doc/plugins-dynamodb.md
