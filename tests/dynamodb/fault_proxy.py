@@ -7,14 +7,19 @@ answer 400 ProvisionedThroughputExceededException, then one 500
 InternalServerError, in DynamoDB's documented JSON 1.0 error shape
 ("expired": ExpiredIteratorException, "close": see below)
 ({"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": ...});
+A plan keyed "Scan/N" applies to the Scan requests of segment N only (the
+request's Segment), and is looked up before the action's own plan.
 GET /_fault/count returns {"Scan": n, ...}: the requests seen per action;
-GET /_fault/last the headers of the last request forwarded or faulted.
+GET /_fault/last the headers of the last request forwarded or faulted;
+GET /_fault/log every request in arrival order: {"action", "segment",
+"start" (ExclusiveStartKey), "fault", "t0", "t1" (start and end, seconds),
+"items" (the Items answered)}.
 Usage: fault_proxy.py --upstream URL --port-file FILE"""
-import json, sys, threading, urllib.request, urllib.error
+import json, sys, threading, time, urllib.request, urllib.error
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UP = sys.argv[sys.argv.index("--upstream") + 1]
-PLAN, COUNT, LAST, LOCK = {}, {}, {}, threading.Lock()
+PLAN, COUNT, LAST, LOG, LOCK = {}, {}, {}, [], threading.Lock()
 ERRORS = {
     "throttle": (400, "ProvisionedThroughputExceededException",
                  "The level of configured provisioned throughput for the table was exceeded."),
@@ -23,6 +28,7 @@ ERRORS = {
     "validation": (400, "ValidationException", "One or more parameter values were invalid"),
     "expired": (400, "ExpiredIteratorException", "Iterator expired: the shard iterator is older than 15 minutes"),
 }
+# "pass": forwarded unchanged (to fault a later request: [["pass", 3], ["5xx", 1]]).
 # "close": forwarded, and the answer's NextShardIterator removed, as DynamoDB
 # Streams answers the last GetRecords of a closed shard.
 
@@ -31,12 +37,15 @@ class H(BaseHTTPRequestHandler):
         pass
 
     def reply(self, code, body, ctype="application/x-amz-json-1.0"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", "fault-proxy")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-amzn-RequestId", "fault-proxy")
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client is gone (a test killed pgmove)
 
     def do_GET(self):
         if self.path == "/_fault/count":
@@ -45,6 +54,9 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/_fault/last":
             with LOCK:
                 return self.reply(200, json.dumps(LAST).encode(), "application/json")
+        if self.path == "/_fault/log":
+            with LOCK:
+                return self.reply(200, json.dumps(LOG).encode(), "application/json")
         self.forward(None)
 
     def do_POST(self):
@@ -58,18 +70,30 @@ class H(BaseHTTPRequestHandler):
 
     def forward(self, body):
         action = (self.headers.get("X-Amz-Target") or ".").split(".", 1)[1]
+        try:
+            req_doc = json.loads(body) if body else {}
+        except ValueError:
+            req_doc = {}
+        entry = {"action": action, "segment": req_doc.get("Segment"),
+                 "start": req_doc.get("ExclusiveStartKey"), "fault": None,
+                 "t0": time.time(), "t1": None, "items": None}
         with LOCK:
             COUNT[action] = COUNT.get(action, 0) + 1
             LAST.clear()
             LAST.update({k.lower(): v for k, v in self.headers.items()})
+            LOG.append(entry)
             fault = None
-            steps = PLAN.get(action)
+            steps = PLAN.get("%s/%s" % (action, entry["segment"])) or PLAN.get(action)
             if steps:
                 fault = steps[0][0]
                 steps[0][1] -= 1
                 if steps[0][1] <= 0:
                     steps.pop(0)
+        if fault == "pass":
+            fault = None
+        entry["fault"] = fault
         if fault and fault != "close":
+            entry["t1"] = time.time()
             code, name, msg = ERRORS[fault]
             return self.reply(code, json.dumps(
                 {"__type": "com.amazonaws.dynamodb.v20120810#" + name, "message": msg}).encode())
@@ -81,6 +105,9 @@ class H(BaseHTTPRequestHandler):
             code, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
             code, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+        entry["t1"] = time.time()
+        if code == 200 and action == "Scan":
+            entry["items"] = len(json.loads(data).get("Items", []))
         if fault == "close" and code == 200:
             doc = json.loads(data)
             doc.pop("NextShardIterator", None)
