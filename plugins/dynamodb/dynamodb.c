@@ -2239,6 +2239,96 @@ static long long closed_shards(json_t *pos)
 	return n;
 }
 
+/* wall_s - the wall clock in seconds since the epoch (ApproximateCreationDateTime's
+ * clock; pgm_now_ms is monotonic and has another origin). */
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* batch_newest - the largest ApproximateCreationDateTime (epoch seconds, a
+ * number in the JSON 1.0 protocol) of the records, 0 when none has one. */
+static double batch_newest(json_t *recs)
+{
+	json_t *rec;
+	size_t i;
+	double newest = 0;
+
+	json_array_foreach(recs, i, rec)
+	{
+		json_t *t = json_object_get(json_object_get(rec, "dynamodb"),
+					    "ApproximateCreationDateTime");
+
+		if (json_is_number(t) && json_number_value(t) > newest)
+			newest = json_number_value(t);
+	}
+	return newest;
+}
+
+/* shard_lag - the lag entry of shard id in lag (an object), created empty
+ * when absent. Borrowed from lag. */
+static json_t *shard_lag(json_t *lag, const char *id)
+{
+	json_t *l = json_object_get(lag, id);
+
+	if (!l) {
+		l = json_pack("{s:s, s:I, s:n, s:b, s:b, s:n, s:n}", "shard", id, "records_read",
+			      (json_int_t)0, "last_get_records", "at_tip", 0, "closed", 0,
+			      "last_sequence", "newest_age_s");
+		json_object_set_new(lag, id, l);
+	}
+	return l;
+}
+
+/* lag_json - the lag part of catch_up's result from the per-shard entries
+ * (lag, borrowed), the stream's shards and the positions: a shard is
+ * behind unless it is closed and read to its end, or its last GetRecords
+ * answered no records (at the tip: DynamoDB Streams gives no other sign,
+ * no latest sequence number and no MillisBehindLatest). records_behind is
+ * 0 when no shard is behind, else null: how many records remain is not
+ * known. New reference. */
+static json_t *lag_json(json_t *lag, json_t *shards, json_t *pos, double newest)
+{
+	json_t *list = json_array(), *sh;
+	size_t k;
+	long long behind = 0;
+	double now = wall_s();
+
+	json_array_foreach(shards, k, sh)
+	{
+		const char *id = sget(sh, "ShardId");
+		json_t *l = json_object_get(lag, id ? id : "");
+		int done =
+			json_is_true(json_object_get(json_object_get(pos, id ? id : ""), "done"));
+
+		if (!id)
+			continue;
+		if (!done && !(l && json_is_true(json_object_get(l, "at_tip"))))
+			behind++;
+		if (l) {
+			double t = json_number_value(json_object_get(l, "newest_at"));
+
+			l = json_deep_copy(l);
+			json_object_del(l, "newest_at");
+			json_object_set_new(l, "closed", json_boolean(done));
+			if (t > 0)
+				json_object_set_new(l, "newest_age_s", json_real(now - t));
+		} else {
+			l = json_pack("{s:s, s:I, s:n, s:b, s:b, s:n, s:n}", "shard", id,
+				      "records_read", (json_int_t)0, "last_get_records", "at_tip",
+				      0, "closed", done, "last_sequence", "newest_age_s");
+		}
+		json_array_append_new(list, l);
+	}
+	return json_pack("{s:o, s:I, s:o, s:o}", "records_behind",
+			 behind ? json_null() : json_integer(0), "shards_behind",
+			 (json_int_t)behind, "newest_age_s",
+			 newest > 0 ? json_real(now - newest) : json_null(), "shards", list);
+}
+
 static json_t *fn_catch_up(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
@@ -2248,6 +2338,7 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 	long long follow = 0, every = 1000, limit = 1000, t0 = pgm_now_ms();
 	long long expired = 0, batches = 0;
 	json_t *t = NULL, *keys = NULL, *cp = NULL, *pos = NULL, *shards = NULL, *out = NULL;
+	json_t *lag = json_object();
 	pgm_pg *pg = NULL;
 	mapping m = {0};
 	char *upd = NULL, *upsert = NULL, *delsql = NULL, *sql = NULL, *sarn = NULL;
@@ -2257,9 +2348,9 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 	if (!table || !target || pgm_arg_duration_ms(call, args, "follow", 0, 0, &follow) < 0 ||
 	    pgm_arg_duration_ms(call, args, "every", 1000, 0, &every) < 0 ||
 	    pgm_arg_int(call, args, "page_size", 1000, 0, &limit) < 0)
-		return NULL;
+		goto done;
 	if (!(t = describe(call, region, table)))
-		return NULL;
+		goto done;
 	keys = key_schema(t);
 	if (!arn)
 		arn = sget(t, "LatestStreamArn");
@@ -2370,8 +2461,9 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 								 "Limit", (json_int_t)limit);
 					json_t *r = pgm_aws_json10(call, &streams, region,
 								   "GetRecords", body);
-					json_t *recs, *lastrec;
+					json_t *recs, *lastrec, *sl;
 					const char *next;
+					double bn;
 
 					json_decref(body);
 					if (!r && pgm_error_code(call) &&
@@ -2398,6 +2490,23 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 							 "dynamodb: GetRecords %s: no Records", id);
 						goto done;
 					}
+					next = sget(r, "NextShardIterator");
+					sl = shard_lag(lag, id);
+					json_object_set_new(
+						sl, "records_read",
+						json_integer(json_integer_value(json_object_get(
+								     sl, "records_read")) +
+							     (json_int_t)json_array_size(recs)));
+					json_object_set_new(
+						sl, "last_get_records",
+						json_integer((json_int_t)json_array_size(recs)));
+					json_object_set_new(
+						sl, "at_tip",
+						json_boolean(next && !json_array_size(recs)));
+					bn = batch_newest(recs);
+					if (bn >
+					    json_number_value(json_object_get(sl, "newest_at")))
+						json_object_set_new(sl, "newest_at", json_real(bn));
 					if (json_array_size(recs)) {
 						if (apply_records(&a, recs) < 0) {
 							json_decref(r);
@@ -2411,10 +2520,11 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 							json_object_get(json_object_get(lastrec,
 											"dynamodb"),
 									"SequenceNumber"));
+						json_object_set(sl, "last_sequence",
+								json_object_get(p, "seq"));
 						batches++;
 						progressed = 1;
 					}
-					next = sget(r, "NextShardIterator");
 					if (!next)
 						json_object_set_new(p, "done", json_true());
 					if ((json_array_size(recs) || !next) &&
@@ -2453,10 +2563,11 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 		}
 	}
 	{
-		double age = a.newest > 0 ? (double)pgm_now_ms() / 1000.0 - a.newest : -1;
+		double age = a.newest > 0 ? wall_s() - a.newest : -1;
 
 		out = json_pack(
-			"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:O, s:I}",
+			"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:O, s:I, "
+			"s:o}",
 			"table", table, "stream_arn", sarn, "caught_up", caught_up, "records",
 			(json_int_t)(a.inserts + a.modifies + a.removes), "inserts",
 			(json_int_t)a.inserts, "modifies", (json_int_t)a.modifies, "removes",
@@ -2464,9 +2575,11 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 			"expired_iterators", (json_int_t)expired, "batches", (json_int_t)batches,
 			"newest_age_s", age >= 0 ? json_real(age) : json_null(), "duration_ms",
 			(json_int_t)(pgm_now_ms() - t0), "positions", cp, "closed_shards",
-			(json_int_t)closed_shards(pos));
+			(json_int_t)closed_shards(pos), "lag",
+			lag_json(lag, shards, pos, a.newest));
 	}
 done:
+	json_decref(lag);
 	json_decref(cp);
 	json_decref(shards);
 	json_decref(t);

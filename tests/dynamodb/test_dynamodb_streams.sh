@@ -18,7 +18,8 @@ ARGS="table=orders target=@env:PGMOVE_TARGET into=orders_doc"
 
 expect 0 "enable_stream before the copy" pgmove call dynamodb.enable_stream table=orders --json
 expect 0 "catch_up on a quiet stream" pgmove call dynamodb.catch_up $ARGS --json
-equals "$(jq '[d["caught_up"], d["records"]]')" "[true, 0]" "nothing to apply"
+equals "$(jq '[d["caught_up"], d["records"], d["newest_age_s"], d["lag"]["records_behind"]]')" "[true, 0, null, 0]" \
+	"nothing to apply, no newest record, nothing behind"
 
 # the application writes while the copy runs
 bg $DDB writes orders $W 0.01
@@ -30,6 +31,14 @@ expect 0 "catch_up" pgmove call dynamodb.catch_up $ARGS --json
 cp "$T/out" "$T/catchup1.json"
 equals "$(jq '[d["caught_up"], d["records"], d["inserts"], d["modifies"], d["removes"]]')" \
 	"[true, $W, $((W / 3)), $((W / 3)), $((W / 3))]" "every write of the application applied"
+# lag: the age of the newest applied record on the wall clock (the writes
+# ended seconds ago), and no shard behind: each answered an empty GetRecords
+equals "$(jq 'isinstance(d["newest_age_s"], float) and 0 <= d["newest_age_s"] < 120')" "true" \
+	"newest_age_s: the newest applied record is $(jq 'round(d["newest_age_s"], 1)') s old"
+equals "$(jq '[d["lag"]["records_behind"], d["lag"]["shards_behind"], all(s["at_tip"] for s in d["lag"]["shards"] if not s["closed"]), sum(s["records_read"] for s in d["lag"]["shards"])]')" \
+	"[0, 0, true, $W]" "lag: 0 records and 0 shards behind, every open shard at its tip, $W records read"
+equals "$(jq 'all(s["last_get_records"] == 0 and s["last_sequence"] is not None for s in d["lag"]["shards"] if s["records_read"])')" "true" \
+	"per shard: the last GetRecords answered nothing, the last applied sequence number"
 expect 0 "verify" pgmove call dynamodb.verify $ARGS --json
 equals "$(jq '[d["equal"], d["differences"], d["items"]]')" "[true, 0, $N]" "0 differences after the catch-up"
 equals "$(psql_tgt "SELECT item->>'name', item->>'n' FROM orders_doc WHERE pk = 'item-000004'")" "written 4|1004" "an update applied"
