@@ -8,3 +8,5 @@ EXTRA_DIST += bench/checksum-bench.sh
 EXTRA_DIST += bench/logical-bench.sh
 # the copy plugin against pgcopydb clone and pg_dump | pg_restore
 EXTRA_DIST += bench/copy-bench.sh
+# dynamodb.copy_to_postgres / verify from moto against boto3 scans of the same table
+EXTRA_DIST += bench/dynamodb-bench.sh
