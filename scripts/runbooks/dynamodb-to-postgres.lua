@@ -44,8 +44,9 @@ runbook "dynamodb-to-postgres" {
     misfits         = { type = "string", summary = "a table for items that do not fit the mapping (default: such an item fails the copy)" },
     migrations      = { type = "string", summary = "a Lua module (beside the runbook) returning a list of SQL statements, run after the table is created" },
     segments        = { type = "integer", default = 4, summary = "Scan segments" },
+    workers         = { type = "integer", default = 4, summary = "segments the copy and verify scan at once (threads, one PostgreSQL connection each)" },
     page_size       = { type = "integer", default = 1000, summary = "items per Scan page" },
-    read_capacity   = { type = "number", default = 0, summary = "read capacity units per second the copy may use (0: no limit)" },
+    read_capacity   = { type = "number", default = 0, summary = "read capacity units per second the copy (and verify) may use, shared by the workers (0: no limit)" },
     backup          = { type = "boolean", default = true, summary = "take an on-demand DynamoDB backup first" },
     flags_url       = { type = "string", required = true, summary = "base URL of the feature flags (FLAGS/dual_write_flag, FLAGS/read_flag)" },
     flag_token      = { type = "string", env = "PGMOVE_FLAG_TOKEN", secret = true, summary = "flag service token" },
@@ -122,7 +123,7 @@ local function healthy(ctx)
 end
 
 local function verify_check(ctx)
-  local r = ddb.verify(args(ctx))
+  local r = ddb.verify(args(ctx, { workers = ctx.params.workers, read_capacity = ctx.params.read_capacity }))
   return r.equal, { items = r.items, differences = r.differences, missing = r.missing,
                     changed = r.changed, extra = r.extra, unconvertible = r.unconvertible }
 end
@@ -201,7 +202,8 @@ step "copy" {
   summary = "segmented Scan into PostgreSQL (COPY, upsert by key), resumable per page",
   timeout = "72h",
   run = function(ctx)
-    return ddb.copy_to_postgres(args(ctx, { misfits = ctx.params.misfits, read_capacity = ctx.params.read_capacity }))
+    return ddb.copy_to_postgres(args(ctx, { misfits = ctx.params.misfits, read_capacity = ctx.params.read_capacity,
+                                            workers = ctx.params.workers }))
   end,
 }
 
