@@ -34,6 +34,9 @@ typedef int (*host_http_mock_fn)(pgm_call *call, const pgm_http_request *req,
 				 pgm_http_response *resp);
 extern host_http_mock_fn host_http_mock;
 
+/* host_curl_init - curl_global_init once per process (pthread_once), for
+ * pgm_http_send and pgm_mail_send from any thread. 0, or -1 on failure. */
+int host_curl_init(void);
 /* host_cancel_requested - nonzero once pgm_cancel_request() ran. */
 int host_cancel_requested(void);
 /* host_deadline_passed - nonzero when the call has a deadline and it passed. */

@@ -37,6 +37,15 @@ static void curl_init(void)
 		atexit(curl_cleanup);
 }
 
+/* host_curl_init - libcurl's global initialisation, once per process
+ * whatever the thread (curl_global_init is not safe to race). 0, or -1
+ * when it failed. */
+int host_curl_init(void)
+{
+	pthread_once(&curl_once, curl_init);
+	return curl_ok ? 0 : -1;
+}
+
 typedef struct xfer {
 	pgm_call *call;
 	char *body;
@@ -218,8 +227,7 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response
 		return -1;
 	if (host_http_mock)
 		return host_http_mock(call, req, resp);
-	pthread_once(&curl_once, curl_init);
-	if (!curl_ok || (h = curl_easy_init()) == NULL) {
+	if (host_curl_init() < 0 || (h = curl_easy_init()) == NULL) {
 		pgm_fail(call, "http.error", 0, "http: cannot initialise libcurl");
 		return -1;
 	}

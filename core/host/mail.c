@@ -118,8 +118,7 @@ int pgm_mail_send(pgm_call *call, const pgm_mail *m)
 		return -1;
 	if (m->password)
 		pgm_secret_add(m->password);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if ((h = curl_easy_init()) == NULL) {
+	if (host_curl_init() < 0 || (h = curl_easy_init()) == NULL) {
 		pgm_fail(call, "mail.error", 0, "mail: cannot initialise libcurl");
 		return -1;
 	}
