@@ -1309,6 +1309,8 @@ static int pool_run(pool *p, void *(*fn)(void *))
 	if (!th || !wa || !p->workers) {
 		free(th);
 		free(wa);
+		free(p->workers);
+		p->workers = NULL;
 		pgm_fail(p->call, "pgmove.nomem", 0, "out of memory");
 		return -1;
 	}

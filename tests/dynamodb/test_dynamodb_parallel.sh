@@ -7,7 +7,8 @@
 # 100k-item case is in bench/dynamodb-bench.sh: loading 100k items into moto
 # takes over a minute); throttling on one segment is retried with backoff
 # while the other segments go on; a failure in one worker stops the others
-# and is reported; the read-capacity budget is shared by the workers.
+# and is reported; SIGTERM stops every worker; the read-capacity budget is
+# shared by the workers.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/dynamodb/lib.sh"
 start_sandbox
 moto_start
@@ -89,6 +90,25 @@ has "$T/out" '"code": *"dynamodb.ValidationException"' "the failing worker's err
 [ $(($(date +%s) - t0)) -lt 20 ] && ok "the other workers stopped" || bad "the call took $(($(date +%s) - t0)) s"
 rows=$(psql_tgt "SELECT count(*) FROM orders_doc")
 [ "$rows" -gt 0 ] && [ "$rows" -lt "$N" ] && ok "the copy stopped early ($rows of $N rows)" || bad "the copy went on to $rows rows"
+
+# SIGTERM during a parallel copy: every worker stops, the call says so
+psql_tgt "TRUNCATE orders_doc"
+bg "$PGMOVE_BIN" call dynamodb.copy_to_postgres table=orders target=@env:PGMOVE_TARGET into=orders_doc \
+	segments=8 workers=4 page_size=20 read_capacity=40 --json >"$T/term.out" 2>"$T/term.err"
+pid=$BG
+i=0
+while [ "$(psql_tgt "SELECT count(*) FROM orders_doc")" -lt 100 ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM $pid
+t0=$(date +%s)
+wait $pid
+rc=$?
+[ "$rc" -ne 0 ] && [ $(($(date +%s) - t0)) -lt 10 ] && ok "SIGTERM stops the 4 workers within seconds (exit $rc)" ||
+	bad "after SIGTERM: exit $rc after $(($(date +%s) - t0)) s"
+has "$T/term.out" '"code": *"pgmove.cancelled"' "pgmove.cancelled"
+has "$T/term.out" 'cancelled by SIGTERM' "naming the signal"
 
 # the read-capacity budget is shared: 4 workers together stay under it
 psql_tgt "TRUNCATE orders_doc"
