@@ -78,33 +78,178 @@ static const char *ms_text(json_t *v, char *buf, size_t len)
 	return pgm_duration_format(json_integer_value(v), buf, len);
 }
 
-/* print_plan - the plan as text. */
-static void print_plan(const runbook *rb)
+/* enrich_calls - adds each call's plugin function flags ("idempotent",
+ * "read-only", "irreversible") and summary to calls (borrowed), and counts
+ * them into counts {irreversible, writes, read_only}. */
+static void enrich_calls(json_t *calls, json_t *counts)
 {
-	json_t *plan = rb->plan;
+	size_t i;
+	json_t *c;
+	json_array_foreach(calls, i, c)
+	{
+		char err[4096];
+		const char *pname = json_string_value(json_object_get(c, "plugin"));
+		const char *fname = json_string_value(json_object_get(c, "function"));
+		const pgm_plugin *p = pname ? loader_get(pname, err, sizeof(err)) : NULL;
+		const pgm_function *f = p && fname ? loader_function(p, fname) : NULL;
+		if (!f) {
+			json_object_set_new(c, "flags", json_null());
+			continue;
+		}
+		json_t *d = loader_describe_function(f);
+		json_object_set(c, "flags", json_object_get(d, "flags"));
+		json_object_set(c, "summary", json_object_get(d, "summary"));
+		json_decref(d);
+		const char *key = (f->flags & PGM_FN_IRREVERSIBLE) ? "irreversible"
+				  : (f->flags & PGM_FN_READ_ONLY)  ? "read_only"
+								   : "writes";
+		json_object_set_new(counts, key,
+				    json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+	}
+}
+
+/* plan_json - the plan of rb as `plan --json` prints it: the journaled plan
+ * with the runbook's file and hash, the plugins loaded (name, version, path,
+ * sha256), params in the order they are declared (param_order), and for
+ * every node, breaker and on_failure the plugin calls it may make with
+ * their flags (calls, unresolved). New reference, or NULL after logging. */
+static json_t *plan_json(runbook *rb)
+{
+	char err[4096];
+	json_t *eff = runbook_effects(rb, err, sizeof(err));
+	if (!eff) {
+		pgm_error("%s", err);
+		return NULL;
+	}
+	json_t *out = json_deep_copy(rb->plan);
+	json_t *counts = json_pack("{s:i, s:i, s:i}", "irreversible", 0, "writes", 0, "read_only", 0);
+	json_object_set_new(out, "file", json_string(rb->path));
+	json_object_set_new(out, "hash", json_string(rb->hash));
+	json_object_set_new(out, "plugins", loader_identities());
+	json_object_set_new(out, "loc", json_incref(json_object_get(eff, "runbook_loc")));
+	/* params in the order they are declared */
+	json_t *order = json_object_get(eff, "param_order"), *params = json_object();
+	size_t i;
+	json_t *v;
+	json_array_foreach(order, i, v)
+	{
+		json_t *spec = json_object_get(rb->params, json_string_value(v));
+		if (spec)
+			json_object_set(params, json_string_value(v), spec);
+	}
+	json_object_set_new(out, "params", params);
+	json_object_set(out, "param_order", order);
+	json_object_set(out, "param_order_declared", json_object_get(eff, "param_order_declared"));
+	json_t *nodes = json_object_get(out, "nodes");
+	json_array_foreach(json_object_get(eff, "nodes"), i, v)
+	{
+		json_t *n = json_array_get(nodes, i);
+		if (!n)
+			break;
+		enrich_calls(json_object_get(v, "calls"), counts);
+		json_object_set(n, "calls", json_object_get(v, "calls"));
+		json_object_set(n, "unresolved", json_object_get(v, "unresolved"));
+		if (json_object_get(v, "check_locs"))
+			json_object_set(n, "check_locs", json_object_get(v, "check_locs"));
+	}
+	json_t *breakers = json_object_get(out, "breakers");
+	json_array_foreach(json_object_get(eff, "breakers"), i, v)
+	{
+		json_t *b = json_array_get(breakers, i);
+		if (!b)
+			break;
+		enrich_calls(json_object_get(v, "calls"), counts);
+		json_object_set(b, "calls", json_object_get(v, "calls"));
+		json_object_set(b, "unresolved", json_object_get(v, "unresolved"));
+	}
+	enrich_calls(json_object_get(eff, "on_failure"), counts);
+	json_object_set(out, "on_failure_calls", json_object_get(eff, "on_failure"));
+	json_object_set(out, "on_failure_unresolved", json_object_get(eff, "on_failure_unresolved"));
+	json_object_set_new(out, "side_effects", counts);
+	json_decref(eff);
+	return out;
+}
+
+/* has_flag - whether a call's flags (a JSON array) hold flag. */
+static int has_flag(const json_t *call, const char *flag)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(call, "flags"), i, f)
+	if (strcmp(json_string_value(f), flag) == 0)
+		return 1;
+	return 0;
+}
+
+/* print_calls - the calls a node may make, one line each: where (run, undo,
+ * check NAME...), plugin.function, what it does to the world, file:line,
+ * and the helper it goes through. Irreversible calls are flagged loudly. */
+static void print_calls(const json_t *calls, const json_t *unresolved)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(calls, i, c)
+	{
+		char fn[256], in[160];
+		const char *effect;
+		if (json_is_null(json_object_get(c, "flags")))
+			effect = "?";
+		else if (has_flag(c, "irreversible"))
+			effect = "IRREVERSIBLE";
+		else if (has_flag(c, "read-only"))
+			effect = "read-only";
+		else if (has_flag(c, "idempotent"))
+			effect = "writes, idempotent";
+		else
+			effect = "writes, NOT idempotent";
+		snprintf(fn, sizeof(fn), "%s.%s", json_string_value(json_object_get(c, "plugin")),
+			 json_string_value(json_object_get(c, "function")));
+		const char *check = json_string_value(json_object_get(c, "check"));
+		snprintf(in, sizeof(in), "%s%s%.120s", json_string_value(json_object_get(c, "in")),
+			 check ? " " : "", check ? check : "");
+		printf("          %s %-10s %-30s %-24s %s", has_flag(c, "irreversible") ? "!!" : "  ",
+		       in, fn, effect, json_string_value(json_object_get(c, "loc")));
+		const char *via = json_string_value(json_object_get(c, "via"));
+		if (via)
+			printf(" (via %s, %s)", via, json_string_value(json_object_get(c, "via_loc")));
+		printf("\n");
+	}
+	json_array_foreach(unresolved, i, c)
+	printf("          ?? calls inside %s (%s) are not shown: it is not in the runbook file\n",
+	       json_string_value(json_object_get(c, "name")),
+	       json_string_value(json_object_get(c, "loc")));
+}
+
+/* print_plan - the plan (plan_json's) as text. */
+static void print_plan(const runbook *rb, const json_t *plan)
+{
 	char b1[32], b2[32], b3[32];
 	const char *summary = json_string_value(json_object_get(plan, "summary"));
 	printf("runbook %s%s%s\n  file   %s\n  sha256 %s\n  on_failure %s\n", rb->name,
 	       summary ? ": " : "", summary ? summary : "", rb->path, rb->hash,
 	       json_string_value(json_object_get(plan, "on_failure")));
-	cli_print_plugins(NULL);
+	cli_print_plugins(json_object_get(plan, "plugins"));
 	const char *pname;
 	json_t *spec;
-	if (json_object_size(rb->params)) {
-		printf("\nparams:\n");
-		json_object_foreach(rb->params, pname, spec)
+	if (json_object_size(json_object_get(plan, "params"))) {
+		printf("\nparams%s:\n", json_is_true(json_object_get(plan, "param_order_declared"))
+						? ""
+						: " (not written inline in runbook {...}: sorted "
+						  "by name)");
+		json_object_foreach(json_object_get(plan, "params"), pname, spec)
 		{
 			json_t *dflt = json_object_get(spec, "default");
-			char *d = dflt ? json_dumps(dflt, JSON_ENCODE_ANY) : NULL;
+			int secret = json_is_true(json_object_get(spec, "secret"));
+			char *d = dflt ? (secret ? strdup("********") : json_dumps(dflt, JSON_ENCODE_ANY))
+				       : NULL;
 			const char *env = json_string_value(json_object_get(spec, "env"));
 			printf("  %-16s %-9s%s%s%s%s%s%s%s\n", pname,
 			       json_string_value(json_object_get(spec, "type"))
 				       ? json_string_value(json_object_get(spec, "type"))
 				       : "string",
 			       json_is_true(json_object_get(spec, "required")) ? " required" : "",
-			       json_is_true(json_object_get(spec, "secret")) ? " secret" : "",
-			       env ? " env " : "", env ? env : "", d ? " default " : "", d ? d : "",
-			       "");
+			       secret ? " secret" : "", env ? " env " : "", env ? env : "",
+			       d ? " default " : "", d ? d : "", "");
 			free(d);
 		}
 	}
@@ -165,6 +310,19 @@ static void print_plan(const runbook *rb)
 			json_array_foreach(json_object_get(n, "checks"), k, c)
 			printf("            check: %s\n", json_string_value(c));
 		}
+		json_t *calls = json_object_get(n, "calls");
+		int irrev = 0;
+		size_t k;
+		json_t *c;
+		json_array_foreach(calls, k, c)
+		if (has_flag(c, "irreversible") && strcmp(json_string_value(json_object_get(c, "in")),
+							  "undo") != 0)
+			irrev = 1;
+		if (irrev && strcmp(kind, "step") == 0 &&
+		    !json_is_true(json_object_get(n, "irreversible")))
+			printf("          !! calls an irreversible function but is not declared "
+			       "irreversible = true (no recovery step is required of it)\n");
+		print_calls(calls, json_object_get(n, "unresolved"));
 		count++;
 	}
 	json_t *bs = json_object_get(plan, "breakers");
@@ -177,8 +335,23 @@ static void print_plan(const runbook *rb)
 			       pgm_duration_format(json_integer_value(json_object_get(n, "sustained_ms")),
 						   b1, sizeof(b1)),
 			       json_string_value(json_object_get(n, "action")));
+			print_calls(json_object_get(n, "calls"), json_object_get(n, "unresolved"));
 		}
 	}
+	if (json_array_size(json_object_get(plan, "on_failure_calls")) ||
+	    json_array_size(json_object_get(plan, "on_failure_unresolved"))) {
+		printf("\non_failure:\n");
+		print_calls(json_object_get(plan, "on_failure_calls"),
+			    json_object_get(plan, "on_failure_unresolved"));
+	}
+	json_t *se = json_object_get(plan, "side_effects");
+	printf("\nplugin calls: %lld irreversible%s, %lld that write, %lld read-only "
+	       "(calls written alias.function through `local alias = plugin \"name\"`, in the "
+	       "runbook file)\n",
+	       json_integer_value(json_object_get(se, "irreversible")),
+	       json_integer_value(json_object_get(se, "irreversible")) ? " (marked !!)" : "",
+	       json_integer_value(json_object_get(se, "writes")),
+	       json_integer_value(json_object_get(se, "read_only")));
 	printf("\n%d nodes; plan OK\n", count);
 }
 
@@ -205,16 +378,14 @@ int pgmove_cmd_plan(cli_args *a)
 	}
 	json_decref(cli);
 	if (rc == PGMOVE_EXIT_COMPLETED) {
-		if (cli_opt_flag(a, "json")) {
-			json_t *out = json_deep_copy(rb->plan);
-			json_object_set_new(out, "file", json_string(rb->path));
-			json_object_set_new(out, "hash", json_string(rb->hash));
-			json_object_set_new(out, "plugins", loader_identities());
+		json_t *out = plan_json(rb);
+		if (!out)
+			rc = PGMOVE_EXIT_RUNBOOK;
+		else if (cli_opt_flag(a, "json"))
 			cli_json_out(out);
-			json_decref(out);
-		} else {
-			print_plan(rb);
-		}
+		else
+			print_plan(rb, out);
+		json_decref(out);
 	}
 	runbook_free(rb);
 	return rc;

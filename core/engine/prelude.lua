@@ -3,15 +3,16 @@
 -- approve, breaker). Compiled into pgmove by a make rule; run once per
 -- runbook, before the runbook file, with one argument: a table of the C
 -- functions it needs (call, plugin_info, duration, resolve_params,
--- getinfo: debug.getinfo, which runbook code itself does not get).
+-- getinfo and getupvalue: debug.getinfo and debug.getupvalue, which
+-- runbook code itself does not get).
 --
 -- Declaring has no side effects: nothing here talks to a plugin except to
 -- read its function table. What the engine needs is left in the table
 -- returned by the chunk (decl), which the C side reads.
 
 local C = ...
-local json, getinfo = json, C.getinfo
-C.getinfo = nil
+local json, getinfo, getupvalue = json, C.getinfo, C.getupvalue
+C.getinfo, C.getupvalue = nil, nil
 
 local decl = {
   runbook = nil,     -- { name, summary, params, on_failure, loc }
@@ -25,10 +26,13 @@ local decl = {
 local current_phase = nil
 local pending = nil  -- a `step "x"` whose body table has not come yet
 
+-- where(level) - "file:line" of the code level levels up; the file as
+-- given (short_src would cut a long path to "...tail").
 local function where(level)
   local info = getinfo(level + 1, "Sl")
   if not info then return "?" end
-  return info.short_src .. ":" .. (info.currentline or 0)
+  local file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
+  return file .. ":" .. (info.currentline or 0)
 end
 
 local function fail(loc, fmt, ...)
@@ -425,6 +429,7 @@ end
 
 -- plugin "name" - a proxy whose fields are the plugin's functions.
 local proxies = {}
+local proxy_fns = setmetatable({}, { __mode = "k" }) -- proxy function -> { plugin, fname }
 function plugin(name)
   local loc = where(2)
   if type(name) ~= "string" then fail(loc, "plugin: expected a plugin name") end
@@ -447,6 +452,7 @@ function plugin(name)
         return C.call(name, fname, args)
       end
       cache[fname] = f
+      proxy_fns[f] = { name, fname }
       return f
     end,
     __newindex = function() error("plugin " .. name .. " is read-only", 2) end,
@@ -511,33 +517,338 @@ local function code_only(src)
   return table.concat(out)
 end
 
+-- plugin_aliases(source) - alias -> plugin name for every `local alias =
+-- plugin "name"` of the source.
+local function plugin_aliases(source)
+  local aliases = {}
+  for alias, pname in source:gmatch("local%s+([%a_][%w_]*)%s*=%s*plugin%s*%(?%s*[\"']([%w_]+)[\"']") do
+    aliases[alias] = pname
+  end
+  return aliases
+end
+
+-- find_calls(code, aliases, s, e) - the calls written alias.function(...) or
+-- alias.function { ... } between byte s and e of code (code_only's text):
+-- { { pos, alias, plugin, fname } } in the order they are written.
+local function find_calls(code, aliases, s, e)
+  local found = {}
+  for alias, pname in pairs(aliases) do
+    local pos = s
+    while true do
+      local a, b, fname = code:find("%f[%w_]" .. alias .. "%.([%a_][%w_]*)%s*[%({\"']", pos)
+      if not a or a > e then break end
+      found[#found + 1] = { pos = a, alias = alias, plugin = pname, fname = fname }
+      pos = b + 1
+    end
+  end
+  table.sort(found, function(x, y) return x.pos < y.pos end)
+  return found
+end
+
+-- line_starts(code) / line_at(starts, pos) - the line of a byte position.
+local function line_starts(code)
+  local starts = { 1 }
+  for p in code:gmatch("\n()") do starts[#starts + 1] = p end
+  return starts
+end
+local function line_at(starts, pos)
+  local lo, hi = 1, #starts
+  while lo < hi do
+    local mid = (lo + hi + 1) // 2
+    if starts[mid] <= pos then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
 -- check_calls(source, chunkname) - finds calls written alias.function(...)
 -- or alias.function { ... } on aliases bound with `local alias = plugin
 -- "name"`, and refuses unknown functions at load time, with the line.
 -- Comments and the contents of strings are not looked at.
 local function check_calls(source, chunkname)
-  local aliases = {}
-  for alias, pname in source:gmatch("local%s+([%a_][%w_]*)%s*=%s*plugin%s*%(?%s*[\"']([%w_]+)[\"']") do
-    aliases[alias] = pname
-  end
   local code = code_only(source)
-  for alias, pname in pairs(aliases) do
-    local info = decl.plugins[pname]
-    if info then
-      local pos = 1
-      while true do
-        local s, e, fname = code:find("%f[%w_]" .. alias .. "%.([%a_][%w_]*)%s*[%({\"']", pos)
-        if not s then break end
-        if not info.functions[fname] then
-          local line = 1
-          for _ in code:sub(1, s):gmatch("\n") do line = line + 1 end
-          error(string.format("%s:%d: plugin %s has no function '%s' (functions: %s)",
-                              chunkname, line, pname, fname, keys_of(info.functions)), 0)
+  local starts
+  for _, c in ipairs(find_calls(code, plugin_aliases(source), 1, #code)) do
+    local info = decl.plugins[c.plugin]
+    if info and not info.functions[c.fname] then
+      starts = starts or line_starts(code)
+      error(string.format("%s:%d: plugin %s has no function '%s' (functions: %s)",
+                          chunkname, line_at(starts, c.pos), c.plugin, c.fname,
+                          keys_of(info.functions)), 0)
+    end
+  end
+end
+
+-- function_spans(code, starts) - where each `function ... end` of the
+-- source is: { { s, e, l1, l2 } } (bytes and lines), found by matching the
+-- keywords that open a block (function, if, do, repeat) with end / until.
+local BLOCK_OPEN = { ["function"] = true, ["if"] = true, ["do"] = true, ["repeat"] = true }
+local function function_spans(code, starts)
+  local spans, stack = {}, {}
+  for pos, word in code:gmatch("()([%a_][%w_]*)") do
+    local prev = pos > 1 and code:sub(pos - 1, pos - 1) or " "
+    if not prev:match("[%w_%.:]") then
+      if BLOCK_OPEN[word] then
+        stack[#stack + 1] = word == "function" and pos or false
+      elseif word == "end" or word == "until" then
+        local s = table.remove(stack)
+        if s then
+          spans[#spans + 1] = { s = s, e = pos + #word - 1, l1 = line_at(starts, s),
+                                l2 = line_at(starts, pos) }
         end
-        pos = e + 1
       end
     end
   end
+  return spans
+end
+
+-- declared_param_order(code, source, line) - the names of the params
+-- table written inline in `runbook "name" { params = { a = ..., b = ... } }`
+-- (declared on line), in the order they are written; nil when the table is
+-- not written there (params = some_variable).
+local function declared_param_order(code, source, starts, line)
+  local i = code:find("{", starts[line] or 1, true)
+  local depth, n = 0, #code
+  local body
+  while i and i <= n do
+    local c = code:sub(i, i)
+    if c == "{" or c == "(" or c == "[" then
+      depth = depth + 1
+    elseif c == "}" or c == ")" or c == "]" then
+      depth = depth - 1
+      if depth == 0 then return nil end
+    elseif depth == 1 then
+      local _, b = code:find("^%f[%w_]params%s*=%s*{", i)
+      if b then body = b break end
+    end
+    i = i + 1
+  end
+  if not body then return nil end
+  local names, last = {}, "{"
+  depth, i = 0, body + 1
+  while i <= n do
+    local c = code:sub(i, i)
+    if depth == 0 and (last == "{" or last == "," or last == ";") then
+      local _, b, key = code:find("^([%a_][%w_]*)%s*=[^=]", i)
+      if not key then _, b, key = source:find("^%[%s*[\"']([^\"']*)[\"']%s*%]%s*=[^=]", i) end
+      if key then
+        names[#names + 1] = key
+        last, i = "=", b
+        c = ""
+      end
+    end
+    if c == "{" or c == "(" or c == "[" then
+      depth = depth + 1
+    elseif c == "}" or c == ")" or c == "]" then
+      if depth == 0 then break end
+      depth = depth - 1
+    end
+    if depth == 0 and c ~= "" and not c:match("%s") then last = c end
+    i = i + 1
+  end
+  return names
+end
+
+-- effects_of(d, source, chunkname) - for `pgmove plan`: the plugin calls
+-- each node, breaker and on_failure may make, found in the runbook's text
+-- (the aliases of `local alias = plugin "name"`, as check_calls finds
+-- them): in the functions themselves and in the functions they reach
+-- (local functions they capture, global functions they name, functions of
+-- the runbook file only; `local f = alias.fn` counts as a call of fn).
+-- Calls through other names (a plugin passed as an argument, alias[name])
+-- are not seen; functions of other files (require) are listed as unresolved.
+local function effects_of(d, source, chunkname)
+  local code = code_only(source)
+  local starts = line_starts(code)
+  local spans = function_spans(code, starts)
+  local aliases = plugin_aliases(source)
+  local chunk_source = "@" .. chunkname
+
+  -- spans_of(f, field) - the spans of function f (several only when
+  -- functions share their first and last line and the field name before
+  -- them does not tell them apart: then all of them, to be safe)
+  local function spans_of(f, field)
+    local info = getinfo(f, "S")
+    local cand = {}
+    for _, sp in ipairs(spans) do
+      if sp.l1 == info.linedefined and sp.l2 == info.lastlinedefined then
+        cand[#cand + 1] = sp
+      end
+    end
+    local outer = {}
+    for _, sp in ipairs(cand) do
+      local inside = false
+      for _, o in ipairs(cand) do
+        if o ~= sp and o.s < sp.s and o.e >= sp.e then inside = true end
+      end
+      if not inside then outer[#outer + 1] = sp end
+    end
+    if #outer > 1 and field then
+      local named = {}
+      for _, sp in ipairs(outer) do
+        if source:sub(math.max(1, sp.s - 200), sp.s - 1):find(field .. "$") then
+          named[#named + 1] = sp
+        end
+      end
+      if #named > 0 then outer = named end
+    end
+    return outer
+  end
+
+  local function loc_of(f)
+    local info = getinfo(f, "S")
+    local file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
+    return file .. ":" .. info.linedefined
+  end
+
+  -- walk(f, field, via, out, seen) - adds f's calls to out.calls
+  local function walk(f, field, via, out, seen)
+    if seen[f] then return end
+    seen[f] = true
+    local info = getinfo(f, "S")
+    if info.what ~= "Lua" then return end
+    if info.source ~= chunk_source then
+      if info.source ~= "=prelude" then
+        out.unresolved[#out.unresolved + 1] = { name = via or "?", loc = loc_of(f) }
+      end
+      return
+    end
+    local helpers = {}
+    local fspans = spans_of(f, field)
+    for _, sp in ipairs(fspans) do
+      for _, c in ipairs(find_calls(code, aliases, sp.s, sp.e)) do
+        out.calls[#out.calls + 1] = { plugin = c.plugin, ["function"] = c.fname, via = via,
+                                      loc = chunkname .. ":" .. line_at(starts, c.pos) }
+      end
+      -- global functions it names
+      for pos, word in code:sub(sp.s, sp.e):gmatch("()([%a_][%w_]*)") do
+        local prev = pos > 1 and code:sub(sp.s + pos - 2, sp.s + pos - 2) or " "
+        if not prev:match("[%w_%.:]") and not aliases[word] then
+          local v = rawget(_G, word)
+          if type(v) == "function" then helpers[#helpers + 1] = { word, v, sp.s + pos - 1 } end
+        end
+      end
+    end
+    -- local functions it captures
+    for i = 1, 255 do
+      local name, v = getupvalue(f, i)
+      if not name then break end
+      if type(v) == "function" then
+        local at
+        for _, sp in ipairs(fspans) do
+          at = at or code:find("%f[%w_]" .. name .. "%f[^%w_]", sp.s)
+          if at and at > sp.e then at = nil end
+        end
+        helpers[#helpers + 1] = { name, v, at }
+      elseif type(v) == "table" then
+        -- a module (require): its functions are in another file
+        local k, x, budget = next(v), nil, 1000
+        while k ~= nil and budget > 0 do
+          x = rawget(v, k)
+          if type(x) == "function" then
+            local xi = getinfo(x, "S")
+            if xi.what == "Lua" and xi.source ~= chunk_source and xi.source ~= "=prelude" then
+              out.unresolved[#out.unresolved + 1] = { name = name, loc = loc_of(x) }
+              break
+            end
+          end
+          k, budget = next(v, k), budget - 1
+        end
+      end
+    end
+    for _, h in ipairs(helpers) do
+      local pf = proxy_fns[h[2]]
+      if pf then
+        -- local snap = rds.create_snapshot: a call of that function
+        out.calls[#out.calls + 1] = {
+          plugin = pf[1], ["function"] = pf[2], via = via,
+          loc = h[3] and (chunkname .. ":" .. line_at(starts, h[3])) or loc_of(f) }
+      else
+        local name = via and (via .. " > " .. h[1]) or h[1]
+        if not out.via_loc[name] then out.via_loc[name] = loc_of(h[2]) end
+        walk(h[2], nil, name, out, seen)
+      end
+    end
+  end
+
+  -- calls_of(list) - list: { { fn, field, in, check } }
+  local function calls_of(list)
+    local out = { calls = {}, unresolved = {}, via_loc = {} }
+    local all = json.array{}
+    for _, item in ipairs(list) do
+      out.calls = {}
+      walk(item[1], item[2], nil, out, {})
+      for _, c in ipairs(out.calls) do
+        c["in"], c.check = item[3], item[4]
+        if c.via then c.via_loc = out.via_loc[c.via] end
+        all[#all + 1] = c
+      end
+    end
+    local unresolved, seen = json.array{}, {}
+    for _, u in ipairs(out.unresolved) do
+      if not seen[u.name .. "@" .. u.loc] then
+        seen[u.name .. "@" .. u.loc] = true
+        unresolved[#unresolved + 1] = u
+      end
+    end
+    return all, unresolved
+  end
+
+  local nodes = json.array{}
+  for i, n in ipairs(d.nodes) do
+    local list = {}
+    if n.kind == "step" then
+      if n.when then list[#list + 1] = { n.when, "when%s*=%s*", "when" } end
+      list[#list + 1] = { n.run, "run%s*=%s*", "run" }
+      if n.undo then list[#list + 1] = { n.undo, "undo%s*=%s*", "undo" } end
+    elseif n.kind == "wait" then
+      list[#list + 1] = { n.condition, "condition%s*=%s*", "condition" }
+    elseif n.kind == "gate" then
+      for _, c in ipairs(n.checks) do
+        local quoted = c.name:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+        list[#list + 1] = { c.fn, "check%s*%(?%s*[\"']" .. quoted .. "[\"']%s*,%s*", "check",
+                            c.name }
+      end
+    end
+    local calls, unresolved = calls_of(list)
+    local e = { name = n.name, calls = calls, unresolved = unresolved }
+    if n.kind == "gate" then
+      e.check_locs = json.array{}
+      for j, c in ipairs(n.checks) do e.check_locs[j] = c.loc end
+    end
+    nodes[i] = e
+  end
+  local breakers = json.array{}
+  for i, b in ipairs(d.breakers) do
+    local list = { { b.condition, "condition%s*=%s*", "condition" } }
+    if b.on_trip then list[#list + 1] = { b.on_trip, "on_trip%s*=%s*", "on_trip" } end
+    local calls, unresolved = calls_of(list)
+    breakers[i] = { name = b.name, calls = calls, unresolved = unresolved }
+  end
+  local on_failure = json.array{}
+  local of_unresolved = json.array{}
+  if type(d.runbook.on_failure) == "function" then
+    on_failure, of_unresolved = calls_of({ { d.runbook.on_failure, "on_failure%s*=%s*",
+                                             "on_failure" } })
+  end
+  local rbline = tonumber(d.runbook.loc:match(":(%d+)$"))
+  local order = d.runbook.loc:sub(1, #chunkname + 1) == chunkname .. ":" and rbline and
+                declared_param_order(code, source, starts, rbline) or nil
+  local names, seen = json.array{}, {}
+  for _, k in ipairs(order or {}) do
+    if d.runbook.params[k] ~= nil and not seen[k] then
+      names[#names + 1] = k
+      seen[k] = true
+    end
+  end
+  local rest = {}
+  for k in pairs(d.runbook.params) do if not seen[k] then rest[#rest + 1] = k end end
+  table.sort(rest)
+  for _, k in ipairs(rest) do names[#names + 1] = k end
+  return {
+    nodes = nodes, breakers = breakers, on_failure = on_failure,
+    on_failure_unresolved = of_unresolved, runbook_loc = d.runbook.loc,
+    param_order = names, param_order_declared = #rest == 0,
+  }
 end
 
 -- plan_of(decl) - the runbook as plain data (no functions): what `plan`
@@ -625,6 +936,7 @@ local function finish(source, chunkname)
   end
   check_calls(source, chunkname)
   decl.plan = plan_of(decl)
+  decl.effects = function() return effects_of(decl, source, chunkname) end
   return decl
 end
 

@@ -611,11 +611,12 @@ static runbook *load(const char *path, char *err, size_t errlen)
 		*slash = '\0';
 	lua_getglobal(L, "debug"); /* debug (sp += 1) */
 	lua_getfield(L, -1, "getinfo");
-	lua_replace(L, -2); /* getinfo */
+	lua_getfield(L, -2, "getupvalue"); /* debug getinfo getupvalue (sp += 2) */
+	lua_remove(L, -3);		   /* getinfo getupvalue (sp -= 1) */
 	sandbox(L, dir);
 
 	/* the prelude: returns finish(source, chunkname) */
-	lua_pushcfunction(L, runbook_traceback); /* getinfo handler (sp += 1) */
+	lua_pushcfunction(L, runbook_traceback); /* getinfo getupvalue handler (sp += 1) */
 	int h = lua_gettop(L);
 	if (luaL_loadbuffer(L, (const char *)prelude_lua, prelude_lua_len, "=prelude") != LUA_OK) {
 		free(source);
@@ -630,8 +631,10 @@ static runbook *load(const char *path, char *err, size_t errlen)
 	lua_setfield(L, -2, "duration");
 	lua_pushcfunction(L, l_resolve_params);
 	lua_setfield(L, -2, "resolve_params");
-	lua_pushvalue(L, h - 1);
+	lua_pushvalue(L, h - 2);
 	lua_setfield(L, -2, "getinfo");
+	lua_pushvalue(L, h - 1);
+	lua_setfield(L, -2, "getupvalue");
 	if (lua_pcall(L, 1, 1, h) != LUA_OK) { /* finish (sp -= 1) */
 		free(source);
 		return fail_load(rb, err, errlen, lua_tostring(L, -1));
@@ -784,6 +787,27 @@ void runbook_push_on_failure(runbook *rb)
 	lua_getfield(L, -1, "on_failure");
 	lua_replace(L, -3);
 	lua_pop(L, 1); /* (sp += 1) */
+}
+
+json_t *runbook_effects(runbook *rb, char *err, size_t errlen)
+{
+	lua_State *L = rb->L;
+	int top = lua_gettop(L);
+	lua_pushcfunction(L, runbook_traceback); /* h (sp += 1) */
+	push_decl(rb);				 /* h decl (sp += 1) */
+	lua_getfield(L, -1, "effects");		 /* h decl fn (sp += 1) */
+	lua_remove(L, -2);			 /* h fn (sp -= 1) */
+	json_t *out = NULL;
+	if (lua_pcall(L, 0, 1, top + 1) != LUA_OK) { /* h result (sp += 0) */
+		const char *msg = lua_tostring(L, -1);
+		const char *nl = msg ? strstr(msg, "\nstack traceback:") : NULL;
+		snprintf(err, errlen, "runbook %s: finding its plugin calls failed: %.*s", rb->name,
+			 (int)(nl ? (size_t)(nl - msg) : (msg ? strlen(msg) : 0)), msg ? msg : "");
+	} else {
+		out = luajson_to(L, -1, "effects", err, errlen);
+	}
+	lua_settop(L, top);
+	return out;
 }
 
 void runbook_free(runbook *rb)

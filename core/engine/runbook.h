@@ -44,6 +44,12 @@ runbook *runbook_load(const char *path, char *err, size_t errlen);
  * so that declarations can use them (every = params.poll). */
 runbook *runbook_load_with(const char *path, const json_t *cli, const json_t *journaled,
 			   char *err, size_t errlen);
+/* runbook_effects - for `pgmove plan`: the plugin calls each node may make,
+ * found in the runbook's text (prelude.lua effects_of): {nodes: [{name,
+ * calls: [{plugin, function, in, check?, loc, via?, via_loc?}], unresolved,
+ * check_locs?}], breakers: [...], on_failure: [calls], param_order: [names],
+ * param_order_declared}. New reference, or NULL with the reason in err. */
+json_t *runbook_effects(runbook *rb, char *err, size_t errlen);
 void runbook_free(runbook *rb);
 
 /* runbook_file_hash - SHA-256 of a file, hex, into out[65]. 0 or -1. */
