@@ -99,7 +99,15 @@ static const cli_opt status_opts[] = {
 	{ "all", 'a', NULL, 0, "List every run in the state directory instead." },
 	{ NULL, 0, NULL, 0, NULL },
 };
-static const cli_opt report_opts[] = { JSON_OPT, { NULL, 0, NULL, 0, NULL } };
+static const cli_opt report_opts[] = {
+	JSON_OPT,
+	{ "html", 0, NULL, 0,
+	  "Write one self-contained HTML page instead (no network, no external files): the "
+	  "timeline, gates with their evidence, approvals, breaker trips, deviations, decisions, "
+	  "params and the runbook's hash." },
+	{ "output", 'o', "FILE", 0, "With --html: write the page to FILE instead of stdout." },
+	{ NULL, 0, NULL, 0, NULL },
+};
 static const cli_opt approve_opts[] = {
 	BY_OPT,
 	{ "comment", 'm', "TEXT", 0, "A comment kept with the decision." },
@@ -164,10 +172,21 @@ const pgmove_command pgmove_commands[] = {
 	  "while the run is going. A run whose journal says running but that no process holds "
 	  "(killed, crashed) is shown as \"interrupted (no process)\".",
 	  status_opts, 0, 1, pgmove_cmd_status },
-	{ "report", "RUN [options]", "print a run's execution log as Markdown",
+	{ "report", "RUN [--html [-o FILE]] [options]",
+	  "print a run's execution log as Markdown, or as an HTML page",
 	  "Prints the run as a Markdown document for a change record: the phase table "
 	  "(started, gate attempted, gate result), every step, gate check and approval, "
-	  "deviations and operator decisions.",
+	  "deviations and operator decisions.\n\n"
+	  "With --html it writes one self-contained HTML page instead (to FILE with -o, written "
+	  "whole and renamed into place): a timeline (a Gantt chart of every step attempt, gate "
+	  "evaluation, wait and approval over wall time, failed attempts and retries marked, "
+	  "breaker trips and the run's pauses as vertical lines), every evaluation of every gate "
+	  "with each check's result and evidence, approvals with who, when and the comment, "
+	  "breaker trips with their values, deviations, operator decisions, the params (secret "
+	  "ones shown as ********) and the runbook's SHA-256 and plugins. The page loads nothing "
+	  "(inline CSS and SVG, one inline script allowed by its hash in a "
+	  "Content-Security-Policy of default-src 'none'), and every text from the journal is "
+	  "HTML-escaped. Exit 8 when FILE cannot be written.",
 	  report_opts, 0, 1, pgmove_cmd_report },
 	{ "approve", "RUN NAME [options]", "give (or deny) an approval",
 	  "Records in the run's journal that WHO approved NAME (or denied it, with --deny), "

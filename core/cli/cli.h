@@ -71,4 +71,9 @@ int pgmove_main(int argc, char **argv);
  * now). */
 void cli_print_plugins(const json_t *identities);
 
+/* cli_report_html - the run in dir as one self-contained HTML page
+ * (core/cli/cli_report_html.c) on out (a file, written whole then renamed
+ * into place; NULL or "-": stdout). The exit code; messages logged. */
+int cli_report_html(const char *dir, const char *out);
+
 #endif

@@ -394,9 +394,20 @@ static void md_cell(const char *s)
 int pgmove_cmd_report(cli_args *a)
 {
 	char dir[PATH_MAX], err[1024], t[32], d[32];
+	int html = cli_opt_flag(a, "html");
+	if (cli_opt_str(a, "output") && !html) {
+		pgm_error("report: -o/--output goes with --html");
+		return PGMOVE_EXIT_USAGE;
+	}
+	if (html && cli_opt_flag(a, "json")) {
+		pgm_error("report: --html and --json exclude each other");
+		return PGMOVE_EXIT_USAGE;
+	}
 	int found = cli_find_run(a, cli_pos(a, 0), dir, sizeof(dir));
 	if (found != 0)
 		return found < 0 ? PGMOVE_EXIT_USAGE : found;
+	if (html)
+		return cli_report_html(dir, cli_opt_str(a, "output"));
 	run_state *st = state_load(dir, err, sizeof(err));
 	if (!st) {
 		pgm_error("%s", err);

@@ -19,7 +19,8 @@ ENGINE_TESTS = \
 	tests/engine/test_input.sh \
 	tests/engine/test_pgmove_test.sh \
 	tests/engine/test_runbook_tests.sh \
-	tests/engine/test_plan.sh
+	tests/engine/test_plan.sh \
+	tests/engine/test_report_html.sh
 TESTS += $(ENGINE_TESTS)
 EXTRA_DIST += $(ENGINE_TESTS) tests/engine/lib.sh tests/engine/runbooks \
 	scripts/runbooks/tests

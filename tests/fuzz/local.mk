@@ -7,7 +7,7 @@
 FUZZ_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) \
 	$(JANSSON_CFLAGS) -Wno-unused-function
 FUZZ_CLI = core/cli/cli.c core/cli/cli_run.c core/cli/cli_status.c core/cli/cli_ops.c \
-	core/cli/cli_plugins.c core/cli/cli_test.c
+	core/cli/cli_plugins.c core/cli/cli_test.c core/cli/cli_report_html.c
 FUZZ_ENGINE_LDADD = $(LIBENGINE) $(LIBPGMOVE) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/fuzz/replay_awsxml tests/fuzz/replay_duration tests/fuzz/replay_luajson \
