@@ -144,12 +144,25 @@ const pgmove_command pgmove_commands[] = {
 	  "run or a whole one; a hidden directory left by a kill is removed by a later run. "
 	  "Approvals given with --approve are journaled at once.",
 	  run_opts, 1, 1, pgmove_cmd_run },
-	{ "plan", "RUNBOOK.lua [options]", "check a runbook and print its plan",
+	{ "plan", "RUNBOOK.lua [options]", "check a runbook and print its side-effect plan",
 	  "Loads the runbook without running anything (loading has no side effects) and prints "
 	  "its phases, steps, waits, gates, approvals and breakers with their settings. Fails "
 	  "(exit 6) on a Lua error (file:line), an unknown plugin or function, a name used "
 	  "twice, a bad duration, an irreversible step without an earlier recovery step. With "
-	  "-p the parameters are checked too.",
+	  "-p the parameters are checked too.\n\n"
+	  "The plan shows every side effect before anything runs: the plugins loaded (version, "
+	  "SHA-256, path), the params in the order they are declared (type, required, secret, "
+	  "env, default), and under each step (when, run and undo apart), wait, gate check, "
+	  "breaker (condition, on_trip) and on_failure the plugin functions it may call with "
+	  "their flags and runbook line: read-only, \"writes, idempotent\", \"writes, NOT "
+	  "idempotent\" or IRREVERSIBLE (marked !!, and a step calling one without irreversible "
+	  "= true is flagged). Calls are found in the runbook's text: written alias.fn(...) or "
+	  "alias.fn { ... } on a local alias = plugin \"name\", in the function and in the "
+	  "functions of the runbook file it reaches (local helpers, global functions: shown "
+	  "\"via\" the helper); local f = alias.fn counts as a call of fn. Calls through other "
+	  "names are not seen, and calls inside functions of required modules are listed as not "
+	  "shown. --json prints the same data (calls, unresolved, check_locs, param_order, "
+	  "side_effects, plugins), every loc the runbook's file:line.",
 	  plan_opts, 1, 1, pgmove_cmd_plan },
 	{ "resume", "RUN [options]", "continue a run",
 	  "Continues a run after a crash, a kill, a pause, an approval, a resolve or a halted "

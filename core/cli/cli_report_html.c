@@ -424,10 +424,10 @@ static void svg_timeline(FILE *f, const run_state *st, const timeline *tl)
 					break;
 				size_t k;
 				json_t *s;
-				json_array_foreach(
-					tl->segs, k,
-					s) if (strcmp(str(s, "node"), st->nodes[j].name) == 0)
+				json_array_foreach(tl->segs, k, s)
 				{
+					if (strcmp(str(s, "node"), st->nodes[j].name) != 0)
+						continue;
 					long long sa =
 						json_integer_value(json_object_get(s, "start"));
 					long long sb =
@@ -572,8 +572,11 @@ static json_t *plan_node(const run_state *st, const char *name)
 {
 	size_t i;
 	json_t *n;
-	json_array_foreach(json_object_get(st->plan, "nodes"), i,
-			   n) if (str(n, "name") && strcmp(str(n, "name"), name) == 0) return n;
+	json_array_foreach(json_object_get(st->plan, "nodes"), i, n)
+	{
+		if (str(n, "name") && strcmp(str(n, "name"), name) == 0)
+			return n;
+	}
 	return NULL;
 }
 

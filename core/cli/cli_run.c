@@ -103,8 +103,9 @@ static void enrich_calls(json_t *calls, json_t *counts)
 		const char *key = (f->flags & PGM_FN_IRREVERSIBLE) ? "irreversible"
 				  : (f->flags & PGM_FN_READ_ONLY)  ? "read_only"
 								   : "writes";
-		json_object_set_new(counts, key,
-				    json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+		json_object_set_new(
+			counts, key,
+			json_integer(json_integer_value(json_object_get(counts, key)) + 1));
 	}
 }
 
@@ -122,7 +123,8 @@ static json_t *plan_json(runbook *rb)
 		return NULL;
 	}
 	json_t *out = json_deep_copy(rb->plan);
-	json_t *counts = json_pack("{s:i, s:i, s:i}", "irreversible", 0, "writes", 0, "read_only", 0);
+	json_t *counts =
+		json_pack("{s:i, s:i, s:i}", "irreversible", 0, "writes", 0, "read_only", 0);
 	json_object_set_new(out, "file", json_string(rb->path));
 	json_object_set_new(out, "hash", json_string(rb->hash));
 	json_object_set_new(out, "plugins", loader_identities());
@@ -164,7 +166,8 @@ static json_t *plan_json(runbook *rb)
 	}
 	enrich_calls(json_object_get(eff, "on_failure"), counts);
 	json_object_set(out, "on_failure_calls", json_object_get(eff, "on_failure"));
-	json_object_set(out, "on_failure_unresolved", json_object_get(eff, "on_failure_unresolved"));
+	json_object_set(out, "on_failure_unresolved",
+			json_object_get(eff, "on_failure_unresolved"));
 	json_object_set_new(out, "side_effects", counts);
 	json_decref(eff);
 	return out;
@@ -176,8 +179,10 @@ static int has_flag(const json_t *call, const char *flag)
 	size_t i;
 	json_t *f;
 	json_array_foreach(json_object_get(call, "flags"), i, f)
-	if (strcmp(json_string_value(f), flag) == 0)
-		return 1;
+	{
+		if (strcmp(json_string_value(f), flag) == 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -207,17 +212,22 @@ static void print_calls(const json_t *calls, const json_t *unresolved)
 		const char *check = json_string_value(json_object_get(c, "check"));
 		snprintf(in, sizeof(in), "%s%s%.120s", json_string_value(json_object_get(c, "in")),
 			 check ? " " : "", check ? check : "");
-		printf("          %s %-10s %-30s %-24s %s", has_flag(c, "irreversible") ? "!!" : "  ",
-		       in, fn, effect, json_string_value(json_object_get(c, "loc")));
+		printf("          %s %-10s %-30s %-24s %s",
+		       has_flag(c, "irreversible") ? "!!" : "  ", in, fn, effect,
+		       json_string_value(json_object_get(c, "loc")));
 		const char *via = json_string_value(json_object_get(c, "via"));
 		if (via)
-			printf(" (via %s, %s)", via, json_string_value(json_object_get(c, "via_loc")));
+			printf(" (via %s, %s)", via,
+			       json_string_value(json_object_get(c, "via_loc")));
 		printf("\n");
 	}
 	json_array_foreach(unresolved, i, c)
-	printf("          ?? calls inside %s (%s) are not shown: it is not in the runbook file\n",
-	       json_string_value(json_object_get(c, "name")),
-	       json_string_value(json_object_get(c, "loc")));
+	{
+		printf("          ?? calls inside %s (%s) are not shown: it is not in the runbook "
+		       "file\n",
+		       json_string_value(json_object_get(c, "name")),
+		       json_string_value(json_object_get(c, "loc")));
+	}
 }
 
 /* print_plan - the plan (plan_json's) as text. */
@@ -240,7 +250,8 @@ static void print_plan(const runbook *rb, const json_t *plan)
 		{
 			json_t *dflt = json_object_get(spec, "default");
 			int secret = json_is_true(json_object_get(spec, "secret"));
-			char *d = dflt ? (secret ? strdup("********") : json_dumps(dflt, JSON_ENCODE_ANY))
+			char *d = dflt ? (secret ? strdup("********")
+						 : json_dumps(dflt, JSON_ENCODE_ANY))
 				       : NULL;
 			const char *env = json_string_value(json_object_get(spec, "env"));
 			printf("  %-16s %-9s%s%s%s%s%s%s%s\n", pname,
@@ -275,8 +286,9 @@ static void print_plan(const runbook *rb, const json_t *plan)
 			long long att = json_integer_value(json_object_get(r, "attempts"));
 			if (att > 1)
 				printf(" retry %lldx every %s", att,
-				       pgm_duration_format(json_integer_value(json_object_get(r, "delay_ms")),
-							   b1, sizeof(b1)));
+				       pgm_duration_format(
+					       json_integer_value(json_object_get(r, "delay_ms")),
+					       b1, sizeof(b1)));
 			if (ms_text(json_object_get(n, "timeout_ms"), b2, sizeof(b2)))
 				printf(" timeout %s", b2);
 			if (json_is_true(json_object_get(n, "undo")))
@@ -289,13 +301,16 @@ static void print_plan(const runbook *rb, const json_t *plan)
 			if (json_is_true(json_object_get(n, "when")))
 				printf(" conditional");
 		} else if (strcmp(kind, "wait") == 0) {
-			printf(" every %s", ms_text(json_object_get(n, "every_ms"), b1, sizeof(b1)));
+			printf(" every %s",
+			       ms_text(json_object_get(n, "every_ms"), b1, sizeof(b1)));
 			if (ms_text(json_object_get(n, "timeout_ms"), b2, sizeof(b2)))
 				printf(" timeout %s", b2);
 			if (json_integer_value(json_object_get(n, "stable_for_ms")) > 0)
 				printf(" stable for %s",
-				       ms_text(json_object_get(n, "stable_for_ms"), b3, sizeof(b3)));
-			printf(" on_timeout %s", json_string_value(json_object_get(n, "on_timeout")));
+				       ms_text(json_object_get(n, "stable_for_ms"), b3,
+					       sizeof(b3)));
+			printf(" on_timeout %s",
+			       json_string_value(json_object_get(n, "on_timeout")));
 		} else if (strcmp(kind, "gate") == 0) {
 			printf(" on_fail %s", json_string_value(json_object_get(n, "on_fail")));
 			if (ms_text(json_object_get(n, "timeout_ms"), b2, sizeof(b2)))
@@ -308,16 +323,18 @@ static void print_plan(const runbook *rb, const json_t *plan)
 			size_t k;
 			json_t *c;
 			json_array_foreach(json_object_get(n, "checks"), k, c)
-			printf("            check: %s\n", json_string_value(c));
+				printf("            check: %s\n", json_string_value(c));
 		}
 		json_t *calls = json_object_get(n, "calls");
 		int irrev = 0;
 		size_t k;
 		json_t *c;
 		json_array_foreach(calls, k, c)
-		if (has_flag(c, "irreversible") && strcmp(json_string_value(json_object_get(c, "in")),
-							  "undo") != 0)
-			irrev = 1;
+		{
+			if (has_flag(c, "irreversible") &&
+			    strcmp(json_string_value(json_object_get(c, "in")), "undo") != 0)
+				irrev = 1;
+		}
 		if (irrev && strcmp(kind, "step") == 0 &&
 		    !json_is_true(json_object_get(n, "irreversible")))
 			printf("          !! calls an irreversible function but is not declared "
@@ -332,8 +349,9 @@ static void print_plan(const runbook *rb, const json_t *plan)
 		{
 			printf("  %-28s sustained %s -> %s\n",
 			       json_string_value(json_object_get(n, "name")),
-			       pgm_duration_format(json_integer_value(json_object_get(n, "sustained_ms")),
-						   b1, sizeof(b1)),
+			       pgm_duration_format(
+				       json_integer_value(json_object_get(n, "sustained_ms")), b1,
+				       sizeof(b1)),
 			       json_string_value(json_object_get(n, "action")));
 			print_calls(json_object_get(n, "calls"), json_object_get(n, "unresolved"));
 		}
