@@ -187,16 +187,19 @@ static int has_flag(const json_t *call, const char *flag)
 }
 
 /* print_calls - the calls a node may make, one line each: where (run, undo,
- * check NAME...), plugin.function, what it does to the world, file:line,
- * and the helper it goes through. Irreversible calls are flagged loudly. */
-static void print_calls(const json_t *calls, const json_t *unresolved)
+ * condition...), plugin.function, what it does to the world, file:line,
+ * and the helper it goes through. Irreversible calls are flagged loudly.
+ * With check, only the calls of that gate check (under its line). */
+static void print_calls(const json_t *calls, const json_t *unresolved, const char *check)
 {
 	size_t i;
 	json_t *c;
 	json_array_foreach(calls, i, c)
 	{
-		char fn[256], in[160];
-		const char *effect;
+		char fn[256];
+		const char *effect, *cc = json_string_value(json_object_get(c, "check"));
+		if (check ? !cc || strcmp(cc, check) != 0 : cc != NULL)
+			continue;
 		if (json_is_null(json_object_get(c, "flags")))
 			effect = "?";
 		else if (has_flag(c, "irreversible"))
@@ -209,11 +212,9 @@ static void print_calls(const json_t *calls, const json_t *unresolved)
 			effect = "writes, NOT idempotent";
 		snprintf(fn, sizeof(fn), "%s.%s", json_string_value(json_object_get(c, "plugin")),
 			 json_string_value(json_object_get(c, "function")));
-		const char *check = json_string_value(json_object_get(c, "check"));
-		snprintf(in, sizeof(in), "%s%s%.120s", json_string_value(json_object_get(c, "in")),
-			 check ? " " : "", check ? check : "");
 		printf("          %s %-10s %-30s %-24s %s",
-		       has_flag(c, "irreversible") ? "!!" : "  ", in, fn, effect,
+		       has_flag(c, "irreversible") ? "!!" : "  ",
+		       check ? "" : json_string_value(json_object_get(c, "in")), fn, effect,
 		       json_string_value(json_object_get(c, "loc")));
 		const char *via = json_string_value(json_object_get(c, "via"));
 		if (via)
@@ -323,7 +324,10 @@ static void print_plan(const runbook *rb, const json_t *plan)
 			size_t k;
 			json_t *c;
 			json_array_foreach(json_object_get(n, "checks"), k, c)
+			{
 				printf("            check: %s\n", json_string_value(c));
+				print_calls(json_object_get(n, "calls"), NULL, json_string_value(c));
+			}
 		}
 		json_t *calls = json_object_get(n, "calls");
 		int irrev = 0;
@@ -339,7 +343,7 @@ static void print_plan(const runbook *rb, const json_t *plan)
 		    !json_is_true(json_object_get(n, "irreversible")))
 			printf("          !! calls an irreversible function but is not declared "
 			       "irreversible = true (no recovery step is required of it)\n");
-		print_calls(calls, json_object_get(n, "unresolved"));
+		print_calls(calls, json_object_get(n, "unresolved"), NULL);
 		count++;
 	}
 	json_t *bs = json_object_get(plan, "breakers");
@@ -353,14 +357,15 @@ static void print_plan(const runbook *rb, const json_t *plan)
 				       json_integer_value(json_object_get(n, "sustained_ms")), b1,
 				       sizeof(b1)),
 			       json_string_value(json_object_get(n, "action")));
-			print_calls(json_object_get(n, "calls"), json_object_get(n, "unresolved"));
+			print_calls(json_object_get(n, "calls"), json_object_get(n, "unresolved"),
+				    NULL);
 		}
 	}
 	if (json_array_size(json_object_get(plan, "on_failure_calls")) ||
 	    json_array_size(json_object_get(plan, "on_failure_unresolved"))) {
 		printf("\non_failure:\n");
 		print_calls(json_object_get(plan, "on_failure_calls"),
-			    json_object_get(plan, "on_failure_unresolved"));
+			    json_object_get(plan, "on_failure_unresolved"), NULL);
 	}
 	json_t *se = json_object_get(plan, "side_effects");
 	printf("\nplugin calls: %lld irreversible%s, %lld that write, %lld read-only "

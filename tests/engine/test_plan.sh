@@ -24,8 +24,11 @@ lacks "$T/plan.txt" "$RB:3[78]" "look: calls in a comment or a string are not ca
 has "$T/plan.txt" "^ +run +testplug\.count .* $RB:43$" "counted: a function bound to a local (local count = t.count) counts as a call"
 # helpers defined at top level: attributed, with the helper named
 has "$T/plan.txt" "^ +!! run +testplug\.destroy +IRREVERSIBLE +$RB:21 \(via destroy_old, $RB:20\)$" "drop-old: the irreversible call inside a local helper, flagged !!"
-has "$T/plan.txt" "^ +check first file +testplug\.read +read-only +$RB:26 \(via verify_file, $RB:25\)$" "gate check: the call inside a global helper"
-has "$T/plan.txt" "^ +check echo +testplug\.echo +read-only +$RB:50$" "gate check: two checks on one line told apart"
+grep -A1 "check: first file" "$T/plan.txt" >"$T/check1"
+has "$T/check1" "^ +testplug\.read +read-only +$RB:26 \(via verify_file, $RB:25\)$" "gate check: the call inside a global helper, under its check"
+grep -A1 "check: echo" "$T/plan.txt" >"$T/check2"
+has "$T/check2" "^ +testplug\.echo +read-only +$RB:50$" "gate check: two checks on one line told apart"
+lacks "$T/check2" "testplug\.read" "gate check: the other check's call is not under it"
 has "$T/plan.txt" "!! calls an irreversible function but is not declared irreversible" "sneaky: an undeclared irreversible call is flagged"
 has "$T/plan.txt" "calls inside planmod \(.*planmod\.lua:4\) are not shown" "through-module: calls in another file are said not to be shown"
 has "$T/plan.txt" "^ +condition +testplug\.echo +read-only +$RB:60$" "breaker condition call"
