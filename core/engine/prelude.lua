@@ -13,6 +13,8 @@
 local C = ...
 local json, getinfo, getupvalue = json, C.getinfo, C.getupvalue
 C.getinfo, C.getupvalue = nil, nil
+-- what effects_of reads after the runbook ran, as they were before it
+local G, raw_get, raw_next = _G, rawget, next
 
 local decl = {
   runbook = nil,     -- { name, summary, params, on_failure, loc }
@@ -660,6 +662,12 @@ local function effects_of(d, source, chunkname)
   local code = code_only(source)
   local starts = line_starts(code)
   local spans = function_spans(code, starts)
+  local by_line = {} -- first line -> spans starting there
+  for _, sp in ipairs(spans) do
+    local l = by_line[sp.l1]
+    if not l then l = {} by_line[sp.l1] = l end
+    l[#l + 1] = sp
+  end
   local aliases = plugin_aliases(source)
   local chunk_source = "@" .. chunkname
 
@@ -669,8 +677,8 @@ local function effects_of(d, source, chunkname)
   local function spans_of(f, field)
     local info = getinfo(f, "S")
     local cand = {}
-    for _, sp in ipairs(spans) do
-      if sp.l1 == info.linedefined and sp.l2 == info.lastlinedefined then
+    for _, sp in ipairs(by_line[info.linedefined] or {}) do
+      if sp.l2 == info.lastlinedefined then
         cand[#cand + 1] = sp
       end
     end
@@ -723,7 +731,7 @@ local function effects_of(d, source, chunkname)
       for pos, word in code:sub(sp.s, sp.e):gmatch("()([%a_][%w_]*)") do
         local prev = pos > 1 and code:sub(sp.s + pos - 2, sp.s + pos - 2) or " "
         if not prev:match("[%w_%.:]") and not aliases[word] then
-          local v = rawget(_G, word)
+          local v = raw_get(G, word)
           if type(v) == "function" then helpers[#helpers + 1] = { word, v, sp.s + pos - 1 } end
         end
       end
@@ -741,9 +749,9 @@ local function effects_of(d, source, chunkname)
         helpers[#helpers + 1] = { name, v, at }
       elseif type(v) == "table" then
         -- a module (require): its functions are in another file
-        local k, x, budget = next(v), nil, 1000
+        local k, x, budget = raw_next(v), nil, 1000
         while k ~= nil and budget > 0 do
-          x = rawget(v, k)
+          x = raw_get(v, k)
           if type(x) == "function" then
             local xi = getinfo(x, "S")
             if xi.what == "Lua" and xi.source ~= chunk_source and xi.source ~= "=prelude" then
@@ -751,7 +759,7 @@ local function effects_of(d, source, chunkname)
               break
             end
           end
-          k, budget = next(v, k), budget - 1
+          k, budget = raw_next(v, k), budget - 1
         end
       end
     end
