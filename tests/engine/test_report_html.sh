@@ -35,6 +35,7 @@ step "copy-data" {
     if ctx.params.token then t.secret { password = ctx.params.token } end
     return t.echo { value = { note = "<script>document.title='pwned'</script>", rows = 42 } }
   end,
+  undo = function(ctx, out) t.count { file = ctx.params.dir .. "/copy.undo" } end,
 }
 wait "caught-up" { every = "50ms", timeout = "30s",
   condition = function(ctx) return t.read { file = ctx.params.dir .. "/caught" }.value == "yes" end }
@@ -126,6 +127,13 @@ cat >"$T/broken.html" <<'HTML'
 HTML
 chrome --dump-dom "file://$T/broken.html" >/dev/null 2>"$T/broken.err"
 has "$T/broken.err" "CONSOLE|Uncaught" "control: a broken page's console error is seen on stderr"
+
+# after a rollback: the undo is on the timeline and the run says rolled-back
+expect 5 "rollback of the completed run" pgmove rollback last
+expect 0 "report --html after the rollback" pgmove report last --html -o "$T/rolled.html"
+has "$T/rolled.html" 'class="bar bar-undo" data-node="copy-data"' "the undo of copy-data is on the timeline"
+has "$T/rolled.html" '<span class="st st-rolled-back">rolled-back</span>' "the run is shown rolled back"
+has "$T/rolled.html" 'class="marker marker-rollback"' "the rollback is marked on the timeline"
 
 W=1200
 HT=1600
