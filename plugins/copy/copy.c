@@ -123,6 +123,7 @@ typedef struct ctbl {
 	cidx *idx;
 	int post_left;		 /* verification and index jobs not finished */
 	int attach, attached;	 /* has ALTER statements; they are queued  */
+	int verified;		 /* all in and checked (or nothing to check) */
 	long long t_first, t_in; /* first chunk started, last chunk in (ms) */
 	long long verify_ms, index_ms;
 } ctbl;
@@ -589,7 +590,9 @@ static void table_in(ctx *x, int k)
 			 secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
 	else
 		pgm_info("copy: table %s: data in (committed before the resume)", t->disp);
-	if (x->verify && t->n > 1) {
+	if (!x->verify || t->n == 1)
+		t->verified = 1; /* one chunk: checked before its COMMIT */
+	if (x->verify && t->n > 1 && !t->verified) {
 		push_ready(x, J_VERIFY, k, 0);
 		t->post_left++;
 	}
@@ -1242,8 +1245,11 @@ static void *worker_main(void *arg)
 		if (rc == 0) {
 			ctbl *t = &x->tbls[j.t];
 
-			if (j.kind == J_VERIFY)
+			if (j.kind == J_VERIFY) {
 				t->verify_ms += pgm_now_ms() - t0;
+				t->verified = 1;
+				x->gen++; /* the checkpoint says so */
+			}
 			if (j.kind == J_INDEX || j.kind == J_ATTACH)
 				t->index_ms += pgm_now_ms() - t0;
 			if (j.kind == J_ANALYZE)
@@ -1298,8 +1304,20 @@ static json_t *checkpoint_json(ctx *x)
 
 	for (k = 0; k < x->ntbl; k++) {
 		ctbl *t = &x->tbls[k];
-		json_t *f = json_array();
+		json_t *f;
+		int nfly = 0;
 
+		for (i = 0; t->fly && i < t->n; i++)
+			nfly += t->fly[i];
+		/* small for many tables: nothing for a table not started (planned
+		 * again on resume), {"ok": 1} for one that is in and checked */
+		if (t->ndone == 0 && nfly == 0)
+			continue;
+		if (t->ndone == t->n && t->verified) {
+			json_object_set_new(tables, t->disp, json_pack("{s:i}", "ok", 1));
+			continue;
+		}
+		f = json_array();
 		for (i = 0; t->fly && i < t->n; i++)
 			if (t->fly[i]) {
 				snprintf(hb, sizeof(hb), "%" PRIu64, t->fhash[i]);
@@ -1386,6 +1404,14 @@ static void load_checkpoint(ctx *x, json_t *cp)
 		int method = (int)json_integer_value(json_object_get(e, "method"));
 		const char *vh = json_string_value(json_object_get(e, "vhash"));
 
+		if (json_is_object(e) && json_integer_value(json_object_get(e, "ok")) == 1 && t->n >= 1 &&
+		    alloc_chunks(t) == 0) {
+			/* in and checked by an earlier run */
+			memset(t->done, 1, (size_t)t->n);
+			t->ndone = t->n;
+			t->verified = 1;
+			continue;
+		}
 		if (!json_is_object(e) || n < 1 || n > 10000000 || method < 0 || method > 2 ||
 		    (method == M_KEY && t->qkey == NULL))
 			continue;
@@ -1468,6 +1494,18 @@ static int resolve_in_flight(ctx *x)
 				if (pgm_sleep_ms(x->call, 200) < 0)
 					return PQclear(r), -1;
 				waited += 200;
+			}
+			if (strcmp(st, "in progress") == 0) {
+				pgm_fail(x->call, "copy.in_progress", 1,
+					 "copy: table %s: chunk %d was in flight at the stop and "
+					 "its "
+					 "transaction %lld is still in progress on the target "
+					 "after 30 s: "
+					 "resume again once it has ended "
+					 "(pg_stat_activity.backend_xid)",
+					 t->disp, i, t->fxid[i]);
+				PQclear(r);
+				return -1;
 			}
 			if (strcmp(st, "committed") == 0) {
 				t->done[i] = 1;
@@ -2250,7 +2288,7 @@ static int run_pool(ctx *x)
 	for (;;) {
 		struct timespec ts;
 
-		if (x->gen != x->saved_gen) {
+		if (x->gen != x->saved_gen && rc == 0) {
 			if (save_checkpoint(x) < 0 && rc == 0) {
 				x->stop = 1;
 				rc = -1;
