@@ -1404,8 +1404,8 @@ static void load_checkpoint(ctx *x, json_t *cp)
 		int method = (int)json_integer_value(json_object_get(e, "method"));
 		const char *vh = json_string_value(json_object_get(e, "vhash"));
 
-		if (json_is_object(e) && json_integer_value(json_object_get(e, "ok")) == 1 && t->n >= 1 &&
-		    alloc_chunks(t) == 0) {
+		if (json_is_object(e) && json_integer_value(json_object_get(e, "ok")) == 1 &&
+		    t->n >= 1 && alloc_chunks(t) == 0) {
 			/* in and checked by an earlier run */
 			memset(t->done, 1, (size_t)t->n);
 			t->ndone = t->n;
@@ -2137,8 +2137,9 @@ out:
 
 /* open_sides - the snapshot connection on the source, the control
  * connection on the target, and jobs connections to each side (sources in
- * the exported snapshot; targets with synchronous_commit off, and no
- * sorts: the per-chunk check groups by chunk in a hash). */
+ * the exported snapshot; targets with synchronous_commit off, no sorts
+ * (the per-chunk check groups by chunk in a hash) and sequential scans
+ * (their reads are of whole tables, maybe while an index is built)). */
 static int open_sides(ctx *x, const char *source, const char *target)
 {
 	PGresult *r;
@@ -2179,8 +2180,13 @@ static int open_sides(ctx *x, const char *source, const char *target)
 	p[0] = x->snapshot;
 	for (j = 0; j < x->jobs; j++) {
 		x->src[j] = pgm_pg_connect(x->call, source, COPY_APP);
+		/* sequential scans allowed: a chunk may be a whole table, and the
+		 * source has statistics to choose between its key and a scan */
 		if (x->src[j] == NULL ||
 		    pgm_pg_command(x->call, x->src[j], checksum_session_sql, 0, NULL) < 0 ||
+		    pgm_pg_command(x->call, x->src[j],
+				   "SELECT pg_catalog.set_config('enable_seqscan', 'on', false)", 0,
+				   NULL) < 0 ||
 		    pgm_pg_command(x->call, x->src[j],
 				   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL) < 0)
 			return -1;
@@ -2202,7 +2208,8 @@ static int open_sides(ctx *x, const char *source, const char *target)
 		    pgm_pg_command(
 			    x->call, x->tgt[j],
 			    "SELECT pg_catalog.set_config('synchronous_commit', 'off', false), "
-			    "pg_catalog.set_config('enable_sort', 'off', false)",
+			    "pg_catalog.set_config('enable_sort', 'off', false), "
+			    "pg_catalog.set_config('enable_seqscan', 'on', false)",
 			    0, NULL) < 0)
 			return -1;
 	}
