@@ -320,17 +320,19 @@ static void run_dir_of(const char *dir, char *out, size_t len)
 		closedir(d);
 }
 
-enum phase { PH_RUN, PH_RESUME, PH_ROLLBACK, PH_APPROVE, PH_DENY, PH_RESOLVE };
+enum phase { PH_RUN, PH_RESUME, PH_ROLLBACK, PH_APPROVE, PH_DENY, PH_RESOLVE, PH_ADVANCE };
 
-static const char *const phase_names[] = {"run",     "resume", "rollback",
-					  "approve", "deny",   "resolve"};
+static const char *const phase_names[] = {"run",  "resume",  "rollback", "approve",
+					  "deny", "resolve", "advance"};
 
-/* op - one action of a test: an engine phase, or an operator command on
- * node with decision (resolve), by and comment. */
+/* op - one action of a test: an engine phase, an operator command on
+ * node with decision (resolve), by and comment, or time passing (advance:
+ * node holds the duration, ms its value). */
 typedef struct op {
 	enum phase ph;
 	const char *node, *decision, *by, *comment;
 	int want_exit; /* -1: not asserted */
+	long long ms;
 } op;
 
 /* run_op - the operator command of o (approve, deny, resolve) through
@@ -823,8 +825,9 @@ static const char *const test_keys[] = {"name",	  "params", "approve",	   "by",
 					"script", "expect", "check",	   NULL};
 static const char *const crash_table_keys[] = {"before_call", "after_call", "in_wait", "in_gate",
 					       "in_rollback", "nth",	    NULL};
-static const char *const action_keys[] = {"approve", "deny",   "resolve",  "decision", "by",
-					  "comment", "resume", "rollback", "exit",     NULL};
+static const char *const action_keys[] = {"advance",  "approve", "deny",    "resolve",
+					  "decision", "by",	 "comment", "resume",
+					  "rollback", "exit",	 NULL};
 
 /* parse_crash - the test's crash point (crash_after = STEP, or crash =
  * { before_call | after_call | in_wait | in_gate | in_rollback = NODE,
@@ -879,7 +882,7 @@ static int parse_crash(lua_State *L, int t, mock_ctx *m, char *why, size_t len)
 static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t len)
 {
 	int n = 0;
-	ops[n++] = (op){PH_RUN, NULL, NULL, NULL, NULL, -1};
+	ops[n++] = (op){PH_RUN, NULL, NULL, NULL, NULL, -1, 0};
 	lua_getfield(L, t, "script");
 	int s = lua_gettop(L);
 	if (!lua_isnil(L, s) && !lua_istable(L, s)) {
@@ -892,7 +895,7 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			snprintf(why, len, "script: more than %d actions", max - 2);
 			return -1;
 		}
-		op o = {PH_RESUME, NULL, NULL, NULL, NULL, -1};
+		op o = {PH_RESUME, NULL, NULL, NULL, NULL, -1, 0};
 		lua_geti(L, s, i);
 		const char *str = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 		char where[64];
@@ -906,9 +909,11 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			if (check_keys(L, a, where, action_keys, why, len) != 0)
 				return -1;
 			int kinds = 0;
-			static const char *const names[] = {"approve", "deny", "resolve"};
-			static const enum phase phs[] = {PH_APPROVE, PH_DENY, PH_RESOLVE};
-			for (int k = 0; k < 3; k++) {
+			static const char *const names[] = {"approve", "deny", "resolve",
+							    "advance"};
+			static const enum phase phs[] = {PH_APPROVE, PH_DENY, PH_RESOLVE,
+							 PH_ADVANCE};
+			for (int k = 0; k < 4; k++) {
 				lua_getfield(L, a, names[k]);
 				if (lua_isstring(L, -1)) {
 					o.ph = phs[k];
@@ -940,8 +945,14 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 			if (kinds != 1) {
 				snprintf(why, len,
 					 "%s: needs exactly one of approve, deny, resolve = NODE, "
-					 "resume = true, rollback = true",
+					 "advance = DURATION, resume = true, rollback = true",
 					 where);
+				return -1;
+			}
+			char err[128];
+			if (o.ph == PH_ADVANCE &&
+			    pgm_duration_parse(o.node, &o.ms, err, sizeof(err)) != 0) {
+				snprintf(why, len, "%s: advance: %s", where, err);
 				return -1;
 			}
 			if (o.ph == PH_RESOLVE &&
@@ -958,7 +969,8 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 		} else {
 			snprintf(why, len,
 				 "%s: an action is \"resume\", \"rollback\" or a table "
-				 "({ approve | deny | resolve = NODE, ... })",
+				 "({ approve | deny | resolve = NODE, ... }, { advance = DURATION "
+				 "})",
 				 where);
 			return -1;
 		}
@@ -968,7 +980,7 @@ static int parse_script(lua_State *L, int t, op *ops, int max, char *why, size_t
 	lua_pop(L, 1);
 	lua_getfield(L, t, "rollback");
 	if (lua_toboolean(L, -1))
-		ops[n++] = (op){PH_ROLLBACK, NULL, NULL, NULL, NULL, -1};
+		ops[n++] = (op){PH_ROLLBACK, NULL, NULL, NULL, NULL, -1, 0};
 	lua_pop(L, 1);
 	return n;
 }
@@ -1058,14 +1070,27 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 		char text[512];
 		op_text(&ops[i], text, sizeof(text));
 		m.armed = m.crash != CR_NONE && !fired;
-		int r = run_phase(&m, &ops[i], rb, &o);
+		int r = 0;
+		if (ops[i].ph == PH_ADVANCE) {
+			/* time passes between two commands: the next one starts later */
+			long long now = read_ms(m.dir);
+			char path[PATH_MAX + 32];
+			snprintf(path, sizeof(path), "%s/virtual_ms", m.dir);
+			FILE *fp = fopen(path, "w");
+			if (fp) {
+				fprintf(fp, "%lld\n", now + ops[i].ms);
+				fclose(fp);
+			}
+		} else {
+			r = run_phase(&m, &ops[i], rb, &o);
+		}
 		json_array_append_new(phases, json_pack("{s:s, s:i}", "action", text, "exit", r));
 		if (r == EXIT_INJECTED_CRASH) {
 			/* the process died at the crash point: pgmove resume, as an operator would
 			 */
 			fired = 1;
 			m.armed = 0;
-			op res = {PH_RESUME, NULL, NULL, NULL, NULL, -1};
+			op res = {PH_RESUME, NULL, NULL, NULL, NULL, -1, 0};
 			r = run_phase(&m, &res, rb, &o);
 			json_array_append_new(
 				phases, json_pack("{s:s, s:i}", "action", "resume", "exit", r));
@@ -1077,7 +1102,8 @@ static int run_test(lua_State *L, const char *rb, json_t *params, char *why, siz
 			snprintf(why, len, "script: %s: exit expected %d, got %d", text,
 				 ops[i].want_exit, r);
 			ok = -1;
-		} else if (ops[i].ph >= PH_APPROVE && ops[i].want_exit < 0 && r != 0) {
+		} else if (ops[i].ph >= PH_APPROVE && ops[i].ph <= PH_RESOLVE &&
+			   ops[i].want_exit < 0 && r != 0) {
 			char msg[1024];
 			last_error(m.dir, msg, sizeof(msg));
 			snprintf(why, len, "script: %s: exit %d: %s", text, r, msg);

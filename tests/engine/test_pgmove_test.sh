@@ -29,14 +29,15 @@ has "$T/out" 'check: .*exit was 1' "an error raised by check is reported"
 PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins:$top_builddir/plugins"
 expect 0 "operator.test.lua passes" pgmove test "$RUNBOOKS/operator.test.lua"
 PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins"
-equals "$(grep -c '^ok ' "$T/out")" 15 "fifteen operator tests ok"
-has "$T/out" '^ok 3 - .*denied by bob' "a denial with its consequence"
-has "$T/out" '^ok 4 - .*notifications are mocked' "a notification answered by a mock"
-has "$T/out" '^ok 14 - .*crash during rollback' "a crash during rollback resumed"
+equals "$(grep -c '^ok ' "$T/out")" 16 "sixteen operator tests ok"
+has "$T/out" '^ok 2 - .*advance moves the virtual clock' "time advanced between commands"
+has "$T/out" '^ok 4 - .*denied by bob' "a denial with its consequence"
+has "$T/out" '^ok 5 - .*notifications are mocked' "a notification answered by a mock"
+has "$T/out" '^ok 15 - .*crash during rollback' "a crash during rollback resumed"
 
 # every assertion can fail, with a message that names what differed
 expect 1 "operator-failing.test.lua fails" pgmove test "$RUNBOOKS/operator-failing.test.lua"
-equals "$(grep -c '^not ok ' "$T/out")" 18 "eighteen tests not ok"
+equals "$(grep -c '^not ok ' "$T/out")" 19 "nineteen tests not ok"
 for msg in 'status: expected completed, got paused: waiting for approval cutover' \
 	'steps: expected \["switch","provision"\], got \["provision","switch"\]' \
 	'undone: expected \["provision","switch"\], got \["switch","provision"\]' \
@@ -54,6 +55,7 @@ for msg in 'status: expected completed, got paused: waiting for approval cutover
 	'crash: in_gate nope .*was never reached' \
 	'script: resolve switch --retry: exit 2: step switch is pending' \
 	'script\[1\]: resolve needs decision' \
+	'script\[1\]: advance: .*parsecs' \
 	'script: resume: exit expected 0, got 3'; do
 	has "$T/out" "$msg" "reported: $msg"
 done

@@ -43,6 +43,7 @@ return {
       script = { { resolve = "switch", decision = "retry" } } },
     { name = "a resolve without a decision", mocks = mocks(),
       script = { { resolve = "provision" } } },
+    { name = "a bad duration to advance", mocks = mocks(), script = { { advance = "5 parsecs" } } },
     { name = "wrong exit of a scripted resume", mocks = mocks(), script = { { resume = true, exit = 0 } } },
   },
 }

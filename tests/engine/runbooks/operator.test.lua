@@ -58,6 +58,17 @@ return {
       end,
     },
     {
+      name = "the approver comes back 2 hours later: advance moves the virtual clock between commands",
+      mocks = mocks(),
+      script = { { advance = "2h" }, approve, "resume" },
+      expect = { exit = 0, status = "completed", min_virtual = "2h5m", max_virtual = "2h7m" },
+      check = function(r)
+        local e = event(r, "approve.given", "cutover")
+        assert(e.ts:sub(1, 16) == "2026-01-01T02:05" or e.ts:sub(1, 16) == "2026-01-01T02:06", "approved at " .. e.ts)
+        assert(r.phases[2].action == "advance 2h", "phase " .. r.phases[2].action)
+      end,
+    },
+    {
       name = "without an approval the run pauses at cutover",
       mocks = mocks(),
       expect = { exit = 3, status = "paused", steps = { "provision" },
