@@ -127,5 +127,98 @@ return {
         assert(#calls_of(r, "logical.fence") == 2, "fence twice")
       end,
     },
+    {
+      name = "gate ready-to-replicate fails on the second preflight (with the schema in place)",
+      approve = { "cutover", "end-rollback-window" },
+      mocks = good { ["logical.preflight"] = { sequence = {
+        { result = { ok = true, warnings = {}, problems = {} } },
+        { result = { ok = false, warnings = {}, problems = { { check = "replica_identity", side = "publisher",
+                                                              detail = "public.log has no key", fix = "add a key" } } } } } } },
+      expect = { exit = 4, status = "halted", gates = { ["replication-possible"] = true, ["ready-to-replicate"] = false },
+                 checks = { ["ready-to-replicate"] = { ["preflight found no problem"] = false,
+                                                       ["the target has every object of the source"] = true } },
+                 not_called = { "logical.create_publication" } },
+    },
+    {
+      name = "gate verified-at-fence fails on row counts",
+      approve = { "cutover", "end-rollback-window" },
+      mocks = good { ["checksum.compare"] = function(args)
+        return { equal = not args.counts_only, rows_source = 10, rows_target = 9, mismatches = {} }
+      end },
+      expect = { exit = 4, checks = { ["verified-at-fence"] = { ["row counts match"] = false,
+                                                               ["content checksums match"] = true } },
+                 not_called = { "pg.set_read_write" } },
+    },
+    {
+      name = "gate verified-at-fence fails when DDL slipped in after the first inventory",
+      approve = { "cutover", "end-rollback-window" },
+      mocks = good { ["checksum.inventory"] = { sequence = {
+        { result = { equal = true } }, { result = { equal = false, missing = { "column public.t.c" } } } } } },
+      expect = { exit = 4, checks = { ["verified-at-fence"] = {
+                   ["no DDL slipped in: the target has every object of the source"] = false } },
+                 not_called = { "pg.set_read_write" } },
+    },
+    {
+      name = "gate verified-at-fence fails on sequences",
+      approve = { "cutover", "end-rollback-window" },
+      mocks = good { ["checksum.sequences"] = { result = { equal = false, behind = { "public.t_id_seq" } } } },
+      expect = { exit = 4, checks = { ["verified-at-fence"] = { ["target sequences at least the source's"] = false } },
+                 called_with = { { fn = "checksum.sequences", args = { target_ahead_ok = true } } },
+                 not_called = { "pg.set_read_write" } },
+    },
+    {
+      name = "cutover denied: no fence, the target never takes writes",
+      mocks = good(),
+      script = { { deny = "cutover", by = "cab", comment = "change freeze" }, "resume" },
+      expect = { exit = 1, status = "failed", nodes = { cutover = "denied", fence = "pending" },
+                 not_called = { "logical.fence", "pg.set_read_write" } },
+    },
+    {
+      name = "the 90-day rollback window is enforced: decommission refused until 90 virtual days passed",
+      approve = { "cutover", "end-rollback-window" },
+      params = { rollback_window = "90d" },
+      mocks = good(),
+      script = { { advance = "89d" }, { resume = true, exit = 1 }, { advance = "1d" }, "resume" },
+      expect = { exit = 0, status = "completed", steps = ALL, min_virtual = "90d", max_virtual = "90d2h" },
+      check = function(r)
+        assert(r.phases[1].exit == 1, "the first run stops at decommission")
+        local refusals = 0
+        for _, e in ipairs(r.events) do
+          if e.ev == "step.failed" and e.node == "decommission" then
+            assert(e.error.message:find("rollback window (90d)", 1, true), e.error.message)
+            refusals = refusals + 1
+          end
+        end
+        assert(refusals == 2, "refused twice: " .. refusals)
+        assert(#calls_of(r, "logical.drop") == 2, "forward drop, then the reverse one once")
+      end,
+    },
+    {
+      name = "crash inside caught-up (poll 5): the resumed wait goes on, the run completes",
+      approve = { "cutover", "end-rollback-window" },
+      crash = { in_wait = "caught-up", nth = 5 },
+      mocks = good(),
+      expect = { exit = 0, steps = ALL, call_count = { ["logical.create_subscription"] = 2 } },
+    },
+    {
+      name = "crash between verified-at-fence's checks: the gate runs again, the fence once",
+      approve = { "cutover", "end-rollback-window" },
+      crash = { in_gate = "verified-at-fence", nth = 2 },
+      mocks = good(),
+      expect = { exit = 0, steps = ALL, gates = { ["verified-at-fence"] = true },
+                 call_count = { ["logical.fence"] = 1 } },
+    },
+    {
+      name = "crash during the rollback after switch's reverse fence: resume fences again, source writable",
+      approve = { "cutover" },
+      crash = { in_rollback = "switch" },
+      rollback = true,
+      mocks = good(),
+      expect = { exit = 5, status = "rolled-back",
+                 undone = { "switch", "reverse", "fence", "subscription", "publication",
+                            "target-read-only", "schema-restore" },
+                 call_count = { ["logical.fence"] = 3 },
+                 called_with = { { fn = "pg.set_read_write", args = { conninfo = "host=src dbname=app" }, node = "switch" } } },
+    },
   },
 }
