@@ -177,8 +177,9 @@ static json_t *mock_error(lua_State *L, pgm_call *call, const char *full)
 }
 
 /* mock_result - turns the mock value at the top of the stack (a table
- * with result, error or sequence, or a function of the arguments and the
- * virtual time) into the call's result. Pops it. */
+ * with result, error or sequence, or a function of the arguments, the
+ * virtual time, the call's number and the node) into the call's result.
+ * Pops it. */
 static json_t *mock_result(mock_ctx *m, pgm_call *call, const char *full, const json_t *args, int n)
 {
 	lua_State *L = m->L;
@@ -187,7 +188,8 @@ static json_t *mock_result(mock_ctx *m, pgm_call *call, const char *full, const 
 		luajson_push(L, args);
 		lua_pushinteger(L, eclock_virtual_elapsed());
 		lua_pushinteger(L, n);
-		if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+		lua_pushstring(L, pgm_call_step(call)); /* the node calling, or nil */
+		if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
 			pgm_fail(call, "test.mock_error", 0, "mock %s: %s", full,
 				 lua_tostring(L, -1));
 			lua_pop(L, 1);

@@ -203,5 +203,130 @@ return {
         assert(starts == 2, "start-replication: " .. starts)
       end,
     },
+    {
+      name = "gate 1 fails: the target endpoint is unreachable from the replication instance",
+      approve = APPROVALS,
+      mocks = good { ["dms.test_connection"] = function(a)
+        if a.endpoint:find("target", 1, true) then
+          return { error = { code = "dms.connection_failed", message = "timeout connecting to dst:5432" } }
+        end
+        return { status = "successful" }
+      end },
+      expect = { exit = 4, status = "halted",
+                 checks = { ["gate-1-infrastructure-ready"] = {
+                   ["source endpoint reachable from the replication instance"] = true,
+                   ["target endpoint reachable from the replication instance"] = false,
+                   ["pg_settings match"] = true, ["premigration assessment passed"] = true } },
+                 not_called = { "dms.start_task", "pgdump.dump" } },
+    },
+    {
+      name = "gate 1 fails: a pg_setting differs between source and target",
+      approve = APPROVALS,
+      mocks = good { ["pg.query"] = function(a)
+        if a.sql:find("pg_stat_activity", 1, true) then return { rows = { { n = 0 } } } end
+        local rows = {}
+        for n in a.params[1]:gmatch("[^,]+") do
+          rows[#rows + 1] = { name = n, setting = a.conninfo:find("dst", 1, true) and "other" or "same" }
+        end
+        return { rows = rows }
+      end },
+      expect = { exit = 4, checks = { ["gate-1-infrastructure-ready"] = { ["pg_settings match"] = false } },
+                 not_called = { "dms.start_task" } },
+    },
+    {
+      name = "gate 2 fails: not every table loaded",
+      approve = APPROVALS,
+      mocks = good { ["dms.table_statistics"] = { result = { count = 3, loaded = 2, loading = 1, ok = true,
+        errored = 0, validation_failed = 0, validation_suspended = 0,
+        tables = { { schema = "public", table = "orders", validation_state = "Validated" } } } } },
+      expect = { exit = 4, checks = { ["gate-2-replication-stable"] = { ["all tables loaded"] = false } },
+                 not_called = { "http.flag_set" } },
+    },
+    {
+      name = "gate 2 fails: row counts differ",
+      approve = APPROVALS,
+      mocks = good { ["checksum.compare"] = function(a)
+        return { equal = not a.counts_only, rows_source = 10, rows_target = 8 }
+      end },
+      expect = { exit = 4, checks = { ["gate-2-replication-stable"] = { ["row counts equal"] = false,
+                                                                       ["checksums equal on the tables DMS validated"] = true } },
+                 not_called = { "http.flag_set" } },
+    },
+    {
+      name = "gate 2 fails: DMS validated no table, so no checksum can be trusted",
+      approve = APPROVALS,
+      mocks = good { ["dms.table_statistics"] = { result = { count = 2, loaded = 2, loading = 0, ok = true,
+        errored = 0, validation_failed = 0, validation_suspended = 0,
+        tables = { { schema = "public", table = "orders", validation_state = "Pending records" } } } } },
+      expect = { exit = 4, checks = { ["gate-2-replication-stable"] = {
+                   ["checksums equal on the tables DMS validated"] = false } } },
+    },
+    {
+      name = "gate 2 fails: CDC latency over the threshold at the gate (after caught-up)",
+      approve = APPROVALS,
+      mocks = good { ["dms.cdc_latency"] = function(a, t, n, node)
+        if node == "gate-2-replication-stable" then return { has_data = true, source = 45, target = 2 } end
+        return { has_data = true, source = 0, target = 0, incoming_changes = 0 }
+      end },
+      expect = { exit = 4, checks = { ["gate-2-replication-stable"] = { ["CDC latency under the threshold"] = false } },
+                 breakers = {} },
+    },
+    {
+      name = "gate fence-verified fails on the final checksums: rolled back",
+      approve = APPROVALS,
+      mocks = good { ["checksum.compare"] = function(a, t, n, node)
+        return { equal = node ~= "fence-verified", mismatches = node == "fence-verified" and { "public.orders" } or {} }
+      end },
+      expect = { exit = 5, status = "rolled-back",
+                 checks = { ["fence-verified"] = { ["final checksums equal"] = false, ["sequences equal"] = true } },
+                 called = { "pg.set_read_write" }, call_count = { ["pgdump.dump"] = 1 } },
+    },
+    {
+      name = "gate final-validation fails on checksums: halt, DMS kept",
+      approve = APPROVALS,
+      mocks = good { ["checksum.compare"] = function(a, t, n, node)
+        return { equal = node ~= "final-validation" }
+      end },
+      expect = { exit = 4, status = "halted",
+                 checks = { ["final-validation"] = { ["checksums match"] = false,
+                                                     ["no application connections on the source"] = true } },
+                 not_called = { "dms.delete_instance" } },
+    },
+    {
+      name = "start-cutover denied: the run fails, no flag moves, on_failure pages nobody unconfigured",
+      mocks = good(),
+      script = { { deny = "start-cutover", by = "cab", comment = "quarter-end freeze" }, "resume" },
+      expect = { exit = 1, status = "failed", nodes = { ["start-cutover"] = "denied" },
+                 not_called = { "http.flag_set", "pagerduty.trigger" } },
+    },
+    {
+      name = "breakers asserted: replication-lag trips alone and pauses",
+      approve = APPROVALS,
+      mocks = good { ["dms.cdc_latency"] = { result = { has_data = true, source = 120, target = 5 } } },
+      expect = { exit = 3, status = "paused", breakers = { "replication-lag" } },
+    },
+    {
+      name = "crash between gate 2's checks: the resumed run evaluates gate 2 again and completes",
+      approve = APPROVALS,
+      crash = { in_gate = "gate-2-replication-stable", nth = 3 },
+      -- a mock's own state starts afresh in the resumed process: answer by the calling node
+      mocks = good { ["dms.replication_state"] = function(a, t, n, node)
+        if node == "full-load-complete" then
+          return { state = "FULL_LOAD_COMPLETE", reason = "cached changes applied", status = "stopped" }
+        end
+        return { state = "CDC_CAUGHT_UP", reason = "caught up", status = "running" }
+      end },
+      expect = { exit = 0, steps = ALL, gates = { ["gate-2-replication-stable"] = true },
+                 call_count = { ["dms.create_task"] = 1 } },
+    },
+    {
+      name = "crash during the fence-verified rollback: resume finishes it newest first",
+      approve = APPROVALS,
+      crash = { in_rollback = "reads-50" },
+      mocks = good { ["checksum.sequences"] = { result = { equal = false } } },
+      expect = { exit = 5, status = "rolled-back",
+                 undone = { "source-read-only", "reads-100", "reads-50", "reads-10", "start-task",
+                            "task", "target-endpoint", "source-endpoint", "replication-instance" } },
+    },
   },
 }
