@@ -146,7 +146,8 @@ return {
       name = "breaker app-errors: unhealthy application during the cutover rolls back",
       approve = APPROVALS,
       mocks = good { ["http.health"] = { result = { ok = false, status = 500, reason = "5xx" } } },
-      expect = { exit = 5, not_called = { "pg.set_read_only" } },
+      expect = { exit = 5, status = "rolled-back", breakers = { "app-errors" },
+                 not_called = { "pg.set_read_only" } },
       check = function(r)
         local trips = 0
         for _, e in ipairs(r.events) do if e.ev == "breaker.trip" then trips = trips + 1 end end
@@ -154,7 +155,7 @@ return {
       end,
     },
     {
-      name = "a failed task is resumed from its checkpoint (dms-errors alerts), then completes",
+      name = "a failed task is resumed from its checkpoint, then completes",
       approve = APPROVALS,
       mocks = (function()
         local m = good()
@@ -178,7 +179,7 @@ return {
         end
         return m
       end)(),
-      expect = { exit = 0, steps = ALL },
+      expect = { exit = 0, steps = ALL, breakers = {} },
       check = function(r)
         local resumed = 0
         for _, c in ipairs(calls_of(r, "dms.start_task")) do
@@ -327,6 +328,34 @@ return {
       expect = { exit = 5, status = "rolled-back",
                  undone = { "source-read-only", "reads-100", "reads-50", "reads-10", "start-task",
                             "task", "target-endpoint", "source-endpoint", "replication-instance" } },
+    },
+    {
+      name = "breaker dms-errors: a failed task seen by the breaker pages (PagerDuty mocked) and the run goes on",
+      approve = APPROVALS,
+      params = { pd_routing_key = "R0UTINGKEY0123456789" },
+      mocks = (function()
+        local m = good()
+        local real = m["dms.replication_state"]
+        m["dms.replication_state"] = function(a, t, n, node)
+          -- the breaker's look (latency = false) sees a failure for 10 minutes at hour 6
+          if a.latency == false and t >= 6 * 3600000 and t < 6 * 3600000 + 600000 then
+            return { state = "REPLICATION_FAILED", reason = "table public.orders: disk full", status = "running" }
+          end
+          return real(a, t, n, node)
+        end
+        m["pagerduty.trigger"] = function(a) return { status = "success", dedup_key = a.dedup_key } end
+        return m
+      end)(),
+      expect = { exit = 0, steps = ALL, breakers = { "dms-errors" },
+                 called_with = { { fn = "pagerduty.trigger", args = { class = "dms-errors",
+                                   summary = "DMS error: table public.orders: disk full" } } } },
+      check = function(r)
+        for _, c in ipairs(r.calls) do
+          if c.fn == "pagerduty.trigger" then
+            assert(c.t >= 6 * 3600000 and c.t < 6 * 3600000 + 600000, "paged at " .. c.t)
+          end
+        end
+      end,
     },
   },
 }
