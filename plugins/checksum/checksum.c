@@ -31,6 +31,10 @@ static const pgm_param compare_live_params[] = {
 	{ "rounds", "integer", 0, 0, "re-check rounds at most, 2..1000 (default 10)" },
 	{ "catch_up_timeout", "duration", 0, 0, "how long a round waits for the target to show the marker (default 60s)" },
 	{ "interval", "duration", 0, 0, "pause between rounds (default 100ms)" },
+	{ "lock", "boolean", 0, 0, "decide keys still unsettled after the rounds by locking their rows on the source for a moment (FOR SHARE; default true)" },
+	{ "lock_timeout", "duration", 0, 0, "how long the lock statement may wait for writers, below the source's deadlock_timeout (default 200ms)" },
+	{ "lock_hold", "duration", 0, 0, "how long rows stay locked waiting for the target to show the marker (default 5s)" },
+	{ "lock_attempts", "integer", 0, 0, "lock statements tried at most, 1..100 (default 5)" },
 	{ "tables", "array", 0, 0, "tables to compare (\"schema.table\" or \"table\", wildcards); default all" },
 	{ "schemas", "array", 0, 0, "compare only these schemas (when tables is not given)" },
 	{ "exclude", "array", 0, 0, "tables to leave out" },
@@ -66,7 +70,8 @@ static const pgm_function checksum_functions[] = {
 	  compare_params },
 	{ "compare_live", checksum_compare_live, PGM_FN_IDEMPOTENT,
 	  "compare while the source is written and the target replicates: differing keys are "
-	  "re-checked in rounds until each is proven in flight or real (writes a marker row)",
+	  "re-checked in rounds until each is proven in flight or real, rows that never settle "
+	  "under a short row lock (writes a marker row)",
 	  compare_live_params },
 	{ "sequences", checksum_sequences, PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	  "the next values (what nextval returns) of the sequences of two servers", sequences_params },

@@ -18,8 +18,18 @@
  *     applied to it in between, so the source at S_r must equal it; if not,
  *     the difference is real (extra / changed);
  *   - else, equal in round r (or absent on both): it was in flight.
- * Keys still undecided after the last round are reported "unsettled" (the
- * result is then not equal: nothing is called equal without proof).
+ * Keys still undecided after the last round (rows written more often than a
+ * round lasts: pgbench's branches and tellers) are decided in a lock round:
+ * one statement locks them on the source (SELECT ... FOR SHARE, bounded by
+ * lock_timeout, below the source's deadlock_timeout), a marker is committed
+ * on another connection and waited for, the target is read, the locks are
+ * released: the target must then hold exactly the locked rows.
+ * A table without a key is re-checked as a multiset of row hashes in 4096
+ * buckets (by the row hash), with the same two rules per bucket (a bucket's
+ * tuple identities unchanged between two rounds on one side); a proven
+ * bucket's rows are located by their hashes and ctids.
+ * Keys still undecided after all that are reported "unsettled" (the result
+ * is then not equal: nothing is called equal without proof).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -30,7 +40,12 @@
 
 #include "checksum.h"
 
-enum { SRC, TGT };
+enum { SRC, TGT, MARK };
+
+/* Buckets of a table without a key: 12 bits of the row hash. */
+#define LIVE_BUCKETS 4096
+/* Keys locked in one lock round at most. */
+#define LIVE_LOCK_MAX 1000
 
 /* A row as read in one round: present, tuple identity, hash of its text. */
 typedef struct {
@@ -44,6 +59,7 @@ typedef struct {
 	json_t *key;	   /* borrowed: {column: text or null} */
 	const char *first_kind;
 	int decided;
+	int locked; /* present on the source in the last lock round */
 	lrow prev[2], cur[2];
 } lkey;
 
@@ -55,11 +71,39 @@ typedef struct {
 	long long found; /* confirmed + unsettled keys */
 } ltable;
 
+/* One bucket of a keyless table on one side in one round: its row count,
+ * the sum of its rows' content hashes and of their tuple identities. */
+typedef struct {
+	long long n;
+	char *sum; /* NULL when n is 0 */
+	char *ids;
+} lagg;
+
+enum { B_OPEN, B_EQUAL, B_REAL, B_DONE };
+
+/* A table without a key being re-checked by buckets. agg[p][s] is round
+ * parity p's buckets on side s; rows[p][s] is {"bucket": [[md5, ctid]...]}
+ * for the buckets whose rows were fetched in that round. */
+typedef struct {
+	const char *name; /* borrowed from the compare's result */
+	const char *first_kind;
+	lagg *agg[2][2];
+	json_t *rows[2][2];
+	unsigned char *state;	     /* B_* per bucket */
+	unsigned char *fetch;	     /* fetch rows of this bucket in the next round */
+	unsigned char *fetch_had[2]; /* rows fetched in round parity p */
+	long long found, in_flight, open_left;
+} lwhole;
+
 typedef struct {
 	pgm_call *call;
-	pgm_pg *pg[2];
+	pgm_pg *pg[3];
 	ltable *tbls;
 	int ntbl;
+	lwhole *whole;
+	int nwhole;
+	json_t *found; /* the result's mismatches (owned by the caller) */
+	long long confirmed;
 } lctx;
 
 static void lrow_clear(lrow *r)
@@ -128,46 +172,69 @@ static ltable *find_table(lctx *x, const char *name)
 	return t;
 }
 
-/* read_key - reads key k of t on side s (inside the caller's transaction)
- * into *out; -1 with the error set. */
-static int read_key(lctx *x, int s, ltable *t, json_t *key, lrow *out)
+/* key_cond - writes to f the condition selecting key (t.col = $n::type ...
+ * AND ...), numbering parameters from *np and storing their values
+ * (borrowed from key) in vals (room for 65535); -1 with the error set. */
+static int key_cond(lctx *x, ltable *t, json_t *key, FILE *f, const char **vals, int *np)
 {
-	const char *col, *vals[64];
+	const char *col;
 	json_t *v;
-	char *sql = NULL, *q;
-	size_t len;
-	int np = 0, rc = -1;
-	FILE *f = open_memstream(&sql, &len);
-	PGresult *res;
+	int first = 1;
 
-	if (f == NULL)
-		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
-	fprintf(f, "SELECT t.xmin::text || '/' || t.ctid::text, md5(%s::text) FROM %s t WHERE ",
-		t->cols, t->from);
 	json_object_foreach(key, col, v)
 	{
 		const char *type = json_string_value(json_object_get(t->types, col));
+		char *q;
 
-		if (type == NULL || np >= 64) {
-			fclose(f);
-			free(sql);
+		if (type == NULL || *np >= 65000)
 			return pgm_fail(x->call, "checksum.table", 0,
 					"compare_live: table %s: key column %s not found on the "
 					"source",
 					t->name, col),
 			       -1;
-		}
-		q = pgm_pg_quote_ident(x->pg[s], col);
+		q = pgm_pg_quote_ident(x->pg[SRC], col);
 		if (json_is_null(v))
-			fprintf(f, "%st.%s IS NULL", np ? " AND " : "", q ? q : "?");
+			fprintf(f, "%st.%s IS NULL", first ? "" : " AND ", q ? q : "?");
 		else {
-			vals[np] = json_string_value(v);
-			fprintf(f, "%st.%s = $%d::%s", np ? " AND " : "", q ? q : "?", np + 1,
+			vals[*np] = json_string_value(v);
+			(*np)++;
+			fprintf(f, "%st.%s = $%d::%s", first ? "" : " AND ", q ? q : "?", *np,
 				type);
 		}
 		free(q);
-		if (!json_is_null(v))
-			np++;
+		first = 0;
+	}
+	if (first)
+		fputs("true", f);
+	return 0;
+}
+
+/* read_key - reads key k of t on side s (inside the caller's transaction)
+ * into *out; -1 with the error set. */
+static int read_key(lctx *x, int s, ltable *t, json_t *key, lrow *out)
+{
+	const char *vals[64];
+	char *sql = NULL;
+	size_t len;
+	int np = 0;
+	FILE *f = open_memstream(&sql, &len);
+	PGresult *res;
+
+	if (f == NULL)
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	if (json_object_size(key) > 64) {
+		fclose(f);
+		free(sql);
+		return pgm_fail(x->call, "checksum.table", 0,
+				"compare_live: table %s: more than 64 key columns", t->name),
+		       -1;
+	}
+	fprintf(f, "SELECT t.xmin::text || '/' || t.ctid::text, md5(%s::text) FROM %s t WHERE ",
+		t->cols, t->from);
+	if (key_cond(x, t, key, f, vals, &np) < 0) {
+		fclose(f);
+		free(sql);
+		return -1;
 	}
 	fclose(f);
 	res = pgm_pg_exec(x->call, x->pg[s], sql, np, vals);
@@ -180,13 +247,152 @@ static int read_key(lctx *x, int s, ltable *t, json_t *key, lrow *out)
 		out->ident = strdup(PQgetvalue(res, 0, 0));
 		out->hash = strdup(PQgetvalue(res, 0, 1));
 	}
-	rc = 0;
 	PQclear(res);
-	return rc;
+	return 0;
 }
 
-/* read_side - reads every undecided key on side s in one snapshot. */
-static int read_side(lctx *x, int s, lkey *k, int nk)
+static void lagg_clear(lagg *a)
+{
+	int b;
+
+	for (b = 0; a != NULL && b < LIVE_BUCKETS; b++) {
+		free(a[b].sum);
+		free(a[b].ids);
+		memset(&a[b], 0, sizeof(a[b]));
+	}
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* agg_same_rows - the same multiset of row contents (count and hash sum). */
+static int agg_same_rows(const lagg *a, const lagg *b)
+{
+	return a->n == b->n && str_eq(a->sum, b->sum);
+}
+
+/* agg_same_tuples - the same tuples (no insert, update or delete). */
+static int agg_same_tuples(const lagg *a, const lagg *b)
+{
+	return agg_same_rows(a, b) && str_eq(a->ids, b->ids);
+}
+
+/* bucket_list - "{1,5,...}" of the buckets whose flag is set (or all open
+ * ones when flags is NULL); NULL when there is none (or out of memory:
+ * *oom set). Caller frees. */
+static char *bucket_list(const lwhole *w, const unsigned char *flags, int *oom)
+{
+	char *s = NULL;
+	size_t len;
+	FILE *f = open_memstream(&s, &len);
+	int b, n = 0;
+
+	if (f == NULL)
+		return *oom = 1, NULL;
+	fputc('{', f);
+	for (b = 0; b < LIVE_BUCKETS; b++) {
+		if (w->state[b] != B_OPEN && w->state[b] != B_REAL)
+			continue;
+		if (flags != NULL && !flags[b])
+			continue;
+		fprintf(f, "%s%d", n ? "," : "", b);
+		n++;
+	}
+	fputc('}', f);
+	fclose(f);
+	if (n == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Row hash, bucket and identity of each row of a keyless table. */
+#define WHOLE_ROWS                                                                                 \
+	"SELECT ('x' || substr(h, 1, 3))::bit(12)::int AS b, h, "                                  \
+	"('x' || substr(h, 4, 16))::bit(64)::bigint AS c, "                                        \
+	"('x' || substr(md5(i), 1, 16))::bit(64)::bigint AS i, ctid FROM (SELECT md5(%s::text) "   \
+	"AS h, t.xmin::text || '/' || t.ctid::text AS i, t.ctid::text AS ctid FROM %s t) r"
+
+/* read_whole - reads the open buckets of w (table t) on side s into
+ * agg[p][s] and the rows of the buckets marked in fetch into rows[p][s],
+ * inside the caller's transaction; -1 with the error set. */
+static int read_whole(lctx *x, int s, lwhole *w, ltable *t, int p)
+{
+	char *sql = NULL, *list, *fl;
+	const char *par[1];
+	PGresult *res;
+	int i, oom = 0;
+
+	lagg_clear(w->agg[p][s]);
+	json_decref(w->rows[p][s]);
+	w->rows[p][s] = json_object();
+	list = bucket_list(w, NULL, &oom);
+	if (oom)
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	if (list == NULL)
+		return 0;
+	par[0] = list;
+	if (asprintf(&sql,
+		     "SELECT b, count(*), sum(c)::text, sum(i)::text FROM (" WHOLE_ROWS
+		     ") q WHERE b = ANY($1::int[]) GROUP BY b",
+		     t->cols, t->from) < 0) {
+		free(list);
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	}
+	res = pgm_pg_exec(x->call, x->pg[s], sql, 1, par);
+	free(sql);
+	free(list);
+	if (res == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		int b = atoi(PQgetvalue(res, i, 0));
+		lagg *a = &w->agg[p][s][b];
+
+		if (b < 0 || b >= LIVE_BUCKETS)
+			continue;
+		a->n = atoll(PQgetvalue(res, i, 1));
+		a->sum = strdup(PQgetvalue(res, i, 2));
+		a->ids = strdup(PQgetvalue(res, i, 3));
+	}
+	PQclear(res);
+	fl = bucket_list(w, w->fetch, &oom);
+	if (oom)
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	if (fl == NULL)
+		return 0;
+	par[0] = fl;
+	if (asprintf(&sql,
+		     "SELECT b::text, h, ctid FROM (" WHOLE_ROWS ") q WHERE b = ANY($1::int[])",
+		     t->cols, t->from) < 0) {
+		free(fl);
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	}
+	res = pgm_pg_exec(x->call, x->pg[s], sql, 1, par);
+	free(sql);
+	free(fl);
+	if (res == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *b = PQgetvalue(res, i, 0);
+		json_t *arr = json_object_get(w->rows[p][s], b);
+
+		if (arr == NULL) {
+			arr = json_array();
+			json_object_set_new(w->rows[p][s], b, arr);
+		}
+		json_array_append_new(
+			arr, json_pack("[s, s]", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* read_side - reads every undecided key and every open bucket on side s in
+ * one snapshot (round parity p for the buckets). */
+static int read_side(lctx *x, int s, lkey *k, int nk, int p)
 {
 	int i;
 
@@ -199,12 +405,19 @@ static int read_side(lctx *x, int s, lkey *k, int nk)
 		if (k[i].decided)
 			continue;
 		t = find_table(x, k[i].table);
-		if (t == NULL || read_key(x, s, t, k[i].key, &k[i].cur[s]) < 0) {
-			pgm_pg_command(x->call, x->pg[s], "ROLLBACK", 0, NULL);
-			return -1;
-		}
+		if (t == NULL || read_key(x, s, t, k[i].key, &k[i].cur[s]) < 0)
+			goto fail;
+	}
+	for (i = 0; i < x->nwhole; i++) {
+		ltable *t = find_table(x, x->whole[i].name);
+
+		if (t == NULL || read_whole(x, s, &x->whole[i], t, p) < 0)
+			goto fail;
 	}
 	return pgm_pg_command(x->call, x->pg[s], "COMMIT", 0, NULL);
+fail:
+	pgm_pg_command(x->call, x->pg[s], "ROLLBACK", 0, NULL);
+	return -1;
 }
 
 static int same_tuple(const lrow *a, const lrow *b)
@@ -219,12 +432,14 @@ static int same_value(const lrow *a, const lrow *b)
 	return strcmp(a->hash, b->hash) == 0;
 }
 
-/* mark_and_wait - commits a new marker value on the source (after the
- * source's snapshot of this round) and waits until the target shows it;
- * adds the wait to *waited. marker is quoted for SQL, name as given. -1 with the error set
- * (checksum.catch_up when the target does not get there within timeout_ms). */
-static int mark_and_wait(lctx *x, const char *marker, const char *name, long long timeout_ms,
-			 long long *waited)
+/* mark_and_wait - commits a new marker value on the source through
+ * connection m (after the source's snapshot of this round, or while its rows
+ * are locked) and waits until the target shows it; adds the wait to
+ * *waited. marker is quoted for SQL, name as given. -1 with the error set
+ * (checksum.catch_up when the target does not get there within
+ * timeout_ms; what names the timeout in that message). */
+static int mark_and_wait(lctx *x, pgm_pg *m, const char *marker, const char *name,
+			 long long timeout_ms, const char *what, long long *waited)
 {
 	char *sql = NULL, *token;
 	PGresult *res;
@@ -238,7 +453,7 @@ static int mark_and_wait(lctx *x, const char *marker, const char *name, long lon
 		    "EXCLUDED.n) RETURNING n::text",
 		    marker) < 0)
 		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
-	res = pgm_pg_exec(x->call, x->pg[SRC], sql, 0, NULL);
+	res = pgm_pg_exec(x->call, m, sql, 0, NULL);
 	free(sql);
 	if (res == NULL)
 		return -1;
@@ -269,12 +484,11 @@ static int mark_and_wait(lctx *x, const char *marker, const char *name, long lon
 		if (pgm_now_ms() - t0 > timeout_ms) {
 			pgm_fail(x->call, "checksum.catch_up", 1,
 				 "compare_live: the target did not show marker %s = %s within %lld "
-				 "ms "
-				 "(is %s replicated, and is replication running?)",
-				 name, token, timeout_ms, name);
+				 "ms (%s; is %s replicated, and is replication running?)",
+				 name, token, timeout_ms, what, name);
 			break;
 		}
-		if (pgm_sleep_ms(x->call, 10) < 0)
+		if (pgm_sleep_ms(x->call, 5) < 0)
 			break;
 	}
 	free(sql);
@@ -304,8 +518,9 @@ static char *quote_marker(lctx *x, const char *marker)
 	return out;
 }
 
-/* kept_for - whether found holds a table-level entry (no key) for name
- * (columns, ...): such a table's row entries are kept, not re-checked. */
+/* kept_for - whether found holds a table-level entry (no key) other than
+ * row_count / content for name (columns, ...): such a table's entries are
+ * kept as the first compare found them, not re-checked. */
 static int kept_for(json_t *found, const char *name)
 {
 	size_t m;
@@ -314,10 +529,31 @@ static int kept_for(json_t *found, const char *name)
 	json_array_foreach(found, m, f)
 	{
 		const char *t = json_string_value(json_object_get(f, "table"));
+		const char *kind = json_string_value(json_object_get(f, "kind"));
 
 		if (json_object_get(f, "key") == NULL && t != NULL && name != NULL &&
-		    strcmp(t, name) == 0)
+		    strcmp(t, name) == 0 && kind != NULL && strcmp(kind, "row_count") != 0 &&
+		    strcmp(kind, "content") != 0)
 			return 1;
+	}
+	return 0;
+}
+
+/* whole_table - whether the compare compared table name whole because it
+ * has no key (not a materialized view, which replication does not carry). */
+static int whole_table(json_t *tables, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(tables, i, e)
+	{
+		const char *t = json_string_value(json_object_get(e, "table"));
+		const char *m = json_string_value(json_object_get(e, "method"));
+
+		if (t != NULL && name != NULL && strcmp(t, name) == 0)
+			return m != NULL && strcmp(m, "whole-table") == 0 &&
+			       !json_is_true(json_object_get(e, "materialized_view"));
 	}
 	return 0;
 }
@@ -328,8 +564,342 @@ static json_t *verdict(lkey *k, const char *kind, int round, const char *proof)
 			 k->key, "round", round, "proof", proof);
 }
 
+/* locate - lists the rows by which bucket b of w differs between the source
+ * and the target in round parity p (both read in that round), as missing
+ * (source ctid) and extra (target ctid) entries of x->found. */
+static void locate(lctx *x, lwhole *w, int b, int p, int round, const char *proof)
+{
+	char key[16];
+	json_t *cnt = json_object(), *src, *tgt, *e, *v;
+	const char *h;
+	size_t i;
+
+	snprintf(key, sizeof(key), "%d", b);
+	src = json_object_get(w->rows[p][SRC], key);
+	tgt = json_object_get(w->rows[p][TGT], key);
+	/* cnt: {md5: [source ctids..., target ctids...]} as two arrays */
+	json_array_foreach(src, i, e)
+	{
+		h = json_string_value(json_array_get(e, 0));
+		if ((v = json_object_get(cnt, h)) == NULL)
+			json_object_set_new(cnt, h, v = json_pack("[[], []]"));
+		json_array_append(json_array_get(v, 0), json_array_get(e, 1));
+	}
+	json_array_foreach(tgt, i, e)
+	{
+		h = json_string_value(json_array_get(e, 0));
+		if ((v = json_object_get(cnt, h)) == NULL)
+			json_object_set_new(cnt, h, v = json_pack("[[], []]"));
+		json_array_append(json_array_get(v, 1), json_array_get(e, 1));
+	}
+	json_object_foreach(cnt, h, v)
+	{
+		json_t *sa = json_array_get(v, 0), *ta = json_array_get(v, 1);
+		size_t ns = json_array_size(sa), nt = json_array_size(ta);
+
+		for (i = nt; i < ns; i++) {
+			json_array_append_new(
+				x->found, json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s}", "table",
+						    w->name, "kind", "missing", "row_md5", h,
+						    "source_ctid", json_array_get(sa, i), "bucket",
+						    b, "round", round, "proof", proof));
+			w->found++;
+		}
+		for (i = ns; i < nt; i++) {
+			json_array_append_new(
+				x->found, json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s}", "table",
+						    w->name, "kind", "extra", "row_md5", h,
+						    "target_ctid", json_array_get(ta, i), "bucket",
+						    b, "round", round, "proof", proof));
+			w->found++;
+		}
+	}
+	json_decref(cnt);
+}
+
+/* decide_whole - applies the rules to the open buckets of w after round
+ * r (parity p); marks the buckets whose rows the next round fetches;
+ * returns the buckets still open. */
+static long long decide_whole(lctx *x, lwhole *w, int r, int p)
+{
+	long long open = 0;
+	int b, q = !p;
+
+	for (b = 0; b < LIVE_BUCKETS; b++) {
+		int exact = -1, fetched;
+		const char *proof = NULL;
+
+		if (w->state[b] != B_OPEN && w->state[b] != B_REAL)
+			continue;
+		if (r > 1 && agg_same_tuples(&w->agg[q][TGT][b], &w->agg[p][TGT][b]))
+			exact = p, proof = "target bucket unchanged between two rounds";
+		else if (r > 1 && agg_same_tuples(&w->agg[q][SRC][b], &w->agg[p][SRC][b]))
+			exact = q, proof = "source bucket unchanged between two rounds";
+		if (exact >= 0) {
+			fetched = w->fetch_had[exact][b];
+			if (agg_same_rows(&w->agg[exact][SRC][b], &w->agg[exact][TGT][b])) {
+				if (w->state[b] == B_OPEN) {
+					w->state[b] = B_EQUAL;
+					w->in_flight++;
+				}
+			} else if (fetched) {
+				long long before = w->found;
+
+				locate(x, w, b, exact, exact == p ? r : r - 1, proof);
+				x->confirmed += w->found - before;
+				w->state[b] = B_DONE;
+			} else
+				w->state[b] = B_REAL;
+		} else if (w->state[b] == B_OPEN &&
+			   agg_same_rows(&w->agg[p][SRC][b], &w->agg[p][TGT][b])) {
+			/* equal in the first round: not in flight, just equal */
+			w->state[b] = B_EQUAL;
+			w->in_flight += r > 1;
+		}
+		w->fetch[b] = (w->state[b] == B_OPEN || w->state[b] == B_REAL) &&
+			      !agg_same_rows(&w->agg[p][SRC][b], &w->agg[p][TGT][b]);
+		if (w->state[b] == B_OPEN || w->state[b] == B_REAL)
+			open++;
+	}
+	return open;
+}
+
+/* What the lock rounds did, for the result. */
+typedef struct {
+	int attempts, timeouts, taken;
+	long long keys, absent, held_max, held_total;
+} llock;
+
+/* lock_round - one attempt to decide the undecided keys (at most
+ * LIVE_LOCK_MAX) by locking them on the source: one statement, bounded by
+ * lock_to ms, takes FOR SHARE locks on their rows (it waits for writers in
+ * progress, and blocks new updates and deletes of these rows); a marker is
+ * committed on another connection and waited for (at most hold ms); the
+ * target is read; the locks are released. The target must then hold
+ * exactly the locked rows. Keys absent on the source cannot be locked (an
+ * insert is not blocked by a row lock) and stay undecided. Returns 1 when
+ * the locks were taken, 0 when the lock statement ran out of time (nothing
+ * is held then), -1 with the error set. */
+static int lock_round(lctx *x, lkey *k, int nk, const char *qmarker, const char *marker,
+		      long long lock_to, long long hold, int round, llock *st, long long *waited)
+{
+	const char **vals = NULL;
+	int *idx = NULL, np = 0, n = 0, i, rc = -1;
+	char *sql = NULL, *set = NULL;
+	size_t len;
+	FILE *f;
+	PGresult *res = NULL;
+	long long t0, held;
+
+	vals = calloc(65536, sizeof(*vals));
+	idx = calloc((size_t)nk + 1, sizeof(*idx));
+	f = open_memstream(&sql, &len);
+	if (vals == NULL || idx == NULL || f == NULL) {
+		pgm_fail(x->call, "checksum.oom", 0, "out of memory");
+		goto out;
+	}
+	fputs("WITH ", f);
+	for (i = 0; i < nk && n < LIVE_LOCK_MAX; i++) {
+		ltable *t;
+
+		if (k[i].decided)
+			continue;
+		t = find_table(x, k[i].table);
+		if (t == NULL) {
+			fclose(f);
+			f = NULL;
+			goto out;
+		}
+		fprintf(f,
+			"%sk%d AS MATERIALIZED (SELECT %d AS i, t.xmin::text || '/' || "
+			"t.ctid::text AS id, md5(%s::text) AS h FROM %s t WHERE ",
+			n ? ", " : "", n, n, t->cols, t->from);
+		if (key_cond(x, t, k[i].key, f, vals, &np) < 0) {
+			fclose(f);
+			f = NULL;
+			goto out;
+		}
+		fputs(" FOR SHARE OF t)", f);
+		idx[n++] = i;
+	}
+	for (i = 0; i < n; i++)
+		fprintf(f, "%sSELECT * FROM k%d", i ? " UNION ALL " : " ", i);
+	fclose(f);
+	f = NULL;
+	if (n == 0) {
+		rc = 1;
+		goto out;
+	}
+	st->attempts++;
+	if (asprintf(&set, "SET LOCAL statement_timeout = %lld", lock_to) < 0) {
+		pgm_fail(x->call, "checksum.oom", 0, "out of memory");
+		goto out;
+	}
+	if (pgm_pg_command(x->call, x->pg[SRC], "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL) <
+		    0 ||
+	    pgm_pg_command(x->call, x->pg[SRC], set, 0, NULL) < 0)
+		goto rollback;
+	t0 = pgm_now_ms();
+	res = pgm_pg_exec(x->call, x->pg[SRC], sql, np, vals);
+	if (res == NULL) {
+		const char *state = pgm_pg_sqlstate(x->pg[SRC]);
+
+		if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
+			pgm_clear_error(x->call);
+			st->timeouts++;
+			rc = 0;
+		}
+		goto rollback;
+	}
+	for (i = 0; i < n; i++) {
+		lrow_clear(&k[idx[i]].cur[SRC]);
+		k[idx[i]].locked = 0;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		int j = atoi(PQgetvalue(res, i, 0));
+		lkey *kk;
+
+		if (j < 0 || j >= n)
+			continue;
+		kk = &k[idx[j]];
+		kk->cur[SRC].present = 1;
+		kk->cur[SRC].ident = strdup(PQgetvalue(res, i, 1));
+		kk->cur[SRC].hash = strdup(PQgetvalue(res, i, 2));
+		kk->locked = 1;
+	}
+	PQclear(res);
+	res = NULL;
+	if (mark_and_wait(x, x->pg[MARK], qmarker, marker, hold, "lock_hold: rows locked", waited) <
+		    0 ||
+	    pgm_pg_command(x->call, x->pg[TGT], "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			   0, NULL) < 0)
+		goto rollback;
+	for (i = 0; i < n; i++) {
+		lkey *kk = &k[idx[i]];
+		ltable *t = find_table(x, kk->table);
+
+		if (kk->locked && (t == NULL || read_key(x, TGT, t, kk->key, &kk->cur[TGT]) < 0)) {
+			pgm_pg_command(x->call, x->pg[TGT], "ROLLBACK", 0, NULL);
+			goto rollback;
+		}
+	}
+	if (pgm_pg_command(x->call, x->pg[TGT], "COMMIT", 0, NULL) < 0 ||
+	    pgm_pg_command(x->call, x->pg[SRC], "ROLLBACK", 0, NULL) < 0)
+		goto out;
+	held = pgm_now_ms() - t0;
+	st->taken++;
+	st->held_total += held;
+	if (held > st->held_max)
+		st->held_max = held;
+	for (i = 0; i < n; i++) {
+		lkey *kk = &k[idx[i]];
+
+		if (!kk->locked) {
+			st->absent++;
+			continue;
+		}
+		st->keys++;
+		kk->decided = 1;
+		if (same_value(&kk->cur[SRC], &kk->cur[TGT]))
+			continue;
+		json_array_append_new(
+			x->found, verdict(kk, kk->cur[TGT].present ? "changed" : "missing", round,
+					  "row locked on the source while the target caught up"));
+		find_table(x, kk->table)->found++;
+		x->confirmed++;
+	}
+	rc = 1;
+	goto out;
+rollback:
+	if (pgm_failed(x->call)) {
+		/* keep the first error: the rollback's own would replace it */
+		char *code = strdup(pgm_error_code(x->call)),
+		     *msg = strdup(pgm_error_message(x->call));
+		int retry = pgm_error_retryable(x->call);
+
+		pgm_pg_command(x->call, x->pg[SRC], "ROLLBACK", 0, NULL);
+		pgm_fail(x->call, code ? code : "checksum.oom", retry, "%s",
+			 msg ? msg : "out of memory");
+		free(code);
+		free(msg);
+	} else if (pgm_pg_command(x->call, x->pg[SRC], "ROLLBACK", 0, NULL) < 0)
+		rc = -1;
+out:
+	if (f != NULL)
+		fclose(f);
+	PQclear(res);
+	free(sql);
+	free(set);
+	free(vals);
+	free(idx);
+	return rc;
+}
+
+/* deadlock_ms - the source's deadlock_timeout in ms; -1 with the error set. */
+static long long deadlock_ms(lctx *x)
+{
+	PGresult *res = pgm_pg_exec(
+		x->call, x->pg[SRC],
+		"SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * "
+		"1000)::bigint",
+		0, NULL);
+	long long v;
+
+	if (res == NULL)
+		return -1;
+	v = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static void whole_free(lwhole *w)
+{
+	int p, s;
+
+	for (p = 0; p < 2; p++) {
+		for (s = 0; s < 2; s++) {
+			lagg_clear(w->agg[p][s]);
+			free(w->agg[p][s]);
+			json_decref(w->rows[p][s]);
+		}
+		free(w->fetch_had[p]);
+	}
+	free(w->state);
+	free(w->fetch);
+}
+
+/* add_whole - starts re-checking keyless table name by buckets; -1 when out
+ * of memory (the error set). */
+static int add_whole(lctx *x, const char *name, const char *kind)
+{
+	lwhole *n = realloc(x->whole, (size_t)(x->nwhole + 1) * sizeof(*n)), *w;
+	int p, s;
+
+	if (n == NULL)
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	x->whole = n;
+	w = &x->whole[x->nwhole++];
+	memset(w, 0, sizeof(*w));
+	w->name = name;
+	w->first_kind = kind;
+	w->state = calloc(LIVE_BUCKETS, 1);
+	w->fetch = calloc(LIVE_BUCKETS, 1);
+	if (w->state == NULL || w->fetch == NULL)
+		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	for (p = 0; p < 2; p++) {
+		w->fetch_had[p] = calloc(LIVE_BUCKETS, 1);
+		if (w->fetch_had[p] == NULL)
+			return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+		for (s = 0; s < 2; s++)
+			if ((w->agg[p][s] = calloc(LIVE_BUCKETS, sizeof(lagg))) == NULL)
+				return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
+	}
+	return 0;
+}
+
 /* checksum_compare_live - see the file comment. Arguments: those of
- * checksum.compare, marker (required), rounds, catch_up_timeout, interval. */
+ * checksum.compare, marker (required), rounds, catch_up_timeout, interval,
+ * lock, lock_timeout, lock_hold, lock_attempts. The result is new. */
 json_t *checksum_compare_live(pgm_call *call, json_t *args)
 {
 	lctx x;
@@ -337,20 +907,27 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	const char *tgt = pgm_arg_string(call, args, "target", NULL, 1);
 	const char *marker = pgm_arg_string(call, args, "marker", NULL, 1);
 	long long rounds, timeout, interval, max_diff, waited = 0, t0 = pgm_now_ms();
-	long long in_flight = 0, confirmed = 0, unsettled = 0, kept = 0;
-	json_t *cargs = NULL, *res = NULL, *out = NULL, *found = NULL, *e, *tables;
+	long long lock_to, lock_hold, lock_attempts, dl;
+	long long in_flight = 0, unsettled = 0, kept = 0, open_buckets = 0;
+	json_t *cargs = NULL, *res = NULL, *out = NULL, *found = NULL, *e, *tables, *mism;
 	lkey *keys = NULL;
+	llock lk;
 	char *qmarker = NULL;
 	size_t i;
-	int nk = 0, r = 0, s, left, tables_equal = 0, all_equal;
+	int nk = 0, r = 0, s, left, tables_equal = 0, all_equal, lock, j;
 
 	memset(&x, 0, sizeof(x));
+	memset(&lk, 0, sizeof(lk));
 	x.call = call;
 	if (src == NULL || tgt == NULL || marker == NULL ||
 	    pgm_arg_int(call, args, "rounds", 10, 0, &rounds) < 0 ||
 	    pgm_arg_duration_ms(call, args, "catch_up_timeout", 60000, 0, &timeout) < 0 ||
 	    pgm_arg_duration_ms(call, args, "interval", 100, 0, &interval) < 0 ||
-	    pgm_arg_int(call, args, "max_differences", 100, 0, &max_diff) < 0)
+	    pgm_arg_int(call, args, "max_differences", 100, 0, &max_diff) < 0 ||
+	    pgm_arg_bool(call, args, "lock", 1, &lock) < 0 ||
+	    pgm_arg_duration_ms(call, args, "lock_timeout", 200, 0, &lock_to) < 0 ||
+	    pgm_arg_duration_ms(call, args, "lock_hold", 5000, 0, &lock_hold) < 0 ||
+	    pgm_arg_int(call, args, "lock_attempts", 5, 0, &lock_attempts) < 0)
 		return NULL;
 	if (rounds < 2 || rounds > 1000 || timeout < 1 || interval < 0 || max_diff < 0 ||
 	    max_diff > CHECKSUM_MAX_LISTED)
@@ -358,6 +935,10 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 				"compare_live: rounds must be 2..1000, catch_up_timeout > 0, "
 				"interval >= 0, max_differences 0..%d",
 				CHECKSUM_MAX_LISTED);
+	if (lock_to < 1 || lock_hold < 1 || lock_attempts < 1 || lock_attempts > 100)
+		return pgm_fail(call, "args.invalid", 0,
+				"compare_live: lock_timeout and lock_hold must be > 0, "
+				"lock_attempts 1..100");
 
 	/* The first pass: an ordinary compare, every difference listed. */
 	cargs = json_deep_copy(args);
@@ -365,6 +946,10 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	json_object_del(cargs, "rounds");
 	json_object_del(cargs, "catch_up_timeout");
 	json_object_del(cargs, "interval");
+	json_object_del(cargs, "lock");
+	json_object_del(cargs, "lock_timeout");
+	json_object_del(cargs, "lock_hold");
+	json_object_del(cargs, "lock_attempts");
 	json_object_set_new(cargs, "max_differences", json_integer(CHECKSUM_MAX_LISTED));
 	json_object_set_new(cargs, "snapshot", json_true());
 	res = checksum_compare(call, cargs);
@@ -381,34 +966,43 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		return res;
 	}
 
-	/* Keys to re-check; table-level entries are kept as they are. */
+	/* Keys and keyless tables to re-check; other table-level entries are
+	 * kept as they are. */
 	found = json_array();
-	keys = calloc(json_array_size(json_object_get(res, "mismatches")) + 1, sizeof(*keys));
+	x.found = found;
+	mism = json_object_get(res, "mismatches");
+	tables = json_object_get(res, "tables");
+	keys = calloc(json_array_size(mism) + 1, sizeof(*keys));
 	if (keys == NULL || found == NULL) {
 		pgm_fail(call, "checksum.oom", 0, "out of memory");
 		goto done;
 	}
-	json_array_foreach(json_object_get(res, "mismatches"), i, e)
+	json_array_foreach(mism, i, e)
 	{
 		const char *kind = json_string_value(json_object_get(e, "kind"));
+		const char *name = json_string_value(json_object_get(e, "table"));
 		json_t *key = json_object_get(e, "key");
 
-		if (json_is_object(key) && json_is_string(json_object_get(e, "table")) && kind &&
+		if (json_is_object(key) && name && kind &&
 		    (!strcmp(kind, "missing") || !strcmp(kind, "extra") ||
 		     !strcmp(kind, "changed")) &&
-		    !kept_for(json_object_get(res, "mismatches"),
-			      json_string_value(json_object_get(e, "table")))) {
-			keys[nk].table = json_string_value(json_object_get(e, "table"));
+		    !kept_for(mism, name)) {
+			keys[nk].table = name;
 			keys[nk].key = key;
 			keys[nk].first_kind = kind;
 			nk++;
+		} else if (key == NULL && name && kind &&
+			   (!strcmp(kind, "row_count") || !strcmp(kind, "content")) &&
+			   whole_table(tables, name) && !kept_for(mism, name)) {
+			if (add_whole(&x, name, kind) < 0)
+				goto done;
 		} else {
 			json_array_append(found, e);
 			kept++;
 		}
 	}
 
-	if (nk > 0) {
+	if (nk > 0 || x.nwhole > 0) {
 		for (s = 0; s < 2; s++) {
 			x.pg[s] = pgm_pg_connect(call, s == SRC ? src : tgt, CHECKSUM_APP);
 			if (x.pg[s] == NULL ||
@@ -419,16 +1013,33 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		if (qmarker == NULL)
 			goto done;
 	}
-	left = nk;
+	if (lock && nk > 0) {
+		if ((dl = deadlock_ms(&x)) < 0)
+			goto done;
+		if (lock_to >= dl) {
+			pgm_fail(
+				call, "args.invalid", 0,
+				"compare_live: lock_timeout (%lld ms) must be below the source's "
+				"deadlock_timeout (%lld ms), so that a writer waiting for a locked "
+				"row is never taken for a deadlock",
+				lock_to, dl);
+			goto done;
+		}
+	}
+	left = nk + x.nwhole;
 	for (r = 1; left > 0 && r <= rounds; r++) {
-		int j;
+		int p = r & 1;
 
 		if (r > 1 && pgm_sleep_ms(call, interval) < 0)
 			goto done;
-		if (read_side(&x, SRC, keys, nk) < 0 ||
-		    mark_and_wait(&x, qmarker, marker, timeout, &waited) < 0 ||
-		    read_side(&x, TGT, keys, nk) < 0)
+		for (j = 0; j < x.nwhole; j++)
+			memcpy(x.whole[j].fetch_had[p], x.whole[j].fetch, LIVE_BUCKETS);
+		if (read_side(&x, SRC, keys, nk, p) < 0 ||
+		    mark_and_wait(&x, x.pg[SRC], qmarker, marker, timeout, "catch_up_timeout",
+				  &waited) < 0 ||
+		    read_side(&x, TGT, keys, nk, p) < 0)
 			goto done;
+		left = 0;
 		for (j = 0; j < nk; j++) {
 			lkey *k = &keys[j];
 			json_t *v = NULL;
@@ -458,7 +1069,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 
 				if (t != NULL)
 					t->found++;
-				confirmed++;
+				x.confirmed++;
 				json_array_append_new(found, v);
 			}
 			for (s = 0; s < 2; s++) {
@@ -466,9 +1077,43 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 				k->prev[s] = k->cur[s];
 				memset(&k->cur[s], 0, sizeof(k->cur[s]));
 			}
-			if (k->decided)
-				left--;
+			if (!k->decided)
+				left++;
 		}
+		for (j = 0; j < x.nwhole; j++) {
+			x.whole[j].open_left = decide_whole(&x, &x.whole[j], r, p);
+			left += x.whole[j].open_left > 0;
+		}
+	}
+	if (r > 1)
+		r--;
+
+	/* Keys that never settled: a lock round. */
+	for (j = 0, left = 0; j < nk; j++)
+		left += !keys[j].decided;
+	if (lock && left > 0) {
+		int a;
+
+		if (x.pg[MARK] == NULL) {
+			x.pg[MARK] = pgm_pg_connect(call, src, CHECKSUM_APP);
+			if (x.pg[MARK] == NULL)
+				goto done;
+		}
+		for (a = 0; a < lock_attempts; a++) {
+			int got;
+
+			if (a > 0 && pgm_sleep_ms(call, interval) < 0)
+				goto done;
+			got = lock_round(&x, keys, nk, qmarker, marker, lock_to, lock_hold, r + 1,
+					 &lk, &waited);
+			if (got < 0)
+				goto done;
+			if (got > 0)
+				break;
+		}
+		for (j = 0; j < nk; j++)
+			in_flight += keys[j].decided && keys[j].locked &&
+				     same_value(&keys[j].cur[SRC], &keys[j].cur[TGT]);
 	}
 	for (i = 0; i < (size_t)nk; i++) {
 		if (keys[i].decided)
@@ -476,31 +1121,77 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		unsettled++;
 		if (find_table(&x, keys[i].table) != NULL)
 			find_table(&x, keys[i].table)->found++;
-		json_array_append_new(found,
-				      json_pack("{s:s, s:s, s:O, s:s, s:s}", "table", keys[i].table,
-						"kind", "unsettled", "key", keys[i].key,
-						"first_seen", keys[i].first_kind, "reason",
-						"the row changed on both sides in every round"));
+		json_array_append_new(
+			found,
+			json_pack(
+				"{s:s, s:s, s:O, s:s, s:s}", "table", keys[i].table, "kind",
+				"unsettled", "key", keys[i].key, "first_seen", keys[i].first_kind,
+				"reason",
+				!lock ? "the row changed on both sides in every round (lock=false)"
+				: lk.taken == 0
+					? "the row changed on both sides in every round, and could "
+					  "not be locked within lock_timeout"
+					: "the row changed on both sides in every round, and was "
+					  "absent on the source when locked (or beyond the 1000 "
+					  "keys a lock round takes)"));
+	}
+	for (j = 0; j < x.nwhole; j++) {
+		lwhole *w = &x.whole[j];
+		long long nopen = 0, nreal = 0;
+		int b;
+
+		for (b = 0; b < LIVE_BUCKETS; b++) {
+			nopen += w->state[b] == B_OPEN;
+			nreal += w->state[b] == B_REAL;
+		}
+		in_flight += w->in_flight;
+		open_buckets += nopen;
+		if (nreal > 0) {
+			json_array_append_new(
+				found,
+				json_pack("{s:s, s:s, s:I, s:s}", "table", w->name, "kind",
+					  "content", "buckets", (json_int_t)nreal, "proof",
+					  "bucket unchanged between two rounds on one side; its "
+					  "rows were not located within the rounds"));
+			x.confirmed++;
+		}
+		if (nopen > 0) {
+			unsettled++;
+			json_array_append_new(
+				found,
+				json_pack("{s:s, s:s, s:s, s:I, s:s}", "table", w->name, "kind",
+					  "unsettled", "first_seen", w->first_kind, "buckets",
+					  (json_int_t)nopen, "reason",
+					  "no key: these buckets of its rows changed on both sides "
+					  "in every round"));
+		}
 	}
 
-	/* The result: the compare's, with the re-checked differences. */
-	tables = json_object_get(res, "tables");
+	/* The result: the compare's, with the re-checked differences. A table
+	 * is equal when nothing left in found names it. */
 	json_array_foreach(tables, i, e)
 	{
 		const char *name = json_string_value(json_object_get(e, "table"));
-		long long n = 0, orig = json_integer_value(json_object_get(e, "rows_differing"));
-		int eq = json_is_true(json_object_get(e, "equal")), j;
+		long long n = 0;
+		int named = 0;
+		size_t m;
+		json_t *f;
 
 		for (j = 0; j < x.ntbl; j++)
 			if (name && strcmp(x.tbls[j].name, name) == 0)
-				n = x.tbls[j].found;
-		/* Unequal only by its rows? Then equal now, unless a table-level
-		 * entry (columns, row_count, ...) was kept for it. */
-		if (!eq && orig > 0 && n == 0)
-			eq = !kept_for(found, name);
+				n += x.tbls[j].found;
+		for (j = 0; j < x.nwhole; j++)
+			if (name && strcmp(x.whole[j].name, name) == 0)
+				n += x.whole[j].found;
+		json_array_foreach(found, m, f)
+		{
+			const char *t = json_string_value(json_object_get(f, "table"));
+
+			named |= t != NULL && name != NULL && strcmp(t, name) == 0;
+		}
 		json_object_set_new(e, "rows_differing", json_integer(n));
-		json_object_set_new(e, "equal", json_boolean(eq && n == 0));
-		if (eq && n == 0)
+		json_object_set_new(e, "equal", json_boolean(!named));
+		if (!named)
 			tables_equal++;
 	}
 	all_equal = json_array_size(found) == 0;
@@ -509,7 +1200,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	json_object_set_new(out, "equal", json_boolean(all_equal));
 	json_object_set_new(out, "tables_equal", json_integer(tables_equal));
 	json_object_set_new(out, "differences", json_integer((json_int_t)json_array_size(found)));
-	json_object_set_new(out, "rows_differing", json_integer(confirmed + unsettled));
+	json_object_set_new(out, "rows_differing", json_integer(x.confirmed + unsettled));
 	while ((long long)json_array_size(found) > max_diff)
 		json_array_remove(found, json_array_size(found) - 1);
 	json_object_set_new(out, "listed", json_integer((json_int_t)json_array_size(found)));
@@ -520,19 +1211,28 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	json_object_set(out, "mismatches", found);
 	json_object_set_new(
 		out, "live",
-		json_pack("{s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "complete", 1,
-			  "marker", marker, "rounds", nk > 0 ? r - 1 : 0, "rechecked", nk,
-			  "in_flight", (json_int_t)in_flight, "confirmed", (json_int_t)confirmed,
-			  "unsettled", (json_int_t)unsettled, "table_level", (json_int_t)kept,
-			  "catch_up_ms", (json_int_t)waited, "recheck_ms",
+		json_pack("{s:b, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			  "complete", 1, "marker", marker, "rounds", nk + x.nwhole > 0 ? r : 0,
+			  "rechecked", nk, "tables_rechecked", x.nwhole, "in_flight",
+			  (json_int_t)in_flight, "confirmed", (json_int_t)x.confirmed, "unsettled",
+			  (json_int_t)unsettled, "open_buckets", (json_int_t)open_buckets,
+			  "table_level", (json_int_t)kept, "catch_up_ms", (json_int_t)waited,
+			  "recheck_ms",
 			  (json_int_t)(pgm_now_ms() - t0 -
-				       json_integer_value(json_object_get(out, "duration_ms")))));
+				       json_integer_value(json_object_get(out, "duration_ms"))),
+			  "lock",
+			  json_pack("{s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "enabled",
+				    lock, "attempts", lk.attempts, "timeouts", lk.timeouts, "taken",
+				    lk.taken, "keys", (json_int_t)lk.keys, "absent",
+				    (json_int_t)lk.absent, "held_ms_max", (json_int_t)lk.held_max,
+				    "held_ms_total", (json_int_t)lk.held_total, "lock_timeout_ms",
+				    (json_int_t)lock_to)));
 	json_object_set_new(out, "duration_ms", json_integer(pgm_now_ms() - t0));
 	if (!all_equal)
-		pgm_notice("compare_live: %lld rows differ after %d rounds (%lld confirmed, %lld "
+		pgm_notice("compare_live: %lld differences after %d rounds (%lld confirmed, %lld "
 			   "unsettled), %lld in flight",
-			   confirmed + unsettled, nk > 0 ? r - 1 : 0, confirmed, unsettled,
-			   in_flight);
+			   (long long)json_integer_value(json_object_get(out, "differences")),
+			   nk + x.nwhole > 0 ? r : 0, x.confirmed, unsettled, in_flight);
 done:
 	for (i = 0; keys != NULL && i < (size_t)nk; i++)
 		for (s = 0; s < 2; s++) {
@@ -542,7 +1242,7 @@ done:
 	free(keys);
 	json_decref(found);
 	json_decref(res);
-	for (s = 0; s < 2; s++)
+	for (s = 0; s < 3; s++)
 		pgm_pg_close(x.pg[s]);
 	for (i = 0; i < (size_t)x.ntbl; i++) {
 		free(x.tbls[i].name);
@@ -551,6 +1251,9 @@ done:
 		json_decref(x.tbls[i].types);
 	}
 	free(x.tbls);
+	for (j = 0; j < x.nwhole; j++)
+		whole_free(&x.whole[j]);
+	free(x.whole);
 	free(qmarker);
 	return out;
 }
