@@ -10,7 +10,11 @@
 --   replication  the target is made read-only for applications, then a
 --                publication and a subscription with the initial copy; wait
 --                until every table is ready and the lag stays under the
---                thresholds for stable_for
+--                thresholds for stable_for; then, while the application still
+--                writes, checksum.compare_live must find the two equal in every
+--                compare for verify_live_for (seed 001 gate 2: counts and
+--                checksums while CDC runs; a marker table is created on the
+--                source for it and replicated like the others)
 --   cutover      approval, then the fence: the source becomes read-only, its
 --                sessions end, the target applies exactly up to the source's
 --                last position, sequences are synced; a gate compares counts,
@@ -69,6 +73,12 @@ runbook "logical-cdc-cutover" {
                            summary = "the fence ends the source's sessions (else waits them out)" },
     fence_timeout = { type = "duration", default = "5m",
                       summary = "longest wait at the fence for sessions and the apply" },
+    verify_live_for = { type = "duration", default = "1h",
+                        summary = "before the fence: checksums under writes (compare_live) match this long (0s: not compared)" },
+    verify_every = { type = "duration", default = "10m", summary = "how often compare_live runs in that wait" },
+    verify_timeout = { type = "duration", default = "3d", summary = "longest wait for checksums that match under writes" },
+    marker = { type = "string", default = "public.pgmove_marker",
+               summary = "schema.table created on the source for compare_live (replicated like every table)" },
     verify_at_fence = { type = "boolean", default = true,
                         summary = "compare counts, checksums and sequences while writes are stopped" },
     rollback_window = { type = "duration", default = "90d",
@@ -140,6 +150,18 @@ local function reverse(ctx)
   return { publisher = ctx.params.target, subscriber = ctx.params.source, subscription = REV }
 end
 
+-- marker_sql - the marker table's quoted name; the param is checked, not quoted blindly.
+local function marker_sql(ctx)
+  local sch, tbl = string.match(ctx.params.marker, "^([%a_][%w_]*)%.([%a_][%w_]*)$")
+  if not sch then
+    error({ code = "args.invalid", retryable = false,
+            message = "marker: " .. ctx.params.marker .. " is not schema.table (letters, digits, _)" })
+  end
+  return string.format('"%s"."%s"', sch, tbl)
+end
+
+local function live_verify(ctx) return seconds(ctx.params.verify_live_for) > 0 end
+
 local function preflight(ctx, extra)
   return logical.preflight { publisher = ctx.params.source, subscriber = ctx.params.target,
                              accept = accepted(ctx, extra) }
@@ -173,6 +195,20 @@ step "tools" {
 
 ------------------------------------------------------------------------------
 phase "schema"
+
+step "marker-table" {
+  summary = "the table compare_live writes on the source and waits for on the target (when verify_live_for > 0)",
+  idempotent = true,
+  when = function(ctx) return live_verify(ctx) end,
+  run = function(ctx)
+    return pg.exec { conninfo = ctx.params.source,
+                     sql = "CREATE TABLE IF NOT EXISTS " .. marker_sql(ctx) ..
+                           " (id int PRIMARY KEY, n bigint NOT NULL)" }
+  end,
+  undo = function(ctx)
+    return pg.exec { conninfo = ctx.params.source, sql = "DROP TABLE IF EXISTS " .. marker_sql(ctx) }
+  end,
+}
 
 step "schema-dump" {
   summary = "pg_dump --schema-only (custom format)",
@@ -282,6 +318,20 @@ wait "caught-up" {
                and s.lag_seconds >= 0 and s.lag_seconds <= ctx.params.max_lag_seconds
     return ok, { lag_bytes = s.lag_bytes, lag_seconds = s.lag_seconds,
                  retained_bytes = s.slot.retained_bytes }
+  end,
+}
+
+wait "checksums-match-live" {
+  summary = "seed 001 gate 2 while CDC runs: compare_live finds source and target equal in every compare for verify_live_for",
+  every = params.verify_every, stable_for = params.verify_live_for, timeout = params.verify_timeout,
+  condition = function(ctx)
+    if not live_verify(ctx) then return true, { skipped = true } end
+    local r = sum.compare_live { source = ctx.params.source, target = ctx.params.target,
+                                 marker = ctx.params.marker, jobs = ctx.params.jobs }
+    return r.equal, { differences = r.differences, rows_source = r.rows_source,
+                      rechecked = r.live.rechecked, in_flight = r.live.in_flight,
+                      unsettled = r.live.unsettled, lock_held_ms = r.live.lock.held_ms_max,
+                      mismatches = r.mismatches }
   end,
 }
 

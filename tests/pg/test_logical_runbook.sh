@@ -36,7 +36,7 @@ bg pgbench -n -c 2 -T 12 -R 40 "$BASE port=$SB_PORT" >"$T/pgbench.out" 2>&1
 PGBPID=$BG
 
 RUNDIR="$PGMOVE_STATE_DIR/logical-cdc-cutover/r1"
-OPTS="-p stable_for=2s -p poll=500ms -p rollback_window=0s -p jobs=2"
+OPTS="-p stable_for=2s -p poll=500ms -p rollback_window=0s -p jobs=2 -p verify_live_for=2s -p verify_every=300ms"
 
 # kill_when WHAT PATTERN ARGS... - runs pgmove ARGS in the background, and
 # SIGKILLs it at a random moment (0-300 ms, 0-30 ms with quick=0) after
@@ -70,6 +70,13 @@ echo "# tables not ready when killed: $(psql_tgt "SELECT count(*) FROM pg_subscr
 kill_when "during the catch-up" '"node":"caught-up"' resume r1
 expect 3 "resume runs to the cutover approval" pgmove resume r1
 equals "$(psql_src 'SHOW default_transaction_read_only')" off "the source still takes writes"
+# Before the approval: checksum.compare_live under writes, equal for 2 s.
+grep '"wait.poll"' "$RUNDIR/journal.jsonl" | grep '"node":"checksums-match-live"' >"$T/live.polls"
+[ -s "$T/live.polls" ] && ok "compare_live ran under writes ($(lines "$T/live.polls") polls)" ||
+	bad "no poll of checksums-match-live in the journal"
+has "$T/live.polls" '"differences":0' "compare_live found the two equal under writes"
+grep -q '"ev":"wait.done","node":"checksums-match-live"' "$RUNDIR/journal.jsonl" &&
+	ok "the live checksum wait was satisfied" || bad "the live checksum wait was not satisfied"
 
 wait $PGBPID
 pgb=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$T/pgbench.out")

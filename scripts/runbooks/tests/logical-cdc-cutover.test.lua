@@ -1,7 +1,8 @@
 -- logical-cdc-cutover.test.lua - pgmove test for ../logical-cdc-cutover.lua:
 -- the happy path (one hour of stable lag in virtual time), each gate
 -- failing, the replication-broken breaker, a catch-up timeout, the rollback
--- through the reverse fence, and a crash-resume.
+-- through the reverse fence, a crash-resume, and the checksums compared under
+-- writes (compare_live) before the fence.
 
 local ALL = { "preflight", "tools", "schema-dump", "schema-restore", "post-data",
               "target-read-only", "publication", "subscription", "analyze", "fence", "reverse",
@@ -32,10 +33,19 @@ local function good(over)
     ["logical.status"] = { result = status() },
     ["logical.fence"] = { result = { lsn = "0/3000000" } },
     ["logical.drop"] = { result = { dropped = true } },
+    ["pg.exec"] = { result = { rows_affected = 0 } },
+    ["checksum.compare_live"] = { result = { equal = true, differences = 0, rows_source = 10,
+                                             mismatches = {},
+                                             live = { rechecked = 4, in_flight = 4, unsettled = 0,
+                                                      lock = { held_ms_max = 12 } } } },
   }
   for k, v in pairs(over or {}) do m[k] = v end
   return m
 end
+
+local LIVE = { "preflight", "tools", "marker-table", "schema-dump", "schema-restore", "post-data",
+               "target-read-only", "publication", "subscription", "analyze", "fence", "reverse",
+               "switch", "decommission" }
 
 local function calls_of(r, fn)
   local out = {}
@@ -46,7 +56,7 @@ end
 return {
   runbook = "../logical-cdc-cutover.lua",
   params = { source = "host=src dbname=app", target = "host=dst dbname=app",
-             poll = "10s", stable_for = "1h", rollback_window = "0s" },
+             poll = "10s", stable_for = "1h", rollback_window = "0s", verify_live_for = "0s" },
   tests = {
     {
       name = "happy path: lag stable for an hour of virtual time, fence, switch",
@@ -115,6 +125,60 @@ return {
       check = function(r)
         local f = calls_of(r, "logical.fence")
         assert(#f == 2 and f[2].args.publisher == "host=dst dbname=app", "reverse fence")
+      end,
+    },
+    {
+      name = "checksums under writes: the marker table first, compare_live equal for an hour, then the fence",
+      approve = { "cutover", "end-rollback-window" },
+      params = { verify_live_for = "1h", verify_every = "10m" },
+      mocks = good(),
+      expect = { exit = 0, steps = LIVE, min_virtual = "2h", max_virtual = "2h15m" },
+      check = function(r)
+        local m = calls_of(r, "pg.exec")
+        assert(#m == 1 and m[1].args.conninfo == "host=src dbname=app" and
+               m[1].args.sql == 'CREATE TABLE IF NOT EXISTS "public"."pgmove_marker" (id int PRIMARY KEY, n bigint NOT NULL)',
+               "the marker table created on the source: " .. tostring(m[1] and m[1].args.sql))
+        local c = calls_of(r, "checksum.compare_live")
+        assert(#c >= 7, "compare_live every 10 minutes for an hour: " .. #c)
+        assert(c[1].args.marker == "public.pgmove_marker" and c[1].args.target == "host=dst dbname=app",
+               "compare_live gets the marker and both servers")
+        local order = {}
+        for _, x in ipairs(r.calls) do
+          if x.fn == "checksum.compare_live" and not order.live then order.live = #order + 1; order[#order + 1] = x.fn end
+          if x.fn == "logical.fence" and not order.fence then order.fence = #order + 1; order[#order + 1] = x.fn end
+        end
+        assert(order.live and order.fence and order.live < order.fence, "compared before the fence")
+      end,
+    },
+    {
+      name = "checksums differ under writes: the live wait times out, no fence",
+      approve = { "cutover", "end-rollback-window" },
+      params = { verify_live_for = "1h", verify_every = "10m", verify_timeout = "3h" },
+      mocks = good { ["checksum.compare_live"] = { result = {
+        equal = false, differences = 1, rows_source = 10,
+        mismatches = { { table = "public.orders", kind = "missing", key = { id = "7" } } },
+        live = { rechecked = 1, in_flight = 0, unsettled = 0, lock = { held_ms_max = 0 } } } } },
+      expect = { exit = 1, min_virtual = "4h", max_virtual = "4h15m",
+                 not_called = { "logical.fence" } },
+    },
+    {
+      name = "a marker that is not schema.table is refused before anything is created",
+      approve = { "cutover", "end-rollback-window" },
+      params = { verify_live_for = "1h", marker = "public.m; DROP TABLE x" },
+      mocks = good(),
+      expect = { exit = 1, not_called = { "pg.exec", "pgdump.dump" } },
+    },
+    {
+      name = "rollback with live verification: the marker table is dropped last",
+      approve = { "cutover" },
+      rollback = true,
+      params = { verify_live_for = "1h" },
+      mocks = good(),
+      expect = { exit = 5, undone = { "switch", "reverse", "fence", "subscription", "publication",
+                                      "target-read-only", "schema-restore", "marker-table" } },
+      check = function(r)
+        local m = calls_of(r, "pg.exec")
+        assert(#m == 2 and m[2].args.sql == 'DROP TABLE IF EXISTS "public"."pgmove_marker"', "dropped")
       end,
     },
     {
