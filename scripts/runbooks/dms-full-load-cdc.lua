@@ -10,8 +10,10 @@
 --            keys or sequences), task started, REPLICATION_STATE followed; the task stops
 --            after the full load with cached changes applied, post-data (indexes,
 --            constraints) is restored, the task resumes; CDC caught up for cdc_stable_for;
---            gate 2: all tables loaded, row counts equal, checksums equal on the tables DMS
---            validated, CDC latency under the threshold, no table errored
+--            gate 2: all tables loaded, row counts equal and checksums equal on the tables DMS
+--            validated, both while CDC runs (checksum.compare_live: a marker table created on
+--            the source before the task starts is replicated by DMS like the others), CDC
+--            latency under the threshold, no table errored
 --   Breakers lag over lag_breaker_s for lag_breaker_for pages and pauses; DMS errors page;
 --            a failed task is resumed from its checkpoint (resume-processing), reloaded
 --            (reload-target) when that fails; application errors during the cutover roll back
@@ -77,6 +79,8 @@ runbook "dms-full-load-cdc" {
     full_load_timeout = { type = "duration", default = "72h", summary = "how long the full load may take" },
     caught_up_below = { type = "number", default = 10, summary = "CDC_CAUGHT_UP below this latency, seconds (seed: 10 s)" },
     cdc_stable_for  = { type = "duration", default = "24h", summary = "how long CDC must stay caught up before gate 2 (seed: 24h)" },
+    marker          = { type = "string", default = "public.pgmove_marker", summary = "schema.table created on the source for gate 2's compare_live (DMS replicates it)" },
+    live_catch_up   = { type = "duration", default = "60s", summary = "gate 2: how long compare_live waits for DMS to apply its marker" },
     lag_breaker_s   = { type = "number", default = 60, summary = "breaker: CDC latency over this, seconds (seed 4.3: 60 s)" },
     lag_breaker_for = { type = "duration", default = "5m", summary = "breaker: for this long (seed 4.3: 5 min)" },
     metric_window   = { type = "duration", default = "5m", summary = "CloudWatch window read for latency" },
@@ -174,15 +178,50 @@ end
 
 local function mappings(ctx)
   local rules = {}
+  local ms, mt = string.match(ctx.params.marker, "^([%a_][%w_]*)%.([%a_][%w_]*)$")
+  local marker_in = false
   for _, s in ipairs(split(ctx.params.schemas)) do
     rules[#rules + 1] = { type = "include", schema = s, table = "%" }
+    marker_in = marker_in or s == ms
   end
+  -- gate 2's marker table is replicated even when its schema is not migrated
+  if ms and not marker_in then rules[#rules + 1] = { type = "include", schema = ms, table = mt } end
   for _, t in ipairs(split(ctx.params.exclude_tables)) do
     local s, n = t:match("^([^.]+)%.(.+)$")
     if not s then error("exclude_tables: " .. t .. " is not schema.table") end
     rules[#rules + 1] = { type = "exclude", schema = s, table = n }
   end
   return rules
+end
+
+-- marker - the marker table's schema, table and quoted name; the param is checked, not
+-- quoted blindly.
+local function marker(ctx)
+  local sch, tbl = string.match(ctx.params.marker, "^([%a_][%w_]*)%.([%a_][%w_]*)$")
+  if not sch then
+    error({ code = "args.invalid", retryable = false,
+            message = "marker: " .. ctx.params.marker .. " is not schema.table (letters, digits, _)" })
+  end
+  return sch, tbl, string.format('"%s"."%s"', sch, tbl)
+end
+
+-- live - checksum.compare_live between the servers while DMS applies CDC (args: tables,
+-- or the schemas and exclusions of the migration).
+local function live(ctx, tables)
+  return sum.compare_live { source = conn(ctx, "source"), target = conn(ctx, "target"),
+                            marker = ctx.params.marker, catch_up_timeout = ctx.params.live_catch_up,
+                            tables = tables, schemas = not tables and split(ctx.params.schemas) or nil,
+                            exclude = not tables and split(ctx.params.exclude_tables) or nil }
+end
+
+-- counts_differ - the compare_live mismatches that change a row count (a missing or
+-- extra row or table, a whole-table count, a row that never settled).
+local function counts_differ(r)
+  local out = json.array {}
+  for _, m in ipairs(r.mismatches or {}) do
+    if m.kind ~= "changed" and m.kind ~= "content" and m.kind ~= "columns" then out[#out + 1] = m end
+  end
+  return out
 end
 
 local function flag_url(ctx, which) return ctx.params.flags_url .. "/" .. ctx.params[which] end
@@ -428,6 +467,26 @@ gate "gate-1-infrastructure-ready" {
 
 phase "replication"
 
+step "marker-table" {
+  summary = "the table gate 2's compare_live writes on the source and waits for on the target",
+  idempotent = true,
+  run = function(ctx)
+    local _, _, q = marker(ctx)
+    local there = pg.query { conninfo = conn(ctx, "source"),
+                             sql = "SELECT to_regclass($1) IS NOT NULL AS present", params = { q } }
+    if there.rows[1] and there.rows[1].present == true then return { created = false } end
+    pg.exec { conninfo = conn(ctx, "source"),
+              sql = "CREATE TABLE IF NOT EXISTS " .. q .. " (id int PRIMARY KEY, n bigint NOT NULL)" }
+    return { created = true }
+  end,
+  -- only a table this run created is dropped
+  undo = function(ctx, out)
+    if not (out and out.created) then return end
+    local _, _, q = marker(ctx)
+    return pg.exec { conninfo = conn(ctx, "source"), sql = "DROP TABLE IF EXISTS " .. q }
+  end,
+}
+
 step "schema-pre-data" {
   summary = "schema first: tables without secondary indexes, foreign keys (pgdump pre-data)",
   timeout = "1h",
@@ -493,10 +552,10 @@ gate "gate-2-replication-stable" {
     return st.count > 0 and st.loaded == st.count, { count = st.count, loaded = st.loaded, loading = st.loading }
   end),
   check("row counts equal", function(ctx)
-    local r = sum.compare { source = conn(ctx, "source"), target = conn(ctx, "target"),
-                            schemas = split(ctx.params.schemas), exclude = split(ctx.params.exclude_tables),
-                            counts_only = true }
-    return r.equal, r
+    local r = live(ctx, nil)
+    local d = counts_differ(r)
+    return #d == 0 and not r.truncated, { rows_source = r.rows_source, differing = d,
+                                          truncated = r.truncated, live = r.live }
   end),
   check("checksums equal on the tables DMS validated", function(ctx)
     local st = dms.table_statistics { task = id(ctx, "task"), region = R(ctx) }
@@ -505,7 +564,7 @@ gate "gate-2-replication-stable" {
       if t.validation_state == "Validated" then tables[#tables + 1] = t.schema .. "." .. t.table end
     end
     if #tables == 0 then return false, { reason = "DMS validated no table" } end
-    local r = sum.compare { source = conn(ctx, "source"), target = conn(ctx, "target"), tables = tables }
+    local r = live(ctx, tables)
     return r.equal, r
   end),
   check("CDC latency under the threshold", function(ctx)

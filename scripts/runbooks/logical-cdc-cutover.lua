@@ -201,11 +201,17 @@ step "marker-table" {
   idempotent = true,
   when = function(ctx) return live_verify(ctx) end,
   run = function(ctx)
-    return pg.exec { conninfo = ctx.params.source,
-                     sql = "CREATE TABLE IF NOT EXISTS " .. marker_sql(ctx) ..
-                           " (id int PRIMARY KEY, n bigint NOT NULL)" }
+    local q = marker_sql(ctx)
+    local there = pg.query { conninfo = ctx.params.source,
+                             sql = "SELECT to_regclass($1) IS NOT NULL AS present", params = { q } }
+    if there.rows[1] and there.rows[1].present == true then return { created = false } end
+    pg.exec { conninfo = ctx.params.source,
+              sql = "CREATE TABLE IF NOT EXISTS " .. q .. " (id int PRIMARY KEY, n bigint NOT NULL)" }
+    return { created = true }
   end,
-  undo = function(ctx)
+  -- only a table this run created is dropped
+  undo = function(ctx, out)
+    if not (out and out.created) then return end
     return pg.exec { conninfo = ctx.params.source, sql = "DROP TABLE IF EXISTS " .. marker_sql(ctx) }
   end,
 }

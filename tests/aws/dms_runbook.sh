@@ -78,7 +78,7 @@ params() {
 		-p cdc_stable_for="${STABLE:-1s}" -p stage_soak=600ms -p lag_breaker_for=1s -p app_errors_for=1s \
 		-p metric_window=10s -p metric_period=1s -p flags_url="$NOTIFY/flags" \
 		-p read_flag="$1-read" -p write_flag="$1-write" -p app_health="$NOTIFY/health" \
-		-p pd_url="$NOTIFY" -p exclude_tables=public.audit_log
+		-p pd_url="$NOTIFY" -p exclude_tables=public.audit_log -p live_catch_up=2s
 }
 journal() { cat "$STATE/dms-full-load-cdc/$1/journal.jsonl"; }
 dstate() { ctl dms; }
@@ -113,7 +113,7 @@ expect_eq "post-data restored after the full load: indexes on the target" \
 	"$(tgt app "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'")" "$(src "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'")"
 expect_eq "task created with the mappings (audit_log excluded), full-load-and-cdc" \
 	"$(jget "$D" '[(t["MigrationType"], sorted(x["TableName"] for x in t["tables"])) for t in j["tasks"] if t["ReplicationTaskIdentifier"] == "a-task"]')" \
-	'[["full-load-and-cdc", ["order_items", "orders", "settings", "transactions", "users"]]]'
+	'[["full-load-and-cdc", ["order_items", "orders", "pgmove_marker", "settings", "transactions", "users"]]]'
 expect_eq "connection tests from the instance passed" \
 	"$(jget "$D" 'sorted(c["EndpointIdentifier"] + ":" + c["Status"] for c in j["connections"] if c["EndpointIdentifier"].startswith("a-"))')" \
 	'["a-source:successful", "a-target:successful"]'
@@ -211,7 +211,7 @@ expect_eq "undo order: the flag, then DMS stopped and removed" \
 	"$(journal c | "$PY" -c '
 import json, sys
 print(json.dumps([e["node"] for e in map(json.loads, sys.stdin) if e.get("ev") == "undo.succeeded"]))')" \
-	'["reads-10", "start-task", "task", "target-endpoint", "source-endpoint", "replication-instance"]'
+	'["reads-10", "start-task", "marker-table", "task", "target-endpoint", "source-endpoint", "replication-instance"]'
 expect_eq "paged" "$(jget "$(nctl alerts)" '[k.rsplit("/", 1)[1] for k in j if "/c/" in k]')" '["app-errors"]'
 
 # --- secrets ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 -- failed task resumed from its checkpoint, and a crash-resume.
 
 local ALL = { "replication-instance", "source-endpoint", "target-endpoint", "task", "assessment",
-              "schema-pre-data", "start-task", "post-data", "resume-cdc", "reads-10", "reads-50",
+              "marker-table", "schema-pre-data", "start-task", "post-data", "resume-cdc", "reads-10", "reads-50",
               "reads-100", "source-read-only", "sync-sequences", "writes-to-aurora",
               "final-source-backup", "remove-dms" }
 local APPROVALS = { "start-cutover", "writes-cutover", "decommission" }
@@ -17,6 +17,7 @@ local function good(over)
                   tables = { { schema = "public", table = "orders", validation_state = "Validated" } } }
   local pg_query = function(a)
     if a.sql:find("pg_stat_activity", 1, true) then return { rows = { { n = 0 } } } end
+    if a.sql:find("to_regclass", 1, true) then return { rows = { { present = false } } } end
     local rows = {}
     for n in a.params[1]:gmatch("[^,]+") do rows[#rows + 1] = { name = n, setting = "same" } end
     return { rows = rows }
@@ -53,6 +54,10 @@ local function good(over)
     ["dms.cdc_latency"] = { result = { has_data = true, source = 0, target = 0, incoming_changes = 0 } },
     ["dms.table_statistics"] = { result = stats },
     ["checksum.compare"] = { result = { equal = true } },
+    ["checksum.compare_live"] = { result = { equal = true, differences = 0, rows_source = 10,
+                                             truncated = false, mismatches = {},
+                                             live = { rechecked = 2, in_flight = 2, unsettled = 0 } } },
+    ["pg.exec"] = { result = { rows_affected = 0 } },
     ["checksum.sequences"] = { result = { equal = true } },
     ["http.flag_set"] = function(a) return { value = a.value, previous = 0, changed = true } end,
     ["pg.set_read_only"] = { result = {} },
@@ -93,6 +98,60 @@ return {
         for i, c in ipairs(f) do v[i] = tostring(c.args.value) end
         assert(table.concat(v, ",") == "10,50,100,aurora", "flags: " .. table.concat(v, ","))
         assert(r.calls[#r.calls].fn == "dms.delete_instance", "the instance is deleted last")
+        local e = calls_of(r, "pg.exec")
+        assert(#e == 1 and e[1].args.sql == 'CREATE TABLE IF NOT EXISTS "public"."pgmove_marker" (id int PRIMARY KEY, n bigint NOT NULL)',
+               "the marker table created on the source")
+        assert(e[1].args.conninfo:find("host='src'", 1, true) or e[1].args.conninfo:find("host=src", 1, true),
+               "on the source: " .. e[1].args.conninfo)
+        local l = calls_of(r, "checksum.compare_live")
+        assert(#l == 2, "gate 2 runs compare_live twice: " .. #l)
+        assert(l[1].args.marker == "public.pgmove_marker" and l[1].args.catch_up_timeout == "60s" and
+               l[1].args.schemas[1] == "public", "counts: the migrated schemas, the marker")
+        assert(l[2].args.tables[1] == "public.orders", "checksums: the tables DMS validated")
+        local t = calls_of(r, "dms.create_task")[1].args.mappings
+        assert(#t == 1 and t[1].schema == "public", "the marker's schema is migrated: no extra rule")
+      end,
+    },
+    {
+      name = "gate 2 under writes: compare_live proves a row missing: counts and checksums fail",
+      approve = APPROVALS,
+      mocks = good { ["checksum.compare_live"] = { result = {
+        equal = false, differences = 1, rows_source = 10, truncated = false,
+        mismatches = { { table = "public.orders", kind = "missing", key = { id = "7" },
+                         proof = "source row unchanged between two rounds" } },
+        live = { rechecked = 5, in_flight = 4, confirmed = 1, unsettled = 0 } } } },
+      expect = { exit = 4, not_called = { "http.flag_set" } },
+      check = function(r)
+        local g
+        for _, e in ipairs(r.events) do
+          if e.ev == "gate.check" and e.node == "gate-2-replication-stable" then
+            g = g or {}
+            g[e.check] = e.ok
+          end
+        end
+        assert(g and g["row counts equal"] == false and g["checksums equal on the tables DMS validated"] == false,
+               "both checks failed")
+      end,
+    },
+    {
+      name = "gate 2 under writes: a changed row fails the checksums, not the counts",
+      approve = APPROVALS,
+      params = { schemas = "app", marker = "ops.pgmove_marker" },
+      mocks = good { ["checksum.compare_live"] = { result = {
+        equal = false, differences = 1, rows_source = 10, truncated = false,
+        mismatches = { { table = "public.orders", kind = "changed", key = { id = "7" } } },
+        live = { rechecked = 1, in_flight = 0, confirmed = 1, unsettled = 0 } } } },
+      expect = { exit = 4, not_called = { "http.flag_set" } },
+      check = function(r)
+        local g = {}
+        for _, e in ipairs(r.events) do
+          if e.ev == "gate.check" and e.node == "gate-2-replication-stable" then g[e.check] = e.ok end
+        end
+        assert(g["row counts equal"] == true and g["checksums equal on the tables DMS validated"] == false,
+               "counts pass, checksums fail")
+        local t = calls_of(r, "dms.create_task")[1].args.mappings
+        assert(#t == 2 and t[2].schema == "ops" and t[2].table == "pgmove_marker",
+               "the marker's schema is not migrated: an include rule for the marker")
       end,
     },
     {
@@ -115,7 +174,7 @@ return {
       mocks = good { ["checksum.sequences"] = { result = { equal = false } } },
       expect = { exit = 5, called = { "pg.set_read_write" },
                  undone = { "source-read-only", "reads-100", "reads-50", "reads-10", "start-task",
-                            "task", "target-endpoint", "source-endpoint", "replication-instance" } },
+                            "marker-table", "task", "target-endpoint", "source-endpoint", "replication-instance" } },
       check = function(r)
         local f = calls_of(r, "http.flag_set")
         assert(#f == 6 and f[4].args.value == 0, "three stages then three undone")

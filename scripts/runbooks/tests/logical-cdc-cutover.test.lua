@@ -34,6 +34,7 @@ local function good(over)
     ["logical.fence"] = { result = { lsn = "0/3000000" } },
     ["logical.drop"] = { result = { dropped = true } },
     ["pg.exec"] = { result = { rows_affected = 0 } },
+    ["pg.query"] = { result = { rows = { { present = false } } } },
     ["checksum.compare_live"] = { result = { equal = true, differences = 0, rows_source = 10,
                                              mismatches = {},
                                              live = { rechecked = 4, in_flight = 4, unsettled = 0,
@@ -179,6 +180,18 @@ return {
       check = function(r)
         local m = calls_of(r, "pg.exec")
         assert(#m == 2 and m[2].args.sql == 'DROP TABLE IF EXISTS "public"."pgmove_marker"', "dropped")
+      end,
+    },
+    {
+      name = "a marker table that exists already is used, and kept by a rollback",
+      approve = { "cutover" },
+      rollback = true,
+      params = { verify_live_for = "1h" },
+      mocks = good { ["pg.query"] = { result = { rows = { { present = true } } } } },
+      expect = { exit = 5, not_called = { "pg.exec" } },
+      check = function(r)
+        local q = calls_of(r, "pg.query")
+        assert(#q == 1 and q[1].args.params[1] == '"public"."pgmove_marker"', "looked it up")
       end,
     },
     {
