@@ -10,3 +10,5 @@ EXTRA_DIST += bench/logical-bench.sh
 EXTRA_DIST += bench/copy-bench.sh
 # dynamodb.copy_to_postgres / verify from moto against boto3 scans of the same table
 EXTRA_DIST += bench/dynamodb-bench.sh
+# checksum.compare_live under writes against the same compare on a quiet pair
+EXTRA_DIST += bench/live-verify-bench.sh

@@ -92,6 +92,7 @@ typedef struct {
 	unsigned char *state;	     /* B_* per bucket */
 	unsigned char *fetch;	     /* fetch rows of this bucket in the next round */
 	unsigned char *fetch_had[2]; /* rows fetched in round parity p */
+	json_t *proofs;		     /* {"bucket": delta of its first exact pair} */
 	long long found, in_flight, open_left;
 } lwhole;
 
@@ -564,57 +565,89 @@ static json_t *verdict(lkey *k, const char *kind, int round, const char *proof)
 			 k->key, "round", round, "proof", proof);
 }
 
-/* locate - lists the rows by which bucket b of w differs between the source
- * and the target in round parity p (both read in that round), as missing
- * (source ctid) and extra (target ctid) entries of x->found. */
-static void locate(lctx *x, lwhole *w, int b, int p, int round, const char *proof)
+/* delta - the rows by which bucket b of w differs between the source and
+ * the target in round parity p (both read in that round): a new object
+ * {md5: [source count - target count, [source ctids], [target ctids]]}
+ * with the differing row hashes only. */
+static json_t *delta(lwhole *w, int b, int p)
 {
 	char key[16];
 	json_t *cnt = json_object(), *src, *tgt, *e, *v;
 	const char *h;
+	void *it;
 	size_t i;
 
 	snprintf(key, sizeof(key), "%d", b);
 	src = json_object_get(w->rows[p][SRC], key);
 	tgt = json_object_get(w->rows[p][TGT], key);
-	/* cnt: {md5: [source ctids..., target ctids...]} as two arrays */
 	json_array_foreach(src, i, e)
 	{
 		h = json_string_value(json_array_get(e, 0));
 		if ((v = json_object_get(cnt, h)) == NULL)
-			json_object_set_new(cnt, h, v = json_pack("[[], []]"));
-		json_array_append(json_array_get(v, 0), json_array_get(e, 1));
+			json_object_set_new(cnt, h, v = json_pack("[i, [], []]", 0));
+		json_array_set_new(v, 0,
+				   json_integer(json_integer_value(json_array_get(v, 0)) + 1));
+		json_array_append(json_array_get(v, 1), json_array_get(e, 1));
 	}
 	json_array_foreach(tgt, i, e)
 	{
 		h = json_string_value(json_array_get(e, 0));
 		if ((v = json_object_get(cnt, h)) == NULL)
-			json_object_set_new(cnt, h, v = json_pack("[[], []]"));
-		json_array_append(json_array_get(v, 1), json_array_get(e, 1));
+			json_object_set_new(cnt, h, v = json_pack("[i, [], []]", 0));
+		json_array_set_new(v, 0,
+				   json_integer(json_integer_value(json_array_get(v, 0)) - 1));
+		json_array_append(json_array_get(v, 2), json_array_get(e, 1));
 	}
-	json_object_foreach(cnt, h, v)
-	{
-		json_t *sa = json_array_get(v, 0), *ta = json_array_get(v, 1);
-		size_t ns = json_array_size(sa), nt = json_array_size(ta);
+	for (it = json_object_iter(cnt); it != NULL;) {
+		v = json_object_iter_value(it);
+		h = json_object_iter_key(it);
+		it = json_object_iter_next(cnt, it);
+		if (json_integer_value(json_array_get(v, 0)) == 0)
+			json_object_del(cnt, h);
+	}
+	return cnt;
+}
 
-		for (i = nt; i < ns; i++) {
-			json_array_append_new(
-				x->found, json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s}", "table",
-						    w->name, "kind", "missing", "row_md5", h,
-						    "source_ctid", json_array_get(sa, i), "bucket",
-						    b, "round", round, "proof", proof));
-			w->found++;
-		}
-		for (i = ns; i < nt; i++) {
-			json_array_append_new(
-				x->found, json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s}", "table",
-						    w->name, "kind", "extra", "row_md5", h,
-						    "target_ctid", json_array_get(ta, i), "bucket",
-						    b, "round", round, "proof", proof));
-			w->found++;
+/* confirm - reports the rows of bucket b that differ the same way in d
+ * (this round's exact pair) and in the bucket's earlier proof, as missing
+ * (with the source's ctid) and extra (the target's ctid) entries of
+ * x->found; returns how many. A row that differed in only one exact pair
+ * may have been written and removed between two rounds (visible in one
+ * snapshot only): it is not reported. */
+static long long confirm(lctx *x, lwhole *w, int b, json_t *d, json_t *earlier, int round,
+			 const char *proof)
+{
+	const char *h;
+	json_t *v;
+	long long n = 0;
+
+	json_object_foreach(d, h, v)
+	{
+		json_t *e = json_object_get(earlier, h);
+		long long now = json_integer_value(json_array_get(v, 0)), then, k, i;
+
+		if (e == NULL)
+			continue;
+		then = json_integer_value(json_array_get(e, 0));
+		if ((now > 0) != (then > 0))
+			continue;
+		k = llabs(now) < llabs(then) ? llabs(now) : llabs(then);
+		for (i = 0; i < k; i++) {
+			json_t *ctids = json_array_get(v, now > 0 ? 1 : 2);
+			json_t *c = json_array_get(ctids, json_array_size(ctids) - 1 - (size_t)i);
+
+			json_array_append_new(x->found,
+					      json_pack("{s:s, s:s, s:s, s:O, s:i, s:i, s:s}",
+							"table", w->name, "kind",
+							now > 0 ? "missing" : "extra", "row_md5", h,
+							now > 0 ? "source_ctid" : "target_ctid",
+							c ? c : json_null(), "bucket", b, "round",
+							round, "proof", proof));
+			n++;
 		}
 	}
-	json_decref(cnt);
+	w->found += n;
+	return n;
 }
 
 /* decide_whole - applies the rules to the open buckets of w after round
@@ -643,11 +676,23 @@ static long long decide_whole(lctx *x, lwhole *w, int r, int p)
 					w->in_flight++;
 				}
 			} else if (fetched) {
-				long long before = w->found;
+				/* proven different; reported once a second exact
+				 * pair shows the same rows differing */
+				json_t *d = delta(w, b, exact);
+				char key[16];
+				long long n;
 
-				locate(x, w, b, exact, exact == p ? r : r - 1, proof);
-				x->confirmed += w->found - before;
-				w->state[b] = B_DONE;
+				snprintf(key, sizeof(key), "%d", b);
+				n = confirm(x, w, b, d, json_object_get(w->proofs, key),
+					    exact == p ? r : r - 1, proof);
+				x->confirmed += n;
+				if (n > 0) {
+					w->state[b] = B_DONE;
+					json_decref(d);
+				} else {
+					json_object_set_new(w->proofs, key, d);
+					w->state[b] = B_REAL;
+				}
 			} else
 				w->state[b] = B_REAL;
 		} else if (w->state[b] == B_OPEN &&
@@ -667,7 +712,7 @@ static long long decide_whole(lctx *x, lwhole *w, int r, int p)
 /* What the lock rounds did, for the result. */
 typedef struct {
 	int attempts, timeouts, taken;
-	long long keys, absent, held_max, held_total;
+	long long keys, absent, held_max, held_total, acquire_max;
 } llock;
 
 /* lock_round - one attempt to decide the undecided keys (at most
@@ -751,6 +796,8 @@ static int lock_round(lctx *x, lkey *k, int nk, const char *qmarker, const char 
 		}
 		goto rollback;
 	}
+	if (pgm_now_ms() - t0 > st->acquire_max)
+		st->acquire_max = pgm_now_ms() - t0;
 	for (i = 0; i < n; i++) {
 		lrow_clear(&k[idx[i]].cur[SRC]);
 		k[idx[i]].locked = 0;
@@ -866,6 +913,7 @@ static void whole_free(lwhole *w)
 	}
 	free(w->state);
 	free(w->fetch);
+	json_decref(w->proofs);
 }
 
 /* add_whole - starts re-checking keyless table name by buckets; -1 when out
@@ -884,7 +932,8 @@ static int add_whole(lctx *x, const char *name, const char *kind)
 	w->first_kind = kind;
 	w->state = calloc(LIVE_BUCKETS, 1);
 	w->fetch = calloc(LIVE_BUCKETS, 1);
-	if (w->state == NULL || w->fetch == NULL)
+	w->proofs = json_object();
+	if (w->state == NULL || w->fetch == NULL || w->proofs == NULL)
 		return pgm_fail(x->call, "checksum.oom", 0, "out of memory"), -1;
 	for (p = 0; p < 2; p++) {
 		w->fetch_had[p] = calloc(LIVE_BUCKETS, 1);
@@ -1147,13 +1196,16 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		in_flight += w->in_flight;
 		open_buckets += nopen;
 		if (nreal > 0) {
+			unsettled++;
 			json_array_append_new(
 				found,
-				json_pack("{s:s, s:s, s:I, s:s}", "table", w->name, "kind",
-					  "content", "buckets", (json_int_t)nreal, "proof",
-					  "bucket unchanged between two rounds on one side; its "
-					  "rows were not located within the rounds"));
-			x.confirmed++;
+				json_pack(
+					"{s:s, s:s, s:s, s:I, s:s}", "table", w->name, "kind",
+					"unsettled", "first_seen", w->first_kind, "buckets",
+					(json_int_t)nreal, "reason",
+					"no key: these buckets differed in one round with proof, "
+					"but "
+					"not by the same rows in a second one within the rounds"));
 		}
 		if (nopen > 0) {
 			unsettled++;
@@ -1221,11 +1273,13 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 			  (json_int_t)(pgm_now_ms() - t0 -
 				       json_integer_value(json_object_get(out, "duration_ms"))),
 			  "lock",
-			  json_pack("{s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "enabled",
+			  json_pack("{s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
 				    lock, "attempts", lk.attempts, "timeouts", lk.timeouts, "taken",
 				    lk.taken, "keys", (json_int_t)lk.keys, "absent",
-				    (json_int_t)lk.absent, "held_ms_max", (json_int_t)lk.held_max,
-				    "held_ms_total", (json_int_t)lk.held_total, "lock_timeout_ms",
+				    (json_int_t)lk.absent, "acquire_ms_max",
+				    (json_int_t)lk.acquire_max, "held_ms_max",
+				    (json_int_t)lk.held_max, "held_ms_total",
+				    (json_int_t)lk.held_total, "lock_timeout_ms",
 				    (json_int_t)lock_to)));
 	json_object_set_new(out, "duration_ms", json_integer(pgm_now_ms() - t0));
 	if (!all_equal)

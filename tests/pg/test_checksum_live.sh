@@ -177,7 +177,7 @@ public.audit_log missing $lds
 public.audit_log extra $lxt
 EOF
 	sort -o "$T/expected" "$T/expected"
-	expect 0 "compare_live after corruption $rep" call checksum.compare_live $LIVE rounds=3 \
+	expect 0 "compare_live after corruption $rep" call checksum.compare_live $LIVE rounds=6 \
 		max_differences=1000
 	equals "$(jq 'd["equal"]')" false "repetition $rep: not equal"
 	"$PY" -c 'import json, sys
