@@ -15,17 +15,19 @@
 #     per-transaction log) without compares and while compare_live ran
 #
 #   bench/live-verify-bench.sh [--scale N] [--rate TPS] [--clients N] [--runs N]
-#                              [--jobs N] [--settle SEC] [--dir DIR] [--port PORT] [--keep]
+#                              [--jobs N] [--settle SEC] [--lock-after N] [--dir DIR] [--port PORT] [--keep]
 #     --scale N   pgbench scale (default 100: 10M accounts, ~1.5 GB per server)
 #     --rate TPS  pgbench transactions per second (default 200)
 #     --runs N    compares of each kind under writes and quiet (default 5)
 #     --settle S  seconds of writes without compares (default 20)
+#     --lock-after N  compare_live's rounds before the lock round (default 3;
+#                 its rounds stay 10)
 #   PGMOVE_BUILD_DIR  build directory (default ./build; make check builds
 #                     tests/pg/logical-writer, or: make tests/pg/logical-writer)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PGMOVE_BUILD_DIR:-$top/build}
-scale=100 rate=200 clients=4 runs=5 jobs=4 settle=20 dir= port= keep=0
+scale=100 rate=200 clients=4 runs=5 jobs=4 settle=20 lock_after=3 dir= port= keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--scale) scale=$2; shift 2 ;;
@@ -34,10 +36,11 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--settle) settle=$2; shift 2 ;;
+	--lock-after) lock_after=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--port) port=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) sed -n '2,24p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,26p' "$0" >&2; exit 2 ;;
 	esac
 done
 pgmove=$build/pgmove
@@ -113,12 +116,15 @@ l = d.get("live", {})
 k = l.get("lock", {})
 print(sys.argv[2], sys.argv[3], d["duration_ms"], l.get("rechecked", 0), l.get("in_flight", 0),
       k.get("keys", 0), k.get("held_ms_max", 0), k.get("acquire_ms_max", 0), d["equal"])
+if not d["equal"] and sys.argv[3] == "compare_live":
+    print("live-verify-bench: compare_live not equal:", json.dumps(d["mismatches"][:5]),
+          json.dumps(l), file=sys.stderr)
 PYEOF
 }
 say "$runs compares of each kind under writes"
 for i in $(seq "$runs"); do
 	run compare busy
-	run compare_live busy marker=public.pgmove_marker
+	run compare_live busy marker=public.pgmove_marker lock_after="$lock_after"
 done
 t_quiet=$(now)
 kill "$pgbpid" 2>/dev/null || true
@@ -128,7 +134,7 @@ sleep 2
 say "$runs compares of each kind on the quiet pair"
 for i in $(seq "$runs"); do
 	run compare quiet
-	run compare_live quiet marker=public.pgmove_marker
+	run compare_live quiet marker=public.pgmove_marker lock_after="$lock_after"
 done
 "$pgmove" call -q logical.drop publisher=@env:PGMOVE_SOURCE subscriber=@env:PGMOVE_TARGET \
 	subscription=vb publication=vb >/dev/null 2>&1 || true

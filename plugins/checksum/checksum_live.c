@@ -946,6 +946,45 @@ static int add_whole(lctx *x, const char *name, const char *kind)
 	return 0;
 }
 
+/* any_open - the number of keys not decided yet. */
+static int any_open(const lkey *k, int nk)
+{
+	int j, n = 0;
+
+	for (j = 0; j < nk; j++)
+		n += !k[j].decided;
+	return n;
+}
+
+/* lock_phase - up to attempts lock rounds (one that takes its locks
+ * ends it; a lock statement that runs out of lock_to is tried again after
+ * interval) over the keys not decided after round r; opens the marker
+ * connection on first use. 0, or -1 with the error set. */
+static int lock_phase(lctx *x, lkey *keys, int nk, const char *qmarker, const char *marker,
+		      const char *src, long long lock_to, long long hold, long long attempts,
+		      long long interval, int r, llock *lk, long long *waited)
+{
+	int a;
+
+	if (x->pg[MARK] == NULL) {
+		x->pg[MARK] = pgm_pg_connect(x->call, src, CHECKSUM_APP);
+		if (x->pg[MARK] == NULL)
+			return -1;
+	}
+	for (a = 0; a < attempts; a++) {
+		int got;
+
+		if (a > 0 && pgm_sleep_ms(x->call, interval) < 0)
+			return -1;
+		got = lock_round(x, keys, nk, qmarker, marker, lock_to, hold, r, lk, waited);
+		if (got < 0)
+			return -1;
+		if (got > 0)
+			return 0;
+	}
+	return 0;
+}
+
 /* checksum_compare_live - see the file comment. Arguments: those of
  * checksum.compare, marker (required), rounds, catch_up_timeout, interval,
  * lock, lock_timeout, lock_hold, lock_attempts. The result is new. */
@@ -956,7 +995,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	const char *tgt = pgm_arg_string(call, args, "target", NULL, 1);
 	const char *marker = pgm_arg_string(call, args, "marker", NULL, 1);
 	long long rounds, timeout, interval, max_diff, waited = 0, t0 = pgm_now_ms();
-	long long lock_to, lock_hold, lock_attempts, dl;
+	long long lock_to, lock_hold, lock_attempts, lock_after, dl;
 	long long in_flight = 0, unsettled = 0, kept = 0, open_buckets = 0;
 	json_t *cargs = NULL, *res = NULL, *out = NULL, *found = NULL, *e, *tables, *mism;
 	lkey *keys = NULL;
@@ -976,7 +1015,8 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	    pgm_arg_bool(call, args, "lock", 1, &lock) < 0 ||
 	    pgm_arg_duration_ms(call, args, "lock_timeout", 200, 0, &lock_to) < 0 ||
 	    pgm_arg_duration_ms(call, args, "lock_hold", 5000, 0, &lock_hold) < 0 ||
-	    pgm_arg_int(call, args, "lock_attempts", 5, 0, &lock_attempts) < 0)
+	    pgm_arg_int(call, args, "lock_attempts", 5, 0, &lock_attempts) < 0 ||
+	    pgm_arg_int(call, args, "lock_after", 0, 0, &lock_after) < 0)
 		return NULL;
 	if (rounds < 2 || rounds > 1000 || timeout < 1 || interval < 0 || max_diff < 0 ||
 	    max_diff > CHECKSUM_MAX_LISTED)
@@ -984,10 +1024,13 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 				"compare_live: rounds must be 2..1000, catch_up_timeout > 0, "
 				"interval >= 0, max_differences 0..%d",
 				CHECKSUM_MAX_LISTED);
-	if (lock_to < 1 || lock_hold < 1 || lock_attempts < 1 || lock_attempts > 100)
+	if (lock_after == 0)
+		lock_after = rounds;
+	if (lock_to < 1 || lock_hold < 1 || lock_attempts < 1 || lock_attempts > 100 ||
+	    lock_after < 1 || lock_after > rounds)
 		return pgm_fail(call, "args.invalid", 0,
 				"compare_live: lock_timeout and lock_hold must be > 0, "
-				"lock_attempts 1..100");
+				"lock_attempts 1..100, lock_after 1..rounds");
 
 	/* The first pass: an ordinary compare, every difference listed. */
 	cargs = json_deep_copy(args);
@@ -999,6 +1042,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	json_object_del(cargs, "lock_timeout");
 	json_object_del(cargs, "lock_hold");
 	json_object_del(cargs, "lock_attempts");
+	json_object_del(cargs, "lock_after");
 	json_object_set_new(cargs, "max_differences", json_integer(CHECKSUM_MAX_LISTED));
 	json_object_set_new(cargs, "snapshot", json_true());
 	res = checksum_compare(call, cargs);
@@ -1133,37 +1177,22 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 			x.whole[j].open_left = decide_whole(&x, &x.whole[j], r, p);
 			left += x.whole[j].open_left > 0;
 		}
+		/* Keys that did not settle in lock_after rounds: a lock round. */
+		if (lock && r == lock_after && any_open(keys, nk)) {
+			if (lock_phase(&x, keys, nk, qmarker, marker, src, lock_to, lock_hold,
+				       lock_attempts, interval, r, &lk, &waited) < 0)
+				goto done;
+			left = any_open(keys, nk);
+			for (j = 0; j < x.nwhole; j++)
+				left += x.whole[j].open_left > 0;
+		}
 	}
 	if (r > 1)
 		r--;
 
-	/* Keys that never settled: a lock round. */
-	for (j = 0, left = 0; j < nk; j++)
-		left += !keys[j].decided;
-	if (lock && left > 0) {
-		int a;
-
-		if (x.pg[MARK] == NULL) {
-			x.pg[MARK] = pgm_pg_connect(call, src, CHECKSUM_APP);
-			if (x.pg[MARK] == NULL)
-				goto done;
-		}
-		for (a = 0; a < lock_attempts; a++) {
-			int got;
-
-			if (a > 0 && pgm_sleep_ms(call, interval) < 0)
-				goto done;
-			got = lock_round(&x, keys, nk, qmarker, marker, lock_to, lock_hold, r + 1,
-					 &lk, &waited);
-			if (got < 0)
-				goto done;
-			if (got > 0)
-				break;
-		}
-		for (j = 0; j < nk; j++)
-			in_flight += keys[j].decided && keys[j].locked &&
-				     same_value(&keys[j].cur[SRC], &keys[j].cur[TGT]);
-	}
+	for (j = 0; j < nk; j++)
+		in_flight += keys[j].decided && keys[j].locked &&
+			     same_value(&keys[j].cur[SRC], &keys[j].cur[TGT]);
 	for (i = 0; i < (size_t)nk; i++) {
 		if (keys[i].decided)
 			continue;

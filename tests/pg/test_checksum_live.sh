@@ -61,24 +61,27 @@ expect 1 "rounds=1 is refused" call checksum.compare_live $LIVE rounds=1
 has "$T/err" "rounds must be 2..1000" "the message says the range"
 expect 1 "lock_attempts=0 is refused" call checksum.compare_live $LIVE lock_attempts=0
 has "$T/err" "lock_attempts 1..100" "the message says the range"
+expect 1 "lock_after beyond rounds is refused" call checksum.compare_live $LIVE rounds=3 lock_after=4
+has "$T/err" "lock_after 1..rounds" "the message says the range"
 expect 1 "a lock_timeout at the deadlock_timeout is refused" call checksum.compare_live $LIVE \
 	rounds=2 lock_timeout=1s
 has "$T/err" "lock_timeout \(1000 ms\) must be below the source's deadlock_timeout \(1000 ms\)" \
 	"the message names both settings"
 
 # --- under writes: no false alarm --------------------------------------------------
-# rounds=3: the hot rows (pgbench_branches, pgbench_tellers) reach the lock
-# round in every call.
+# lock_after=2: the hot rows (pgbench_branches, pgbench_tellers) reach the
+# lock round in (nearly) every call; pgbench_history's buckets get 10 rounds.
 inflight=0
 plain_diff=0
 locked=0
 held=0
+acq=0
 for rep in 1 2 3 4 5; do
 	expect 0 "plain compare $rep under writes" call checksum.compare source=@env:PGMOVE_SOURCE \
 		target=@env:PGMOVE_TARGET jobs=2 large_objects=false
 	v=$(jq 'd["differences"]')
 	plain_diff=$((plain_diff + ${v:-0}))
-	expect 0 "compare_live $rep under writes" call checksum.compare_live $LIVE rounds=3
+	expect 0 "compare_live $rep under writes" call checksum.compare_live $LIVE lock_after=2
 	equals "$(jq 'd["equal"]')" true "compare_live $rep: equal ($(jq 'd["live"]'))"
 	equals "$(jq 'd["live"]["confirmed"] + d["live"]["unsettled"]')" 0 \
 		"compare_live $rep: nothing confirmed, nothing unsettled"
@@ -88,9 +91,11 @@ for rep in 1 2 3 4 5; do
 	locked=$((locked + ${v:-0}))
 	v=$(jq 'd["live"]["lock"]["held_ms_max"]')
 	[ "${v:-0}" -gt "$held" ] && held=$v
+	v=$(jq 'd["live"]["lock"]["acquire_ms_max"]')
+	[ "${v:-0}" -gt "$acq" ] && acq=$v
 	echo "$(jq 'd["duration_ms"]')" >>"$T/busy.ms"
 done
-echo "# the plain compare reported $plain_diff differences in flight over 5 runs; compare_live re-checked $inflight keys, $locked of them in a lock round; longest lock held: $held ms"
+echo "# the plain compare reported $plain_diff differences in flight over 5 runs; compare_live re-checked $inflight keys, $locked of them in a lock round; longest lock held: $held ms (of which acquiring: $acq ms)"
 [ "$locked" -gt 0 ] && ok "the hot rows were decided in lock rounds ($locked keys)" ||
 	bad "no lock round decided a key: the hot rows settled by themselves?"
 kill -0 "$PGBPID" 2>/dev/null && ok "pgbench is still writing" || bad "pgbench stopped: $(tail -3 "$T/pgbench.out")"
@@ -115,7 +120,7 @@ wait "checksums-stable" {
   condition = function(ctx)
     local r = sum.compare_live { source = ctx.params.source, target = ctx.params.target,
                                  marker = "public.pgmove_marker", jobs = 2, large_objects = false,
-                                 rounds = 3 }
+                                 lock_after = 2 }
     return r.equal, { differences = r.differences, rechecked = r.live.rechecked }
   end,
 }
@@ -177,7 +182,7 @@ public.audit_log missing $lds
 public.audit_log extra $lxt
 EOF
 	sort -o "$T/expected" "$T/expected"
-	expect 0 "compare_live after corruption $rep" call checksum.compare_live $LIVE rounds=6 \
+	expect 0 "compare_live after corruption $rep" call checksum.compare_live $LIVE lock_after=2 \
 		max_differences=1000
 	equals "$(jq 'd["equal"]')" false "repetition $rep: not equal"
 	"$PY" -c 'import json, sys
