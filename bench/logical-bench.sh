@@ -100,7 +100,7 @@ lagpid=$!
 
 runbook=$top/scripts/runbooks/logical-cdc-cutover.lua
 opts=(-p "stable_for=$stable" -p poll=1s -p rollback_window=0s -p "jobs=$jobs"
-	-p verify_at_fence=false -p max_lag_seconds=5)
+	-p verify_at_fence=false -p max_lag_seconds=5 -p verify_live_for=0s)
 say "replication: run to the cutover approval"
 t0=$(now)
 rc=0
