@@ -10,8 +10,11 @@
 # tables not written, with and without a key) is found with its table, its
 # key (or ctid for a table without a key) and its kind in every repetition,
 # and nothing else is; a wait with stable_for over it passes while clean and
-# times out once the target is corrupted; bad input is refused. Prints the
-# compare's time under writes and quiet, and the longest row lock held.
+# times out once the target is corrupted; the lock round decides locked
+# rows by itself, and a lock statement that runs out of lock_timeout while a
+# writer holds a row leaves the decision to the rounds, the writer
+# undisturbed; bad input is refused. Prints the compare's time under writes
+# and quiet, and the longest row lock held.
 . "$(dirname "$0")/lib.sh"
 
 WRITER="$top_builddir/tests/pg/logical-writer"
@@ -220,6 +223,35 @@ for rep in 1 2 3; do
 	echo "$(jq 'd["duration_ms"]')" >>"$T/quiet.ms"
 done
 equals "$(jq 'd["live"]["in_flight"]')" 0 "nothing is in flight on a quiet pair"
+
+# --- the lock round, deterministically (quiet pair, lock_after=1) -------------------
+# After round 1 no rule applies yet, so every differing key with a row on the
+# source is decided under the lock: the changed and missing rows of
+# transactions with the lock's proof, the extra ones (no row on the source to
+# lock) by the rules in round 2.
+TX="source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET marker=public.pgmove_marker jobs=2 large_objects=false tables=[\"transactions\"]"
+expect 0 "compare_live lock_after=1" call checksum.compare_live $TX lock_after=1
+equals "$(jq '[d["live"]["lock"][k] for k in ("taken", "keys", "absent", "timeouts")]')" "[1, 6, 3, 0]" \
+	"one lock round: 6 keys locked, 3 absent on the source"
+equals "$(jq 'sorted((m["kind"], m["key"]["id"], m["proof"][:8]) for m in d["mismatches"])')" \
+	'[["changed", "11", "row lock"], ["changed", "12", "row lock"], ["changed", "13", "row lock"], ["extra", "900001", "target r"], ["extra", "900002", "target r"], ["extra", "900003", "target r"], ["missing", "21", "row lock"], ["missing", "22", "row lock"], ["missing", "23", "row lock"]]' \
+	"the locked rows decided by the lock, the extra ones by the rules"
+# A writer holds row 11 longer than lock_timeout: the lock statement is
+# cancelled (twice), nothing is held, the rounds decide; the writer is not
+# disturbed.
+psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_SOURCE" -c "BEGIN" \
+	-c "UPDATE transactions SET memo = memo WHERE id = 11" -c "SELECT pg_sleep(3)" -c "COMMIT" \
+	>"$T/blocker.out" 2>&1 &
+BLK=$!
+sleep 0.5
+expect 0 "compare_live lock_after=1 while a writer holds a row" call checksum.compare_live $TX \
+	lock_after=1 lock_timeout=100ms lock_attempts=2
+equals "$(jq '[d["live"]["lock"][k] for k in ("taken", "timeouts", "attempts")]')" "[0, 2, 2]" \
+	"both lock statements ran out of lock_timeout"
+equals "$(jq 'sorted((m["kind"], m["key"]["id"]) for m in d["mismatches"])')" \
+	'[["changed", "11"], ["changed", "12"], ["changed", "13"], ["extra", "900001"], ["extra", "900002"], ["extra", "900003"], ["missing", "21"], ["missing", "22"], ["missing", "23"]]' \
+	"the rounds decided the same differences"
+wait $BLK && ok "the writer holding the row committed" || bad "the writer failed: $(cat "$T/blocker.out")"
 echo "# compare_live ms under writes: $(tr '\n' ' ' <"$T/busy.ms"); quiet: $(tr '\n' ' ' <"$T/quiet.ms")"
 lacks "$T/err" "$SB_PASSWORD" "no password in messages"
 call logical.drop $PAIR subscription=live publication=live >/dev/null 2>&1
