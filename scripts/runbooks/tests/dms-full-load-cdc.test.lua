@@ -305,8 +305,16 @@ return {
     {
       name = "gate 2 fails: row counts differ",
       approve = APPROVALS,
-      mocks = good { ["checksum.compare"] = function(a)
-        return { equal = not a.counts_only, rows_source = 10, rows_target = 8 }
+      -- the counts check compares every migrated table (no tables list) under CDC; the
+      -- checksums check only the validated tables, which are equal here
+      mocks = good { ["checksum.compare_live"] = function(a)
+        if a.tables then
+          return { equal = true, differences = 0, truncated = false, mismatches = {}, live = {} }
+        end
+        return { equal = false, differences = 2, truncated = false, rows_source = 10,
+                 mismatches = { { table = "public.items", kind = "missing", key = { id = "9" } },
+                                { table = "public.items", kind = "missing", key = { id = "10" } } },
+                 live = { rechecked = 2, confirmed = 2 } }
       end },
       expect = { exit = 4, checks = { ["gate-2-replication-stable"] = { ["row counts equal"] = false,
                                                                        ["checksums equal on the tables DMS validated"] = true } },
@@ -386,7 +394,7 @@ return {
       mocks = good { ["checksum.sequences"] = { result = { equal = false } } },
       expect = { exit = 5, status = "rolled-back",
                  undone = { "source-read-only", "reads-100", "reads-50", "reads-10", "start-task",
-                            "task", "target-endpoint", "source-endpoint", "replication-instance" } },
+                            "marker-table", "task", "target-endpoint", "source-endpoint", "replication-instance" } },
     },
     {
       name = "breaker dms-errors: a failed task seen by the breaker pages (PagerDuty mocked) and the run goes on",
