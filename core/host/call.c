@@ -342,19 +342,24 @@ int pgm_cancelled(const pgm_call *call)
 	return host_cancel_requested() || host_deadline_passed(call) || call_stopped(call);
 }
 
+/* host_fail_deadline - records "pgmove.timeout" for the call's deadline
+ * and returns -1. */
+int host_fail_deadline(pgm_call *call)
+{
+	char buf[64];
+
+	pgm_fail(call, "pgmove.timeout", 1, "%s%stimed out after %s", pgm_call_name(call),
+		 *pgm_call_name(call) ? ": " : "",
+		 pgm_duration_format(call->deadline - call->created_ms, buf, sizeof(buf)));
+	return -1;
+}
+
 /* pgm_check_cancel - records "pgmove.timeout" (the deadline passed; a
  * retry may help) or "pgmove.cancelled" and returns -1 when cancelled. */
 int pgm_check_cancel(pgm_call *call)
 {
-	if (host_deadline_passed(call)) {
-		char buf[64];
-
-		pgm_fail(call, "pgmove.timeout", 1, "%s%stimed out after %s",
-			 pgm_call_name(call), *pgm_call_name(call) ? ": " : "",
-			 pgm_duration_format(call->deadline - call->created_ms,
-					     buf, sizeof(buf)));
-		return -1;
-	}
+	if (host_deadline_passed(call))
+		return host_fail_deadline(call);
 	if (host_cancel_requested()) {
 		int sig = pgm_cancel_signal();
 

@@ -41,6 +41,8 @@ int host_curl_init(void);
 int host_cancel_requested(void);
 /* host_deadline_passed - nonzero when the call has a deadline and it passed. */
 int host_deadline_passed(const pgm_call *call);
+/* host_fail_deadline - records "pgmove.timeout" for the call's deadline; -1. */
+int host_fail_deadline(pgm_call *call);
 /* host_poll_ms - how long a poll loop may sleep before checking the call
  * again: at most cap_ms, and no longer than the remaining time. */
 int host_poll_ms(const pgm_call *call, int cap_ms);

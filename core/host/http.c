@@ -212,6 +212,7 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL;
 	long timeout, left, status = 0;
+	int by_deadline = 0; /* the call's deadline, not the request's, set the timeout */
 	long long t0 = pgm_now_ms();
 	xfer x;
 	CURL *h;
@@ -238,8 +239,10 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response
 
 	timeout = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
 	left = (long)pgm_remaining_ms(call);
-	if (left >= 0 && left < timeout)
+	if (left >= 0 && left < timeout) {
 		timeout = left > 0 ? left : 1;
+		by_deadline = 1;
+	}
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -297,6 +300,11 @@ int pgm_http_send(pgm_call *call, const pgm_http_request *req, pgm_http_response
 
 		if (rc == CURLE_ABORTED_BY_CALLBACK || pgm_cancelled(call))
 			pgm_check_cancel(call);
+		/* curl's clock may end the transfer a moment before ours says the
+		 * deadline passed: a timeout the deadline set is the deadline's */
+		if (!pgm_failed(call) && by_deadline && rc == CURLE_OPERATION_TIMEDOUT &&
+		    pgm_remaining_ms(call) < 100)
+			host_fail_deadline(call);
 		if (!pgm_failed(call))
 			fail_transport(call, rc, method, req->url, errbuf);
 		pgm_debug("http: %s %s: failed after %lld ms (%s)", method, u,
