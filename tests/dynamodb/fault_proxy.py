@@ -28,6 +28,10 @@ ERRORS = {
     "validation": (400, "ValidationException", "One or more parameter values were invalid"),
     "expired": (400, "ExpiredIteratorException", "Iterator expired: the shard iterator is older than 15 minutes"),
 }
+# A third element delays the fault's answer by that many seconds
+# ({"Scan/2": [["throttle", 4, 0.8]]}: a throttled segment that stays busy
+# long enough for the others to be seen working meanwhile, whatever the
+# backoff's jitter drew).
 # "pass": forwarded unchanged (to fault a later request: [["pass", 3], ["5xx", 1]]).
 # "close": forwarded, and the answer's NextShardIterator removed, as DynamoDB
 # Streams answers the last GetRecords of a closed shard.
@@ -82,10 +86,11 @@ class H(BaseHTTPRequestHandler):
             LAST.clear()
             LAST.update({k.lower(): v for k, v in self.headers.items()})
             LOG.append(entry)
-            fault = None
+            fault, delay = None, 0
             steps = PLAN.get("%s/%s" % (action, entry["segment"])) or PLAN.get(action)
             if steps:
                 fault = steps[0][0]
+                delay = steps[0][2] if len(steps[0]) > 2 else 0
                 steps[0][1] -= 1
                 if steps[0][1] <= 0:
                     steps.pop(0)
@@ -93,6 +98,7 @@ class H(BaseHTTPRequestHandler):
             fault = None
         entry["fault"] = fault
         if fault and fault != "close":
+            time.sleep(delay)
             entry["t1"] = time.time()
             code, name, msg = ERRORS[fault]
             return self.reply(code, json.dumps(

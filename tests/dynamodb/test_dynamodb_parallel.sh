@@ -70,7 +70,9 @@ equals "$(jq '[d["equal"], d["items"], d["differences"], sorted(x["pk"] for x in
 # throttling on one segment, retried with backoff while the others go on
 psql_tgt "TRUNCATE orders_doc"
 from=$(logged)
-plan plan '{"Scan/2": [["throttle", 4]]}' >/dev/null
+# each throttled answer takes 0.8 s: with full jitter the backoffs alone may
+# sum to a few ms, too short to see the other segments work meanwhile
+plan plan '{"Scan/2": [["throttle", 4, 0.8]]}' >/dev/null
 expect 0 "copy through throttling of segment 2" env PGMOVE_AWS_RETRY_BASE_MS=500 AWS_MAX_ATTEMPTS=8 "$PGMOVE_BIN" call \
 	dynamodb.copy_to_postgres table=orders target=@env:PGMOVE_TARGET into=orders_doc segments=4 workers=4 page_size=100 --json
 equals "$(jq '[d["items"], d["copied_now"]]')" "[$N, $N]" "every item copied once"
