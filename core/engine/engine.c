@@ -54,7 +54,6 @@ typedef struct engine {
 	int in_check;          /* a when, condition or check function runs */
 	int step_irreversible; /* the running step is declared irreversible */
 	long long deadline_ms; /* monotonic; 0 = none                     */
-	int deadline_raised;   /* the hook raised the timeout for this call */
 	long long *breaker_since; /* per breaker: when its condition started holding (wall ms) */
 	long long *breaker_last;  /* per breaker: when it was last evaluated   */
 	int *breaker_tripped;
@@ -184,19 +183,19 @@ static int raise_error(lua_State *L, const char *code, int retryable, const char
 	return lua_error(L);
 }
 
-/* hook - interrupts Lua code on cancellation or past the deadline. */
+/* hook - interrupts Lua code on cancellation or past the deadline, at
+ * every count from then on (also in __close handlers). The sandbox's
+ * pcall, xpcall, coroutine.resume, coroutine.close and load call it again
+ * after they return (runbook.c stop_check), so runbook code cannot catch
+ * the error and go on: only to-be-closed variables and xpcall handlers run. */
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	engine *e = current;
-	if (pgm_cancel_signal()) {
+	if (pgm_cancel_signal())
 		raise_error(L, "pgmove.cancelled", 0, "interrupted by signal %d", pgm_cancel_signal());
-	} else if (e && e->deadline_ms && !e->deadline_raised && eclock_mono_ms() > e->deadline_ms) {
-		/* raise once: runbook code that catches it may still clean up;
-		 * the plugin calls it makes keep the (passed) deadline */
-		e->deadline_raised = 1;
+	else if (e && e->deadline_ms && eclock_mono_ms() > e->deadline_ms)
 		raise_error(L, "pgmove.timeout", 1, "timed out");
-	}
 }
 
 /* text_json - the string at idx as JSON (repaired when not UTF-8), or
@@ -295,10 +294,8 @@ static json_t *call_lua(engine *e, int nargs, int nresults, long long deadline_m
 	lua_pushcfunction(L, runbook_traceback);
 	lua_insert(L, base); /* handler below the function */
 	e->deadline_ms = deadline_ms;
-	e->deadline_raised = 0;
 	int rc = lua_pcall(L, nargs, nresults, base);
 	e->deadline_ms = 0;
-	e->deadline_raised = 0;
 	if (rc != LUA_OK) {
 		json_t *err = error_json(L);
 		lua_remove(L, base);

@@ -281,8 +281,58 @@ static void load_hook(lua_State *L, lua_Debug *ar)
 	luaL_error(L, "the runbook's loading budget is spent");
 }
 
+/* stop_check - raises again the error that stops runbook code once its
+ * time is over: while loading, when the budget is spent or a signal came;
+ * at run time, the engine's hook (past the deadline, or a signal). Called
+ * after every function that catches errors (pcall, xpcall,
+ * coroutine.resume, coroutine.close, load's reader), so a loop around
+ * one of them cannot swallow the error the count hook raises and spin. */
+static void stop_check(lua_State *L)
+{
+	if (load_deadline) {
+		if (load_expired || pgm_now_ms() > load_deadline || pgm_cancel_signal()) {
+			load_expired = 1;
+			luaL_error(L, "the runbook's loading budget is spent");
+		}
+		return;
+	}
+	if (run_hook)
+		run_hook(L, NULL);
+}
+
+/* guarded_k - the continuation of l_guarded (also after a yield inside
+ * the call): checks for a stop, then returns every result. */
+static int guarded_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	stop_check(L);
+	return lua_gettop(L);
+}
+
+/* l_guarded - the sandbox's pcall, xpcall, coroutine.resume and
+ * coroutine.close: calls the library function (upvalue 1) with the same
+ * arguments, then stop_check. lua_callk keeps yields through it working. */
+static int l_guarded(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1)); /* (sp += 1) */
+	lua_insert(L, 1);
+	lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, guarded_k);
+	return guarded_k(L, LUA_OK, 0);
+}
+
+/* guard - wraps field name of the table at idx in l_guarded. */
+static void guard(lua_State *L, int idx, const char *name)
+{
+	idx = lua_absindex(L, idx);
+	lua_getfield(L, idx, name);	   /* (sp += 1) */
+	lua_pushcclosure(L, l_guarded, 1); /* (sp += 0) */
+	lua_setfield(L, idx, name);	   /* (sp -= 1) */
+}
+
 /* l_load - load(chunk [, name [, mode [, env]]]) with mode forced to "t":
- * binary chunks are refused (mutated bytecode crashes liblua). */
+ * binary chunks are refused (mutated bytecode crashes liblua). An error in
+ * a reader function is returned by load, so a stop is checked after it. */
 static int l_load(lua_State *L)
 {
 	if (lua_gettop(L) < 3)
@@ -292,6 +342,7 @@ static int l_load(lua_State *L)
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	stop_check(L);
 	return lua_gettop(L);
 }
 
@@ -455,6 +506,13 @@ static void sandbox(lua_State *L, const char *dir)
 	lua_getfield(L, -1, "load");
 	lua_pushcclosure(L, l_load, 1);
 	lua_setfield(L, -2, "load");
+
+	guard(L, -1, "pcall");
+	guard(L, -1, "xpcall");
+	lua_getfield(L, -1, "coroutine"); /* G co (sp += 1) */
+	guard(L, -1, "resume");
+	guard(L, -1, "close");
+	lua_pop(L, 1); /* G (sp -= 1) */
 
 	lua_pushstring(L, dir);
 	lua_pushcclosure(L, l_require, 1);

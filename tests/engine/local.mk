@@ -17,6 +17,7 @@ ENGINE_TESTS = \
 	tests/engine/test_call_errors.sh \
 	tests/engine/test_plugin_config.sh \
 	tests/engine/test_input.sh \
+	tests/engine/test_escape.sh \
 	tests/engine/test_pgmove_test.sh \
 	tests/engine/test_runbook_tests.sh \
 	tests/engine/test_plan.sh \
