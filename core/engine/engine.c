@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <libpq-fe.h>
 #include <lua.h>
 
 #include "eclock.h"
@@ -46,6 +47,7 @@ typedef struct engine {
 	journal *j;
 	run_state *st;
 	json_t *params;        /* resolved values, secrets included       */
+	json_t *by_use;        /* params secret by use (secret_by_use), or NULL */
 	const engine_opts *o;
 	char dir[PATH_MAX];
 	int ctx_ref;
@@ -439,37 +441,72 @@ static char *crash_prepare(const char *node, const char *full, int attempt)
 	return text;
 }
 
-/* mark_secret_args - a runbook param that is not secret but whose value
- * is handed to a parameter the plugin declares secret becomes secret: the
- * value is registered (loader_check_args did), and param.secret is
- * journaled so status and report mask the value journaled at run.start
- * (secret_by_use keeps it out of run.start when the source shows it). 0 or
- * -1 when the journal could not be written. */
-static int mark_secret_args(engine *e, const char *pname, const pgm_function *f, json_t *args)
+/* mark_secret_args - refuses a call that hands the value of a runbook param
+ * journaled in clear (not secret, not a conninfo, not secret by use, not
+ * its default) to a parameter the plugin declares secret, as it is or
+ * inside a longer string (values of 6 bytes or more): a flow the
+ * source scan (secret_by_use) could not see. The value is registered as a
+ * secret (loader_check_args did) and param.secret is journaled so status
+ * and report mask the value run.start holds. 0 when the call may go on,
+ * 1 with the param and the parameter in name / to (error set), -1 when
+ * the journal could not be written. */
+/* holds_value - whether the text given to secret parameter q holds val:
+ * equal to it, or containing it when val has 6 bytes or more; of a
+ * connection string (type conninfo) only the password counts (its host,
+ * user and dbname are no secrets). */
+static int holds_value(const pgm_param *q, const char *text, const char *val)
+{
+	int held = 0;
+	if (q->type && strcmp(q->type, "conninfo") == 0) {
+		char *perr = NULL;
+		PQconninfoOption *opts = PQconninfoParse(text, &perr);
+		PQfreemem(perr);
+		for (PQconninfoOption *o = opts; o && o->keyword; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val)
+				held = holds_value(&(pgm_param){.type = "string"}, o->val, val);
+		PQconninfoFree(opts);
+		return held;
+	}
+	return strcmp(text, val) == 0 || (strlen(val) >= 6 && strstr(text, val));
+}
+
+static int mark_secret_args(engine *e, const char *pname, const pgm_function *f, json_t *args,
+			    char *msg, size_t msglen)
 {
 	for (const pgm_param *q = f->params; q && q->name; q++) {
 		json_t *v = json_object_get(args, q->name);
 		const char *name;
 		json_t *pv;
-		if (!q->secret || !json_is_string(v))
+		if (!q->secret || !json_is_string(v) || !*json_string_value(v))
 			continue;
-		json_object_foreach(e->st->params, name, pv)
+		json_object_foreach(e->params, name, pv)
 		{
-			const char *type = json_string_value(
-				json_object_get(json_object_get(e->rb->params, name), "type"));
-			/* a conninfo param's password is kept out already */
-			if (!json_is_string(pv) || !json_equal(pv, v) ||
-			    (type && strcmp(type, "conninfo") == 0))
+			json_t *spec = json_object_get(e->rb->params, name);
+			const char *type = json_string_value(json_object_get(spec, "type"));
+			json_t *dflt = json_object_get(spec, "default");
+			/* a conninfo param's password is kept out already; a default is
+			 * in the runbook itself */
+			if (!json_is_string(pv) || !*json_string_value(pv) ||
+			    !holds_value(q, json_string_value(v), json_string_value(pv)) ||
+			    json_is_true(json_object_get(spec, "secret")) ||
+			    (type && strcmp(type, "conninfo") == 0) || (dflt && json_equal(dflt, pv)) ||
+			    json_object_get(e->by_use, name))
 				continue;
 			char full[256];
 			snprintf(full, sizeof(full), "%s.%s %s", pname, f->name, q->name);
-			pgm_warn("param %s is passed to secret parameter %s: from now on it is "
-				 "masked; declare it secret = true in the runbook",
+			snprintf(msg, msglen,
+				 "param %s reaches secret parameter %s through code pgmove cannot "
+				 "follow, but it is not declared secret: declare it secret = true in "
+				 "the runbook's params. The call was not made; the value is masked "
+				 "from now on, but this run's first journal event (run.start) holds "
+				 "it: change that secret and remove the run's directory when done",
 				 name, full);
-			if (emit(e, json_pack("{s:s, s:s, s:s}", "ev", "param.secret", "param", name,
+			json_t *cur = json_object_get(e->st->params, name);
+			if (json_is_string(cur) && strcmp(json_string_value(cur), "********") != 0 &&
+			    emit(e, json_pack("{s:s, s:s, s:s}", "ev", "param.secret", "param", name,
 					      "to", full)) != 0)
 				return -1;
-			break; /* e->st->params changed: one at a time */
+			return 1;
 		}
 	}
 	return 0;
@@ -499,8 +536,12 @@ static int exec_call(lua_State *L, void *user)
 		return raise_error(L, "args.invalid", 0, "%s", err);
 	}
 	const char *node = e->node >= 0 ? e->st->nodes[e->node].name : NULL;
-	if (mark_secret_args(e, pname, f, args) != 0) {
+	char leak[1024];
+	int undeclared = mark_secret_args(e, pname, f, args, leak, sizeof(leak));
+	if (undeclared != 0) {
 		json_decref(args);
+		if (undeclared > 0)
+			return raise_error(L, "runbook.undeclared_secret", 0, "%s", leak);
 		return raise_error(L, "pgmove.journal", 0, "cannot write the journal");
 	}
 	if ((f->flags & PGM_FN_IRREVERSIBLE) && e->in_check) {
@@ -1440,6 +1481,7 @@ static void engine_free(engine *e)
 	journal_close(e->j);
 	state_free(e->st);
 	json_decref(e->params);
+	json_decref(e->by_use);
 	free(e->breaker_since);
 	free(e->breaker_last);
 	free(e->breaker_tripped);
@@ -1575,55 +1617,229 @@ static const char *params_ref(const char *src, const char *p, size_t *nlen)
 	return *nlen && *nlen < 128 ? name : NULL;
 }
 
-/* key_before - the identifier KEY of "KEY = <x>." before the expression
- * that starts at p (src its start): into key, or 0 when there is none. */
-static int key_before(const char *src, const char *p, char *key, size_t keylen)
+/* skip_text - when p starts a string literal or a comment, the last
+ * character of it (NULL at the end of the source); else p itself. */
+static const char *skip_text(const char *p)
 {
-	const char *k = p;
-	if (k > src && k[-1] == '.') {
-		k--;
-		while (k > src && ident_char(k[-1]))
-			k--;
+	if (*p == '"' || *p == '\'') {
+		char quote = *p;
+		for (p++; *p && *p != quote && *p != '\n'; p++)
+			if (*p == '\\' && p[1])
+				p++;
+		return *p ? p : NULL;
 	}
-	while (k > src && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\n'))
-		k--;
-	if (k - src < 2 || k[-1] != '=' || strchr("=~<>", k[-2]))
-		return 0;
-	k--;
-	while (k > src && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\n'))
-		k--;
-	const char *end = k;
-	while (k > src && ident_char(k[-1]))
-		k--;
-	if (k == end || (size_t)(end - k) >= keylen)
-		return 0;
-	snprintf(key, keylen, "%.*s", (int)(end - k), k);
-	return 1;
+	if (p[0] == '-' && p[1] == '-') {
+		while (*p && *p != '\n')
+			p++;
+		return *p ? p : NULL;
+	}
+	return p;
+}
+
+static int lua_keyword(const char *w, size_t n)
+{
+	static const char *const kw[] = {"and",	 "break",  "do",    "else", "elseif", "end",
+					 "false", "for",    "function", "goto", "if",	  "in",
+					 "local", "nil",    "not",   "or",	 "repeat", "return",
+					 "then",  "true",   "until", "while", NULL};
+	for (int i = 0; kw[i]; i++)
+		if (strlen(kw[i]) == n && strncmp(kw[i], w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* word_start - whether an identifier starts at p (not a field after '.'
+ * or ':', not the middle of a word). */
+static int word_start(const char *src, const char *p)
+{
+	return ident_char(*p) && !(*p >= '0' && *p <= '9') &&
+	       !(p > src && (ident_char(p[-1]) || p[-1] == '.' || p[-1] == ':'));
+}
+
+/* plain_param - found[name] = how when name is a runbook param not declared
+ * secret and not a conninfo (whose password is kept out already; its host
+ * is no secret). */
+static void plain_param(runbook *rb, const char *name, json_t *found, const char *how)
+{
+	json_t *spec = json_object_get(rb->params, name);
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	if (spec && !json_is_true(json_object_get(spec, "secret")) &&
+	    !(type && strcmp(type, "conninfo") == 0) && !json_object_get(found, name))
+		json_object_set_new(found, name, json_string(how));
+}
+
+/* expr_refs - scans the expression that starts at p, up to a ',' or ';' at
+ * its own bracket depth, its closing bracket, or (line) the end of its
+ * line: every params.NAME in it goes into found (plain_param), every other
+ * identifier into idents (NAME -> the set of fields read from it, "" when
+ * used whole), so the values they hold can be followed (follow_idents);
+ * *bare is set when the params table itself is in it (an alias). */
+static void expr_refs(runbook *rb, const char *src, const char *p, int line, json_t *found,
+		      const char *how, json_t *idents, int *bare)
+{
+	int depth = 0;
+	for (; *p; p++) {
+		const char *e = skip_text(p);
+		if (!e)
+			return;
+		if (e != p) {
+			p = e;
+			continue;
+		}
+		if (*p == '{' || *p == '(' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ')' || *p == ']') {
+			if (--depth < 0)
+				return;
+		} else if (depth == 0 && (*p == ',' || *p == ';' || (line && *p == '\n')))
+			return;
+		size_t nlen;
+		const char *name = *p == 'p' ? params_ref(src, p, &nlen) : NULL;
+		if (name) {
+			char pn[130];
+			snprintf(pn, sizeof(pn), "%.*s", (int)nlen, name);
+			plain_param(rb, pn, found, how);
+			p = name + nlen - 1;
+			continue;
+		}
+		if (*p == 'p' && strncmp(p, "params", 6) == 0 && !ident_char(p[6]) &&
+		    !(p > src && ident_char(p[-1]))) {
+			*bare = 1;
+			p += 5;
+			continue;
+		}
+		if (!word_start(src, p))
+			continue;
+		const char *w = p;
+		while (ident_char(p[1]))
+			p++;
+		size_t n = (size_t)(p - w + 1);
+		if (lua_keyword(w, n) || n >= 64)
+			continue;
+		char id[64], field[64] = "";
+		snprintf(id, sizeof(id), "%.*s", (int)n, w);
+		const char *f = p + 1, *fe = NULL;
+		if (*f == '.' && ident_char(f[1])) {
+			fe = ++f;
+			while (ident_char(*fe))
+				fe++;
+		} else if (f[0] == '[' && (f[1] == '"' || f[1] == '\'')) {
+			f += 2;
+			fe = strchr(f, f[-1]);
+		}
+		if (fe && fe > f && fe - f < 64)
+			snprintf(field, sizeof(field), "%.*s", (int)(fe - f), f);
+		json_t *fields = json_object_get(idents, id);
+		if (!fields) {
+			fields = json_object();
+			json_object_set_new(idents, id, fields);
+		}
+		json_object_set_new(fields, field, json_true());
+	}
+}
+
+/* assigned_at - when p (a word start) is NAME followed by "=" (not "=="),
+ * also as one of several names ("a, NAME, b ="), the start of the value
+ * assigned; else NULL. */
+static const char *assigned_at(const char *p, const char *name, size_t nlen)
+{
+	if (strncmp(p, name, nlen) != 0 || ident_char(p[nlen]))
+		return NULL;
+	const char *q = p + nlen;
+	for (;;) {
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '<') { /* an attribute: <const>, <close> */
+			while (*q && *q != '>' && *q != '\n')
+				q++;
+			if (*q != '>')
+				return NULL;
+			q++;
+			continue;
+		}
+		if (*q != ',')
+			break;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		while (ident_char(*q))
+			q++;
+	}
+	return *q == '=' && q[1] != '=' ? q + 1 : NULL;
+}
+
+/* follow_idents - the values assigned to each identifier in idents (and,
+ * in turn, to the identifiers those name), anywhere in the source: the
+ * plain params they mention go into found (NAME -> how); an identifier
+ * that holds the params table gives the fields read from it, or every
+ * plain param when it is used whole. A textual over-approximation: scopes
+ * are not told apart. Stops after 256 names. */
+static void follow_idents(runbook *rb, const char *src, json_t *idents, json_t *found,
+			  const char *how)
+{
+	json_t *seen = json_object();
+	for (int round = 0; round < 256; round++) {
+		const char *id = NULL;
+		json_t *v;
+		json_object_foreach(idents, id, v)
+		{
+			if (!json_object_get(seen, id))
+				break;
+		}
+		if (!id || json_object_get(seen, id))
+			break;
+		char name[64];
+		snprintf(name, sizeof(name), "%s", id);
+		json_object_set_new(seen, name, json_true());
+		size_t nlen = strlen(name);
+		int bare = 0;
+		for (const char *p = src; *p; p++) {
+			const char *e = skip_text(p);
+			if (!e)
+				break;
+			if (e != p) {
+				p = e;
+				continue;
+			}
+			const char *rhs;
+			if (*p == name[0] && word_start(src, p) && (rhs = assigned_at(p, name, nlen)))
+				expr_refs(rb, src, rhs, 1, found, how, idents, &bare);
+		}
+		if (!bare)
+			continue;
+		json_t *fields = json_object_get(idents, name), *t;
+		const char *field;
+		json_object_foreach(fields, field, t)
+		{
+			if (*field) {
+				plain_param(rb, field, found, how);
+			} else { /* the whole table: any param may flow */
+				const char *pn;
+				json_object_foreach(rb->params, pn, t)
+					plain_param(rb, pn, found, how);
+				break;
+			}
+		}
+	}
+	json_decref(seen);
 }
 
 /* scan_call - the arguments of one call ALIAS.FN{...} or ALIAS.FN({...})
- * starting at open: every KEY = <x>.params.NAME directly in the argument
- * table whose KEY is a secret parameter of f goes into found (NAME ->
- * "plugin.function KEY") when NAME is a runbook param not declared secret. */
+ * starting at open: for every KEY = <expression> directly in the argument
+ * table whose KEY is a secret parameter of f, the plain params the
+ * expression mentions (params.NAME, or through identifiers whose assigned
+ * values mention them, see follow_idents) go into found (NAME ->
+ * "plugin.function KEY"). */
 static void scan_call(runbook *rb, const char *src, const char *open, const char *pname,
 		      const pgm_function *f, json_t *found)
 {
 	int depth = 0, argdepth = *open == '{' ? 1 : 2;
 	for (const char *p = open; *p; p++) {
-		if (*p == '"' || *p == '\'') {
-			char quote = *p;
-			for (p++; *p && *p != quote && *p != '\n'; p++)
-				if (*p == '\\' && p[1])
-					p++;
-			if (!*p)
-				return;
-			continue;
-		}
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-			if (!*p)
-				return;
+		const char *e = skip_text(p);
+		if (!e)
+			return;
+		if (e != p) {
+			p = e;
 			continue;
 		}
 		if (*p == '{' || *p == '(' || *p == '[')
@@ -1632,29 +1848,31 @@ static void scan_call(runbook *rb, const char *src, const char *open, const char
 			if (--depth <= 0)
 				return;
 		}
-		size_t nlen;
-		const char *name;
-		char key[128], pn[130];
-		if (depth != argdepth || *p != 'p' || !(name = params_ref(src, p, &nlen)) ||
-		    !key_before(src, p, key, sizeof(key)))
+		if (depth != argdepth || !word_start(src, p))
 			continue;
-		snprintf(pn, sizeof(pn), "%.*s", (int)nlen, name);
-		json_t *spec = json_object_get(rb->params, pn);
-		const char *type = json_string_value(json_object_get(spec, "type"));
-		/* a conninfo param's password is kept out already; its host is no secret */
-		if (!spec || json_is_true(json_object_get(spec, "secret")) ||
-		    (type && strcmp(type, "conninfo") == 0) || json_object_get(found, pn))
-			continue;
-		for (const pgm_param *q = f->params; q && q->name; q++)
-			if (q->secret && strcmp(q->name, key) == 0)
-				json_object_set_new(found, pn,
-						    json_sprintf("%s.%s %s", pname, f->name, key));
+		for (const pgm_param *q = f->params; q && q->name; q++) {
+			const char *rhs;
+			if (!q->secret || !(rhs = assigned_at(p, q->name, strlen(q->name))))
+				continue;
+			char how[256];
+			snprintf(how, sizeof(how), "%s.%s %s", pname, f->name, q->name);
+			json_t *idents = json_object();
+			int bare = 0; /* KEY = params: not a string, the call fails */
+			expr_refs(rb, src, rhs, 0, found, how, idents, &bare);
+			follow_idents(rb, src, idents, found, how);
+			json_decref(idents);
+			break;
+		}
+		while (ident_char(p[1]))
+			p++;
 	}
 }
 
 /* secret_by_use - the runbook params that are not declared secret but that
  * the runbook's source hands to a secret plugin parameter, written
- * ALIAS.FN { KEY = <x>.params.NAME } (or params["NAME"]) with ALIAS bound
+ * ALIAS.FN { KEY = <expression> } whose expression mentions
+ * <x>.params.NAME (or params["NAME"]), directly or through the values
+ * assigned to the identifiers it names (scan_call), with ALIAS bound
  * by local ALIAS = plugin "PLUGIN" and KEY a parameter that PLUGIN.FN
  * declares secret: an object NAME -> "PLUGIN.FN KEY". New reference
  * (empty when none). */
@@ -1755,7 +1973,8 @@ static int hide_secret_by_use(engine *e, json_t *pub, int resuming)
 				 name, json_string_value(how));
 		}
 	}
-	json_decref(use);
+	json_decref(e->by_use);
+	e->by_use = use; /* mark_secret_args lets these through */
 	return rc;
 }
 

@@ -18,6 +18,7 @@ ENGINE_TESTS = \
 	tests/engine/test_plugin_config.sh \
 	tests/engine/test_input.sh \
 	tests/engine/test_escape.sh \
+	tests/engine/test_secret_flow.sh \
 	tests/engine/test_pgmove_test.sh \
 	tests/engine/test_runbook_tests.sh \
 	tests/engine/test_plan.sh \
