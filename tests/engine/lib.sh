@@ -78,6 +78,13 @@ random_port_base() {
 	echo $((20000 + ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000) * 2))
 }
 
+# TIME_FACTOR - how many times longer than on an idle machine a test's
+# time limit may be: PGMOVE_TIME_FACTOR, else 10 under valgrind, else 1.
+# limit SECONDS - SECONDS scaled by it (time limits that pass under load).
+TIME_FACTOR=${PGMOVE_TIME_FACTOR:-1}
+[ "${PGMOVE_VALGRIND:-0}" = 1 ] && [ -z "${PGMOVE_TIME_FACTOR:-}" ] && TIME_FACTOR=10
+limit() { echo $(($1 * TIME_FACTOR)); }
+
 # lines FILE - number of lines (0 when missing)
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 

@@ -10,9 +10,8 @@ D="$T/data"
 mkdir -p "$D"
 
 # Seconds allowed past a deadline: a few on a loaded machine, more under
-# valgrind. HARD is the watchdog that kills a pgmove that spins.
-SLACK=4
-[ "${PGMOVE_VALGRIND:-0}" = 1 ] && SLACK=40
+# valgrind (limit). HARD is the watchdog that kills a pgmove that spins.
+SLACK=$(limit 4)
 HARD=$((SLACK * 5))
 
 now_ms() { date +%s%3N; }
