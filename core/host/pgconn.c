@@ -12,8 +12,9 @@
  * bounded by connect_timeout (default PG_CONNECT_TIMEOUT_S), and the cancel
  * request (libpq's PQcancel blocks until the server answers) is sent by a
  * short-lived child process that is killed if the server does not answer
- * within CANCEL_WAIT_MS; a statement that has not stopped by then loses its
- * connection.
+ * within the cancel wait (cancel_wait_ms: CANCEL_WAIT_MS, more on a server
+ * or machine so loaded that connecting took long); a statement that has
+ * not stopped by then loses its connection.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -45,6 +46,7 @@
 #define JSONBOID 3802
 
 #define CANCEL_WAIT_MS 2000      /* how long a cancelled statement may take to stop */
+#define CANCEL_WAIT_MAX_MS 30000 /* ... at most, however slow connecting was */
 #define PG_CONNECT_TIMEOUT_S 20  /* one connection attempt, unless connect_timeout says */
 
 /* Defaults for every connection, placed before the connection string so
@@ -64,7 +66,20 @@ struct pgm_pg {
 	int busy;         /* a statement was sent, its result not taken   */
 	int cancel_sent;
 	pid_t cancel_pid; /* the child sending the cancel request, or 0   */
+	long long connect_ms; /* how long the successful connection attempt took */
 };
+
+/* cancel_wait_ms - how long pg's cancelled statement may take to stop,
+ * the cancel request included (a new connection to the server, as slow as
+ * pg's own was): CANCEL_WAIT_MS plus 4 times pg's connection time, at most
+ * CANCEL_WAIT_MAX_MS. A frozen server answered the connection before it
+ * froze, so it still loses the connection after about CANCEL_WAIT_MS;
+ * under load, a cancel that is merely slow is not taken for a hang. */
+static long long cancel_wait_ms(const pgm_pg *pg)
+{
+	long long ms = CANCEL_WAIT_MS + 4 * (pg ? pg->connect_ms : 0);
+	return ms < CANCEL_WAIT_MAX_MS ? ms : CANCEL_WAIT_MAX_MS;
+}
 
 /* Connecting ---------------------------------------------------------- */
 
@@ -258,6 +273,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 
 	for (;;) {
 		PGconn *conn = NULL;
+		long long t0 = pgm_now_ms();
 		int r = connect_once(call, conninfo, appname, per_attempt, &conn);
 		const char *state;
 		char *msg;
@@ -270,6 +286,7 @@ pgm_pg *pgm_pg_connect(pgm_call *call, const char *conninfo, const char *app)
 			if (pg == NULL)
 				abort();
 			pg->conn = conn;
+			pg->connect_ms = pgm_now_ms() - t0;
 			free(desc);
 			{
 				const char *h = PQhost(conn), *p = PQport(conn);
@@ -537,7 +554,11 @@ int pgm_pg_wait_any(pgm_call *call, pgm_pg *const *pgs, int n)
 			for (i = 0; i < n; i++)
 				if (pgs[i])
 					cancel_reap(pgs[i], 0);
-			if (!pending || pgm_now_ms() - cancel_at > CANCEL_WAIT_MS) {
+			long long wait_ms = CANCEL_WAIT_MS;
+			for (i = 0; i < n; i++)
+				if (pgs[i] && cancel_wait_ms(pgs[i]) > wait_ms)
+					wait_ms = cancel_wait_ms(pgs[i]);
+			if (!pending || pgm_now_ms() - cancel_at > wait_ms) {
 				for (i = 0; i < n; i++) {
 					if (pgs[i] == NULL)
 						continue;
@@ -545,9 +566,9 @@ int pgm_pg_wait_any(pgm_call *call, pgm_pg *const *pgs, int n)
 					cancel_reap(pgs[i], 1);
 					if (pgs[i]->busy) {
 						/* the server did not stop: drop the connection */
-						pgm_warn("%s: the statement did not stop within %d ms of "
+						pgm_warn("%s: the statement did not stop within %lld ms of "
 							 "its cancellation: connection dropped",
-							 pgs[i]->desc, CANCEL_WAIT_MS);
+							 pgs[i]->desc, wait_ms);
 						PQfinish(pgs[i]->conn);
 						pgs[i]->conn = NULL;
 						pgs[i]->busy = 0;
