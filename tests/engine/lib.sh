@@ -71,11 +71,19 @@ lacks() {
 equals() {
 	if [ "$1" = "$2" ]; then ok "$3"; else bad "$3: got '$1', expected '$2'"; fi
 }
-# random_port_base - a random even port in [20000, 60000), so tests running
-# side by side do not all start their search at the same port ($RANDOM is
-# not there in dash).
+# random_port_base - a random even port below the ephemeral range (from
+# 10000; every outgoing connection takes a port of that range, and holds it
+# in TIME_WAIT a minute after closing, where no server can bind), so tests
+# running side by side do not all start their search at the same port
+# ($RANDOM is not there in dash).
 random_port_base() {
-	echo $((20000 + ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000) * 2))
+	r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 0)
+	if [ "${lo:-0}" -gt 14000 ] 2>/dev/null; then
+		echo $((10000 + (r % ((lo - 12000) / 2)) * 2))
+	else
+		echo $((20000 + (r % 20000) * 2))
+	fi
 }
 
 # TIME_FACTOR - how many times longer than on an idle machine a test's

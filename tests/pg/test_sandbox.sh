@@ -62,6 +62,22 @@ equals "$(PGOPTIONS= psql -X -At "host=$T/pre/run port=$port2 dbname=app user=pg
 expect 0 "stop" "$SANDBOX" stop --dir "$T/pre"
 equals "$(ls -A "$T/pre")" mine "stop removed what start made and kept the rest"
 
+# A port a client socket of this machine used and left in TIME_WAIT (every
+# outgoing connection takes a port of the ephemeral range, 54320 included):
+# nothing listens, but the server cannot bind it. free-port skips it and
+# start refuses it at once (it once failed in the demo after initdb).
+tw=$("$PY" -c 'import socket, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+c = socket.socket(); c.connect(srv.getsockname()); port = c.getsockname()[1]
+a, _ = srv.accept(); c.close(); time.sleep(0.1); a.close()
+print(port)')
+fp=$("$SANDBOX" free-port --port "$tw")
+[ -n "$fp" ] && [ "$fp" != "$tw" ] && ok "free-port skips a port in TIME_WAIT ($tw -> $fp)" ||
+	bad "free-port gave $fp for a port in TIME_WAIT ($tw)"
+expect 1 "start on a port in TIME_WAIT is refused" "$SANDBOX" start --dir "$T/tw" --port "$tw" --empty
+has "$T/err" "port $tw on 127.0.0.1 is in use" "before initdb, naming the port"
+[ ! -e "$T/tw" ] && ok "nothing left behind" || bad "$T/tw left behind"
+
 expect 0 "stop the first sandbox" "$SANDBOX" stop --dir "$SB"
 [ ! -e "$SB" ] && ok "stop removed the directory start created" || bad "$SB left behind"
 expect 1 "status without a sandbox" "$SANDBOX" status --dir "$SB"
