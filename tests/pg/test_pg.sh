@@ -52,7 +52,14 @@ equals "$(jq 'd["large_objects"]["count"]')" 1 "a large object is counted"
 psql -X -q "$PGMOVE_SOURCE" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
 echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 sleeper=$!
-sleep 0.3
+# until the session runs its statement (a fixed 0.3 s was too short on a
+# loaded machine: nothing was there to terminate yet)
+i=0
+while [ "$(psql_src "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")" = 0 ] &&
+	[ $i -lt 600 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 expect 0 "pg.set_read_only with terminate" call pg.set_read_only conninfo=@env:PGMOVE_SOURCE \
 	terminate=true
 equals "$(jq 'd["terminated"]')" 1 "the other session was terminated"
