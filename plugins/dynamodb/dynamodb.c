@@ -659,7 +659,8 @@ static json_t *index_names(json_t *list)
 	return out;
 }
 
-/* table_json - the plugin's view of a DescribeTable "Table". */
+/* table_json - the plugin's view of a DescribeTable "Table"; takes pitr
+ * (a new reference or NULL). */
 static json_t *table_json(json_t *t, json_t *pitr)
 {
 	json_t *ss = json_object_get(t, "StreamSpecification");
@@ -668,7 +669,7 @@ static json_t *table_json(json_t *t, json_t *pitr)
 
 	return json_pack(
 		"{s:s?, s:s?, s:s?, s:o, s:O*, s:o, s:o, s:I, s:I, s:s, s:{s:b, s:s?, s:s?}, s:I, "
-		"s:I, s:O*}",
+		"s:I, s:o*}", /* pitr is stolen */
 		"name", sget(t, "TableName"), "status", sget(t, "TableStatus"), "arn",
 		sget(t, "TableArn"), "keys", key_schema(t), "attributes",
 		json_object_get(t, "AttributeDefinitions"), "global_indexes",
