@@ -622,6 +622,27 @@ static int check_expect(lua_State *L, int x, const outcome *r, char *why, size_t
 {
 	if (check_keys(L, x, "expect", expect_keys, why, len) != 0)
 		return -1;
+	/* each key's Lua type: a list or table, or a string */
+	static const char *const typed[] = {
+		"steps", "undone", "breakers", "called", "not_called",	"called_with", "call_count",
+		"gates", "checks", "nodes",    "status", "min_virtual", "max_virtual", NULL};
+	for (int i = 0; typed[i]; i++) {
+		int want = i < 10 ? LUA_TTABLE : LUA_TSTRING;
+		int ty = lua_getfield(L, x, typed[i]);
+		lua_pop(L, 1);
+		if (ty != LUA_TNIL && ty != want) {
+			snprintf(why, len, "expect.%s: must be a %s, not a %s", typed[i],
+				 want == LUA_TTABLE ? "table" : "string", lua_typename(L, ty));
+			return -1;
+		}
+	}
+	lua_getfield(L, x, "exit");
+	if (!lua_isnil(L, -1) && !lua_isinteger(L, -1)) {
+		snprintf(why, len, "expect.exit: must be an integer (pgmove(1) EXIT STATUS)");
+		lua_pop(L, 1);
+		return -1;
+	}
+	lua_pop(L, 1);
 	lua_getfield(L, x, "exit");
 	int has_exit = !lua_isnil(L, -1);
 	lua_Integer want_exit = lua_tointeger(L, -1);
@@ -1233,12 +1254,22 @@ static int run_file(const char *file, int *n, int *failed, json_t *results, char
 		lua_close(L);
 		return -1;
 	}
+	static const char *const file_keys[] = {"runbook", "params", "tests", NULL};
+	if (check_keys(L, top, file, file_keys, err, errlen) != 0) {
+		lua_close(L);
+		return -1;
+	}
 	char rb[PATH_MAX * 2];
 	if (rbf[0] == '/') {
 		snprintf(rb, sizeof(rb), "%s", rbf);
 	} else {
 		const char *slash = strrchr(file, '/');
 		snprintf(rb, sizeof(rb), "%.*s%s", slash ? (int)(slash - file + 1) : 0, file, rbf);
+	}
+	if (access(rb, R_OK) != 0) {
+		snprintf(err, errlen, "test %.400s: runbook %.400s: %s", file, rb, strerror(errno));
+		lua_close(L);
+		return -1;
 	}
 	json_t *params = json_object();
 	lua_getfield(L, top, "params");

@@ -37,7 +37,7 @@ has "$T/out" '^ok 15 - .*crash during rollback' "a crash during rollback resumed
 
 # every assertion can fail, with a message that names what differed
 expect 1 "operator-failing.test.lua fails" pgmove test "$RUNBOOKS/operator-failing.test.lua"
-equals "$(grep -c '^not ok ' "$T/out")" 19 "nineteen tests not ok"
+equals "$(grep -c '^not ok ' "$T/out")" 20 "twenty tests not ok"
 for msg in 'status: expected completed, got paused: waiting for approval cutover' \
 	'steps: expected \["switch","provision"\], got \["provision","switch"\]' \
 	'undone: expected \["provision","switch"\], got \["switch","provision"\]' \
@@ -56,6 +56,7 @@ for msg in 'status: expected completed, got paused: waiting for approval cutover
 	'script: resolve switch --retry: exit 2: step switch is pending' \
 	'script\[1\]: resolve needs decision' \
 	'script\[1\]: advance: .*parsecs' \
+	'expect\.steps: must be a table, not a string' \
 	'script: resume: exit expected 0, got 3'; do
 	has "$T/out" "$msg" "reported: $msg"
 done
@@ -93,6 +94,13 @@ then ok "the JUnit XML parses with the names and failures"; else bad "JUnit XML:
 expect 2 "--junit into a missing directory: exit 2" pgmove test --junit "$T/no/such/dir/j.xml" \
 	"$RUNBOOKS/failing.test.lua"
 has "$T/err" "--junit $T/no/such/dir/j.xml: No such file" "the JUnit file is named"
+
+printf 'return { runbook = "nope.lua", tests = {} }\n' >"$T/norb.test.lua"
+expect 2 "a test file whose runbook is missing: exit 2" pgmove test "$T/norb.test.lua"
+has "$T/err" "norb.test.lua: runbook .*/nope.lua: No such file" "the missing runbook is named"
+printf 'return { runbook = "%s", tset = {}, tests = {} }\n' "$RUNBOOKS/virtual.lua" >"$T/typo.test.lua"
+expect 2 "a misspelled key of a test file: exit 2" pgmove test "$T/typo.test.lua"
+has "$T/err" "typo.test.lua: unknown key 'tset'" "the misspelled key is named"
 
 expect 2 "a missing test file: exit 2" pgmove test "$T/nope.test.lua"
 has "$T/err" "nope.test.lua" "the missing file is named"

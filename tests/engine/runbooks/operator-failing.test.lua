@@ -44,6 +44,7 @@ return {
     { name = "a resolve without a decision", mocks = mocks(),
       script = { { resolve = "provision" } } },
     { name = "a bad duration to advance", mocks = mocks(), script = { { advance = "5 parsecs" } } },
+    { name = "a list given as a string", mocks = mocks(), expect = { steps = "provision" } },
     { name = "wrong exit of a scripted resume", mocks = mocks(), script = { { resume = true, exit = 0 } } },
   },
 }
