@@ -308,8 +308,14 @@ step "final-catch-up" {
 gate "final-verification" {
   check("every item equal (final)", verify_check),
   check("the DynamoDB backup is AVAILABLE", function(ctx)
-    local b = ctx.outputs.backup
+    local b = ctx.outputs.backup or {}
     if b.skipped then return true, { skipped = true } end
+    -- a backup step an operator resolved as succeeded has no output: the
+    -- operator vouched for the backup; the evidence says it was not checked
+    if not b.arn then
+      return true, { unverified = "the backup step was resolved by an operator and recorded no ARN: "
+                                  .. "check the backup with aws dynamodb list-backups" }
+    end
     local d = ddb.describe_backup { arn = b.arn, region = ctx.params.region }
     return d.status == "AVAILABLE", d
   end),

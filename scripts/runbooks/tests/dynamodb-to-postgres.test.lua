@@ -226,6 +226,19 @@ return {
       end,
     },
     {
+      name = "crash after backup's call, resolved as succeeded: the final gate passes on the operator's word, describe_backup not called",
+      approve = BOTH,
+      crash_after = "backup",
+      mocks = good(),
+      script = { { resolve = "backup", decision = "succeeded", by = "dba", comment = "backup seen in the console" },
+                 "resume" },
+      -- the resolved step does not count as run
+      expect = { exit = 0, call_count = { ["dynamodb.backup"] = 1, ["dynamodb.describe_backup"] = 0 },
+                 steps = { "connections", "schema", "stream", "copy", "catch-up", "dual-write-on", "reads-10",
+                           "reads-50", "reads-100", "dual-write-off", "final-catch-up" },
+                 checks = { ["final-verification"] = { ["the DynamoDB backup is AVAILABLE"] = true } } },
+    },
+    {
       name = "crash inside dual-write-stable (poll 100): the resumed wait keeps its stable time",
       approve = BOTH,
       crash = { in_wait = "dual-write-stable", nth = 100 },
