@@ -227,8 +227,10 @@ else
 	bad "big holds $before rows after the kill, expected some"
 fi
 expect 0 "pgmove resume completes the copy" pgmove resume c1
-has "$T/err" "chunk ${1:-x} was in flight at the stop; its transaction $flyxid aborted: copied again" \
-	"the chunk in flight is looked up by its transaction on the target: aborted, copied again"
+# (killed during its COPY it aborted; in the few ms between its COPY and its
+# COMMIT it may have committed: both are right, the compare below decides)
+has "$T/err" "chunk ${1:-x} was in flight at the stop; its transaction $flyxid (aborted: copied again|committed: kept)" \
+	"the chunk in flight is looked up by its transaction on the target"
 expect 0 "pgmove status" pgmove status c1 --json
 equals "$(jq 'd.get("status")')" completed "the run is completed"
 step_output
