@@ -63,6 +63,8 @@ fi
 cleanup() {
 	[ $keep = 1 ] || [ $created = 0 ] || "$sandbox" stop --dir "$dir" >/dev/null 2>&1 || true
 	rm -rf "$work/dump" "$work/pgcopydb" "$work/state"
+	# the sandbox's data (hundreds of MB) went with it unless it is kept
+	[ $keep = 1 ] || [ "$dir" != "$work/sb" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 eval "$("$sandbox" env --dir "$dir")"
