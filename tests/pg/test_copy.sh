@@ -136,6 +136,11 @@ else
 	bad "the copy took $(($(date +%s) - start)) s to stop after a 1 s deadline"
 fi
 psql_tgt "TRUNCATE big, nokey, small" >/dev/null
+# For the kill, each chunk of big takes 0.6 s: far longer than this shell
+# needs between seeing a chunk in flight and killing (a loaded machine took
+# longer than 0.15 s once, and the chunk had committed by the kill).
+psql_tgt "CREATE OR REPLACE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END\$\$;" >/dev/null
 cat >"$T/copy.lua" <<'LUA'
 local copy = plugin "copy"
 runbook "copy-resume" {
