@@ -145,6 +145,17 @@ static const char *str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* esc_cells - one <td> per name in keys (NULL-terminated): v's string
+ * member of that name, escaped. */
+static void esc_cells(FILE *f, const json_t *v, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		fputs("<td>", f);
+		esc(f, str(v, *keys));
+		fputs("</td>", f);
+	}
+}
+
 /* status_badge - <span class="st st-STATUS">STATUS</span>. */
 static void status_badge(FILE *f, const char *status)
 {
@@ -769,6 +780,7 @@ static void write_approvals(FILE *f, const run_state *st)
 	fputs("<h2 id=\"approvals\">Approvals</h2>\n<table><tr><th>Approval</th><th>Prompt</th>"
 	      "<th>Decision</th><th>By</th><th>At</th><th>Comment</th><th>Via</th></tr>\n",
 	      f);
+	static const char *const approval_keys[] = {"by", "at", "comment", "via", NULL};
 	int any = 0;
 	for (int i = 0; i < st->nnodes; i++) {
 		const node_state *n = &st->nodes[i];
@@ -782,15 +794,9 @@ static void write_approvals(FILE *f, const run_state *st)
 		fputs("</td><td>", f);
 		status_badge(f, n->approval ? str(n->approval, "decision")
 					    : state_node_status_name(n->status));
-		fputs("</td><td>", f);
-		esc(f, str(n->approval, "by"));
-		fputs("</td><td>", f);
-		esc(f, str(n->approval, "at"));
-		fputs("</td><td>", f);
-		esc(f, str(n->approval, "comment"));
-		fputs("</td><td>", f);
-		esc(f, str(n->approval, "via"));
-		fputs("</td></tr>\n", f);
+		fputs("</td>", f);
+		esc_cells(f, n->approval, approval_keys);
+		fputs("</tr>\n", f);
 	}
 	if (!any)
 		fputs("<tr><td colspan=\"7\" class=\"muted\">The runbook asks for no "
@@ -801,6 +807,9 @@ static void write_approvals(FILE *f, const run_state *st)
 
 static void write_events(FILE *f, const run_state *st)
 {
+	static const char *const trip_keys[] = {"ts", "breaker", "node", "action", NULL};
+	static const char *const decision_keys[] = {"ts", "node",    "decision",
+						    "by", "comment", NULL};
 	size_t k;
 	json_t *v;
 	fputs("<h2 id=\"breakers\">Breaker trips</h2>\n", f);
@@ -812,21 +821,14 @@ static void write_events(FILE *f, const run_state *st)
 		      f);
 	json_array_foreach(st->breakers, k, v)
 	{
-		fputs("<tr class=\"trip\"><td>", f);
-		esc(f, str(v, "ts"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "breaker"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "node"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "action"));
-		fputs("</td><td><pre>", f);
+		fputs("<tr class=\"trip\">", f);
+		esc_cells(f, v, trip_keys);
+		fputs("<td><pre>", f);
+		/* the evidence: what the columns do not show */
 		json_t *ev = json_deep_copy(v);
-		json_object_del(ev, "ts");
 		json_object_del(ev, "seq");
-		json_object_del(ev, "breaker");
-		json_object_del(ev, "node");
-		json_object_del(ev, "action");
+		for (const char *const *key = trip_keys; *key; key++)
+			json_object_del(ev, *key);
 		esc_json(f, ev);
 		json_decref(ev);
 		fputs("</pre></td></tr>\n", f);
@@ -860,17 +862,9 @@ static void write_events(FILE *f, const run_state *st)
 		      f);
 	json_array_foreach(st->resolutions, k, v)
 	{
-		fputs("<tr class=\"decision\"><td>", f);
-		esc(f, str(v, "ts"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "node"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "decision"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "by"));
-		fputs("</td><td>", f);
-		esc(f, str(v, "comment"));
-		fputs("</td></tr>\n", f);
+		fputs("<tr class=\"decision\">", f);
+		esc_cells(f, v, decision_keys);
+		fputs("</tr>\n", f);
 	}
 	if (json_array_size(st->resolutions))
 		fputs("</table>\n", f);
