@@ -15,7 +15,8 @@
  * ones while it is open are not sent again (a gate that fails on every
  * resume, a condition that keeps failing: one page), and it is resolved
  * with the same key when the node that opened it succeeds, the run
- * completes or a rollback finishes. run.started and run.completed go to
+ * completes or a rollback finishes. run.started, run.completed and
+ * step.succeeded (a rule's milestones, `steps = {...}`: the cutover) go to
  * PagerDuty as change events.
  *
  * Every delivery is journaled: notify.sent, or notify.failed with the
@@ -48,6 +49,7 @@ typedef struct target {
 	char *kind;	/* pagerduty, slack, webhook, mail, log */
 	json_t *config; /* owned; holds secrets */
 	json_t *on;	/* the rule's events, owned */
+	json_t *steps;	/* the rule's steps for step.succeeded, owned; NULL: all */
 	long long timeout_ms;
 	int incident_open;   /* pagerduty: a trigger was sent (or is pending) */
 	char *incident_node; /* the node that opened it, may be NULL */
@@ -178,6 +180,8 @@ notify *notify_open(lua_State *L, int decl_ref, const char *runbook, const char 
 				json_decref(x->on);
 				x->on = json_array();
 			}
+			x->steps = json_object_get(r, "steps");
+			x->steps = json_is_array(x->steps) ? json_incref(x->steps) : NULL;
 			x->timeout_ms = json_is_integer(tm) ? json_integer_value(tm) : 30000;
 			register_secrets(x->kind, x->config);
 		}
@@ -212,6 +216,7 @@ void notify_close(notify *n)
 		free(n->t[i].kind);
 		json_decref(n->t[i].config);
 		json_decref(n->t[i].on);
+		json_decref(n->t[i].steps);
 		free(n->t[i].incident_node);
 	}
 	free(n->t);
@@ -353,7 +358,17 @@ static json_t *message(notify *n, const json_t *ev)
 		what = "wait.timeout";
 		problem = 1;
 		snprintf(text, sizeof(text), "wait %s timed out", node ? node : "?");
-	} else if (strcmp(kind, "wait.done") == 0 || strcmp(kind, "step.succeeded") == 0) {
+	} else if (strcmp(kind, "step.succeeded") == 0) {
+		/* a milestone when a rule lists it (the cutover on PagerDuty's
+		 * timeline), and like wait.done the recovery of a node's incident */
+		snprintf(text, sizeof(text), "step %s succeeded", node ? node : "?");
+		details = json_pack("{s:s?, s:O?, s:O?}", "node", node, "attempt",
+				    json_object_get(ev, "attempt"), "duration_ms",
+				    json_object_get(ev, "duration_ms"));
+		return json_pack("{s:s, s:s?, s:s, s:o, s:b, s:b}", "event", "step.succeeded",
+				 "node", node, "summary", text, "details", details, "problem", 0,
+				 "recovered", 1);
+	} else if (strcmp(kind, "wait.done") == 0) {
 		return json_pack("{s:s, s:s, s:b}", "event", "node.succeeded", "node",
 				 node ? node : "", "recovered", 1);
 	} else {
@@ -584,14 +599,24 @@ static void attempt(notify *n, int k, const char *id, const json_t *m, const cha
 	json_decref(err);
 }
 
-static int listed(const target *t, const char *event)
+/* listed - whether target t's rule sends event (for step.succeeded: of
+ * node, when the rule names its steps). */
+static int listed(const target *t, const char *event, const char *node)
 {
 	size_t i;
 	json_t *v;
+	int on = 0;
 
 	json_array_foreach(t->on, i, v)
 	{
 		if (json_is_string(v) && strcmp(json_string_value(v), event) == 0)
+			on = 1;
+	}
+	if (!on || !t->steps || strcmp(event, "step.succeeded") != 0)
+		return on;
+	json_array_foreach(t->steps, i, v)
+	{
+		if (node && json_is_string(v) && strcmp(json_string_value(v), node) == 0)
 			return 1;
 	}
 	return 0;
@@ -666,18 +691,22 @@ void notify_event(notify *n, const json_t *ev)
 			int recovered = json_is_true(json_object_get(m, "recovered"));
 			const char *node = sget(m, "node");
 
+			int node_level = strcmp(event, "node.succeeded") == 0 ||
+					 strcmp(event, "step.succeeded") == 0;
+
 			if (t->incident_open && recovered &&
-			    (strcmp(event, "node.succeeded") != 0 ||
+			    (!node_level ||
 			     (node && t->incident_node && strcmp(node, t->incident_node) == 0))) {
 				attempt(n, k, id, m, "resolve");
 				t->incident_open = 0;
 				snprintf(id, sizeof(id), "%lld/%d/c", seq, k);
 			}
-			if (!listed(t, event))
+			if (!listed(t, event, node))
 				continue;
 			/* a rollback that stopped on a failed undo is a problem: it pages */
 			if (strcmp(event, "run.started") == 0 ||
 			    strcmp(event, "run.completed") == 0 ||
+			    strcmp(event, "step.succeeded") == 0 ||
 			    (strcmp(event, "rollback.finished") == 0 &&
 			     !json_is_true(json_object_get(m, "problem")))) {
 				action = "change";
@@ -692,7 +721,7 @@ void notify_event(notify *n, const json_t *ev)
 				free(t->incident_node);
 				t->incident_node = sget(m, "node") ? strdup(sget(m, "node")) : NULL;
 			}
-		} else if (!listed(t, event)) {
+		} else if (!listed(t, event, sget(m, "node"))) {
 			continue;
 		}
 		attempt(n, k, id, m, action);

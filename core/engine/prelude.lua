@@ -370,6 +370,7 @@ local NOTIFY_EVENTS = {
   ["run.started"] = 1, ["run.completed"] = 1, ["run.failed"] = 1, ["run.paused"] = 1,
   ["step.failed"] = 1, ["gate.failed"] = 1, ["approval.needed"] = 1, ["breaker.tripped"] = 1,
   ["rollback.started"] = 1, ["rollback.finished"] = 1, ["wait.timeout"] = 1,
+  ["step.succeeded"] = 1,
 }
 local NOTIFY_DEFAULT = { "run.failed", "step.failed", "gate.failed", "approval.needed",
                          "breaker.tripped", "rollback.started", "rollback.finished", "wait.timeout" }
@@ -392,7 +393,7 @@ function notify(spec)
   check_pending(loc)
   if not decl.runbook then fail(loc, "notify comes before runbook \"name\" { ... }") end
   check_fields(loc, "notify", spec, { on = 1, pagerduty = 1, slack = 1, webhook = 1, mail = 1,
-                                      log = 1, timeout = 1 })
+                                      log = 1, timeout = 1, steps = 1 })
   local rule = { on = {}, targets = {}, loc = loc }
   local on = want(loc, "notify", "on", spec.on, "table", true) or NOTIFY_DEFAULT
   for i, ev in ipairs(on) do
@@ -401,6 +402,24 @@ function notify(spec)
            keys_of(NOTIFY_EVENTS))
     end
     rule.on[#rule.on + 1] = ev
+  end
+  -- steps = {...}: the steps whose step.succeeded this rule announces (a
+  -- migration's milestones, e.g. the cutover); without it, every step's
+  local steps = want(loc, "notify", "steps", spec.steps, "table", true)
+  if steps then
+    local listed = false
+    for _, ev in ipairs(rule.on) do listed = listed or ev == "step.succeeded" end
+    if not listed then
+      fail(loc, "notify: steps names the steps whose step.succeeded is sent, but on does not list step.succeeded")
+    end
+    rule.steps = {}
+    for i, name in ipairs(steps) do
+      if type(name) ~= "string" or name == "" then
+        fail(loc, "notify: steps[%d] must be a step name", i)
+      end
+      rule.steps[i] = name
+    end
+    if #rule.steps == 0 then fail(loc, "notify: steps is empty (leave it out to announce every step)") end
   end
   rule.timeout_ms = want(loc, "notify", "timeout", spec.timeout, "duration", true) or 30000
   for kind, t in pairs(NOTIFY_TARGETS) do
@@ -894,7 +913,8 @@ local function plan_of(d)
   for i, r in ipairs(d.notify) do
     local kinds = json.array{}
     for j, t in ipairs(r.targets) do kinds[j] = t.kind end
-    notifies[i] = { on = json.array(r.on), targets = kinds, loc = r.loc }
+    notifies[i] = { on = json.array(r.on), targets = kinds, loc = r.loc,
+                    steps = r.steps and json.array(r.steps) or nil }
   end
   local phases = json.array{}
   for i, p in ipairs(d.phases) do phases[i] = p end
@@ -939,6 +959,13 @@ local function finish(source, chunkname)
       for _, p in ipairs(decl.phases) do known = known or p == d end
       if not known then
         fail(b.loc, "breaker '%s': during names '%s', which is neither a wait nor a phase", b.name, d)
+      end
+    end
+  end
+  for _, r in ipairs(decl.notify) do
+    for _, name in ipairs(r.steps or {}) do
+      if not (decl.byname[name] and decl.byname[name].kind == "step") then
+        fail(r.loc, "notify: steps names '%s', which is not a step of this runbook", name)
       end
     end
   end

@@ -207,4 +207,43 @@ expect_eq "failed rollback: a trigger, not a change event" \
 	'[["/v2/enqueue", "trigger"]]'
 expect_match "naming the undo that failed" \
 	"$(jget "$(ctl requests)" 'j[-1]["json"]["payload"]["summary"]')" "rollback stopped: the undo of s failed"
+# ---- milestones: step.succeeded of the steps a rule names (the cutover) is a change
+# event on PagerDuty's timeline, between the run's start and end; a step that failed and
+# succeeds on resume resolves its incident first
+ctl reset >/dev/null
+cat >"$TMP/milestone.lua" <<LUA
+local http = plugin "http"
+runbook "notify-milestone" { params = { key = { type = "string", env = "T_PD_KEY", secret = true },
+                                        base = { type = "string", env = "T_BASE" } } }
+notify { on = { "run.started", "step.failed", "step.succeeded", "run.completed" },
+         steps = { "switch" }, pagerduty = { routing_key = params.key, url = params.base }, log = true }
+step "prepare" { run = function() return {} end }
+step "switch" { run = function(ctx)
+  local h = http.health { url = ctx.params.base .. "/health", field = "/status", equals = "healthy" }
+  if not h.ok then error("the application is not healthy") end
+  return { to = "aurora" }
+end }
+step "after" { run = function() return {} end }
+LUA
+run run "$TMP/milestone.lua" --run-id m1
+expect_eq "the cutover between start and end on PagerDuty's timeline" "$RC/$(ctl changes)" \
+	'0/["pgmove notify-milestone: run m1 of runbook notify-milestone started", "pgmove notify-milestone: step switch succeeded", "pgmove notify-milestone: run m1 of runbook notify-milestone completed"]'
+expect_eq "a milestone is not an alert" "$(reqs 'r["path"]=="/v2/enqueue"')" 0
+expect_eq "only the named step is announced" \
+	"$(grep -c 'notify: pgmove notify-milestone: step [a-z]* succeeded' "$TMP/run.err")/$(grep -c 'step switch succeeded' "$TMP/run.err")" 1/1
+expect_eq "journaled as a change" "$(cat "$PGMOVE_STATE_DIR/notify-milestone/m1/journal.jsonl" | "$PY" -c 'import json,sys; print([e["node"] for e in map(json.loads, sys.stdin) if e["ev"]=="notify.sent" and e.get("event")=="step.succeeded" and e["action"]=="change"])')" \
+	"['switch']"
+ctl reset >/dev/null
+ctl health '{"status": 200, "body": {"status": "degraded"}}' >/dev/null
+run run "$TMP/milestone.lua" --run-id m2
+expect_eq "the step fails: paged" "$RC/$(jget "$(ctl requests)" '[r["json"]["event_action"] for r in j if r["path"]=="/v2/enqueue"]')" '1/["trigger"]'
+ctl health '{"status": 200, "body": {"status": "healthy"}}' >/dev/null
+run resume m2
+expect_eq "it succeeds on resume: resolved, then the milestone" \
+	"$RC/$(jget "$(ctl requests)" '[r["json"].get("event_action") or r["json"]["payload"]["summary"].split(": ")[1] for r in j if r["path"].startswith("/v2/")]')" \
+	'0/["run m2 of runbook notify-milestone started", "trigger", "resolve", "step switch succeeded", "run m2 of runbook notify-milestone completed"]'
+bad "steps without step.succeeded" 'notify { on = { "run.failed" }, steps = { "s" }, log = true }' \
+	"notify: steps names the steps whose step.succeeded is sent, but on does not list step.succeeded"
+bad "steps naming no step" 'notify { on = { "step.succeeded" }, steps = { "nosuch" }, log = true }' \
+	"notify: steps names 'nosuch', which is not a step of this runbook"
 finish
