@@ -118,7 +118,9 @@ runbook "dms-full-load-cdc" {
 -- (their own dedup keys); notify pages what they do not cover, with the run's incident
 -- resolved when the run recovers or completes. Nothing is sent until configured.
 notify {
-  on = { "gate.failed", "wait.timeout", "rollback.started" },
+  on = { "run.started", "gate.failed", "wait.timeout", "rollback.started", "rollback.finished",
+         "step.succeeded", "run.completed" },
+  steps = { "source-read-only", "writes-to-aurora", "remove-dms" }, -- milestones on the service's timeline
   pagerduty = params.pd_routing_key and { routing_key = params.pd_routing_key, url = params.pd_url,
                                           source = "pgmove/dms-full-load-cdc",
                                           component = "database-migration" },

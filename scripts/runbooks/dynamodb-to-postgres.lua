@@ -73,7 +73,9 @@ runbook "dynamodb-to-postgres" {
 -- Seed 002 4.2 (alerts on error rate and degradation): failures, gate failures, breaker trips
 -- and rollbacks page / post / mail; nothing is sent until configured.
 notify {
-  on = { "run.failed", "gate.failed", "breaker.tripped", "wait.timeout", "rollback.started" },
+  on = { "run.started", "run.failed", "gate.failed", "breaker.tripped", "wait.timeout",
+         "rollback.started", "rollback.finished", "step.succeeded", "run.completed" },
+  steps = { "dual-write-on", "dual-write-off" }, -- milestones on the service's timeline
   pagerduty = params.pd_routing_key and { routing_key = params.pd_routing_key, url = params.pd_url,
                                           source = "pgmove/dynamodb-to-postgres",
                                           component = "database-migration" },

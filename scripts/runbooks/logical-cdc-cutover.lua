@@ -104,8 +104,10 @@ runbook "logical-cdc-cutover" {
 -- window), rollbacks and failures also go by mail. Nothing is sent until
 -- configured.
 notify {
-  on = { "run.failed", "step.failed", "gate.failed", "breaker.tripped", "wait.timeout",
-         "rollback.started" },
+  on = { "run.started", "run.failed", "step.failed", "gate.failed", "breaker.tripped",
+         "wait.timeout", "rollback.started", "rollback.finished", "step.succeeded",
+         "run.completed" },
+  steps = { "fence", "switch", "decommission" }, -- milestones on the service's timeline
   pagerduty = params.pagerduty_key and { routing_key = params.pagerduty_key,
                                          source = "pgmove/logical-cdc-cutover",
                                          component = "database-migration" },

@@ -76,8 +76,10 @@ runbook "pg-copy" {
 -- Seed 001 section 6.2: failures page, the team channel hears everything,
 -- rollbacks and failures also go by mail. Nothing is sent until configured.
 notify {
-  on = { "run.failed", "step.failed", "gate.failed", "breaker.tripped", "wait.timeout",
-         "rollback.started" },
+  on = { "run.started", "run.failed", "step.failed", "gate.failed", "breaker.tripped",
+         "wait.timeout", "rollback.started", "rollback.finished", "step.succeeded",
+         "run.completed" },
+  steps = { "source-read-only", "copy" }, -- milestones on the service's timeline
   pagerduty = params.pagerduty_key and { routing_key = params.pagerduty_key,
                                          source = "pgmove/pg-copy", component = "database-migration" },
 }

@@ -66,8 +66,10 @@ runbook "rds-to-aurora-snapshot" {
 -- Seed 001 section 6.2: failures page, the team channel hears everything,
 -- rollbacks and failures also go by mail. Nothing is sent until configured.
 notify {
-  on = { "run.failed", "step.failed", "gate.failed", "breaker.tripped", "wait.timeout",
-         "rollback.started" },
+  on = { "run.started", "run.failed", "step.failed", "gate.failed", "breaker.tripped",
+         "wait.timeout", "rollback.started", "rollback.finished", "step.succeeded",
+         "run.completed" },
+  steps = { "final-snapshot", "add-writer", "decommission-rds" }, -- milestones on the service's timeline
   pagerduty = params.pagerduty_key and { routing_key = params.pagerduty_key,
                                          source = "pgmove/rds-to-aurora-snapshot", component = "database-migration" },
 }

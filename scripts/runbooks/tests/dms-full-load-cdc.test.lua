@@ -411,17 +411,27 @@ return {
           return real(a, t, n, node)
         end
         m["pagerduty.trigger"] = function(a) return { status = "success", dedup_key = a.dedup_key } end
+        m["pagerduty.change"] = function(a) return { status = "success", message = "Change event processed" } end
         return m
       end)(),
       expect = { exit = 0, steps = ALL, breakers = { "dms-errors" },
                  called_with = { { fn = "pagerduty.trigger", args = { class = "dms-errors",
                                    summary = "DMS error: table public.orders: disk full" } } } },
       check = function(r)
+        local changes = {}
         for _, c in ipairs(r.calls) do
           if c.fn == "pagerduty.trigger" then
             assert(c.t >= 6 * 3600000 and c.t < 6 * 3600000 + 600000, "paged at " .. c.t)
+          elseif c.fn == "pagerduty.change" then
+            changes[#changes + 1] = c.args.summary:gsub("^pgmove dms%-full%-load%-cdc: ", "")
           end
         end
+        -- the migration's start, fence, cutover, decommission and end on the service's timeline
+        local want = { "run test of runbook dms-full-load-cdc started", "step source-read-only succeeded",
+                       "step writes-to-aurora succeeded", "step remove-dms succeeded",
+                       "run test of runbook dms-full-load-cdc completed" }
+        assert(table.concat(changes, "|") == table.concat(want, "|"),
+               "change events: " .. table.concat(changes, "|"))
       end,
     },
   },
