@@ -305,8 +305,42 @@ static json_t *one_rule(pgm_call *call, const char *task, size_t i, json_t *r, i
 	return out;
 }
 
+/* action_known - whether act is a rule-action DMS documents for rule type
+ * rt (selection or transformation). */
+static int action_known(const char *rt, const char *act)
+{
+	static const char *const selection[] = {"include", "exclude", "explicit", NULL};
+	static const char *const transformation[] = {"rename",
+						     "remove-column",
+						     "add-column",
+						     "include-column",
+						     "convert-lowercase",
+						     "convert-uppercase",
+						     "add-prefix",
+						     "remove-prefix",
+						     "replace-prefix",
+						     "add-suffix",
+						     "remove-suffix",
+						     "replace-suffix",
+						     "define-primary-key",
+						     "change-data-type",
+						     "add-before-image-columns",
+						     "data-masking-digits-mask",
+						     "data-masking-digits-randomize",
+						     "data-masking-hash-mask",
+						     NULL};
+	const char *const *list = strcmp(rt, "selection") == 0 ? selection : transformation;
+
+	if (act == NULL)
+		return 0;
+	for (int n = 0; list[n]; n++)
+		if (strcmp(act, list[n]) == 0)
+			return 1;
+	return 0;
+}
+
 /* check_dms_json - a mapping document given in DMS's own form: rules with
- * known rule types and at least one include selection. */
+ * known rule types and actions, and at least one include selection. */
 static json_t *check_dms_json(pgm_call *call, json_t *doc, const char *task)
 {
 	json_t *rules = json_object_get(doc, "rules"), *r;
@@ -327,7 +361,17 @@ static json_t *check_dms_json(pgm_call *call, json_t *doc, const char *task)
 				   "unknown rule-type \"%s\" (selection, transformation, "
 				   "table-settings)",
 				   rt ? rt : "(none)", NULL);
-		if (strcmp(rt, "selection") == 0 && act && strcmp(act, "include") == 0)
+		if (strcmp(rt, "table-settings") != 0 && !action_known(rt, act))
+			return bad(call, task, i + 1,
+				   strcmp(rt, "selection") == 0
+					   ? "unknown selection rule-action \"%s\" (include, exclude, "
+					     "explicit)"
+					   : "unknown transformation rule-action \"%s\" (rename, "
+					     "remove-column, add-column, convert-lowercase, "
+					     "add-prefix, ... as DMS documents them)",
+				   act ? act : "(none)", NULL);
+		if (strcmp(rt, "selection") == 0 &&
+		    (strcmp(act, "include") == 0 || strcmp(act, "explicit") == 0))
 			include = 1;
 	}
 	if (!include)

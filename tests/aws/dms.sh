@@ -107,6 +107,25 @@ expect_match "endpoints the wrong way round" "$RC $(jget "$OUT" 'j["error"]["mes
 pcall dms.create_task id=orders-cdc instance=mig-ri source=src target=dst mappings="$MAP" settings='{"lob_mode":"huge"}'
 expect_match "a bad setting" "$RC $(jget "$OUT" 'j["error"]["message"]')" '^1 .*setting lob_mode = "huge" is not valid'
 expect_eq "none of these sent a CreateReplicationTask" "$(nreq CreateReplicationTask)" "$before"
+# every transformation as DMS's JSON: prefixes and suffixes with their value, case, a
+# column renamed; rules checked before sending (a value missing, a target DMS lacks, and
+# in DMS's own form an unknown rule-action)
+pcall dms.table_mappings task=t1 mappings='[{"type":"include","schema":"public","table":"%"},
+{"type":"add-prefix","schema":"public","table":"%","value":"dms_"},{"type":"remove-prefix","target":"schema","schema":"legacy_%","value":"legacy_"},
+{"type":"add-suffix","schema":"public","table":"orders","column":"%","value":"_v1"},{"type":"remove-suffix","schema":"public","table":"%_old","value":"_old"},
+{"type":"uppercase","target":"column","schema":"public","table":"%","column":"%"},{"type":"rename","schema":"public","table":"customers","column":"ssn","to":"tax_id"}]'
+expect_eq "transformations in DMS's form" \
+	"$RC/$(jget "$OUT" '[(r["rule-action"], r.get("rule-target"), r["object-locator"].get("table-name"), r["object-locator"].get("column-name"), r.get("value")) for r in j["mappings"]["rules"][1:]]')" \
+	'0/[["add-prefix", "table", "%", null, "dms_"], ["remove-prefix", "schema", null, null, "legacy_"], ["add-suffix", "column", "orders", "%", "_v1"], ["remove-suffix", "table", "%_old", null, "_old"], ["convert-uppercase", "column", "%", "%", null], ["rename", "column", "customers", "ssn", "tax_id"]]'
+pcall dms.table_mappings task=t1 mappings='[{"type":"include","schema":"public"},{"type":"add-prefix","schema":"public","table":"%"}]'
+expect_match "a prefix without its value" "$RC $(jget "$OUT" 'j["error"]["message"]')" '^1 .*task t1: table mappings: rule 2: add-prefix needs value'
+pcall dms.table_mappings task=t1 mappings='[{"type":"include","schema":"public"},{"type":"lowercase","target":"index","schema":"public"}]'
+expect_match "a target DMS lacks" "$RC $(jget "$OUT" 'j["error"]["message"]')" '^1 .*rule 2: lowercase: target "index" must be schema, table or column'
+pcall dms.table_mappings task=t1 mappings='{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"1","rule-action":"include","object-locator":{"schema-name":"p","table-name":"%"}},{"rule-type":"transformation","rule-id":"2","rule-name":"2","rule-action":"renam","rule-target":"table","object-locator":{"schema-name":"p","table-name":"%"},"value":"x"}]}'
+expect_match "DMS's own form: an unknown rule-action" "$RC $(jget "$OUT" 'j["error"]["message"]')" \
+	'^1 .*task t1: table mappings: rule 2: unknown transformation rule-action "renam"'
+pcall dms.table_mappings task=t1 mappings='{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"1","rule-action":"explicit","object-locator":{"schema-name":"p","table-name":"t"}}]}'
+expect_eq "DMS's own form: an explicit selection selects" "$RC/$(jget "$OUT" 'j["rules"]')" 0/1
 
 pcall dms.create_task id=orders-cdc instance=mig-ri source=src target=dst mappings="$MAP" \
 	settings='{"lob_mode":"limited","lob_max_size_kb":64,"parallel_tables":4,"Logging":{"LogComponents":[{"Id":"SOURCE_CAPTURE","Severity":"LOGGER_SEVERITY_DEFAULT"}]}}'
