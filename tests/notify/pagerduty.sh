@@ -68,6 +68,17 @@ pcall pagerduty.resolve routing_key="$RK" dedup_key=k429 attempts=3
 expect_eq "5xx: retryable error after the attempts" \
 	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/pagerduty.http/true
 ctl reset >/dev/null
+# retries stop at the call's deadline: backoff 300, 600 ms... inside --timeout 1s
+ctl inject '{"path": "/v2/enqueue", "status": 429, "count": 1000}' >/dev/null
+t0=$(date +%s%N)
+PGMOVE_PAGERDUTY_RETRY_BASE_MS=300 pcall pagerduty.trigger routing_key="$RK" summary=s source=h attempts=20 --timeout 1s
+el=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "429 until the deadline: a retryable pagerduty.throttled" \
+	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/pagerduty.throttled/true
+sent=$(jget "$(ctl requests)" 'len(j)')
+expect_eq "2 or 3 attempts fit in the deadline, not 20" "$([ "$sent" -ge 2 ] && [ "$sent" -le 3 ] && echo yes || echo "no: $sent")" yes
+expect_eq "the call returns at its deadline" "$([ $el -lt 2500 ] && echo yes || echo "no: $el ms")" yes
+ctl reset >/dev/null
 
 # change events
 pcall pagerduty.change routing_key="$RK" summary="pgmove: cutover to aurora-1 started" source=pgmove \
