@@ -48,6 +48,20 @@ psql_tgt "DELETE FROM settings"
 expect 0 "preflight" call logical.preflight $PAIR
 equals "$(jq 'd["ok"]')" true "now everything is ok"
 equals "$(jq '"sequences" in [w["check"] for w in d["warnings"]]')" true "sequences are a warning"
+# What logical replication does not carry: an unlogged table's rows, large objects;
+# DDL is a standing warning.
+psql_src "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)"
+psql_tgt "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)"
+lo=$(psql_src "SELECT lo_from_bytea(0, 'blob')")
+expect 0 "preflight with an unlogged table and a large object" call logical.preflight $PAIR
+equals "$(jq '[(p["check"], p["objects"] if "objects" in p else p["detail"]) for p in d["problems"]]')" \
+	'[["unlogged_tables", ["public.scratch"]], ["large_objects", "1 large objects: not replicated"]]' \
+	"the unlogged table is named and the large objects counted"
+equals "$(jq 'all(p["fix"] for p in d["problems"]) and "ddl" in [w["check"] for w in d["warnings"]]')" true \
+	"each with its fix; DDL is a warning"
+psql_src "DROP TABLE scratch" && psql_tgt "DROP TABLE scratch" && psql_src "SELECT lo_unlink($lo)" >/dev/null
+expect 0 "preflight once they are gone" call logical.preflight $PAIR
+equals "$(jq 'd["ok"]')" true "ok again"
 
 # --- publication ------------------------------------------------------------------
 expect 1 "a bad name is refused" call logical.create_publication conninfo=@env:PGMOVE_SOURCE name='P-1'
@@ -116,6 +130,20 @@ expect 1 "wait_applied with a bad lsn" call logical.wait_applied $PAIR subscript
 has "$T/err" "not an LSN" "says so"
 expect 1 "status of a missing subscription" call logical.status $PAIR subscription=nosuch
 has "$T/err" "logical.no_such_subscription.*nosuch" "names it"
+
+# --- binary transfer and streaming (PostgreSQL 14+), on a publication of their own -------
+expect 0 "a publication of one table" call logical.create_publication conninfo=@env:PGMOVE_SOURCE \
+	name=p_bin 'tables=["settings"]'
+expect 0 "a subscription with binary transfer and streaming" call logical.create_subscription $PAIR \
+	name=s_bin publication=p_bin copy_data=false binary=true streaming=true
+equals "$(psql_tgt "SELECT subbinary::text || ' ' || substream::text FROM pg_subscription WHERE subname = 's_bin'")" \
+	"true true" "created with binary = true, streaming = on"
+expect 0 "the same again" call logical.create_subscription $PAIR name=s_bin publication=p_bin \
+	copy_data=false binary=true streaming=true
+equals "$(jq 'd["adopted"]')" true "is adopted"
+expect 0 "drop it" call logical.drop $PAIR subscription=s_bin publication=p_bin
+equals "$(psql_src "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's_bin'")" 0 "its slot is gone"
+equals "$(psql_src "SELECT count(*) FROM pg_publication WHERE pubname = 'p_bin'")" 0 "and its publication"
 
 # --- the fence -------------------------------------------------------------------------
 # A session opened before the fence: without terminate the fence waits it
