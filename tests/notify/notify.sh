@@ -128,8 +128,12 @@ run run "$EV" --run-id e1
 expect_eq "approval pauses" "$RC" 3
 expect_match "approval.needed with the command" "$(cat "$TMP/run.err")" \
 	"notify: pgmove notify-events: run e1 is waiting for approval 'go': Switch traffic\? -- approve with: pgmove approve e1 go --by NAME"
+expect_match "run.paused with the reason" "$(cat "$TMP/run.err")" \
+	"notify: pgmove notify-events: run e1 paused: waiting for approval go: Switch traffic\?"
 run resume e1 --approve go
 expect_eq "the wait times out: failed" "$RC" 1
+expect_eq "a breaker whose condition holds at every poll (6 of them) notifies once" \
+	"$(grep -c 'notify: pgmove notify-events: breaker lag tripped' "$TMP/run.err")" 1
 expect_match "breaker.tripped" "$(cat "$TMP/run.err")" "notify: pgmove notify-events: breaker lag tripped during w \(action alert\)"
 expect_match "wait.timeout" "$(cat "$TMP/run.err")" "notify: pgmove notify-events: wait w timed out"
 expect_match "run.failed" "$(cat "$TMP/run.err")" "notify: pgmove notify-events: run e1 failed: wait w failed"
