@@ -13,6 +13,19 @@
 #include "host.h"
 #include "loader.h"
 
+/* print_params - one line per parameter of a table (loader_describe_function). */
+static void print_params(const json_t *params)
+{
+	size_t k;
+	json_t *par;
+	json_array_foreach(params, k, par)
+	printf("      %-20s %-9s %-9s%s %s\n", json_string_value(json_object_get(par, "name")),
+	       json_string_value(json_object_get(par, "type")),
+	       json_is_true(json_object_get(par, "required")) ? "required" : "",
+	       json_is_true(json_object_get(par, "secret")) ? " secret" : "",
+	       json_string_value(json_object_get(par, "summary")));
+}
+
 static void print_plugin(const json_t *p)
 {
 	const char *err = json_string_value(json_object_get(p, "error"));
@@ -36,13 +49,12 @@ static void print_plugin(const json_t *p)
 					 json_string_value(fl));
 		printf("\n  %s  [%s]\n    %s\n", json_string_value(json_object_get(f, "name")),
 		       used ? flags : "-", json_string_value(json_object_get(f, "summary")));
-		json_t *par;
-		json_array_foreach(json_object_get(f, "params"), k, par)
-		printf("      %-20s %-9s %-9s%s %s\n", json_string_value(json_object_get(par, "name")),
-		       json_string_value(json_object_get(par, "type")),
-		       json_is_true(json_object_get(par, "required")) ? "required" : "",
-		       json_is_true(json_object_get(par, "secret")) ? " secret" : "",
-		       json_string_value(json_object_get(par, "summary")));
+		print_params(json_object_get(f, "params"));
+	}
+	if (json_object_get(p, "config")) {
+		printf("\n  configuration: plugin \"%s\" { ... }\n",
+		       json_string_value(json_object_get(p, "name")));
+		print_params(json_object_get(p, "config"));
 	}
 	printf("\n");
 }

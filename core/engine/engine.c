@@ -2271,6 +2271,43 @@ static int check_plugins(engine *e)
 	return rc;
 }
 
+/* config_leaks_param - whether a secret key of plugin p's configuration
+ * (cfg) holds the value of a param that is not secret (a conninfo's
+ * password aside; its default is in the runbook itself): that value would
+ * be journaled with the run's params, so the run is refused before
+ * anything is journaled, naming the param and the key. */
+static int config_leaks_param(engine *e, const pgm_plugin *p, json_t *cfg, char *msg,
+			      size_t msglen)
+{
+	const json_t *params = e->params ? e->params : e->st ? e->st->params : NULL;
+	for (const pgm_param *q = p->config; q && q->name; q++) {
+		json_t *v = json_object_get(cfg, q->name);
+		const char *name;
+		json_t *pv;
+		if (!q->secret || !json_is_string(v) || !*json_string_value(v))
+			continue;
+		json_object_foreach((json_t *)params, name, pv)
+		{
+			json_t *spec = json_object_get(e->rb->params, name);
+			const char *type = json_string_value(json_object_get(spec, "type"));
+			json_t *dflt = json_object_get(spec, "default");
+			if (!json_is_string(pv) || !*json_string_value(pv) ||
+			    strcmp(json_string_value(pv), "********") == 0 ||
+			    !holds_value(q, json_string_value(v), json_string_value(pv)) ||
+			    json_is_true(json_object_get(spec, "secret")) ||
+			    (type && strcmp(type, "conninfo") == 0) || (dflt && json_equal(dflt, pv)))
+				continue;
+			snprintf(msg, msglen,
+				 "param %s reaches secret key %s of plugin %s's configuration but is "
+				 "not declared secret: declare it secret = true in the runbook's "
+				 "params (nothing was journaled)",
+				 name, q->name, p->name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* configure_plugins - gives each plugin the runbook configures its
  * configuration (plugin "name" { ... }), once per process, before any node
  * runs. 0, or PGMOVE_EXIT_RUNBOOK after logging why. */
@@ -2293,6 +2330,16 @@ static int configure_plugins(engine *e, const char *run_id)
 				pgm_error("plugin %s takes no configuration", name);
 			else
 				pgm_error("%s", err);
+			rc = PGMOVE_EXIT_RUNBOOK;
+			break;
+		}
+		if (loader_check_config(p, cfg, 1, err, sizeof(err)) != 0) {
+			pgm_error("%s", err);
+			rc = PGMOVE_EXIT_RUNBOOK;
+			break;
+		}
+		if (config_leaks_param(e, p, cfg, err, sizeof(err))) {
+			pgm_error("%s", err);
 			rc = PGMOVE_EXIT_RUNBOOK;
 			break;
 		}

@@ -48,6 +48,16 @@ const char *loader_signal_name(int signo);
 int loader_check_args(const pgm_plugin *p, const pgm_function *fn, json_t *args,
 		      char *err, size_t errlen);
 
+/* loader_check_config - checks a runbook's configuration of plugin p
+ * (config, an object) against p's configuration table (nothing to check
+ * when p has none): unknown keys, types, limits, allowed values; when
+ * complete (the run's values, not plan's), also required keys, and the
+ * defaults are put in. Registers secret values for redaction. 0, or -1
+ * with the message ("plugin http { ... }: unknown key 'timout' (keys:
+ * ...)") in err. */
+int loader_check_config(const pgm_plugin *p, json_t *config, int complete, char *err,
+			size_t errlen);
+
 /* loader_list - every plugin found on the search path, sorted by name, as a
  * JSON array of {name, version, summary, path, functions: [{name, flags,
  * summary, params}]} or {name, path, error} for one that fails to load.

@@ -2,7 +2,7 @@
 -- to declare itself (runbook, plugin, phase, step, wait, gate, check,
 -- approve, breaker). Compiled into pgmove by a make rule; run once per
 -- runbook, before the runbook file, with one argument: a table of the C
--- functions it needs (call, plugin_info, duration, resolve_params,
+-- functions it needs (call, plugin_info, check_config, duration, resolve_params,
 -- getinfo and getupvalue: debug.getinfo and debug.getupvalue, which
 -- runbook code itself does not get).
 --
@@ -491,6 +491,8 @@ function plugin(name)
       if decl.plugin_config[name] ~= nil then
         fail(cloc, "plugin %s is configured twice", name)
       end
+      local problem = C.check_config(name, cfg)
+      if problem then fail(cloc, "%s", problem) end
       decl.plugin_config[name] = cfg
       return self
     end,

@@ -170,6 +170,33 @@ static int l_plugin_info(lua_State *L)
 	return 1;
 }
 
+/* l_check_config - C.check_config(name, cfg): nil when cfg (a table) is a
+ * configuration plugin name accepts by its configuration table (unknown
+ * keys, types, limits, allowed values; required keys are checked when the
+ * run starts, since plan may lack params), else the message. */
+static int l_check_config(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	char err[4096];
+	const pgm_plugin *p = loader_get(name, err, sizeof(err));
+	if (!p)
+		return luaL_error(L, "%s", err);
+	char root[256];
+	snprintf(root, sizeof(root), "plugin %s { ... }", name);
+	json_t *cfg = luajson_to(L, 2, root, err, sizeof(err));
+	if (cfg && json_is_array(cfg) && json_array_size(cfg) == 0) { /* {} */
+		json_decref(cfg);
+		cfg = json_object();
+	}
+	if (cfg && loader_check_config(p, cfg, 0, err, sizeof(err)) == 0) {
+		json_decref(cfg);
+		return 0;
+	}
+	json_decref(cfg);
+	lua_pushstring(L, err); /* (sp += 1) */
+	return 1;
+}
+
 /* l_duration - C.duration(v): milliseconds for "30s" or a number of seconds. */
 static int l_duration(lua_State *L)
 {
@@ -685,6 +712,8 @@ static runbook *load(const char *path, char *err, size_t errlen)
 	lua_setfield(L, -2, "call");
 	lua_pushcfunction(L, l_plugin_info);
 	lua_setfield(L, -2, "plugin_info");
+	lua_pushcfunction(L, l_check_config);
+	lua_setfield(L, -2, "check_config");
 	lua_pushcfunction(L, l_duration);
 	lua_setfield(L, -2, "duration");
 	lua_pushcfunction(L, l_resolve_params);

@@ -86,4 +86,37 @@ size_t pgm_secret_count(void);
 /* pgm_secret_reset - forgets all secrets (for tests). */
 void pgm_secret_reset(void);
 
+/* Parameter tables (core/host/ptable.c): the checks pgmove's loader and
+ * the test host of <pgmove/plugin-test.h> share. */
+/* pgm_ptable_name_ok - whether name is 1 to 64 lower-case letters, digits
+ * and '_' (a plugin's or a function's name). */
+int pgm_ptable_name_ok(const char *name);
+/* pgm_ptable_type_ok - whether v has the JSON kind a parameter type asks for. */
+int pgm_ptable_type_ok(const char *type, const json_t *v);
+/* pgm_ptable_check_plugin - the checks of a descriptor that need no call
+ * (p->functions is not NULL): every function named, with a function
+ * pointer, no duplicates, known flags; for every parameter of every
+ * function and of the configuration table a unique name, a known type, a
+ * default of that type within the limits, limits only where values have a
+ * size, allowed values only on strings; a configuration table only with a
+ * configure function. name and path are for messages. 0, or -1 with a
+ * message ("plugin x: PATH: greet: parameter n has type 'int'; ...") in err. */
+int pgm_ptable_check_plugin(const char *name, const char *path, const pgm_plugin *p, char *err,
+			    size_t errlen);
+enum {
+	PGM_PTABLE_DEFAULTS = 1u << 0, /* put the table's defaults into values       */
+	PGM_PTABLE_REQUIRED = 1u << 1  /* refuse values without a required parameter */
+};
+/* pgm_ptable_check - checks values (an object) against table: no unknown
+ * names, the types, limits and allowed values; with the flags, defaults
+ * put in and required ones present. Registers secret and conninfo values
+ * for redaction. what and noun make the message: "pg.query: unknown
+ * argument 'x' (arguments: conninfo, sql)", "plugin http { ... }: key
+ * 'timeout' must be a duration". 0, or -1 with the message in err. */
+int pgm_ptable_check(const char *what, const char *noun, const pgm_param *table, json_t *values,
+		     unsigned flags, char *err, size_t errlen);
+/* pgm_ptable_describe - a table as a JSON array of {name, type, required,
+ * secret, summary, default?, min?, max?, allowed?}. New reference. */
+json_t *pgm_ptable_describe(const pgm_param *table);
+
 #endif

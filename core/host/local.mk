@@ -7,7 +7,7 @@ lib_LTLIBRARIES += core/host/libpgmove.la
 core_host_libpgmove_la_SOURCES = core/host/host.h core/host/hostpriv.h \
 	core/host/call.c core/host/log.c core/host/redact.c core/host/duration.c \
 	core/host/args.c core/host/http.c core/host/mail.c core/host/child.c core/host/pgconn.c \
-	core/host/utf8.c
+	core/host/utf8.c core/host/ptable.c
 # the test host of <pgmove/plugin-test.h> (plugins' unit tests)
 core_host_libpgmove_la_SOURCES += core/host/testhost.c
 core_host_libpgmove_la_CPPFLAGS = $(HOST_CPPFLAGS)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "hostpriv.h"
 #include "pgmove/plugin-test.h"
 
@@ -164,40 +165,95 @@ size_t pgm_test_checkpoint_saves(void)
 	return checkpoint_saves;
 }
 
+/* ready - what pgmove's loader does once per plugin before its first use,
+ * for the descriptor plugin: the ABI and the tables checked (the loader's
+ * own checks, core/host/ptable.c), then init run. 0, or -1 with the call's
+ * error set ("test.bad_plugin", "test.init"). */
+static int ready(const pgm_plugin *plugin, pgm_call *call)
+{
+	char key[32], err[2048];
+	snprintf(key, sizeof(key), "%p", (const void *)plugin);
+	if (!inited)
+		inited = json_object();
+	if (json_object_get(inited, key))
+		return 0;
+	const char *name = plugin->name ? plugin->name : "?";
+	if (plugin->abi != PGMOVE_PLUGIN_ABI) {
+		pgm_fail(call, "test.bad_plugin", 0,
+			 "plugin %s was built for plugin ABI %d, this test host has ABI %d", name,
+			 plugin->abi, PGMOVE_PLUGIN_ABI);
+		return -1;
+	}
+	if (!plugin->functions) {
+		pgm_fail(call, "test.bad_plugin", 0, "plugin %s has no function table", name);
+		return -1;
+	}
+	if (pgm_ptable_check_plugin(name, "(test host)", plugin, err, sizeof(err)) != 0) {
+		pgm_fail(call, "test.bad_plugin", 0, "%s", err);
+		return -1;
+	}
+	if (plugin->init && plugin->init() != 0) {
+		pgm_fail(call, "test.init", 0, "plugin %s: init failed", name);
+		return -1;
+	}
+	json_object_set_new(inited, key, json_true());
+	return 0;
+}
+
 json_t *pgm_test_invoke(const pgm_plugin *plugin, const char *function, pgm_call *call,
 			json_t *args)
 {
-	char key[32];
+	char what[256], err[2048];
 	if (!call->checkpoint_fn)
 		pgm_call_set_checkpoint(call, NULL, count_save, NULL);
-	for (const pgm_function *f = plugin->functions; f && f->name; f++) {
+	if (ready(plugin, call) != 0)
+		return NULL;
+	for (const pgm_function *f = plugin->functions; f->name; f++) {
 		if (strcmp(f->name, function) != 0)
 			continue;
-		snprintf(key, sizeof(key), "%p", (const void *)plugin);
-		if (!inited)
-			inited = json_object();
-		if (!json_object_get(inited, key)) {
-			if (plugin->init && plugin->init() != 0)
-				return pgm_fail(call, "test.init", 0, "plugin %s: init failed",
-						plugin->name);
-			json_object_set_new(inited, key, json_true());
+		/* as pgmove does before a call (loader_check_args): the same checks */
+		json_t *own = args ? NULL : json_object();
+		snprintf(what, sizeof(what), "%s.%s", plugin->name, f->name);
+		if (pgm_ptable_check(what, "argument", f->params, args ? args : own,
+				     PGM_PTABLE_DEFAULTS | PGM_PTABLE_REQUIRED, err,
+				     sizeof(err)) != 0) {
+			json_decref(own);
+			return pgm_fail(call, "args.invalid", 0, "%s", err);
 		}
-		/* as the host does before a call: defaults in, secrets registered */
-		for (const pgm_param *q = f->params; json_is_object(args) && q && q->name; q++) {
-			json_t *v = json_object_get(args, q->name);
-			if (q->dflt && (!v || json_is_null(v)))
-				json_object_set_new(args, q->name,
-						    json_loads(q->dflt, JSON_DECODE_ANY, NULL));
-			v = json_object_get(args, q->name);
-			if (json_is_string(v) && q->secret)
-				pgm_secret_add(json_string_value(v));
-			if (json_is_string(v) && q->type && strcmp(q->type, "conninfo") == 0)
-				pgm_secret_add_conninfo(json_string_value(v));
-		}
-		return f->fn(call, args);
+		json_t *res = f->fn(call, args ? args : own);
+		json_decref(own);
+		return res;
 	}
 	return pgm_fail(call, "test.unknown_function", 0, "plugin %s has no function %s",
 			plugin->name ? plugin->name : "?", function);
+}
+
+int pgm_test_configure(const pgm_plugin *plugin, pgm_call *call, const json_t *config)
+{
+	char what[256], err[2048];
+	if (ready(plugin, call) != 0)
+		return -1;
+	if (!plugin->configure) {
+		pgm_fail(call, "test.no_configure", 0,
+			 "plugin %s takes no configuration (it has no configure function)",
+			 plugin->name);
+		return -1;
+	}
+	json_t *cfg = config ? json_deep_copy(config) : json_object();
+	snprintf(what, sizeof(what), "plugin %s { ... }", plugin->name);
+	if (plugin->config && pgm_ptable_check(what, "key", plugin->config, cfg,
+					       PGM_PTABLE_DEFAULTS | PGM_PTABLE_REQUIRED, err,
+					       sizeof(err)) != 0) {
+		json_decref(cfg);
+		pgm_fail(call, "args.invalid", 0, "%s", err);
+		return -1;
+	}
+	int rc = plugin->configure(call, cfg);
+	json_decref(cfg);
+	if (rc != 0 && !pgm_failed(call))
+		pgm_fail(call, "test.configure", 0,
+			 "plugin %s: configure failed without saying why (pgm_fail)", plugin->name);
+	return rc != 0 ? -1 : 0;
 }
 
 size_t pgm_test_log_count(void)

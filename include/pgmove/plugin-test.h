@@ -7,10 +7,12 @@
  * this header: calls with a deadline, run id, step and attempt; captured
  * log lines and progress; secrets registered by the call's arguments or the
  * plugin; HTTP answered from a table (also what pgm_aws_* send), with every
- * request recorded; checkpoints handed in as a resume would. The host
- * services themselves are the real ones (argument helpers, redaction,
- * durations, PostgreSQL, child processes): only the network and the
- * engine are replaced.
+ * request recorded; checkpoints handed in as a resume would; the run's
+ * configuration given to the plugin's configure. The host services
+ * themselves are the real ones (argument helpers, redaction, durations,
+ * PostgreSQL, child processes), and so are pgmove's checks of descriptors,
+ * arguments and configurations (the loader's own code): only the network
+ * and the engine are replaced.
  *
  *     #include <pgmove/plugin-test.h>
  *     extern const pgm_plugin hello_LTX_pgmove_plugin;
@@ -59,16 +61,31 @@ void pgm_test_call_set_checkpoint(pgm_call *call, const json_t *value);
 size_t pgm_test_checkpoint_saves(void);
 
 /* pgm_test_invoke - runs function of the plugin descriptor with args
- * (borrowed) and returns what it returns (a new reference, or NULL with the
- * error on the call). The plugin's init runs before its first invocation.
- * A function the descriptor does not have fails the call with
- * "test.unknown_function". As pgmove does before a call, the parameter
- * table's defaults are put into args (an object) and the values of secret
- * and conninfo parameters are registered for redaction; the other checks
- * against the table (types, limits, unknown names) are pgmove's loader's
- * and are not made here. */
+ * (borrowed; NULL is an empty object) and returns what it returns (a new
+ * reference, or NULL with the error on the call). Before a descriptor is
+ * first used, the test host checks it as pgmove's loader does (the same
+ * code: ABI, function table, parameter and configuration tables; a
+ * failure is "test.bad_plugin" with the loader's message) and runs its
+ * init ("test.init" when it fails). A function the descriptor does not
+ * have fails the call with "test.unknown_function". As pgmove does before
+ * a call, args is checked against the function's parameter table (the
+ * same code: unknown names, types, limits, allowed values, required ones;
+ * a failure is "args.invalid" with pgmove's message and the function does
+ * not run), the table's defaults are put into args, and the values of
+ * secret and conninfo parameters are registered for redaction. */
 json_t *pgm_test_invoke(const pgm_plugin *plugin, const char *function, pgm_call *call,
 			json_t *args);
+
+/* pgm_test_configure - gives the plugin a runbook's configuration, as
+ * `plugin "name" { ... }` would (config borrowed, not changed; NULL is an
+ * empty table): the descriptor is made ready as for pgm_test_invoke, config
+ * is checked against the plugin's configuration table (pgm_plugin.config)
+ * with pgmove's code (unknown keys, types, limits, allowed values, required
+ * keys; "args.invalid" and configure is not called), its defaults put in and
+ * its secret values registered, then the plugin's configure runs on call.
+ * Returns 0, or -1 with the call's error set ("test.no_configure" for a
+ * plugin without configure). */
+int pgm_test_configure(const pgm_plugin *plugin, pgm_call *call, const json_t *config);
 
 /* Logs: every line logged since pgm_test_reset, "LEVEL text" (levels DEBUG,
  * INFO, NOTICE, WARN, ERROR; debug lines included), already redacted. */

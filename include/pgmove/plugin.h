@@ -35,8 +35,9 @@ extern "C" {
 /* The ABI version. Bumped on any incompatible change of the structs below
  * or of the host API; the loader refuses a plugin built for another one.
  * 2: pgm_param gained dflt/min/max/allowed, pgm_plugin gained min_pgmove.
- * 3: pgm_plugin gained configure. */
-#define PGMOVE_PLUGIN_ABI 3
+ * 3: pgm_plugin gained configure.
+ * 4: pgm_plugin gained config (the configuration's parameter table). */
+#define PGMOVE_PLUGIN_ABI 4
 
 /* The version of pgmove this header belongs to, as a number:
  * major * 10000 + minor * 100 + patch (0.1.0 is 100). A plugin compares it
@@ -129,8 +130,18 @@ typedef struct pgm_plugin {
 	 * functions is called: config is a JSON object, borrowed. Keep what is
 	 * needed (copy it). Returns 0, or -1 after pgm_fail() on call (the run
 	 * does not start: exit 6). A runbook that configures a plugin without
-	 * configure is refused when it is loaded. */
+	 * configure is refused when it is loaded. The test host calls it
+	 * through pgm_test_configure (<pgmove/plugin-test.h>). */
 	int (*configure)(pgm_call *call, json_t *config);
+	/* config - optional; the keys the configuration may have, as a
+	 * parameter table (terminated by an entry whose name is NULL), checked
+	 * at load like a function's and needing configure. With it pgmove
+	 * checks a runbook's `plugin "name" { ... }` when the runbook loads
+	 * (unknown keys, types, limits, allowed values: `pgmove plan` refuses
+	 * them by name) and again before configure (required keys; defaults
+	 * put in); secret keys' values are registered for redaction before
+	 * configure runs. NULL: configure checks the table itself. */
+	const pgm_param *config;
 } pgm_plugin;
 
 /* The exported symbol is <name>_LTX_pgmove_plugin: libltdl strips the

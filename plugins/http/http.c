@@ -12,6 +12,13 @@
  * secret_headers), tokens, webhook URLs and SMTP passwords are registered
  * for redaction before anything is sent, so no log line, error or journal
  * event shows them.
+ *
+ * A runbook may configure the plugin once for the run (`plugin "http" {
+ * base_url = ..., allowed_hosts = {...}, timeout = "5s", headers = {...},
+ * token = params.flags_token }`, config_params): defaults for the HTTP
+ * functions (request, health, webhook, flag_get, flag_set; not mail),
+ * which a call's own arguments override, relative URLs resolved against
+ * base_url, and every URL's host checked against allowed_hosts.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -22,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "pgmove/plugin.h"
 
 #define MAX_BODY_KEPT (64 * 1024) /* a text answer kept in the result */
@@ -31,6 +40,10 @@ static const char *sget(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
 }
+
+/* The run's configuration (http_configure), a copy; NULL when the runbook
+ * gave none. Written before any function runs, then only read. */
+static json_t *config;
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -404,6 +417,202 @@ static char *form_encode(pgm_call *call, json_t *form)
 	fclose(f);
 	return out;
 }
+
+/* ---- the run's configuration ---------------------------------------------------- */
+
+/* host_allowed - whether host (as libcurl gives it: lower-case for names,
+ * "[::1]" for IPv6) is one of the allowed_hosts: an exact name (case does
+ * not matter) or "*.example.com", any name under example.com. */
+static int host_allowed(const char *host, json_t *allowed)
+{
+	size_t i, hl = strlen(host);
+	json_t *v;
+
+	json_array_foreach(allowed, i, v)
+	{
+		const char *a = json_string_value(v);
+		size_t al = a ? strlen(a) : 0;
+
+		if (!a)
+			continue;
+		if (strcasecmp(a, host) == 0)
+			return 1;
+		if (al > 2 && a[0] == '*' && a[1] == '.' && hl > al - 1 &&
+		    strcasecmp(host + hl - (al - 1), a + 1) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* resolve_url - url resolved against the configuration's base_url when it
+ * is relative (RFC 3986, libcurl's URL parser), and its host checked
+ * against allowed_hosts. Returns a new string (caller frees), or NULL with
+ * the error set ("http.host_not_allowed", "args.invalid"). */
+static char *resolve_url(pgm_call *call, const char *url)
+{
+	const char *base = sget(config, "base_url");
+	json_t *allowed = json_object_get(config, "allowed_hosts");
+	int absolute = strstr(url, "://") != NULL;
+	CURLU *u = curl_url();
+	char *full = NULL, *host = NULL, *out = NULL;
+
+	if (u == NULL)
+		abort();
+	if (!absolute && !base) {
+		pgm_fail(call, "args.invalid", 0,
+			 "url '%s' is relative and the plugin's configuration has no base_url", url);
+		goto done;
+	}
+	if ((!absolute && curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK) ||
+	    curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
+		char *r = pgm_redact(url);
+
+		pgm_fail(call, "args.invalid", 0, "url '%s' is not a URL%s", r,
+			 absolute ? "" : " relative to base_url");
+		free(r);
+		goto done;
+	}
+	if (json_array_size(allowed)) {
+		if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+		    !host_allowed(host, allowed)) {
+			char *pub = url_public(full);
+
+			pgm_fail(call, "http.host_not_allowed", 0,
+				 "%s: host %s is not in the configuration's allowed_hosts", pub,
+				 host ? host : "(none)");
+			free(pub);
+			goto done;
+		}
+	}
+	out = strdup(full);
+	if (out == NULL)
+		abort();
+done:
+	curl_free(full);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* with_config - the arguments an HTTP function works with: args with the
+ * configuration's timeout, token, headers and secret_headers where the
+ * call gives none (a header the call names replaces the configuration's of
+ * that name; no configured token where the call sends its own
+ * Authorization), and url resolved and checked (resolve_url). A new object
+ * the caller decrefs, or NULL with the error set. */
+static json_t *with_config(pgm_call *call, json_t *args)
+{
+	json_t *a = json_deep_copy(args), *v, *hin = json_object_get(args, "headers");
+	const char *k, *url = sget(args, "url");
+	int own_auth = json_object_get(args, "token") && !json_is_null(json_object_get(args, "token"));
+	char *full;
+
+	if (a == NULL)
+		abort();
+	if (!config)
+		return a;
+	json_object_foreach(json_is_object(hin) ? hin : NULL, k, v)
+	{
+		if (strcasecmp(k, "authorization") == 0)
+			own_auth = 1;
+	}
+	if (!json_object_get(a, "timeout") || json_is_null(json_object_get(a, "timeout")))
+		if (json_object_get(config, "timeout"))
+			json_object_set(a, "timeout", json_object_get(config, "timeout"));
+	if (!own_auth && sget(config, "token"))
+		json_object_set(a, "token", json_object_get(config, "token"));
+	if (json_is_object(json_object_get(config, "headers")) &&
+	    (!hin || json_is_null(hin) || json_is_object(hin))) {
+		json_t *h = json_deep_copy(json_object_get(config, "headers"));
+
+		json_object_foreach(json_is_object(hin) ? hin : NULL, k, v)
+		{
+			const char *ck;
+			json_t *cv;
+			void *tmp;
+
+			json_object_foreach_safe(h, tmp, ck, cv)
+			{
+				if (strcasecmp(ck, k) == 0)
+					json_object_del(h, ck);
+			}
+			json_object_set(h, k, v);
+		}
+		json_object_set_new(a, "headers", h);
+	}
+	if (json_is_array(json_object_get(config, "secret_headers"))) {
+		json_t *sh = json_deep_copy(json_object_get(config, "secret_headers"));
+		json_t *mine = json_object_get(args, "secret_headers");
+
+		if (json_is_array(mine))
+			json_array_extend(sh, mine);
+		json_object_set_new(a, "secret_headers", sh);
+	}
+	if (url) {
+		if ((full = resolve_url(call, url)) == NULL) {
+			json_decref(a);
+			return NULL;
+		}
+		json_object_set_new(a, "url", json_string(full));
+		free(full);
+	}
+	return a;
+}
+
+/* http_configure - checks and keeps the run's configuration (the host
+ * checked its keys and types against config_params): base_url an http(s)
+ * URL, allowed_hosts names, headers strings that make valid header lines
+ * (credential values registered as secrets). */
+static int http_configure(pgm_call *call, json_t *cfg)
+{
+	const char *base = sget(cfg, "base_url");
+	json_t *allowed = json_object_get(cfg, "allowed_hosts"), *v;
+	size_t i;
+	hdrs h = {.n = 0};
+
+	if (base && url_check(call, "base_url", base) != 0)
+		return -1;
+	json_array_foreach(allowed, i, v)
+	{
+		const char *a = json_string_value(v);
+
+		if (!a || !*a || strpbrk(a, "/@ ?#") || (strchr(a, ':') && a[0] != '[')) {
+			pgm_fail(call, "args.invalid", 0,
+				 "allowed_hosts[%zu] must be a host name (\"flags.example.com\", "
+				 "\"*.example.com\", \"[::1]\")",
+				 i + 1);
+			return -1;
+		}
+	}
+	if (hdrs_from_args(call, cfg, &h) != 0) {
+		hdrs_free(&h);
+		return -1;
+	}
+	hdrs_free(&h);
+	json_decref(config);
+	config = json_deep_copy(cfg);
+	return 0;
+}
+
+static void http_fini(void)
+{
+	json_decref(config);
+	config = NULL;
+}
+
+/* CONFIGURED(fn) - the function fn called with with_config's arguments. */
+#define CONFIGURED(fn)                                                                             \
+	static json_t *fn##_configured(pgm_call *call, json_t *args)                               \
+	{                                                                                          \
+		json_t *a = with_config(call, args), *res;                                         \
+                                                                                                   \
+		if (a == NULL)                                                                     \
+			return NULL;                                                               \
+		res = fn(call, a);                                                                 \
+		json_decref(a);                                                                    \
+		return res;                                                                        \
+	}
 
 static json_t *fn_request(pgm_call *call, json_t *args)
 {
@@ -1109,6 +1318,12 @@ done:
 
 /* ---- the descriptor ---------------------------------------------------------------- */
 
+CONFIGURED(fn_request)
+CONFIGURED(fn_health)
+CONFIGURED(fn_webhook)
+CONFIGURED(fn_flag_get)
+CONFIGURED(fn_flag_set)
+
 #define AUTH_PARAMS                                                                                \
 	{"headers", "object", 0, 0,                                                                \
 	 "request headers {Name = \"value\"}; credential values are treated as secrets"},          \
@@ -1185,17 +1400,17 @@ static const pgm_param flag_set_params[] = {
 
 static const pgm_function http_functions[] = {
 	{.name = "request",
-	 .fn = fn_request,
+	 .fn = fn_request_configured,
 	 .flags = 0,
 	 .summary = "an HTTP request: status, headers, JSON body, a value by JSON pointer",
 	 .params = request_params},
 	{.name = "health",
-	 .fn = fn_health,
+	 .fn = fn_health_configured,
 	 .flags = PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 .summary = "GET a health endpoint and judge it (status, a JSON field's value)",
 	 .params = health_params},
 	{.name = "webhook",
-	 .fn = fn_webhook,
+	 .fn = fn_webhook_configured,
 	 .flags = 0,
 	 .summary = "post a message to a Slack-compatible or JSON webhook",
 	 .params = webhook_params},
@@ -1205,16 +1420,28 @@ static const pgm_function http_functions[] = {
 	 .summary = "send a plain-text email through SMTP (STARTTLS, AUTH)",
 	 .params = mail_params},
 	{.name = "flag_get",
-	 .fn = fn_flag_get,
+	 .fn = fn_flag_get_configured,
 	 .flags = PGM_FN_IDEMPOTENT | PGM_FN_READ_ONLY,
 	 .summary = "read a feature flag (value, ETag or version)",
 	 .params = flag_get_params},
 	{.name = "flag_set",
-	 .fn = fn_flag_set,
+	 .fn = fn_flag_set_configured,
 	 .flags = PGM_FN_IDEMPOTENT,
 	 .summary = "set a feature flag with compare-and-set; returns the value it saw",
 	 .params = flag_set_params},
 	{.name = NULL}};
+
+/* The keys of `plugin "http" { ... }`. */
+static const pgm_param config_params[] = {
+	{"base_url", "string", 0, 0, "relative URLs of the calls are resolved against it"},
+	{"allowed_hosts", "array", 0, 0,
+	 "the only hosts calls may reach (\"flags.example.com\", \"*.example.com\")"},
+	{"timeout", "duration", 0, 0, "default per-attempt timeout of the HTTP functions", NULL,
+	 "100ms", "1h"},
+	{"headers", "object", 0, 0, "headers sent with every request (a call's own replace them)"},
+	{"secret_headers", "array", 0, 0, "more header names whose values are secret"},
+	{"token", "string", 0, 1, "a bearer token for every request that sends no Authorization"},
+	{NULL, NULL, 0, 0, NULL}};
 
 PGMOVE_PLUGIN(http) = {
 	.abi = PGMOVE_PLUGIN_ABI,
@@ -1222,6 +1449,8 @@ PGMOVE_PLUGIN(http) = {
 	.version = "1.0.0",
 	.summary = "HTTP requests, health checks, webhooks, mail (SMTP), feature flags",
 	.init = NULL,
-	.fini = NULL,
+	.fini = http_fini,
 	.functions = http_functions,
+	.configure = http_configure,
+	.config = config_params,
 };

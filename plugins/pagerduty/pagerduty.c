@@ -8,8 +8,15 @@
  * call's deadline; a 400 is an error carrying PagerDuty's `errors`.
  *
  * The routing key is a secret (a declared secret parameter, registered
- * before the call). The endpoint is https://events.pagerduty.com, or the
- * `url` argument, or $PAGERDUTY_EVENTS_URL (EU accounts, tests).
+ * before the call). The endpoint is the `url` argument, else the run's
+ * configuration's, else $PAGERDUTY_EVENTS_URL (EU accounts, tests), else
+ * https://events.pagerduty.com.
+ *
+ * A runbook may configure the plugin once for the run
+ * (`plugin "pagerduty" { url = ..., routing_key = params.pd_key,
+ * source = "aurora-1", component = "replication" }`): the keys of
+ * config_params are defaults for every call, which a call's own argument
+ * overrides.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -30,6 +37,27 @@
 static const char *sget(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
+}
+
+/* The run's configuration (pagerduty_configure), a copy; NULL when the
+ * runbook gave none. Written before any function runs, then only read. */
+static json_t *config;
+
+/* with_config - args with the configuration's values for the keys args
+ * lacks (or holds null), as a new object the caller decrefs. */
+static json_t *with_config(json_t *args)
+{
+	json_t *a = config ? json_deep_copy(config) : json_object(), *v;
+	const char *k;
+
+	if (a == NULL)
+		abort();
+	json_object_foreach(args, k, v)
+	{
+		if (!json_is_null(v))
+			json_object_set(a, k, v);
+	}
+	return a;
 }
 
 /* base_url - the events endpoint's base: the url argument, else
@@ -196,7 +224,8 @@ static int payload_common(pgm_call *call, json_t *args, json_t *p, int source_re
 		return -1;
 	if (source_required && (!sget(args, "source") || !*sget(args, "source"))) {
 		pgm_fail(call, "args.invalid", 0,
-			 "source is required: the affected system, e.g. a host name or cluster id");
+			 "source is required (in the call or the plugin's configuration): the "
+			 "affected system, e.g. a host name or cluster id");
 		return -1;
 	}
 	if (copy_string(call, args, "source", p, 0) != 0)
@@ -340,11 +369,14 @@ static json_t *post_event(pgm_call *call, const char *base, const char *path, js
 /* start_event - the routing key (checked) and the common arguments. */
 static json_t *start_event(pgm_call *call, json_t *args, int *attempts, long long *timeout_ms)
 {
-	const char *rk = pgm_arg_string(call, args, "routing_key", NULL, 1);
+	const char *rk = pgm_arg_string(call, args, "routing_key", NULL, 0);
 	long long a = 5;
 
-	if (!rk)
+	if (pgm_failed(call))
 		return NULL;
+	if (!rk)
+		return pgm_fail(call, "args.invalid", 0,
+				"routing_key is required (in the call or the plugin's configuration)");
 	pgm_secret_add(rk);
 	if (strlen(rk) != ROUTING_KEY_LEN)
 		return pgm_fail(call, "args.invalid", 0,
@@ -428,23 +460,62 @@ static json_t *alert(pgm_call *call, json_t *args, const char *action)
 	return ans;
 }
 
+/* drop_payload_defaults - takes out of a (with_config's) the trigger's
+ * payload keys, and source when source_too: what a follow-up or a
+ * change event does not have. */
+static void drop_payload_defaults(json_t *a, int source_too)
+{
+	static const char *const keys[] = {"component", "group", "class", "severity", NULL};
+
+	for (int i = 0; keys[i]; i++)
+		json_object_del(a, keys[i]);
+	if (source_too)
+		json_object_del(a, "source");
+}
+
+/* configured_alert - alert() with the configuration's defaults. */
+static json_t *configured_alert(pgm_call *call, json_t *args, const char *action)
+{
+	json_t *a = with_config(args), *res;
+
+	if (strcmp(action, "trigger") != 0) /* only a trigger has a payload */
+		drop_payload_defaults(a, 1);
+	res = alert(call, a, action);
+	json_decref(a);
+	return res;
+}
+
 static json_t *fn_trigger(pgm_call *call, json_t *args)
 {
-	return alert(call, args, "trigger");
+	return configured_alert(call, args, "trigger");
 }
 
 static json_t *fn_acknowledge(pgm_call *call, json_t *args)
 {
-	return alert(call, args, "acknowledge");
+	return configured_alert(call, args, "acknowledge");
 }
 
 static json_t *fn_resolve(pgm_call *call, json_t *args)
 {
-	return alert(call, args, "resolve");
+	return configured_alert(call, args, "resolve");
 }
 
-/* fn_change - a change event on the service's timeline. */
+static json_t *change(pgm_call *call, json_t *args);
+
+/* fn_change - change() with the configuration's defaults (those a change
+ * event has: the endpoint, key, attempts, timeout and source). */
 static json_t *fn_change(pgm_call *call, json_t *args)
+{
+	json_t *a = with_config(args), *res;
+
+	drop_payload_defaults(a, 0);
+	res = change(call, a);
+	json_decref(a);
+	return res;
+}
+
+/* change - a change event on the service's timeline. */
+static json_t *change(pgm_call *call, json_t *args)
 {
 	long long timeout_ms = 0;
 	int attempts = 5;
@@ -467,21 +538,27 @@ static json_t *fn_change(pgm_call *call, json_t *args)
 }
 
 #define COMMON_PARAMS                                                                              \
-	{"routing_key", "string", 1, 1, "the service's 32-character integration key"},             \
+	{"routing_key", "string", 0, 1,                                                            \
+	 "the service's 32-character integration key (required here or in the configuration)"},   \
 		{"url", "string", 0, 0,                                                            \
-		 "events endpoint (default $PAGERDUTY_EVENTS_URL or "                              \
+		 "events endpoint (default: the configuration's, $PAGERDUTY_EVENTS_URL or "        \
 		 "https://events.pagerduty.com)"},                                                 \
-		{"attempts", "integer", 0, 0, "attempts on 429, 5xx and network errors (5)"},      \
+		{"attempts", "integer", 0, 0, "attempts on 429, 5xx and network errors (5)", NULL, \
+		 "1", "20"},                                                                       \
 	{                                                                                          \
 		"timeout", "duration", 0, 0, "per attempt (10s)"                                   \
 	}
+
+static const char *const severities[] = {"critical", "error", "warning", "info", NULL};
 
 static const pgm_param trigger_params[] = {
 	COMMON_PARAMS,
 	{"dedup_key", "string", 0, 0, "correlates trigger, acknowledge and resolve (<= 255)"},
 	{"summary", "string", 1, 0, "the alert's title (<= 1024)"},
-	{"source", "string", 1, 0, "the affected system (host name, cluster id)"},
-	{"severity", "string", 0, 0, "critical, error (default), warning or info"},
+	{"source", "string", 0, 0,
+	 "the affected system (host name, cluster id); required here or in the configuration"},
+	{"severity", "string", 0, 0, "critical, error (default), warning or info", NULL, NULL, NULL,
+	 severities},
 	{"timestamp", "string", 0, 0, "ISO 8601 (default now)"},
 	{"component", "string", 0, 0, "the broken part (\"replication\")"},
 	{"group", "string", 0, 0, "a grouping of sources (\"aurora-migration\")"},
@@ -528,12 +605,59 @@ static const pgm_function pagerduty_functions[] = {
 	 .params = change_params},
 	{.name = NULL}};
 
+/* The keys of `plugin "pagerduty" { ... }`: defaults for every call. */
+static const pgm_param config_params[] = {
+	{"url", "string", 0, 0, "events endpoint (default $PAGERDUTY_EVENTS_URL or PagerDuty's)"},
+	{"routing_key", "string", 0, 1, "the integration key every call uses unless it gives one"},
+	{"source", "string", 0, 0, "a trigger's and a change event's default source"},
+	{"component", "string", 0, 0, "a trigger's default component"},
+	{"group", "string", 0, 0, "a trigger's default group"},
+	{"class", "string", 0, 0, "a trigger's default class"},
+	{"severity", "string", 0, 0, "a trigger's default severity (error)", NULL, NULL, NULL,
+	 severities},
+	{"attempts", "integer", 0, 0, "attempts on 429, 5xx and network errors (5)", NULL, "1",
+	 "20"},
+	{"timeout", "duration", 0, 0, "per attempt (10s)", NULL, "1s", "10m"},
+	{NULL, NULL, 0, 0, NULL}};
+
+/* pagerduty_configure - keeps the run's configuration (the host checked it
+ * against config_params) after checking what the table cannot: the key's
+ * length and the endpoint's form. */
+static int pagerduty_configure(pgm_call *call, json_t *cfg)
+{
+	const char *rk = sget(cfg, "routing_key");
+	char *base;
+
+	if (rk && strlen(rk) != ROUTING_KEY_LEN) {
+		pgm_fail(call, "args.invalid", 0,
+			 "routing_key must be the 32-character integration key (this one has %zu)",
+			 strlen(rk));
+		return -1;
+	}
+	if (sget(cfg, "url")) {
+		if ((base = base_url(call, cfg)) == NULL)
+			return -1;
+		free(base);
+	}
+	json_decref(config);
+	config = json_deep_copy(cfg);
+	return 0;
+}
+
+static void pagerduty_fini(void)
+{
+	json_decref(config);
+	config = NULL;
+}
+
 PGMOVE_PLUGIN(pagerduty) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "pagerduty",
 	.version = "1.0.0",
 	.summary = "PagerDuty Events API v2: alerts with dedup keys, change events",
 	.init = NULL,
-	.fini = NULL,
+	.fini = pagerduty_fini,
 	.functions = pagerduty_functions,
+	.configure = pagerduty_configure,
+	.config = config_params,
 };

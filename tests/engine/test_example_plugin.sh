@@ -194,6 +194,19 @@ fi
 expect 5 "pgmove rollback undoes the write (exit 5: rolled back)" pgmove rollback "$(run_dir hello-example)"
 if [ -f "$T/greeting.txt" ]; then bad "greeting.txt is still there"; else ok "the undo deleted the file"; fi
 
+# The example's configuration block, checked when the runbook loads.
+cat >"$T/hellocfg.lua" <<'LUA'
+runbook "hello-cfg" {}
+local hello = plugin "hello" { greeting = "Howdy" }
+step "greet" { run = function(ctx) return hello.greet { name = "config" } end }
+LUA
+expect 0 "a runbook configures the example plugin" pgmove run "$T/hellocfg.lua"
+expect 0 "status --json" pgmove status --json
+has "$T/out" '"message": "Howdy, config!"' "greet used the configured greeting"
+printf 'runbook "hello-cfg2" {}\nlocal hello = plugin "hello" { greting = "Howdy" }\n' >"$T/hellobad.lua"
+expect 6 "a misspelt configuration key is refused by plan" pgmove plan "$T/hellobad.lua"
+has "$T/err" "hellobad.lua:2: plugin hello \\{ ... \\}: unknown key 'greting' \\(keys: greeting, token\\)" "naming the key and the known ones"
+
 # An autoconf build with pgmove.m4: the plugin directory is relative to the
 # package's prefix, so an install under a scratch prefix (what distcheck
 # does) never touches the installed pgmove's plugin directory.

@@ -166,6 +166,36 @@ expect_eq "409 on a stale version, read again" "$RC/$(jget "$OUT" 'j["previous"]
 pcall http.flag_set url="$FAKE_URL/echo" value=1
 expect_eq "no ETag, no version: flag.bad_answer or no_cas" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/flag.bad_answer
 
+# ---- the run's configuration: plugin "http" { base_url, allowed_hosts, timeout, headers, token }
+export PGMOVE_STATE_DIR="$TMP/state" FLAGS_TOKEN="$TOKEN"
+cat >"$TMP/cfg.lua" <<LUA
+runbook "httpcfg" { params = { token = { type = "string", env = "FLAGS_TOKEN", secret = true } } }
+local http = plugin "http" { base_url = "$FAKE_URL/", allowed_hosts = { "127.0.0.1" },
+                             timeout = "5s", headers = { ["X-Team"] = "db" }, token = params.token }
+step "relative" { run = function(ctx) return http.request { url = "echo", headers = { ["X-Trace"] = "t-9" } } end }
+step "elsewhere" { run = function(ctx)
+  local ok, err = pcall(http.request, { url = "http://localhost:1/x" })
+  return { ok = ok, code = err.code, message = err.message } end }
+LUA
+$PGMOVE run "$TMP/cfg.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+cat "$TMP/err" >>"$TMP/all.err"
+expect_eq "a run with the configured http plugin completes" "$RC" 0
+expect_eq "the relative URL went to base_url with the configured and the call's headers, and the token" \
+	"$(jget "$(ctl requests)" 'j[-1]["path"] + " " + j[-1]["headers"]["X-Team"] + " " + j[-1]["headers"]["X-Trace"] + " " + str(j[-1]["headers"]["Authorization"] == "Bearer '"$TOKEN"'")')" \
+	"/echo db t-9 True"
+$PGMOVE status --json >"$TMP/out" 2>>"$TMP/all.err"
+expect_eq "a host outside allowed_hosts is refused before sending" \
+	"$(jget "$(cat "$TMP/out")" '[n for n in j["nodes"] if n["name"] == "elsewhere"][0]["output"]["code"]')" http.host_not_allowed
+if grep -rq CANARY "$TMP/state" "$TMP/out"; then fail "the configured token reached the run directory or status"; else pass "the configured token is in no journal, state or status"; fi
+printf 'runbook "httpbad" {}\nlocal h = plugin "http" { base_url = "http://x/", timout = "5s" }\n' >"$TMP/bad.lua"
+$PGMOVE plan "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "plan refuses an unknown configuration key by name (exit 6)" \
+	"$RC/$(grep -c "bad.lua:2: plugin http { ... }: unknown key 'timout' (keys: base_url, allowed_hosts, timeout" "$TMP/err")" 6/1
+printf 'runbook "httpbad" {}\nlocal h = plugin "http" { allowed_hosts = "127.0.0.1" }\n' >"$TMP/bad.lua"
+$PGMOVE plan "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "plan refuses a configuration value of the wrong type" \
+	"$RC/$(grep -c "key 'allowed_hosts' must be an array" "$TMP/err")" 6/1
+
 # ---- no secret anywhere in what pgmove printed
 if grep -q CANARY "$TMP/all.err"; then fail "a secret reached stderr: $(grep CANARY "$TMP/all.err" | head -3)"; else pass "no secret on stderr"; fi
 finish

@@ -36,14 +36,18 @@ N=$(jget "$(ctl requests)" 'len(j)')
 pcall pagerduty.trigger routing_key=short summary=s source=h
 expect_eq "routing key of 32" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall pagerduty.trigger routing_key="$RK" summary=s source=h severity=fatal
-expect_eq "severity checked" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+expect_eq "severity checked by the host (allowed values: a usage error)" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 2/args.invalid
+expect_match "names the allowed values" "$(jget "$OUT" 'j["error"]["message"]')" "argument 'severity' must be one of critical, error, warning, info"
 pcall pagerduty.trigger routing_key="$RK" summary="$("$PY" -c 'print("x"*1025)')" source=h
 expect_eq "summary at most 1024" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall pagerduty.trigger routing_key="$RK" summary=s source=h dedup_key="$("$PY" -c 'print("k"*256)')"
 expect_eq "dedup key at most 255" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall pagerduty.trigger routing_key="$RK" summary=s
-expect_eq "source required (usage error)" "$RC" 2
-expect_match "names it" "$ERR" "pagerduty.trigger: .*source"
+expect_eq "source required (in the call or the configuration)" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+expect_match "names it" "$(jget "$OUT" 'j["error"]["message"]')" "source is required \(in the call or the plugin's configuration\)"
+pcall pagerduty.trigger summary=s source=h
+expect_eq "routing key required (in the call or the configuration)" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+expect_match "names it" "$(jget "$OUT" 'j["error"]["message"]')" "routing_key is required \(in the call or the plugin's configuration\)"
 pcall pagerduty.trigger routing_key="$RK" summary=s source=h timestamp=yesterday
 expect_eq "timestamp ISO 8601" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall pagerduty.trigger routing_key="$RK" summary=s source=h images='[{"src":"http://x/y.png"}]'
@@ -97,6 +101,67 @@ expect_eq "url argument" "$RC/$(jget "$(ctl requests)" 'j[-1]["json"]["dedup_key
 PAGERDUTY_EVENTS_URL=http://127.0.0.1:1 pcall pagerduty.trigger routing_key="$RK" summary=s source=h attempts=2
 expect_eq "unreachable endpoint: retryable http.connect" \
 	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/http.connect/true
+
+# A runbook configures the plugin once for the run: the endpoint, the key (a
+# secret param), a default source and component; calls give only what differs.
+unset PAGERDUTY_EVENTS_URL
+export PGMOVE_STATE_DIR="$TMP/state" PD_KEY="$RK"
+cat >"$TMP/cfg.lua" <<LUA
+runbook "pdcfg" { params = { key = { type = "string", env = "PD_KEY", secret = true },
+                             url = { type = "string", default = "$FAKE_URL" },
+                             plain = { type = "string", default = "" } } }
+local pd = plugin "pagerduty" { url = params.url, routing_key = params.key ~= "" and params.key or nil,
+                                source = "aurora-1", component = "replication" }
+step "page" { run = function(ctx) return pd.trigger { summary = "lag over 60s", dedup_key = "cfg-1" } end }
+step "change" { run = function(ctx) return pd.change { summary = "cutover", source = "pgmove" } end }
+LUA
+$PGMOVE run "$TMP/cfg.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+cat "$TMP/err" >>"$TMP/all.err"
+expect_eq "a run with the configured plugin completes" "$RC" 0
+expect_eq "the trigger took source, component and key from the configuration" \
+	"$(jget "$(ctl requests)" 'j[-2]["json"]["payload"]["source"] + " " + j[-2]["json"]["payload"]["component"] + " " + j[-2]["json"]["routing_key"]')" \
+	"aurora-1 replication $RK"
+expect_eq "the change event kept its own source, and no component" \
+	"$(jget "$(ctl requests)" 'j[-1]["path"] + " " + j[-1]["json"]["payload"]["source"] + " " + str("component" in j[-1]["json"]["payload"])')" \
+	"/v2/change/enqueue pgmove False"
+if grep -rq CANARY "$TMP/state"; then fail "the configured key reached the run directory"; else pass "the configured key is in no journal or state file"; fi
+
+# checked when the runbook loads: unknown keys, wrong types, allowed values, by name and line
+cat >"$TMP/bad.lua" <<'LUA'
+runbook "pdbad" {}
+local pd = plugin "pagerduty" { url = "http://x", colour = "red" }
+LUA
+$PGMOVE plan "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "plan refuses an unknown configuration key (exit 6)" "$RC" 6
+expect_match "naming the key, the known ones and the line" "$(cat "$TMP/err")" \
+	"bad.lua:2: plugin pagerduty \{ ... \}: unknown key 'colour' \(keys: url, routing_key, source"
+printf 'runbook "pdbad" {}\nlocal pd = plugin "pagerduty" { attempts = "many" }\n' >"$TMP/bad.lua"
+$PGMOVE plan "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "plan refuses a configuration value of the wrong type" "$RC/$(grep -c "key 'attempts' must be an integer" "$TMP/err")" 6/1
+printf 'runbook "pdbad" {}\nlocal pd = plugin "pagerduty" { severity = "fatal" }\n' >"$TMP/bad.lua"
+$PGMOVE plan "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "plan refuses a value outside the allowed ones" "$RC/$(grep -c "key 'severity' must be one of critical, error, warning, info" "$TMP/err")" 6/1
+# the plugin's own check, when the run starts: nothing is created
+printf 'runbook "pdbad" {}\nlocal pd = plugin "pagerduty" { routing_key = "short-CANARY-key" }\nstep "s" { run = function() end }\n' >"$TMP/bad.lua"
+$PGMOVE run "$TMP/bad.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+cat "$TMP/err" >>"$TMP/all.err"
+expect_eq "a configuration the plugin refuses stops the run before it starts" "$RC/$([ -d "$TMP/state/pdbad" ] && echo created || echo none)" 6/none
+expect_match "with the plugin's reason" "$(cat "$TMP/err")" "plugin pagerduty: its configuration was refused: args.invalid: routing_key must be the 32-character"
+# a plain param reaching the secret key: refused before anything is journaled
+cat >"$TMP/leak.lua" <<'LUA'
+runbook "pdleak" { params = { k = { type = "string" } } }
+local pd = plugin "pagerduty" { routing_key = params.k }
+step "s" { run = function() end }
+LUA
+$PGMOVE run "$TMP/leak.lua" -p k="$RK" >"$TMP/out" 2>"$TMP/err"; RC=$?
+cat "$TMP/err" >>"$TMP/all.err"
+expect_eq "a plain param in a secret configuration key is refused (exit 6), no run created" \
+	"$RC/$([ -d "$TMP/state/pdleak" ] && echo created || echo none)" 6/none
+expect_match "naming the param and the key" "$(cat "$TMP/err")" \
+	"param k reaches secret key routing_key of plugin pagerduty's configuration but is not declared secret"
+$PGMOVE plugins pagerduty >"$TMP/out" 2>"$TMP/err"
+expect_match "pgmove plugins shows the configuration keys" "$(cat "$TMP/out")" 'configuration: plugin "pagerduty"'
+expect_match "with the key marked secret" "$(cat "$TMP/out")" "routing_key +string +secret"
 
 if grep -q CANARY "$TMP/all.err" "$TMP/out"; then fail "the routing key was printed"; else pass "routing key never printed"; fi
 finish

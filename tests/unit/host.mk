@@ -30,10 +30,11 @@ tests_unit_test_http_LDADD = $(HOST_TEST_LDADD)
 # our plugins' unit tests on the test host (<pgmove/plugin-test.h>), built as a
 # vendor's would be: the public include path, the plugin's source, libpgmove
 HOST_TESTS += tests/unit/test_plugin_mock
-tests_unit_test_plugin_mock_SOURCES = tests/unit/test_plugin_mock.c plugins/pagerduty/pagerduty.c
+tests_unit_test_plugin_mock_SOURCES = tests/unit/test_plugin_mock.c plugins/pagerduty/pagerduty.c \
+	plugins/http/http.c
 tests_unit_test_plugin_mock_CPPFLAGS = -I$(top_srcdir)/include $(JANSSON_CFLAGS)
-tests_unit_test_plugin_mock_CFLAGS = $(HOST_TEST_CFLAGS)
-tests_unit_test_plugin_mock_LDADD = $(HOST_TEST_LDADD)
+tests_unit_test_plugin_mock_CFLAGS = $(HOST_TEST_CFLAGS) $(CURL_CFLAGS)
+tests_unit_test_plugin_mock_LDADD = $(HOST_TEST_LDADD) $(CURL_LIBS)
 tests_unit_test_pgconn_SOURCES = tests/unit/test_pgconn.c
 tests_unit_test_pgconn_CFLAGS = $(HOST_TEST_CFLAGS) $(PQ_CFLAGS)
 tests_unit_test_pgconn_LDADD = $(HOST_TEST_LDADD) $(PQ_LIBS)

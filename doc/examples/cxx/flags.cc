@@ -107,10 +107,10 @@ static const pgm_function functions[] = {
 	{ nullptr, nullptr, 0, nullptr, nullptr },
 };
 
-// abi, name, version, summary, init, fini, functions, min_pgmove, configure
+// abi, name, version, summary, init, fini, functions, min_pgmove, configure, config
 PGMOVE_PLUGIN(flags) = {
 	PGMOVE_PLUGIN_ABI, "flags", "1.0.0", "feature flags over HTTP (an example in C++)",
-	nullptr,           nullptr, functions, 100, nullptr,
+	nullptr,           nullptr, functions, 100, nullptr, nullptr,
 };
 
 } // extern "C"

@@ -13,8 +13,9 @@
  * What it shows: the descriptor and PGMOVE_PLUGIN, a function table with
  * flags and parameters, typed arguments, structured errors, an optional
  * init, HTTP through the host (pgm_http_send), a secret parameter,
- * progress and cancellation between units of work, and files written so
- * that running a function twice has the effect of running it once.
+ * progress and cancellation between units of work, files written so
+ * that running a function twice has the effect of running it once, and a
+ * configuration once per run (`plugin "hello" { greeting = "Hi" }`).
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fchmod, fsync */
 
@@ -29,8 +30,11 @@
 
 #include <pgmove/plugin.h>
 
-/* The greeting greet uses when none is given; HELLO_GREETING overrides it. */
+/* The greeting greet uses when none is given; HELLO_GREETING overrides it,
+ * and the runbook's configuration overrides both (configured_greeting). */
 static const char *default_greeting = "Hello";
+static char *configured_greeting; /* owned; NULL when not configured */
+static char *configured_token;    /* owned; NULL when not configured */
 
 /* hello_init - runs once when pgmove loads the plugin, also for `pgmove
  * plugins` and `pgmove plan`: it checks configuration and touches nothing
@@ -55,7 +59,8 @@ static int hello_init(void)
 static json_t *greet(pgm_call *call, json_t *args)
 {
 	const char *name = pgm_arg_string(call, args, "name", NULL, 1);
-	const char *greeting = pgm_arg_string(call, args, "greeting", default_greeting, 0);
+	const char *greeting = pgm_arg_string(
+		call, args, "greeting", configured_greeting ? configured_greeting : default_greeting, 0);
 	int shout = 0;
 	char msg[256];
 	int n;
@@ -81,7 +86,7 @@ static json_t *http_status(pgm_call *call, json_t *args)
 {
 	const char *url = pgm_arg_string(call, args, "url", NULL, 1);
 	const char *method = pgm_arg_string(call, args, "method", "GET", 0);
-	const char *token = pgm_arg_string(call, args, "token", NULL, 0);
+	const char *token = pgm_arg_string(call, args, "token", configured_token, 0);
 	long long timeout_ms, expect;
 	char auth[1024];
 	const char *headers[3] = { "Accept: */*", NULL, NULL };
@@ -274,6 +279,42 @@ static const pgm_function hello_functions[] = {
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
+/* The configuration's keys: `plugin "hello" { greeting = "Hi", token = ... }`.
+ * pgmove checks a runbook's table against them when it loads (unknown keys,
+ * types, limits) and registers the secret one for redaction. */
+static const pgm_param config_params[] = {
+	{ .name = "greeting", .type = "string", .summary = "greet's default greeting" },
+	{ .name = "token", .type = "string", .secret = 1,
+	  .summary = "the bearer token http_status sends unless a call gives one" },
+	{ 0 },
+};
+
+/* hello_configure - the run's configuration, once per process before any
+ * function runs; config is borrowed, so keep copies. Returns -1 after
+ * pgm_fail() to refuse it: the run does not start. */
+static int hello_configure(pgm_call *call, json_t *config)
+{
+	const char *g = json_string_value(json_object_get(config, "greeting"));
+	const char *t = json_string_value(json_object_get(config, "token"));
+
+	if (g != NULL && (*g == '\0' || strlen(g) > 64)) {
+		pgm_fail(call, "args.invalid", 0, "greeting must be 1 to 64 characters long");
+		return -1;
+	}
+	free(configured_greeting);
+	free(configured_token);
+	configured_greeting = g ? strdup(g) : NULL;
+	configured_token = t ? strdup(t) : NULL;
+	return 0;
+}
+
+static void hello_fini(void)
+{
+	free(configured_greeting);
+	free(configured_token);
+	configured_greeting = configured_token = NULL;
+}
+
 /* The one exported symbol, hello_LTX_pgmove_plugin. The name must be the
  * file's base name: pgmove loads plugin "hello" from hello.so or hello.la. */
 PGMOVE_PLUGIN(hello) = {
@@ -282,5 +323,8 @@ PGMOVE_PLUGIN(hello) = {
 	.version = "1.0.0",
 	.summary = "an example plugin: greetings, HTTP status, a countdown, files",
 	.init = hello_init,
+	.fini = hello_fini,
 	.functions = hello_functions,
+	.configure = hello_configure,
+	.config = config_params,
 };

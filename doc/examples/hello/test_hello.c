@@ -68,10 +68,63 @@ static void test_http_status(void)
 	pgm_test_call_free(c);
 }
 
+/* the test host checks arguments as pgmove does: the function does not run */
+static void test_checks(void)
+{
+	pgm_test_reset();
+	pgm_call *c = pgm_test_call("hello", "http_status", 1000);
+	json_t *args = json_pack("{s:s, s:s}", "url", "https://flags.example/", "method", "POST");
+	CHECK(pgm_test_invoke(HELLO, "http_status", c, args) == NULL);
+	CHECK(pgm_error_code(c) && strcmp(pgm_error_code(c), "args.invalid") == 0);
+	CHECK(pgm_error_message(c) &&
+	      strstr(pgm_error_message(c), "argument 'method' must be one of GET, HEAD"));
+	CHECK(pgm_test_http_count() == 0);
+	json_decref(args);
+	pgm_test_call_free(c);
+	c = pgm_test_call("hello", "countdown", 1000);
+	args = json_pack("{s:i}", "ticks", -1);
+	CHECK(pgm_test_invoke(HELLO, "countdown", c, args) == NULL);
+	CHECK(pgm_error_message(c) &&
+	      strstr(pgm_error_message(c), "argument 'ticks' must be at least 0"));
+	json_decref(args);
+	pgm_test_call_free(c);
+}
+
+/* the run's configuration: checked by the host, then kept by configure */
+static void test_configure(void)
+{
+	pgm_test_reset();
+	pgm_call *c = pgm_test_call("hello", "configure", 1000);
+	json_t *cfg = json_pack("{s:s}", "greting", "Hi");
+	CHECK(pgm_test_configure(HELLO, c, cfg) == -1);
+	CHECK(pgm_error_message(c) && strstr(pgm_error_message(c), "unknown key 'greting'"));
+	json_decref(cfg);
+	pgm_test_call_free(c);
+	c = pgm_test_call("hello", "configure", 1000);
+	cfg = json_pack("{s:s, s:s}", "greeting", "Hi", "token", "tok-configured-42");
+	CHECK(pgm_test_configure(HELLO, c, cfg) == 0);
+	CHECK(pgm_test_secret_registered("tok-configured-42"));
+	json_decref(cfg);
+	pgm_test_call_free(c);
+	c = pgm_test_call("hello", "greet", 1000);
+	json_t *args = json_pack("{s:s}", "name", "vendor");
+	json_t *res = pgm_test_invoke(HELLO, "greet", c, args);
+	CHECK(res && strcmp(json_string_value(json_object_get(res, "message")), "Hi, vendor!") == 0);
+	json_decref(res);
+	json_decref(args);
+	pgm_test_call_free(c);
+	/* back to no configuration */
+	c = pgm_test_call("hello", "configure", 1000);
+	CHECK(pgm_test_configure(HELLO, c, NULL) == 0);
+	pgm_test_call_free(c);
+}
+
 int main(void)
 {
 	test_greet();
 	test_http_status();
+	test_checks();
+	test_configure();
 	if (failures) {
 		fprintf(stderr, "test_hello: %d check(s) failed\n", failures);
 		return 1;

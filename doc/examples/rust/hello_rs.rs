@@ -1,7 +1,7 @@
 //! hello_rs.rs - an example pgmove plugin in Rust, built with rustc alone:
 //! no cargo, no crates (crates.io is not needed, and pgmove's CI has no
 //! network). The C ABI of <pgmove/plugin.h> is declared here by hand with
-//! #[repr(C)]; keep it in step with the header's PGMOVE_PLUGIN_ABI (3).
+//! #[repr(C)]; keep it in step with the header's PGMOVE_PLUGIN_ABI (4).
 //! What Rust changes, against pgmove-plugin(3):
 //!
 //!  - every function pgmove calls is `extern "C"` and lets no panic out:
@@ -59,13 +59,14 @@ pub struct PgmPlugin {
     functions: *const PgmFunction,
     min_pgmove: c_ulong,
     configure: Option<unsafe extern "C" fn(*mut PgmCall, *mut Json) -> c_int>,
+    config: *const PgmParam,
 }
 // The tables are immutable statics that pgmove only reads.
 unsafe impl Sync for PgmParam {}
 unsafe impl Sync for PgmFunction {}
 unsafe impl Sync for PgmPlugin {}
 
-const PGMOVE_PLUGIN_ABI: c_int = 3;
+const PGMOVE_PLUGIN_ABI: c_int = 4;
 const PGM_FN_IDEMPOTENT: c_uint = 1;
 const PGM_FN_READ_ONLY: c_uint = 2;
 
@@ -213,4 +214,5 @@ pub static hello_rs_LTX_pgmove_plugin: PgmPlugin = PgmPlugin {
     functions: &FUNCTIONS as *const PgmFunction,
     min_pgmove: 100,
     configure: None,
+    config: std::ptr::null(),
 };
