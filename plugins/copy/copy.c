@@ -47,6 +47,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -134,7 +135,9 @@ typedef struct job {
 
 typedef struct ctx {
 	pgm_call *call;
-	int jobs;
+	int jobs;	/* copy workers: chunks first                          */
+	int index_jobs; /* post workers: verification, index builds, ANALYZE... */
+	int nw;		/* jobs + index_jobs: workers and connections to each side */
 	long long chunk_rows;
 	int binary, verify, freeze, indexes, analyze;
 	int stream;	 /* hash="stream": verify by hashing binary COPY streams */
@@ -184,16 +187,21 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* key_bound - the upper bound of chunk i - 1 of key-split t (the lower,
+ * exclusive, bound of chunk i): bounds spread evenly over [lo, hi]. */
+static long long key_bound(const ctbl *t, int i)
+{
+	return t->lo + (long long)((double)(t->hi - t->lo) * i / t->n);
+}
+
 /* chunk_where - the WHERE clause of chunk i of t (caller frees): a key
  * range (lo, hi] with open ends for the first and last chunk, or a ctid
  * page range [p, q). "" for a whole table. */
 static char *chunk_where(const ctbl *t, int i)
 {
 	if (t->method == M_KEY) {
-		long long span = t->hi - t->lo, a, b;
+		long long a = key_bound(t, i), b = key_bound(t, i + 1);
 
-		a = t->lo + (long long)((double)span * i / t->n);
-		b = t->lo + (long long)((double)span * (i + 1) / t->n);
 		if (i == 0 && t->n == 1)
 			return strdup("");
 		if (i == 0)
@@ -218,9 +226,7 @@ static char *chunk_where(const ctbl *t, int i)
 static char *chunk_range(const ctbl *t, int i)
 {
 	if (t->method == M_KEY) {
-		long long span = t->hi - t->lo;
-		long long a = t->lo + (long long)((double)span * i / t->n);
-		long long b = t->lo + (long long)((double)span * (i + 1) / t->n);
+		long long a = key_bound(t, i), b = key_bound(t, i + 1);
 		char lo[32], hi[32];
 
 		snprintf(lo, sizeof(lo), "%lld", a);
@@ -374,9 +380,8 @@ static uint64_t siphash(const unsigned char *in, size_t n)
 	const unsigned char *end = in + n - left;
 
 	for (; in != end; in += 8) {
-		m = 0;
-		for (i = 0; i < 8; i++)
-			m |= (uint64_t)in[i] << (8 * i);
+		memcpy(&m, in, 8); /* one load, not eight */
+		m = le64toh(m);
 		v3 ^= m;
 		SIPROUND;
 		SIPROUND;
@@ -407,6 +412,7 @@ typedef struct shash {
 	uint64_t sum;
 	long long *ccnt; /* per chunk, or NULL */
 	uint64_t *csum;
+	const long long *ub; /* with ccnt: chunk c's upper bound key_bound(t, c + 1) */
 } shash;
 
 static uint32_t be32(const unsigned char *p)
@@ -414,17 +420,16 @@ static uint32_t be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* key_chunk - the chunk of key-split t that holds key. */
-static int key_chunk(const ctbl *t, long long key)
+/* key_chunk - the chunk of a key-split table (n chunks, upper bounds ub)
+ * that holds key: the first chunk c with key <= ub[c]. */
+static int key_chunk(const long long *ub, int n, long long key)
 {
-	int a = 0, b = t->n - 1;
+	int a = 0, b = n - 1;
 
-	/* the first chunk c whose upper bound (lo + span * (c + 1) / n) >= key */
 	while (a < b) {
 		int c = a + (b - a) / 2;
-		long long ub = t->lo + (long long)((double)(t->hi - t->lo) * (c + 1) / t->n);
 
-		if (key <= ub)
+		if (key <= ub[c])
 			b = c;
 		else
 			a = c + 1;
@@ -498,7 +503,7 @@ static void sfeed(shash *h, const char *buf, int n)
 			h->cnt++;
 			h->sum += hv;
 			if (h->ccnt != NULL) {
-				int c = haskey ? key_chunk(h->t, key) : 0;
+				int c = haskey ? key_chunk(h->ub, h->t->n, key) : 0;
 
 				h->ccnt[c]++;
 				h->csum[c] += hv;
@@ -893,9 +898,7 @@ static char *key_buckets(const ctbl *t)
 		return NULL;
 	fprintf(f, "pg_catalog.width_bucket(%s::int8, '{", t->qkey);
 	for (i = 1; i < t->n; i++) {
-		long long b = t->lo + (long long)((double)(t->hi - t->lo) * i / t->n);
-
-		fprintf(f, "%s%lld", i > 1 ? "," : "", b + 1);
+		fprintf(f, "%s%lld", i > 1 ? "," : "", key_bound(t, i) + 1);
 	}
 	fputs("}'::int8[])", f);
 	if (fclose(f) != 0) {
@@ -917,7 +920,7 @@ static int verify_table(ctx *x, int w, int k)
 	PGconn *d = pgm_pg_conn(x->tgt[w]), *s = pgm_pg_conn(x->src[w]);
 	char *sql = NULL, *b = NULL;
 	PGresult *r;
-	long long *tc = NULL, ucnt = 0, kcnt = 0;
+	long long *tc = NULL, *ub = NULL, ucnt = 0, kcnt = 0;
 	uint64_t *th = NULL, uh = 0, kh = 0;
 	int i, rc = -1;
 
@@ -948,13 +951,16 @@ static int verify_table(ctx *x, int w, int k)
 	}
 	tc = calloc((size_t)t->n, sizeof(long long));
 	th = calloc((size_t)t->n, sizeof(uint64_t));
-	if (tc == NULL || th == NULL) {
+	ub = calloc((size_t)t->n, sizeof(long long));
+	if (tc == NULL || th == NULL || ub == NULL) {
 		wfail(x, "pgmove.nomem", "out of memory");
 		goto out;
 	}
+	for (i = 0; i < t->n; i++)
+		ub[i] = key_bound(t, i + 1);
 	if (t->streamed) {
 		/* one COPY of the stored rows, each hashed into its key's chunk */
-		shash tg = {.t = t, .header = 1, .ccnt = tc, .csum = th};
+		shash tg = {.t = t, .header = 1, .ccnt = tc, .csum = th, .ub = ub};
 
 		sql = xasprintf("COPY (SELECT %s FROM ONLY %s) TO STDOUT WITH (FORMAT binary)",
 				t->cols, t->qname);
@@ -1048,6 +1054,7 @@ out:
 	free(b);
 	free(tc);
 	free(th);
+	free(ub);
 	return rc;
 }
 
@@ -1147,32 +1154,37 @@ static int attach_table(ctx *x, int w, int k)
 	return rc;
 }
 
-/* worker_main - takes work until there is none left or stop: a ready
- * post-copy job of the largest table first, else the next chunk. */
+/* worker_main - takes work until there is none left or stop. A post
+ * worker (w >= jobs) takes only ready post-copy jobs, the largest table's
+ * first; a copy worker takes the next chunk, and ready jobs once no chunk
+ * is left (or first, when there are no post workers: index_jobs = 0). */
 static void *worker_main(void *arg)
 {
 	worker *wk = arg;
 	ctx *x = wk->x;
+	int post = wk->w >= x->jobs;
 
 	pthread_mutex_lock(&x->mu);
 	for (;;) {
 		job j;
 		int best = -1, r, rc = 0;
 		long long t0;
+		int chunk = !post && x->next < x->nqueue;
 
 		if (x->stop)
 			break;
-		for (r = 0; r < x->nready; r++)
-			if (best < 0 || x->ready[r].t < x->ready[best].t)
-				best = r;
+		if (!chunk || x->index_jobs == 0)
+			for (r = 0; r < x->nready; r++)
+				if (best < 0 || x->ready[r].t < x->ready[best].t)
+					best = r;
 		if (best >= 0) {
 			j = x->ready[best];
 			memmove(&x->ready[best], &x->ready[best + 1],
 				(size_t)(x->nready - best - 1) * sizeof(job));
 			x->nready--;
-		} else if (x->next < x->nqueue) {
+		} else if (chunk) {
 			j = x->queue[x->next++];
-		} else if (x->inflight == 0) {
+		} else if (x->inflight == 0 && x->next >= x->nqueue) {
 			break;
 		} else {
 			pthread_cond_wait(&x->cv, &x->mu);
@@ -2173,12 +2185,12 @@ static int open_sides(ctx *x, const char *source, const char *target)
 		return -1;
 	x->snapshot = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	x->src = calloc((size_t)x->jobs, sizeof(pgm_pg *));
-	x->tgt = calloc((size_t)x->jobs, sizeof(pgm_pg *));
+	x->src = calloc((size_t)x->nw, sizeof(pgm_pg *));
+	x->tgt = calloc((size_t)x->nw, sizeof(pgm_pg *));
 	if (x->snapshot == NULL || x->src == NULL || x->tgt == NULL)
 		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
 	p[0] = x->snapshot;
-	for (j = 0; j < x->jobs; j++) {
+	for (j = 0; j < x->nw; j++) {
 		x->src[j] = pgm_pg_connect(x->call, source, COPY_APP);
 		/* sequential scans allowed: a chunk may be a whole table, and the
 		 * source has statistics to choose between its key and a scan */
@@ -2266,8 +2278,8 @@ static int set_sequences(ctx *x)
  * the workers' statements on cancellation or the deadline. */
 static int run_pool(ctx *x)
 {
-	pthread_t *th = calloc((size_t)x->jobs, sizeof(pthread_t));
-	worker *wk = calloc((size_t)x->jobs, sizeof(worker));
+	pthread_t *th = calloc((size_t)x->nw, sizeof(pthread_t));
+	worker *wk = calloc((size_t)x->nw, sizeof(worker));
 	int i, nth = 0, rc = 0;
 	long long last_report = 0;
 
@@ -2276,14 +2288,14 @@ static int run_pool(ctx *x)
 		free(wk);
 		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
 	}
-	x->running = x->jobs;
-	for (i = 0; i < x->jobs; i++) {
+	x->running = x->nw;
+	for (i = 0; i < x->nw; i++) {
 		wk[i].x = x;
 		wk[i].w = i;
 		if (pthread_create(&th[i], NULL, worker_main, &wk[i]) != 0) {
 			pthread_mutex_lock(&x->mu);
 			x->stop = 1;
-			x->running -= x->jobs - i;
+			x->running -= x->nw - i;
 			pthread_mutex_unlock(&x->mu);
 			pgm_fail(x->call, "copy.thread", 0, "copy: cannot start a worker thread");
 			rc = -1;
@@ -2332,7 +2344,7 @@ static int run_pool(ctx *x)
 			x->stop = 1;
 			pthread_cond_broadcast(&x->cv);
 			/* a worker blocked on a frozen server wakes up with an error */
-			for (i = 0; i < 2 * x->jobs; i++)
+			for (i = 0; i < 2 * x->nw; i++)
 				if (x->cancels[i] != NULL)
 					PQcancel(x->cancels[i], eb, sizeof(eb));
 			if (x->err_code == NULL) {
@@ -2384,10 +2396,10 @@ static int prepare_run(ctx *x)
 	x->queue = calloc((size_t)total + 1, sizeof(job));
 	x->cap_ready = posts + x->nfk + 1;
 	x->ready = calloc((size_t)x->cap_ready, sizeof(job));
-	x->cancels = calloc((size_t)x->jobs * 2, sizeof(PGcancel *));
+	x->cancels = calloc((size_t)x->nw * 2, sizeof(PGcancel *));
 	if (x->queue == NULL || x->ready == NULL || x->cancels == NULL)
 		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
-	for (i = 0; i < x->jobs; i++) {
+	for (i = 0; i < x->nw; i++) {
 		x->cancels[2 * i] = PQgetCancel(pgm_pg_conn(x->src[i]));
 		x->cancels[2 * i + 1] = PQgetCancel(pgm_pg_conn(x->tgt[i]));
 	}
@@ -2463,13 +2475,13 @@ static void free_ctx(ctx *x)
 		free(x->fks[k].def);
 	}
 	free(x->fks);
-	for (k = 0; k < x->jobs; k++) {
+	for (k = 0; k < x->nw; k++) {
 		if (x->src)
 			pgm_pg_close(x->src[k]);
 		if (x->tgt)
 			pgm_pg_close(x->tgt[k]);
 	}
-	for (k = 0; x->cancels && k < 2 * x->jobs; k++)
+	for (k = 0; x->cancels && k < 2 * x->nw; k++)
 		PQfreeCancel(x->cancels[k]);
 	free(x->cancels);
 	free(x->src);
@@ -2519,7 +2531,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 	pthread_cond_init(&x.cv, NULL);
 	x.call = call;
 	{
-		long long jobs = 4;
+		long long jobs = 4, index_jobs = -1;
 
 		source = pgm_arg_string(call, args, "source", NULL, 1);
 		target = pgm_arg_string(call, args, "target", NULL, 1);
@@ -2530,6 +2542,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		schema_check = pgm_arg_string(call, args, "schema_check", NULL, 0);
 		if (source == NULL || target == NULL || format == NULL || x.mwm == NULL ||
 		    pgm_arg_int(call, args, "jobs", 4, 0, &jobs) < 0 ||
+		    pgm_arg_int(call, args, "index_jobs", -1, 0, &index_jobs) < 0 ||
 		    pgm_arg_int(call, args, "chunk_rows", 100000, 0, &x.chunk_rows) < 0 ||
 		    pgm_arg_bool(call, args, "verify", 1, &x.verify) < 0 ||
 		    pgm_arg_bool(call, args, "freeze", 1, &x.freeze) < 0 ||
@@ -2541,7 +2554,13 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 				 "copy.data: jobs must be 1..64, not %lld", jobs);
 			goto out;
 		}
+		if (index_jobs < -1 || index_jobs > 64) {
+			pgm_fail(call, "copy.bad_argument", 0,
+				 "copy.data: index_jobs must be 0..64, not %lld", index_jobs);
+			goto out;
+		}
 		x.jobs = (int)jobs;
+		x.index_jobs = index_jobs < 0 ? x.jobs : (int)index_jobs;
 	}
 	if (x.chunk_rows < 1) {
 		pgm_fail(call, "copy.bad_argument", 0, "copy.data: chunk_rows must be at least 1");
@@ -2567,6 +2586,9 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		goto out;
 	}
 	x.stream = strcmp(hash, "stream") == 0;
+	if (!x.verify && !x.indexes && !x.analyze)
+		x.index_jobs = 0; /* no post-copy work for them */
+	x.nw = x.jobs + x.index_jobs;
 	if (tables != NULL && !json_is_array(tables)) {
 		pgm_fail(call, "copy.bad_argument", 0,
 			 "copy.data: tables must be an array of \"schema.table\"");
@@ -2626,12 +2648,12 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 	}
 	for (i = 0; i < x.nfk; i++)
 		json_array_append_new(built, json_string(x.fks[i].entry));
-	res = json_pack("{s:o, s:I, s:I, s:i, s:i, s:b, s:s, s:i, s:I, s:f, s:o, s:{s:I, s:I, "
-			"s:I, s:I, s:I, s:I}}",
+	res = json_pack("{s:o, s:I, s:I, s:i, s:i, s:b, s:s, s:i, s:i, s:I, s:f, s:o, "
+			"s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 			"tables", list, "rows", (json_int_t)x.rows_done, "bytes",
 			(json_int_t)x.bytes_done, "chunks_skipped", x.skipped, "sequences", nseq,
-			"verified", x.verify, "format", format, "jobs", x.jobs, "ms",
-			(json_int_t)ms, "rows_per_s",
+			"verified", x.verify, "format", format, "jobs", x.jobs, "index_jobs",
+			x.index_jobs, "ms", (json_int_t)ms, "rows_per_s",
 			ms > 0 ? (double)x.rows_done * 1000.0 / (double)ms : 0.0, "post_data",
 			built, "phases", "plan_ms", (json_int_t)plan_ms, "data_ms",
 			(json_int_t)data_ms, "foreign_keys_ms", (json_int_t)(seq0 - fk0),
@@ -2662,7 +2684,14 @@ static const pgm_param data_params[] = {
 	{"source", "conninfo", 1, 1, "source connection string"},
 	{"target", "conninfo", 1, 1, "target connection string (tables already created, empty)"},
 	{"tables", "array", 0, 0, "tables to copy (\"schema.table\"); default all user tables"},
-	{"jobs", "integer", 0, 0, "connections to each server", "4", "1", "64", NULL},
+	{"jobs", "integer", 0, 0, "copy workers (each with a connection to each server)", "4", "1",
+	 "64", NULL},
+	{"index_jobs", "integer", 0, 0,
+	 "post workers (each with a connection to each server) that verify tables, build "
+	 "indexes and constraints, ANALYZE and validate foreign keys while the copy workers go "
+	 "on copying (like pgcopydb's --index-jobs); 0: the copy workers do that work too, "
+	 "before their next chunk. Default: jobs",
+	 NULL, "0", "64", NULL},
 	{"chunk_rows", "integer", 0, 0, "rows per chunk (key or ctid range)", "100000", "1", NULL,
 	 NULL},
 	{"format", "string", 0, 0, "COPY format", "\"binary\"", NULL, NULL, formats},

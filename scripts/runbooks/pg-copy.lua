@@ -39,10 +39,13 @@ runbook "pg-copy" {
                summary = "the empty database to migrate into (Aurora PostgreSQL)" },
     jobs = { type = "integer", default = 4,
              summary = "connections to each server for the copy, post-data and checksums" },
+    index_jobs = { type = "integer",
+                   summary = "connections to each server that verify tables and build indexes "
+                          .. "while the copy goes on (default: jobs)" },
     chunk_rows = { type = "integer", default = 100000,
                    summary = "rows per copy chunk (the unit of verification and resume)" },
     maintenance_work_mem = { type = "string", default = "256MB",
-                             summary = "maintenance_work_mem of each index build (jobs run at once)" },
+                             summary = "maintenance_work_mem of each index build (index_jobs run at once)" },
     independent_checksums = { type = "boolean", default = false,
                               summary = "the gate hashes every table again instead of relying on "
                                      .. "the copy's per-chunk verification" },
@@ -214,8 +217,8 @@ step "copy" {
   timeout = "12h",
   run = function(ctx)
     return copy.data { source = ctx.params.source, target = ctx.params.target,
-                       jobs = ctx.params.jobs, chunk_rows = ctx.params.chunk_rows,
-                       indexes = true, analyze = true,
+                       jobs = ctx.params.jobs, index_jobs = ctx.params.index_jobs,
+                       chunk_rows = ctx.params.chunk_rows, indexes = true, analyze = true,
                        maintenance_work_mem = ctx.params.maintenance_work_mem,
                        schema_file = snapshot_schema_file(ctx), schema_check = schema_file(ctx) }
   end,

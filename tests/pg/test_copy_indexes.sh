@@ -132,4 +132,38 @@ expect 1 "a schema changed since the pre-data was dumped stops the copy" call co
 	schema_file="$T/snap.dump" schema_check="$T/schema.dump"
 has "$T/err" "copy.schema_changed: copy: the source's schema changed since" "the error says so"
 equals "$(psql_tgt "SELECT count(*) FROM parent")" 0 "no data was copied"
+
+# post workers (index_jobs) have connections of their own: with jobs=1 and
+# index_jobs=2, parent's indexes are built while child is still copied
+psql_src "DROP TABLE added" >/dev/null
+psql_tgt "DROP TABLE child, parent" >/dev/null
+pg_restore --section=pre-data -d "$PGMOVE_TARGET" -t parent -t child "$T/schema.dump"
+psql_tgt "$SLOW" >/dev/null
+expect 2 "index_jobs=65 is refused (bad argument)" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET index_jobs=65
+has "$T/err" "index_jobs" "the error names index_jobs"
+pgmove call --log-format plain copy.data source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET \
+	jobs=1 index_jobs=2 chunk_rows=1000 indexes=true tables='["public.parent", "public.child"]' \
+	>"$T/out" 2>"$T/err" &
+cpid=$!
+most=0
+while kill -0 $cpid 2>/dev/null; do
+	n=$(psql_tgt "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%copy%'")
+	[ "${n:-0}" -gt "$most" ] && most=$n
+	sleep 0.05
+done
+wait $cpid
+equals "$?" 0 "copy.data with jobs=1 index_jobs=2 succeeds"
+equals "$most" 4 "the target had four copy sessions: planning, one copy worker, two post workers"
+equals "$(jq 'd["index_jobs"]')" 2 "the result says index_jobs"
+built=$(grep -n "table public.parent: built" "$T/err" | head -1 | cut -d: -f1)
+child_in=$(grep -n "table public.child: data in" "$T/err" | cut -d: -f1)
+if [ -n "$built" ] && [ -n "$child_in" ] && [ "$built" -lt "$child_in" ]; then
+	ok "a post worker built parent's index (line $built) while the copy worker copied child (line $child_in)"
+else
+	bad "parent's index (line '$built') was not built before child's data was in (line '$child_in')"
+fi
+expect 0 "checksum.compare after it" call checksum.compare source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET tables='["public.parent", "public.child"]'
+equals "$(jq 'd["equal"]')" true "parent and child match the source"
 finish
