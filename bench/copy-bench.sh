@@ -22,24 +22,30 @@
 #     --scale N     pgbench scale factor (default 100: 10M rows)
 #     --mixed ROWS  rows of the mixed-type table (default 2000000)
 #     --jobs J      connections / jobs for every method (default 2)
+#     --index-jobs I  copy.data's post workers (default J: pgcopydb's
+#                   --index-jobs is J too)
 #     --dir DIR     sandbox directory (default: a temporary one)
 #     --keep        leave the sandbox running
+#     --no-load     the sandbox in --dir holds the data already (a --keep run)
 #   PGMOVE_BUILD_DIR  build directory holding pgmove (default ./build)
 # Installs pgcopydb (Debian package) when it is missing; needs /usr/bin/time.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PGMOVE_BUILD_DIR:-$top/build}
-scale=100 mixed=2000000 jobs=2 dir= keep=0
+scale=100 mixed=2000000 jobs=2 ijobs= dir= keep=0 load=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--scale) scale=$2; shift 2 ;;
 	--mixed) mixed=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
+	--index-jobs) ijobs=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) sed -n '2,29p' "$0" >&2; exit 2 ;;
+	--no-load) load=0; shift ;;
+	*) sed -n '2,32p' "$0" >&2; exit 2 ;;
 	esac
 done
+[ -n "$ijobs" ] || ijobs=$jobs
 pgmove=$build/pgmove
 [ -x "$pgmove" ] || { echo "copy-bench: $pgmove not built (set PGMOVE_BUILD_DIR)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "copy-bench: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
@@ -82,47 +88,72 @@ reset_target() {
 	admin target "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pgmove" >/dev/null
 }
 rss_of() { awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$1"; }
+# CPU seconds: a server's (its postmaster's reaped children: the backends
+# of the method measured, which have exited) and a client's (/usr/bin/time)
+tck=$(getconf CLK_TCK)
+server_cpu() {
+	awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' \
+		"/proc/$(head -1 "$dir/$1/postmaster.pid")/stat"
+}
+client_cpu() { awk -F': ' '/(User|System) time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
+cpu_mark() { cs=$(server_cpu source) ct=$(server_cpu target); }
+# cpu_line TIMEFILE - the CPU used since cpu_mark: both servers and the client
+cpu_line() {
+	sleep 0.3 # the last backends exit
+	awk -v a="$cs" -v b="$(server_cpu source)" -v c="$ct" -v d="$(server_cpu target)" \
+		-v e="$(client_cpu "$1")" 'BEGIN { printf "   CPU: source server %.2f s, target server %.2f s, client %.2f s, total %.2f s\n", b - a, d - c, e, b - a + d - c + e }'
+}
 
-echo "== loading pgbench scale $scale and a $mixed-row mixed-type table on the source"
-t0=$(now)
-pgbench -i -q -s "$scale" "$PGMOVE_SOURCE" >/dev/null 2>&1
-psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_SOURCE" -c "
-DROP TABLE IF EXISTS mixed;
-CREATE TABLE mixed (id bigint PRIMARY KEY, n numeric(12,3), f float8, t text, j jsonb,
+if [ $load = 0 ]; then
+	echo "== the source holds $(admin source "SELECT count(*) FROM pgbench_accounts") pgbench_accounts rows and $(admin source "SELECT count(*) FROM mixed") mixed rows (--no-load)"
+else
+	echo "== loading pgbench scale $scale and a $mixed-row mixed-type table on the source"
+	t0=$(now)
+	pgbench -i -q -s "$scale" "$PGMOVE_SOURCE" >/dev/null 2>&1
+	psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_SOURCE" -c "
+	DROP TABLE IF EXISTS mixed;
+	CREATE TABLE mixed (id bigint PRIMARY KEY, n numeric(12,3), f float8, t text, j jsonb,
 	ts timestamptz, u uuid, b bytea, flag bool, d date, arr int[]);
-INSERT INTO mixed SELECT i, i / 7.0, i * 0.5, 'row ' || i || repeat('x', i % 40),
+	INSERT INTO mixed SELECT i, i / 7.0, i * 0.5, 'row ' || i || repeat('x', i % 40),
 	jsonb_build_object('i', i, 's', 'v' || i), '2024-01-01'::timestamptz + i * interval '1 s',
 	md5(i::text)::uuid, decode(md5(i::text), 'hex'), i % 2 = 0, '2024-01-01'::date + i % 1000,
 	ARRAY[i, i + 1] FROM generate_series(1, $mixed) i;" -c "VACUUM ANALYZE" >/dev/null 2>&1
-echo "   loaded in $(secs "$t0" "$(now)") s; source size $(admin source "SELECT pg_size_pretty(pg_database_size('app'))")"
+	echo "   loaded in $(secs "$t0" "$(now)") s; source size $(admin source "SELECT pg_size_pretty(pg_database_size('app'))")"
+fi
 
 # 1. pgcopydb clone
 reset_target
 rm -rf "$work/pgcopydb"
+cpu_mark
 t0=$(now)
-pgcopydb clone --source "$PGMOVE_SOURCE" --target "$PGMOVE_TARGET" --table-jobs "$jobs" \
+/usr/bin/time -v -o "$work/time.txt" pgcopydb clone --source "$PGMOVE_SOURCE" --target "$PGMOVE_TARGET" --table-jobs "$jobs" \
 	--index-jobs "$jobs" --dir "$work/pgcopydb" --no-owner >"$work/pgcopydb.log" 2>&1 ||
 	{ echo "pgcopydb clone failed:"; tail -20 "$work/pgcopydb.log"; exit 1; }
 pgcopydb_s=$(secs "$t0" "$(now)")
 echo "pgcopydb clone (table-jobs $jobs, index-jobs $jobs, no verification): $pgcopydb_s s"
+cpu_line "$work/time.txt"
 
 # 2. pg_dump -Fc | pg_restore
 reset_target
+cpu_mark
 t0=$(now)
-pg_dump -Fc "$PGMOVE_SOURCE" | pg_restore --no-owner -d "$PGMOVE_TARGET"
+/usr/bin/time -v -o "$work/time.txt" sh -c 'pg_dump -Fc "$PGMOVE_SOURCE" | pg_restore --no-owner -d "$PGMOVE_TARGET"'
 dump_s=$(secs "$t0" "$(now)")
 echo "pg_dump -Fc | pg_restore: $dump_s s"
+cpu_line "$work/time.txt"
 
 # 3. pgmove: schema by pg_dump sections, data + indexes + verification by
 # copy.data, then the rest of post-data
 reset_target
 mkdir -p "$work/dump"
+cpu_mark
 t0=$(now)
 pg_dump -Fc --schema-only -f "$work/dump/schema.dump" "$PGMOVE_SOURCE"
 pg_restore --no-owner --section=pre-data -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
 t1=$(now)
 /usr/bin/time -v -o "$work/time.txt" "$pgmove" call --log-format plain -q copy.data \
-	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" indexes=true analyze=true \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" index_jobs="$ijobs" \
+	indexes=true analyze=true \
 	schema_file="$work/dump/snap.dump" schema_check="$work/dump/schema.dump" >"$work/copy.json"
 t2=$(now)
 "$pgmove" call --log-format plain -q pgdump.restore conninfo=@env:PGMOVE_TARGET \
@@ -135,6 +166,8 @@ copy_s=$(secs "$t1" "$t2")
 rss_all=$(rss_of "$work/time.txt")
 echo "pgmove (pre-data, copy.data + verification + indexes + analyze, rest of post-data): $pgmove_s s" \
 	"(copy.data $copy_s s, peak RSS $rss_all MB; $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["rows"], "rows,", len(d["tables"]), "tables, verified:", d["verified"])' "$work/copy.json"))"
+cpu_line "$work/time.txt"
+echo "   (client CPU: copy.data only)"
 echo "   phases: pre-data (dump + restore) $(secs "$t0" "$t1") s; copy.data $copy_s s; rest of post-data $(secs "$t2" "$t3") s"
 python3 - "$work/copy.json" <<'PY'
 import json, sys
@@ -175,6 +208,7 @@ runbook "copy-bench" {
 step "copy" {
   run = function(ctx)
     return copy.data { source = ctx.params.source, target = ctx.params.target, jobs = $jobs,
+                       index_jobs = $ijobs,
                        indexes = true, analyze = true }
   end,
 }
@@ -224,7 +258,7 @@ resume_s=$(secs "$t0" "$(now)")
 echo "copy.data killed at 50% of its chunks after $killed_s s; pgmove resume: $resume_s s"
 
 echo
-echo "== ratios (targets from issue 13), jobs=$jobs, scale $scale, mixed $mixed rows"
+echo "== ratios (targets from issue 13), jobs=$jobs (copy.data index_jobs=$ijobs), scale $scale, mixed $mixed rows"
 echo "pgmove (copy+verify) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
 echo "pgmove / pg_dump -Fc | pg_restore:     $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
 echo "resume after a kill at 50% / copy.data: $(ratio "$resume_s" "$copy_s")x  (target <= 0.6)"

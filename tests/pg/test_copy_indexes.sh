@@ -138,7 +138,8 @@ equals "$(psql_tgt "SELECT count(*) FROM parent")" 0 "no data was copied"
 psql_src "DROP TABLE added" >/dev/null
 psql_tgt "DROP TABLE child, parent" >/dev/null
 pg_restore --section=pre-data -d "$PGMOVE_TARGET" -t parent -t child "$T/schema.dump"
-psql_tgt "$SLOW" >/dev/null
+psql_tgt "DROP FUNCTION IF EXISTS slow() CASCADE; $SLOW" >/dev/null ||
+	bad "the slow trigger on child could not be created"
 expect 2 "index_jobs=65 is refused (bad argument)" call copy.data source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET index_jobs=65
 has "$T/err" "index_jobs" "the error names index_jobs"
