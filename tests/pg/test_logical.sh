@@ -101,6 +101,14 @@ equals "$(jq 'd["all_ready"]')" true "every table reached ready"
 equals "$(jq '[d["tables_total"], d["tables_ready"], d["healthy"]]')" '[6, 6, true]' \
 	"per-table states: six tables, all ready, healthy"
 equals "$(jq 'd["slot"]["wal_status"]')" reserved "slot health is reported"
+# A slot nobody reads holds WAL on the source: status names it with what it retains.
+psql_src "SELECT pg_create_logical_replication_slot('idle_slot', 'pgoutput')" >/dev/null
+psql_src "INSERT INTO settings (key) VALUES ('wal-for-idle-slot')"
+expect 0 "status with an inactive slot on the source" call logical.status $PAIR subscription=s1
+equals "$(jq '[(x["name"], x["wal_status"], x["retained_bytes"] > 0) for x in d["inactive_slots"]]')" \
+	'[["idle_slot", "reserved", true]]' "the inactive slot is named with the WAL it retains"
+equals "$(jq 'type(d["copy"]).__name__')" list "the initial copy's progress is a list (empty once ready)"
+psql_src "SELECT pg_drop_replication_slot('idle_slot')" >/dev/null
 equals "$(jq '[type(d[k]).__name__ for k in ("lag_bytes", "lag_bytes_unreceived", "lag_seconds")]')" \
 	'["int", "int", "float"]' "lag in bytes from both sides and in seconds"
 equals "$(psql_tgt 'SELECT count(*) FROM transactions')" 2000 "the initial copy brought the rows"
@@ -208,18 +216,48 @@ equals "$(psql_src 'SELECT count(*) FROM pg_replication_slots')" 0 "the orphan s
 expect 1 "drop without a server" call logical.drop subscription=s1
 has "$T/err" "args.invalid" "is refused"
 
-# --- preflight on a source that cannot publish ----------------------------------------------
-# wal_level=replica, and its only replication slot taken.
+# --- preflight on servers that cannot replicate -----------------------------------------------
+# The source: wal_level=replica, its only replication slot taken, no WAL sender; the
+# target: no logical replication worker.
 as_admin "$SB_PORT" "ALTER SYSTEM SET wal_level = replica"
 as_admin "$SB_PORT" "ALTER SYSTEM SET max_replication_slots = 1"
+as_admin "$SB_PORT" "ALTER SYSTEM SET max_wal_senders = 0"
+as_admin "$((SB_PORT + 1))" "ALTER SYSTEM SET max_logical_replication_workers = 0"
 . "$SB/sandbox.conf"
 runuser -u "$SANDBOX_USER" -- "$SANDBOX_BINDIR/pg_ctl" -D "$SB/source" -w -m fast restart \
 	-l "$SB/log/source.log" >/dev/null 2>&1 || bad "the source did not restart"
+runuser -u "$SANDBOX_USER" -- "$SANDBOX_BINDIR/pg_ctl" -D "$SB/target" -w -m fast restart \
+	-l "$SB/log/target.log" >/dev/null 2>&1 || bad "the target did not restart"
 as_admin "$SB_PORT" "SELECT pg_create_physical_replication_slot('standby1')" >/dev/null
-expect 0 "preflight against it" call logical.preflight $PAIR
+expect 0 "preflight against them" call logical.preflight $PAIR
 equals "$(jq 'd["ok"]')" false "it is not ok"
 equals "$(jq '[p["check"] for p in d["problems"] if p["side"] == "publisher"]')" \
-	'["wal_level", "max_replication_slots"]' "wal_level and the slots are the publisher's problems"
+	'["wal_level", "max_replication_slots", "max_wal_senders"]' \
+	"wal_level, the slots and the WAL senders are the publisher's problems"
 has "$T/out" "set wal_level = logical and restart" "the fix says what to set"
 has "$T/out" "no free replication slot \\(1 of 1 used\\)" "the slot count is given"
+has "$T/out" "no free WAL sender \\(0 of 0 used\\)" "the WAL senders are counted"
+equals "$(jq '[p["check"] for p in d["problems"] if p["side"] == "subscriber" and p["check"].startswith("max_")]')" \
+	'["max_logical_replication_workers"]' "no apply worker is the subscriber's problem"
+
+# --- RDS / Aurora: rds.logical_replication off, the rds_replication and rds_superuser roles ---
+# A database setting stands in for RDS's parameter group; the roles are RDS's names.
+# (The source is read-only since the fence.)
+export PGOPTIONS="-c default_transaction_read_only=off"
+as_admin "$SB_PORT" "ALTER DATABASE app SET rds.logical_replication = '0'"
+as_admin "$SB_PORT" "CREATE ROLE rds_replication"
+as_admin "$SB_PORT" "GRANT rds_replication TO pgmove"
+as_admin "$SB_PORT" "ALTER ROLE pgmove NOSUPERUSER NOREPLICATION"
+unset PGOPTIONS
+as_admin "$((SB_PORT + 1))" "CREATE ROLE rds_superuser"
+as_admin "$((SB_PORT + 1))" "GRANT rds_superuser TO pgmove"
+as_admin "$((SB_PORT + 1))" "ALTER ROLE pgmove NOSUPERUSER"
+expect 0 "preflight as on RDS" call logical.preflight $PAIR
+equals "$(jq '[p["detail"] for p in d["problems"] if p["check"] == "wal_level"]')" \
+	'["rds.logical_replication is 0"]' "rds.logical_replication is the publisher's problem"
+has "$T/out" "set rds.logical_replication = 1 in the DB parameter group" "the fix names the parameter group"
+equals "$(jq '[p["check"] for p in d["problems"] if p["check"] in ("replication_privilege", "subscription_privilege")]')" \
+	'[]' "rds_replication and rds_superuser are enough"
+equals "$(jq '"publication_privilege" in [p["check"] for p in d["problems"]]')" true \
+	"no longer a superuser: a publication FOR ALL TABLES is a problem"
 finish
