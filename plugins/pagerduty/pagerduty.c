@@ -131,6 +131,17 @@ static int iso8601_ok(const char *s)
 	return *p == '\0';
 }
 
+/* chars - the number of characters (code points) of UTF-8 text s: what
+ * PagerDuty's limits count, not bytes. */
+static size_t chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 /* copy_string - args[key] into o[key] when present: a string of at most
  * max characters (0 = any); -1 with the error set otherwise. */
 static int copy_string(pgm_call *call, json_t *args, const char *key, json_t *o, size_t max)
@@ -143,9 +154,10 @@ static int copy_string(pgm_call *call, json_t *args, const char *key, json_t *o,
 		pgm_fail(call, "args.invalid", 0, "%s must be a string", key);
 		return -1;
 	}
-	if (max && json_string_length(v) > max) {
-		pgm_fail(call, "args.invalid", 0, "%s is %zu bytes long; PagerDuty allows %zu", key,
-			 json_string_length(v), max);
+	if (max && chars(json_string_value(v)) > max) {
+		pgm_fail(call, "args.invalid", 0,
+			 "%s is %zu characters long; PagerDuty allows %zu", key,
+			 chars(json_string_value(v)), max);
 		return -1;
 	}
 	json_object_set(o, key, v);
@@ -405,11 +417,11 @@ static json_t *alert(pgm_call *call, json_t *args, const char *action)
 	if ((ev = start_event(call, args, &attempts, &timeout_ms)) == NULL)
 		return NULL;
 	json_object_set_new(ev, "event_action", json_string(action));
-	if (dk && (strlen(dk) == 0 || strlen(dk) > MAX_DEDUP)) {
+	if (dk && (strlen(dk) == 0 || chars(dk) > MAX_DEDUP)) {
 		json_decref(ev);
 		return pgm_fail(call, "args.invalid", 0,
 				"dedup_key must be 1 to %d characters (this one has %zu)",
-				MAX_DEDUP, strlen(dk));
+				MAX_DEDUP, chars(dk));
 	}
 	if (!dk && strcmp(action, "trigger") != 0) {
 		json_decref(ev);

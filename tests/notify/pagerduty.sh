@@ -55,6 +55,15 @@ expect_eq "images over https" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.i
 pcall pagerduty.trigger routing_key="$RK" summary=s source=h links='[{"text":"no href"}]'
 expect_eq "links need href" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 expect_eq "nothing invalid was sent" "$(jget "$(ctl requests)" 'len(j)')" "$N"
+# PagerDuty's limits count characters, not bytes: 1024 two-byte characters are a valid
+# summary (the fake checks the event as PagerDuty does), 1025 are not
+pcall pagerduty.trigger routing_key="$RK" summary="$("$PY" -c 'print("é"*1024)')" source=h \
+	dedup_key="$("$PY" -c 'print("ü"*255)')"
+expect_eq "1024 characters of two bytes each, a 255-character dedup key: accepted" \
+	"$RC/$(jget "$OUT" 'j["status"]')/$(jget "$(ctl requests)" 'len(j[-1]["json"]["payload"]["summary"])')" 0/success/1024
+pcall pagerduty.trigger routing_key="$RK" summary="$("$PY" -c 'print("é"*1025)')" source=h
+expect_eq "1025 characters: refused before sending" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
+expect_match "counted in characters" "$(jget "$OUT" 'j["error"]["message"]')" "summary is 1025 characters long; PagerDuty allows 1024"
 
 # PagerDuty's 400 carries its errors (the fake refuses a key of the right length it does not like)
 ctl inject '{"path": "/v2/enqueue", "status": 400, "count": 1, "body": {"status": "invalid event", "message": "Event object is invalid", "errors": ["'"'"'payload.summary'"'"' is missing or blank"]}}' >/dev/null
