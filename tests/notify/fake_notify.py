@@ -25,6 +25,7 @@ HTTP (one port):
                             the current one (409 otherwise)
   GET /health               answers what /_fake/health set
   ANY /echo                 the request as JSON
+  ANY /slow/MS              answers {"status": "healthy"} after MS milliseconds
   /_fake/...                control: requests, mails, alerts, inject, health, flag,
                             race, reset
 SMTP (a second port): EHLO with AUTH PLAIN LOGIN, MAIL, RCPT, DATA, RSET, NOOP,
@@ -42,6 +43,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -220,6 +222,10 @@ class Handler(BaseHTTPRequestHandler):
                                     "json": parsed, "nested": {"a/b": [10, {"c~d": "deep"}]}})
         if path == "/text":
             return self.reply(200, "plain words\n", "text/plain")
+        m = re.match(r"^/slow/(\d+)$", path)
+        if m:  # a hung service: answers after so many milliseconds
+            time.sleep(int(m.group(1)) / 1000.0)
+            return self.reply(200, {"status": "healthy"})
         m = re.match(r"^/status/(\d+)$", path)
         if m:
             return self.reply(int(m.group(1)), {"status": int(m.group(1))})

@@ -48,6 +48,20 @@ pcall http.request url="$FAKE_URL/echo" method=TRACE
 expect_eq "unknown method refused" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/args.invalid
 pcall http.request url="http://127.0.0.1:1/x"
 expect_eq "connection refused: http.connect" "$RC/$(jget "$OUT" 'j["error"]["code"]')" 1/http.connect
+# a hung service: the request ends at its timeout, a health check says not ok in time
+t0=$(date +%s%N)
+pcall http.request url="$FAKE_URL/slow/5000" timeout=500ms
+el=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "a hung service: retryable http.timeout" \
+	"$RC/$(jget "$OUT" 'j["error"]["code"]')/$(jget "$OUT" 'j["error"]["retryable"]')" 1/http.timeout/true
+expect_eq "within the timeout, not the service's 5 s" "$([ $el -lt 3000 ] && echo yes || echo "no: $el ms")" yes
+t0=$(date +%s%N)
+pcall http.health url="$FAKE_URL/slow/5000" timeout=500ms
+el=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "health of a hung service: not ok, not an error" "$RC/$(jget "$OUT" 'j["ok"]')" 0/false
+expect_eq "and in time" "$([ $el -lt 3000 ] && echo yes || echo "no: $el ms")" yes
+pcall http.health url="$FAKE_URL/slow/10" timeout=5s field=/status equals=healthy
+expect_eq "a slow but timely answer is judged" "$RC/$(jget "$OUT" 'j["ok"]')" 0/true
 pcall http.request url="$FAKE_URL/secure" token="$TOKEN" headers="{\"X-Api-Key\":\"key-CANARY-91\"}"
 expect_eq "bearer token sent" "$RC/$(jget "$(ctl requests)" 'j[-1]["headers"]["Authorization"]')" "0/Bearer $TOKEN"
 expect_no_match "token not in the result" "$OUT" "CANARY"
