@@ -69,6 +69,14 @@ pcall dms.create_endpoint id=bad type=target database=app secret_arn=arn:aws:sec
 expect_match "a secret without its role" "$(jget "$OUT" 'j["error"]["message"]')" "secret_arn and secret_role_arn go together"
 pcall dms.create_endpoint id=bad type=sink database=app server=h username=u password=p
 expect_match "a bad type" "$(jget "$OUT" 'j["error"]["message"]')" 'type "sink" must be source or target'
+before=$(nreq CreateEndpoint)
+pcall dms.create_endpoint id=bad type=target database=app server=h username=u password=p ssl_mode=prefer
+expect_match "an SSL mode DMS lacks" "$RC $(jget "$OUT" 'j["error"]["message"]')" \
+	'^1 .*endpoint bad: ssl_mode "prefer" must be none, require, verify-ca or verify-full'
+pcall dms.create_endpoint id=bad type=target database=app server=h username=u password=p ssl_mode=verify-full
+expect_match "verify-full without its CA certificate" "$RC $(jget "$OUT" 'j["error"]["message"]')" \
+	'^1 .*endpoint bad: ssl_mode verify-full needs certificate_arn'
+expect_eq "none of these sent a CreateEndpoint" "$(nreq CreateEndpoint)" "$before"
 
 # --- connection tests -------------------------------------------------------------------
 pcall dms.test_connection instance=mig-ri endpoint=src $W timeout=5s
