@@ -41,9 +41,16 @@ static const char *sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The region of the run's configuration (`plugin "cloudwatch" { region =
+ * "eu-west-1" }`), for calls that give none; NULL when not configured.
+ * Written by configure before any function runs, then only read. */
+static char *configured_region;
+
 static const char *region_arg(pgm_call *call, json_t *args)
 {
-	return pgm_arg_string(call, args, "region", NULL, 0);
+	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
+
+	return r ? r : configured_region;
 }
 
 static void iso_time(time_t t, char buf[32])
@@ -831,12 +838,41 @@ static const pgm_function functions[] = {
 	 "delete a metric filter (absent counts as deleted)", p_delete_metric_filter},
 	{NULL, NULL, 0, NULL, NULL}};
 
+/* The keys of `plugin "cloudwatch" { ... }`. */
+static const pgm_param config_params[] = {
+	{"region", "string", 0, 0,
+	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
+	{NULL, NULL, 0, 0, NULL}};
+
+/* cloudwatch_configure - keeps the configured region (the host checked its type). */
+static int cloudwatch_configure(pgm_call *call, json_t *cfg)
+{
+	const char *r = json_string_value(json_object_get(cfg, "region"));
+
+	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
+		pgm_fail(call, "args.invalid", 0,
+			 "region '%s' is not an AWS region name (like eu-west-1)", r);
+		return -1;
+	}
+	free(configured_region);
+	configured_region = r ? strdup(r) : NULL;
+	return 0;
+}
+
+static void cloudwatch_fini(void)
+{
+	free(configured_region);
+	configured_region = NULL;
+}
+
 PGMOVE_PLUGIN(cloudwatch) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "cloudwatch",
 	.version = "1.0.0",
 	.summary = "Amazon CloudWatch metrics and alarms (CloudWatch Query API)",
 	.init = NULL,
-	.fini = NULL,
+	.fini = cloudwatch_fini,
 	.functions = functions,
+	.configure = cloudwatch_configure,
+	.config = config_params,
 };

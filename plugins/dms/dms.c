@@ -41,9 +41,16 @@ const char *dms_sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The region of the run's configuration (`plugin "dms" { region =
+ * "eu-west-1" }`), for calls that give none; NULL when not configured.
+ * Written by configure before any function runs, then only read. */
+static char *configured_region;
+
 const char *dms_region(pgm_call *call, json_t *args)
 {
-	return pgm_arg_string(call, args, "region", NULL, 0);
+	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
+
+	return r ? r : configured_region;
 }
 
 json_t *dms_call(pgm_call *call, json_t *args, const char *action, json_t *body)
@@ -1071,6 +1078,33 @@ static const pgm_function functions[] = {
 	 "wait for an assessment run; blocking findings are dms.assessment_failed", p_assessment},
 	{NULL, NULL, 0, NULL, NULL}};
 
+/* The keys of `plugin "dms" { ... }`. */
+static const pgm_param config_params[] = {
+	{"region", "string", 0, 0,
+	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
+	{NULL, NULL, 0, 0, NULL}};
+
+/* dms_configure - keeps the configured region (the host checked its type). */
+static int dms_configure(pgm_call *call, json_t *cfg)
+{
+	const char *r = json_string_value(json_object_get(cfg, "region"));
+
+	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
+		pgm_fail(call, "args.invalid", 0,
+			 "region '%s' is not an AWS region name (like eu-west-1)", r);
+		return -1;
+	}
+	free(configured_region);
+	configured_region = r ? strdup(r) : NULL;
+	return 0;
+}
+
+static void dms_fini(void)
+{
+	free(configured_region);
+	configured_region = NULL;
+}
+
 PGMOVE_PLUGIN(dms) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "dms",
@@ -1078,6 +1112,8 @@ PGMOVE_PLUGIN(dms) = {
 	.summary = "AWS DMS: replication instances, endpoints, tasks, statistics, assessments "
 		   "(DMS JSON API)",
 	.init = NULL,
-	.fini = NULL,
+	.fini = dms_fini,
 	.functions = functions,
+	.configure = dms_configure,
+	.config = config_params,
 };

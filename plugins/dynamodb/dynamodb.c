@@ -37,9 +37,16 @@ static const char *sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The region of the run's configuration (`plugin "dynamodb" { region =
+ * "eu-west-1" }`), for calls that give none; NULL when not configured.
+ * Written by configure before any function runs, then only read. */
+static char *configured_region;
+
 static const char *region_arg(pgm_call *call, json_t *args)
 {
-	return pgm_arg_string(call, args, "region", NULL, 0);
+	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
+
+	return r ? r : configured_region;
 }
 
 /* ------------------------------------------------------------------------
@@ -2735,12 +2742,41 @@ static const pgm_function functions[] = {
 	 "every item against its row: missing, changed, extra, unconvertible, by key", p_verify},
 	{NULL, NULL, 0, NULL, NULL}};
 
+/* The keys of `plugin "dynamodb" { ... }`. */
+static const pgm_param config_params[] = {
+	{"region", "string", 0, 0,
+	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
+	{NULL, NULL, 0, 0, NULL}};
+
+/* dynamodb_configure - keeps the configured region (the host checked its type). */
+static int dynamodb_configure(pgm_call *call, json_t *cfg)
+{
+	const char *r = json_string_value(json_object_get(cfg, "region"));
+
+	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
+		pgm_fail(call, "args.invalid", 0,
+			 "region '%s' is not an AWS region name (like eu-west-1)", r);
+		return -1;
+	}
+	free(configured_region);
+	configured_region = r ? strdup(r) : NULL;
+	return 0;
+}
+
+static void dynamodb_fini(void)
+{
+	free(configured_region);
+	configured_region = NULL;
+}
+
 PGMOVE_PLUGIN(dynamodb) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "dynamodb",
 	.version = "0.1.0",
 	.summary = "Amazon DynamoDB to PostgreSQL: describe, backup, stream, copy, verify",
 	.init = NULL,
-	.fini = NULL,
+	.fini = dynamodb_fini,
 	.functions = functions,
+	.configure = dynamodb_configure,
+	.config = config_params,
 };

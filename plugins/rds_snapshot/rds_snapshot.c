@@ -58,9 +58,16 @@ static void set_bool(json_t *o, const char *key, const char *text)
 		json_object_set_new(o, key, json_boolean(strcmp(text, "true") == 0));
 }
 
+/* The region of the run's configuration (`plugin "rds_snapshot" { region =
+ * "eu-west-1" }`), for calls that give none; NULL when not configured.
+ * Written by configure before any function runs, then only read. */
+static char *configured_region;
+
 static const char *region_arg(pgm_call *call, json_t *args)
 {
-	return pgm_arg_string(call, args, "region", NULL, 0);
+	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
+
+	return r ? r : configured_region;
 }
 
 /* tags_params - Tags.Tag.N.Key/Value from a JSON object {key: value}. */
@@ -1256,12 +1263,41 @@ static const pgm_function functions[] = {
 	 p_delete_instance},
 	{NULL, NULL, 0, NULL, NULL}};
 
+/* The keys of `plugin "rds_snapshot" { ... }`. */
+static const pgm_param config_params[] = {
+	{"region", "string", 0, 0,
+	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
+	{NULL, NULL, 0, 0, NULL}};
+
+/* rds_snapshot_configure - keeps the configured region (the host checked its type). */
+static int rds_snapshot_configure(pgm_call *call, json_t *cfg)
+{
+	const char *r = json_string_value(json_object_get(cfg, "region"));
+
+	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
+		pgm_fail(call, "args.invalid", 0,
+			 "region '%s' is not an AWS region name (like eu-west-1)", r);
+		return -1;
+	}
+	free(configured_region);
+	configured_region = r ? strdup(r) : NULL;
+	return 0;
+}
+
+static void rds_snapshot_fini(void)
+{
+	free(configured_region);
+	configured_region = NULL;
+}
+
 PGMOVE_PLUGIN(rds_snapshot) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "rds_snapshot",
 	.version = "1.0.0",
 	.summary = "Amazon RDS snapshots, Aurora restore, clusters and instances (RDS Query API)",
 	.init = NULL,
-	.fini = NULL,
+	.fini = rds_snapshot_fini,
 	.functions = functions,
+	.configure = rds_snapshot_configure,
+	.config = config_params,
 };

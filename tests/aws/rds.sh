@@ -260,6 +260,30 @@ expect_match "unknown region message" "$OUT" 'region \\"mars-north-1\\" \(from A
 pcall rds_snapshot.describe_snapshot id=pre-aurora-1 region=eu-central-1
 expect_eq "region param wins" "$(jget "$(ctl requests)" 'j[-1]["region"]')" eu-central-1
 
+# --- the run's configuration: plugin "rds_snapshot" { region = ... } for calls that give none
+export PGMOVE_STATE_DIR="$TMP/state"
+cat >"$TMP/region.lua" <<'LUA'
+runbook "region" {}
+local rds = plugin "rds_snapshot" { region = "eu-central-1" }
+step "configured" { run = function(ctx) pcall(rds.describe_snapshot, { id = "pre-aurora-1" }) end }
+step "own" { run = function(ctx) pcall(rds.describe_snapshot, { id = "pre-aurora-1", region = "us-west-2" }) end }
+LUA
+$PGMOVE run "$TMP/region.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+cat "$TMP/err" >>"$TMP/all.err"
+expect_eq "a run with a configured region completes" "$RC" 0
+expect_eq "the configured region wins over AWS_REGION; a call's own region over the configuration" \
+	"$(jget "$(ctl requests)" 'j[-2]["region"] + " " + j[-1]["region"]')" "eu-central-1 us-west-2"
+printf 'runbook "r2" {}\nlocal rds = plugin "rds_snapshot" { region = "eu central" }\nstep "s" { run = function() end }\n' >"$TMP/region.lua"
+$PGMOVE run "$TMP/region.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect_eq "a region that is no region name stops the run before it starts" "$RC/$(grep -c "region 'eu central' is not an AWS region name" "$TMP/err")" 6/1
+for plug in rds_snapshot cloudwatch dms dynamodb; do
+	printf 'runbook "r3" {}\nlocal p = plugin "%s" { regoin = "eu-west-1" }\n' "$plug" >"$TMP/region.lua"
+	PGMOVE_PLUGIN_PATH="$PGMOVE_PLUGIN_PATH:$top_builddir/plugins/dms/.libs:$top_builddir/plugins/dynamodb/.libs" \
+		$PGMOVE plan "$TMP/region.lua" >"$TMP/out" 2>"$TMP/err"; RC=$?
+	expect_eq "$plug: plan refuses an unknown configuration key by name" \
+		"$RC/$(grep -c "plugin $plug { ... }: unknown key 'regoin' (keys: region)" "$TMP/err")" 6/1
+done
+
 # --- no secret in any log line, even at debug level -------------------------------------------
 ctl reset '{}' >/dev/null
 ctl inject '{"action": "*", "error": "Throttling", "count": 1}' >/dev/null
