@@ -6,6 +6,8 @@ doc/pgmove.1: pgmove$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) doc && ./pgmove$(EXEEXT) __man > $@-t && mv $@-t $@
 CLEANFILES += doc/pgmove.1
 dist_man_MANS += doc/pgmove-runbook.5
+# the sandbox script's page (pgmove(1) refers to it)
+dist_man_MANS += doc/pgmove-sandbox.1
 
 # pgmove-plugin(3) and the plugin author's guide with its example plugin
 # (doc/examples/hello); the test builds the example out of tree against a

@@ -17,8 +17,20 @@ expect 0 "make install into a staging directory (DESTDIR)" \
 	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
 	install-pkgincludeHEADERS install-pkgconfigDATA install-dist_docDATA \
 	install-dist_helloexampleDATA install-dist_pgmovesdkDATA install-dist_aclocalDATA \
-	install-dist_cxxexampleDATA install-dist_rustexampleDATA \
+	install-dist_cxxexampleDATA install-dist_rustexampleDATA install-man install-dist_binSCRIPTS \
 	DESTDIR="$DEST"
+
+# Every pgmove page an installed man page refers to is installed too.
+pages=$(find "$DEST" -path '*/share/man/man*' -type f | sort)
+[ -n "$pages" ] && ok "man pages installed: $(echo "$pages" | sed 's|.*/||' | tr '\n' ' ')" || bad "no man page installed"
+missing=""
+for m in $pages; do
+	for ref in $(grep -ohE '(\\fB|^\.BR )?pgmove(\\-|-)?[a-z-]*(\\fR)? ?\([1-8]\)' "$m" |
+		sed -E 's/\\fB|\\fR|^\.BR |\\//g; s/ ?\(([1-8])\)/.\1/' | sort -u); do
+		[ -f "$(dirname "$(dirname "$m")")/man${ref##*.}/$ref" ] || missing="$missing $(basename "$m")->$ref"
+	done
+done
+equals "$missing" "" "every pgmove page the installed man pages refer to is installed"
 
 pc=$(find "$DEST" -name pgmove.pc 2>/dev/null | head -1)
 bin=$(find "$DEST" -path '*/bin/pgmove' -type f 2>/dev/null | head -1)
@@ -247,6 +259,48 @@ sed -i 's/PGMOVE_PLUGIN(\[0.1.0\])/PGMOVE_PLUGIN([99.0])/' "$T/ac/configure.ac"
 (cd "$T/ac" && rm -rf autom4te.cache && aclocal --force -I "$aclocal_dir" && autoconf --force && ./configure) >"$T/out" 2>"$T/err"
 [ $? -ne 0 ] && ok "configure fails when pgmove is older than the plugin needs" || bad "configure accepted pgmove >= 99.0"
 has "$T/err" "pgmove >= 99.0" "and says which version it needs"
+
+# A vendor's automake + libtool package with PGMOVE_PLUGIN: `make distcheck`
+# (install, uninstall, VPATH build, all under a scratch prefix) passes and
+# leaves the live plugin directories alone.
+mkdir -p "$T/am/m4"
+cp "$T/hello/hello.c" "$T/am/"
+cat >"$T/am/configure.ac" <<'ACEOF'
+AC_INIT([pgmove-hello], [1.0])
+AC_CONFIG_AUX_DIR([build-aux])
+AC_CONFIG_MACRO_DIRS([m4])
+AM_INIT_AUTOMAKE([foreign -Wall -Werror])
+AM_PROG_AR
+AC_PROG_CC
+LT_INIT([disable-static])
+PGMOVE_PLUGIN([0.1.0])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+ACEOF
+cat >"$T/am/Makefile.am" <<'MKEOF'
+ACLOCAL_AMFLAGS = -I m4
+pgmoveplugin_LTLIBRARIES = hello.la
+hello_la_SOURCES = hello.c
+hello_la_CFLAGS = $(PGMOVE_CFLAGS)
+hello_la_LIBADD = $(PGMOVE_LIBS)
+hello_la_LDFLAGS = -module -avoid-version -no-undefined -export-symbols-regex '^hello_LTX_pgmove_plugin$$'
+MKEOF
+staged_live=$(dirname "$lib")/pgmove
+# pkg-config may prefix the sysroot to plugindir: look at the unstaged path too
+snapshot() { for d in "$live" "${live#"$DEST"}" "$staged_live"; do ls -la --time-style=full-iso "$d" 2>&1; done; }
+snapshot >"$T/live.before"
+(cd "$T/am" && libtoolize -q && aclocal -I m4 -I "$aclocal_dir" && autoconf && automake -a) >"$T/out" 2>"$T/err"
+equals "$?" 0 "a vendor's automake package takes PGMOVE_PLUGIN from the installed pgmove.m4"
+(cd "$T/am" && ./configure --prefix="$T/vendor2") >"$T/out" 2>"$T/err"
+equals "$?" 0 "and configures"
+expect 0 "make distcheck of the vendor's plugin package" make -C "$T/am" distcheck
+has "$T/out" "pgmove-hello-1.0 archives ready for distribution" "distcheck passes"
+snapshot >"$T/live.after"
+if cmp -s "$T/live.before" "$T/live.after"; then
+	ok "distcheck wrote nothing into (and removed nothing from) $live, ${live#"$DEST"} or $staged_live"
+else
+	bad "a live plugin directory changed: $(diff "$T/live.before" "$T/live.after" | head -5)"
+fi
 
 # The C++ and Rust examples, from their installed copies, loaded and called
 # by the installed pgmove.
