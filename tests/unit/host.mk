@@ -6,8 +6,9 @@ HOST_TEST_LDADD = $(LIBPGMOVE) $(CUNIT_LIBS) $(JANSSON_LIBS)
 HOST_TESTS = tests/unit/test_duration tests/unit/test_redact tests/unit/test_args \
 	tests/unit/test_call tests/unit/test_child tests/unit/test_http
 check_PROGRAMS += $(HOST_TESTS) tests/unit/test_pgconn
-TESTS += $(HOST_TESTS) tests/unit/test_pgconn.sh tests/unit/test_symbols.sh
-EXTRA_DIST += tests/unit/test_pgconn.sh tests/unit/cu_host.h tests/unit/test_symbols.sh
+TESTS += $(HOST_TESTS) tests/unit/test_pgconn.sh tests/unit/test_symbols.sh tests/unit/test_layers.sh
+EXTRA_DIST += tests/unit/test_pgconn.sh tests/unit/cu_host.h tests/unit/test_symbols.sh \
+	tests/unit/test_layers.sh
 
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c
 tests_unit_test_duration_CFLAGS = $(HOST_TEST_CFLAGS)
