@@ -24,6 +24,7 @@
 #     --jobs J      connections / jobs for every method (default 2)
 #     --index-jobs I  copy.data's post workers (default J: pgcopydb's
 #                   --index-jobs is J too)
+#     --index-workers W  copy.data's parallel workers per index build (default 0)
 #     --dir DIR     sandbox directory (default: a temporary one)
 #     --keep        leave the sandbox running
 #     --no-load     the sandbox in --dir holds the data already (a --keep run)
@@ -32,13 +33,14 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PGMOVE_BUILD_DIR:-$top/build}
-scale=100 mixed=2000000 jobs=2 ijobs= dir= keep=0 load=1
+scale=100 mixed=2000000 jobs=2 ijobs= iworkers=0 dir= keep=0 load=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--scale) scale=$2; shift 2 ;;
 	--mixed) mixed=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--index-jobs) ijobs=$2; shift 2 ;;
+	--index-workers) iworkers=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--no-load) load=0; shift ;;
@@ -152,7 +154,7 @@ pg_dump -Fc --schema-only -f "$work/dump/schema.dump" "$PGMOVE_SOURCE"
 pg_restore --no-owner --section=pre-data -d "$PGMOVE_TARGET" "$work/dump/schema.dump"
 t1=$(now)
 /usr/bin/time -v -o "$work/time.txt" "$pgmove" call --log-format plain -q copy.data \
-	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" index_jobs="$ijobs" \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs="$jobs" index_jobs="$ijobs" index_workers="$iworkers" \
 	indexes=true analyze=true \
 	schema_file="$work/dump/snap.dump" schema_check="$work/dump/schema.dump" >"$work/copy.json"
 t2=$(now)
@@ -208,7 +210,7 @@ runbook "copy-bench" {
 step "copy" {
   run = function(ctx)
     return copy.data { source = ctx.params.source, target = ctx.params.target, jobs = $jobs,
-                       index_jobs = $ijobs,
+                       index_jobs = $ijobs, index_workers = $iworkers,
                        indexes = true, analyze = true }
   end,
 }
@@ -258,7 +260,7 @@ resume_s=$(secs "$t0" "$(now)")
 echo "copy.data killed at 50% of its chunks after $killed_s s; pgmove resume: $resume_s s"
 
 echo
-echo "== ratios (targets from issue 13), jobs=$jobs (copy.data index_jobs=$ijobs), scale $scale, mixed $mixed rows"
+echo "== ratios (targets from issue 13), jobs=$jobs (copy.data index_jobs=$ijobs index_workers=$iworkers), scale $scale, mixed $mixed rows"
 echo "pgmove (copy+verify) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
 echo "pgmove / pg_dump -Fc | pg_restore:     $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
 echo "resume after a kill at 50% / copy.data: $(ratio "$resume_s" "$copy_s")x  (target <= 0.6)"

@@ -140,8 +140,9 @@ typedef struct ctx {
 	int nw;		/* jobs + index_jobs: workers and connections to each side */
 	long long chunk_rows;
 	int binary, verify, freeze, indexes, analyze;
-	int stream;	 /* hash="stream": verify by hashing binary COPY streams */
-	const char *mwm; /* maintenance_work_mem of index builds */
+	int stream;	   /* hash="stream": verify by hashing binary COPY streams */
+	const char *mwm;   /* maintenance_work_mem of index builds */
+	int index_workers; /* their max_parallel_maintenance_workers */
 	int ntbl;
 	ctbl *tbls;
 	int nfk;
@@ -1100,8 +1101,8 @@ static int build_index(ctx *x, int w, int k, int i)
 	if (ex != 0)
 		return ex;
 	sql = xasprintf("BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
-			"SET LOCAL max_parallel_maintenance_workers = 0; %s; COMMIT",
-			x->mwm, e->build);
+			"SET LOCAL max_parallel_maintenance_workers = %d; %s; COMMIT",
+			x->mwm, x->index_workers, e->build);
 	if (sql == NULL)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
 	snprintf(what, sizeof(what), "building %.80s", e->entry);
@@ -1128,8 +1129,8 @@ static int attach_table(ctx *x, int w, int k)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
 	fprintf(f,
 		"BEGIN; SET LOCAL maintenance_work_mem = '%s'; "
-		"SET LOCAL max_parallel_maintenance_workers = 0",
-		x->mwm);
+		"SET LOCAL max_parallel_maintenance_workers = %d",
+		x->mwm, x->index_workers);
 	for (i = 0; i < t->nidx; i++) {
 		cidx *e = &t->idx[i];
 
@@ -2534,7 +2535,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 	pthread_cond_init(&x.cv, NULL);
 	x.call = call;
 	{
-		long long jobs = 4, index_jobs = -1;
+		long long jobs = 4, index_jobs = -1, index_workers = 0;
 
 		source = pgm_arg_string(call, args, "source", NULL, 1);
 		target = pgm_arg_string(call, args, "target", NULL, 1);
@@ -2546,6 +2547,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		if (source == NULL || target == NULL || format == NULL || x.mwm == NULL ||
 		    pgm_arg_int(call, args, "jobs", 4, 0, &jobs) < 0 ||
 		    pgm_arg_int(call, args, "index_jobs", -1, 0, &index_jobs) < 0 ||
+		    pgm_arg_int(call, args, "index_workers", 0, 0, &index_workers) < 0 ||
 		    pgm_arg_int(call, args, "chunk_rows", 100000, 0, &x.chunk_rows) < 0 ||
 		    pgm_arg_bool(call, args, "verify", 1, &x.verify) < 0 ||
 		    pgm_arg_bool(call, args, "freeze", 1, &x.freeze) < 0 ||
@@ -2562,6 +2564,12 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 				 "copy.data: index_jobs must be 0..64, not %lld", index_jobs);
 			goto out;
 		}
+		if (index_workers < 0 || index_workers > 64) {
+			pgm_fail(call, "copy.bad_argument", 0,
+				 "copy.data: index_workers must be 0..64, not %lld", index_workers);
+			goto out;
+		}
+		x.index_workers = (int)index_workers;
 		x.jobs = (int)jobs;
 		x.index_jobs = index_jobs < 0 ? x.jobs : (int)index_jobs;
 	}
@@ -2717,6 +2725,11 @@ static const pgm_param data_params[] = {
 	 "false", NULL, NULL, NULL},
 	{"maintenance_work_mem", "string", 0, 0, "maintenance_work_mem of the index builds",
 	 "\"256MB\"", NULL, NULL, NULL},
+	{"index_workers", "integer", 0, 0,
+	 "max_parallel_maintenance_workers of each index build: parallel workers of the target "
+	 "server that help one CREATE INDEX (within the server's max_worker_processes and "
+	 "max_parallel_workers); 0: each build is one process",
+	 "0", "0", "64", NULL},
 	{"analyze", "boolean", 0, 0, "ANALYZE each table once its indexes are built", "false", NULL,
 	 NULL, NULL},
 	{"schema_file", "string", 0, 0,

@@ -42,6 +42,9 @@ runbook "pg-copy" {
     index_jobs = { type = "integer",
                    summary = "connections to each server that verify tables and build indexes "
                           .. "while the copy goes on (default: jobs)" },
+    index_workers = { type = "integer", default = 0,
+                      summary = "parallel workers of the target helping each index build "
+                             .. "(max_parallel_maintenance_workers)" },
     chunk_rows = { type = "integer", default = 100000,
                    summary = "rows per copy chunk (the unit of verification and resume)" },
     maintenance_work_mem = { type = "string", default = "256MB",
@@ -220,6 +223,7 @@ step "copy" {
                        jobs = ctx.params.jobs, index_jobs = ctx.params.index_jobs,
                        chunk_rows = ctx.params.chunk_rows, indexes = true, analyze = true,
                        maintenance_work_mem = ctx.params.maintenance_work_mem,
+                       index_workers = ctx.params.index_workers,
                        schema_file = snapshot_schema_file(ctx), schema_check = schema_file(ctx) }
   end,
   undo = function(ctx, out)

@@ -140,11 +140,15 @@ psql_tgt "DROP TABLE child, parent" >/dev/null
 pg_restore --section=pre-data -d "$PGMOVE_TARGET" -t parent -t child "$T/schema.dump"
 psql_tgt "DROP FUNCTION IF EXISTS slow() CASCADE; $SLOW" >/dev/null ||
 	bad "the slow trigger on child could not be created"
+expect 2 "index_workers=-1 is refused (bad argument)" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET index_workers=-1
+has "$T/err" "index_workers" "the error names index_workers"
 expect 2 "index_jobs=65 is refused (bad argument)" call copy.data source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET index_jobs=65
 has "$T/err" "index_jobs" "the error names index_jobs"
 pgmove call --log-format plain copy.data source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET \
-	jobs=1 index_jobs=2 chunk_rows=1000 indexes=true tables='["public.parent", "public.child"]' \
+	jobs=1 index_jobs=2 index_workers=2 chunk_rows=1000 indexes=true \
+	tables='["public.parent", "public.child"]' \
 	>"$T/out" 2>"$T/err" &
 cpid=$!
 most=0
