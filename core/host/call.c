@@ -214,12 +214,12 @@ json_t *pgm_failv(pgm_call *call, const char *code, int retryable,
 		  const char *fmt, va_list ap)
 {
 	char *raw = NULL, *msg;
-	int n;
 
 	if (call != NULL && call->failed)
 		return NULL;
-	n = vasprintf(&raw, fmt ? fmt : "", ap);
-	if (n < 0)
+	if (fmt == NULL)
+		raw = strdup("");
+	else if (vasprintf(&raw, fmt, ap) < 0)
 		raw = NULL;
 	msg = pgm_redact(raw ? raw : "(out of memory)");
 	free(raw);

@@ -161,7 +161,11 @@ void pgm_logv(pgm_log_level level, const char *fmt, va_list ap)
 
 	if (!pgm_log_enabled(level))
 		return;
-	if (vasprintf(&raw, fmt ? fmt : "", ap) < 0)
+	if (fmt == NULL)
+		raw = strdup("");
+	else if (vasprintf(&raw, fmt, ap) < 0)
+		raw = NULL;
+	if (raw == NULL)
 		return;
 	len = strlen(raw);
 	while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))

@@ -163,7 +163,7 @@ typedef struct pgm_plugin {
 json_t *pgm_fail(pgm_call *call, const char *code, int retryable,
 		 const char *fmt, ...) PGM_PRINTF(4, 5);
 json_t *pgm_failv(pgm_call *call, const char *code, int retryable,
-		  const char *fmt, va_list ap);
+		  const char *fmt, va_list ap) PGM_PRINTF(4, 0);
 
 /* pgm_failed - nonzero when an error has been recorded on the call. */
 int pgm_failed(const pgm_call *call);
@@ -218,7 +218,8 @@ typedef enum pgm_log_level {
 } pgm_log_level;
 
 void pgm_log(pgm_log_level level, const char *fmt, ...) PGM_PRINTF(2, 3);
-void pgm_logv(pgm_log_level level, const char *fmt, va_list ap);
+void pgm_logv(pgm_log_level level, const char *fmt, va_list ap)
+	PGM_PRINTF(2, 0);
 #define pgm_debug(...) pgm_log(PGM_LOG_DEBUG, __VA_ARGS__)
 #define pgm_info(...) pgm_log(PGM_LOG_INFO, __VA_ARGS__)
 #define pgm_notice(...) pgm_log(PGM_LOG_NOTICE, __VA_ARGS__)
