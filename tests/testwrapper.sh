@@ -17,7 +17,7 @@ if [ -n "${top_builddir:-}" ] && grep -q -- '-fsanitize=address' "$top_builddir/
 	san=$(mktemp -d "${TMPDIR:-/tmp}/pgmove-san.XXXXXX") || exit 99
 	supp=${top_srcdir:-.}/tests/sanitizer
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/asan"
-	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$supp/lsan.supp"
+	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$supp/lsan.supp:print_suppressions=0"
 	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san/ubsan:suppressions=$supp/ubsan.supp"
 	export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi

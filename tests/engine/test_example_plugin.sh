@@ -12,6 +12,13 @@
 
 # Make variables of an outer `make check` must not leak into ours.
 unset MAKEFLAGS MFLAGS MAKELEVEL
+# In a build configured with --enable-asan, libpgmove.so calls the
+# sanitizers' runtime, which clang links into programs only: the examples'
+# unit-test programs are linked with it (their plugins are not: pgmove has it).
+SAN_LDFLAGS=
+if grep -q -- '-fsanitize=address' "$top_builddir/Makefile"; then
+	SAN_LDFLAGS='-fsanitize=address,undefined'
+fi
 DEST="$T/dest"
 expect 0 "make install into a staging directory (DESTDIR)" \
 	make -C "$top_builddir" install-libLTLIBRARIES install-binPROGRAMS \
@@ -78,7 +85,7 @@ mkdir -p "$T/hello"
 cp "$example/hello.c" "$example/Makefile" "$example/hello.lua" "$example/test_hello.c" "$T/hello/"
 # its unit tests on the installed test host (<pgmove/plugin-test.h>), no pgmove program
 expect 0 "make test: the example's unit tests on the test host" \
-	make -C "$T/hello" test CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Werror'
+	make -C "$T/hello" test CFLAGS='-O1 -g -std=c11 -Wall -Wextra -Werror' LDFLAGS="$SAN_LDFLAGS"
 has "$T/out" "test_hello: all checks passed" "the example's unit tests pass"
 make -C "$T/hello" clean >/dev/null 2>&1
 expect 0 "the example builds with make and pkg-config, out of tree" \
@@ -313,7 +320,8 @@ expect 0 "the C++ example builds with pgmove-plugin.mk" make -C "$T/cxx" CXXFLAG
 has "$T/out" "^(g\+\+|c\+\+) .*-shared -o flags.so" "it is linked with the C++ compiler"
 equals "$(nm -D --defined-only "$T/cxx/flags.so" | awk '{ print $3 }' | tr '\n' ' ')" \
 	"flags_LTX_pgmove_plugin " "flags.so exports only its descriptor"
-expect 0 "the C++ example's unit tests (C++ on the test host)" make -C "$T/cxx" test CXXFLAGS="$CXXW"
+expect 0 "the C++ example's unit tests (C++ on the test host)" make -C "$T/cxx" test CXXFLAGS="$CXXW" \
+	LDFLAGS="$SAN_LDFLAGS"
 has "$T/out" "test_flags: all checks passed" "they pass"
 cp "$T/cxx/flags.so" "$T/plugins/"
 expect 1 "pgmove calls the C++ plugin: a thrown exception is the call's error" \
