@@ -27,6 +27,17 @@ equals "$(journal_events harden approve.pending late)" 0 \
 expect 0 "item 25: resume of a completed run without -p dir" pgmove resume last
 has "$T/err" "already completed" "item 25: says the run is complete"
 lacks "$T/err" "param" "item 25: no complaint about a missing param"
+# harden.lua's params are all in run.start; a secret one is not, and resume
+# asks for it again (-p or its environment variable) unless the run is done
+cat >"$T/done.lua" <<'LUA'
+runbook "done" { params = { token = { type = "string", secret = true, required = true } } }
+step "a" { run = function(ctx) return #ctx.params.token end }
+LUA
+expect 0 "item 25: a run with a required secret param completes" \
+	pgmove run "$T/done.lua" -p token=canary-done-1 --run-id done1
+expect 0 "item 25: resume of it without the secret param" pgmove resume done1
+has "$T/err" "already completed" "item 25: says the completed run is complete"
+lacks "$T/err" "param|token" "item 25: does not ask for the secret param"
 
 # --- item 23: two resumes racing: one works, the other exits 7 (busy)
 i=0

@@ -241,6 +241,25 @@ done
 has "$PGMOVE_STATE_DIR/utf/utf-msg/journal.jsonl" "bad $(printf '\357\277\275\357\277\275') byte" "the message is journaled with U+FFFD"
 expect 0 "a NUL byte in an output survives the journal and ctx.outputs" pgmove run "$T/utf.lua" -p what=nul --run-id utf-nul
 has "$PGMOVE_STATE_DIR/utf/utf-nul/journal.jsonl" '"a\\u0000b"' "the journal keeps the NUL byte"
+# check details that are not UTF-8 (a key, a failed check's text): the gate
+# event is journaled with the details repaired or replaced, the run goes on
+cat >"$T/det.lua" <<'LUA'
+runbook "det" { params = { what = { type = "string", default = "key" } } }
+gate "g" {
+  check("bytes", function(ctx)
+    if ctx.params.what == "key" then return true, { ["k\255"] = "v" } end
+    return false, "bad \255 detail"
+  end),
+}
+step "s" { run = function(ctx) return 1 end }
+LUA
+expect 0 "a check passing with a detail key that is not UTF-8" pgmove run "$T/det.lua" --run-id det-key
+lacks "$T/err" "PANIC|must be a JSON object" "no panic, no bad event (check detail key)"
+has "$PGMOVE_STATE_DIR/det/det-key/journal.jsonl" '"ev":"gate.check".*"ok":true' "the check is journaled"
+expect 4 "a check failing with a detail that is not UTF-8" pgmove run "$T/det.lua" -p what=text --run-id det-text
+lacks "$T/err" "PANIC|must be a JSON object" "no panic, no bad event (check detail text)"
+expect 0 "status of the halted run" pgmove status det-text
+has "$T/out" "halted: gate g failed" "the run is halted at the gate, not left running"
 expect 1 "error(nil) in a step" pgmove run "$T/utf.lua" -p what=nil --run-id utf-nil
 has "$T/err" "raised an error with a nil value instead of a message" "error(nil) says what it is"
 expect 1 "error({}) in a step" pgmove run "$T/utf.lua" -p what=table --run-id utf-table
