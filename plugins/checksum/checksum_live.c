@@ -1032,6 +1032,25 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 				"compare_live: lock_timeout and lock_hold must be > 0, "
 				"lock_attempts 1..100, lock_after 1..rounds");
 
+	/* lock_timeout against the source's deadlock_timeout, before any
+	 * work: a bad setting is refused whether or not a lock is needed */
+	if (lock) {
+		x.pg[SRC] = pgm_pg_connect(call, src, CHECKSUM_APP);
+		if (x.pg[SRC] == NULL ||
+		    pgm_pg_command(call, x.pg[SRC], checksum_session_sql, 0, NULL) < 0 ||
+		    (dl = deadlock_ms(&x)) < 0)
+			goto done;
+		if (lock_to >= dl) {
+			pgm_fail(
+				call, "args.invalid", 0,
+				"compare_live: lock_timeout (%lld ms) must be below the source's "
+				"deadlock_timeout (%lld ms), so that a writer waiting for a locked "
+				"row is never taken for a deadlock",
+				lock_to, dl);
+			goto done;
+		}
+	}
+
 	/* The first pass: an ordinary compare, every difference listed. */
 	cargs = json_deep_copy(args);
 	json_object_del(cargs, "marker");
@@ -1097,6 +1116,8 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 
 	if (nk > 0 || x.nwhole > 0) {
 		for (s = 0; s < 2; s++) {
+			if (x.pg[s] != NULL)
+				continue; /* the source's, opened for lock_timeout's check */
 			x.pg[s] = pgm_pg_connect(call, s == SRC ? src : tgt, CHECKSUM_APP);
 			if (x.pg[s] == NULL ||
 			    pgm_pg_command(call, x.pg[s], checksum_session_sql, 0, NULL) < 0)
@@ -1105,19 +1126,6 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 		qmarker = quote_marker(&x, marker);
 		if (qmarker == NULL)
 			goto done;
-	}
-	if (lock && nk > 0) {
-		if ((dl = deadlock_ms(&x)) < 0)
-			goto done;
-		if (lock_to >= dl) {
-			pgm_fail(
-				call, "args.invalid", 0,
-				"compare_live: lock_timeout (%lld ms) must be below the source's "
-				"deadlock_timeout (%lld ms), so that a writer waiting for a locked "
-				"row is never taken for a deadlock",
-				lock_to, dl);
-			goto done;
-		}
 	}
 	left = nk + x.nwhole;
 	for (r = 1; left > 0 && r <= rounds; r++) {
