@@ -217,8 +217,12 @@ expect 1 "drop without a server" call logical.drop subscription=s1
 has "$T/err" "args.invalid" "is refused"
 
 # --- preflight on servers that cannot replicate -----------------------------------------------
-# The source: wal_level=replica, its only replication slot taken, no WAL sender; the
-# target: no logical replication worker.
+# The source: wal_level=replica, its only replication slot taken, no WAL sender, a
+# prepared transaction left open, a materialized view; the target: no logical
+# replication worker.
+PGOPTIONS="-c default_transaction_read_only=off" as_admin "$SB_PORT" \
+	"CREATE MATERIALIZED VIEW settings_count AS SELECT count(*) AS n FROM settings"
+as_admin "$SB_PORT" "ALTER SYSTEM SET max_prepared_transactions = 2"
 as_admin "$SB_PORT" "ALTER SYSTEM SET wal_level = replica"
 as_admin "$SB_PORT" "ALTER SYSTEM SET max_replication_slots = 1"
 as_admin "$SB_PORT" "ALTER SYSTEM SET max_wal_senders = 0"
@@ -229,11 +233,16 @@ runuser -u "$SANDBOX_USER" -- "$SANDBOX_BINDIR/pg_ctl" -D "$SB/source" -w -m fas
 runuser -u "$SANDBOX_USER" -- "$SANDBOX_BINDIR/pg_ctl" -D "$SB/target" -w -m fast restart \
 	-l "$SB/log/target.log" >/dev/null 2>&1 || bad "the target did not restart"
 as_admin "$SB_PORT" "SELECT pg_create_physical_replication_slot('standby1')" >/dev/null
+as_admin "$SB_PORT" "BEGIN; SELECT 1; PREPARE TRANSACTION 'left_open'" >/dev/null
 expect 0 "preflight against them" call logical.preflight $PAIR
 equals "$(jq 'd["ok"]')" false "it is not ok"
 equals "$(jq '[p["check"] for p in d["problems"] if p["side"] == "publisher"]')" \
-	'["wal_level", "max_replication_slots", "max_wal_senders"]' \
-	"wal_level, the slots and the WAL senders are the publisher's problems"
+	'["wal_level", "max_replication_slots", "max_wal_senders", "prepared_transactions"]' \
+	"wal_level, the slots, the WAL senders and the open prepared transaction are the publisher's problems"
+has "$T/out" "COMMIT PREPARED or ROLLBACK PREPARED" "the fix for the prepared transaction"
+equals "$(jq '[w["detail"] for w in d["warnings"] if w["check"] == "materialized_views"]')" \
+	'["1 materialized views: not replicated"]' "a materialized view is a warning"
+as_admin "$SB_PORT" "ROLLBACK PREPARED 'left_open'"
 has "$T/out" "set wal_level = logical and restart" "the fix says what to set"
 has "$T/out" "no free replication slot \\(1 of 1 used\\)" "the slot count is given"
 has "$T/out" "no free WAL sender \\(0 of 0 used\\)" "the WAL senders are counted"
