@@ -40,13 +40,17 @@ has "$T/err" "already completed" "item 25: says the completed run is complete"
 lacks "$T/err" "param|token" "item 25: does not ask for the secret param"
 
 # --- item 23: two resumes racing: one works, the other exits 7 (busy)
+# (with ms=0 the first may finish before the second starts; with ms=500
+# they usually race, but on a loaded machine the second may start after
+# the first finished: "0 0" is then right, and at least one must have raced)
 i=0
 bad23=0
+raced=0
 while [ $i -lt 25 ]; do
 	i=$((i + 1))
 	rm -rf "$PGMOVE_STATE_DIR"
 	ms=0
-	[ $((i % 2)) = 0 ] && ms=150
+	[ $((i % 2)) = 0 ] && ms=500
 	"$PGMOVE_BIN" run "$RB" -p dir="$T/d" -p ms=$ms --run-id "race$i" >/dev/null 2>&1
 	"$PGMOVE_BIN" approve "race$i" first >/dev/null 2>&1
 	"$PGMOVE_BIN" approve "race$i" late >/dev/null 2>&1
@@ -59,13 +63,23 @@ while [ $i -lt 25 ]; do
 	wait $p2
 	rc2=$?
 	case "$rc1 $rc2" in
-	"0 7" | "7 0") has "$T/r$([ $rc1 = 7 ] && echo 1 || echo 2)" "in use by" \
-		"item 23: iteration $i: the loser names the holder" >/dev/null ;;
-	"0 0") [ $ms = 0 ] || { bad23=$((bad23 + 1)); echo "# iteration $i (ms=$ms): both exited 0"; } ;;
+	"0 7" | "7 0")
+		raced=$((raced + 1))
+		has "$T/r$([ $rc1 = 7 ] && echo 1 || echo 2)" "in use by" \
+			"item 23: iteration $i: the loser names the holder" >/dev/null ;;
+	"0 0") # no race: the second came after the first, and found the run complete
+		cat "$T/r1" "$T/r2" >"$T/r12"
+		has "$T/r12" "already completed" \
+			"item 23: iteration $i: the later resume says the run is complete" >/dev/null ;;
 	*) bad23=$((bad23 + 1)); echo "# iteration $i (ms=$ms): exits $rc1 $rc2"; cat "$T/r1" "$T/r2" | sed 's/^/#   /' ;;
 	esac
 done
 equals "$bad23" 0 "item 23: 25 racing resumes: the loser always exits 7"
+if [ "$raced" -ge 1 ]; then
+	ok "item 23: $raced of the 25 pairs raced"
+else
+	bad "item 23: no pair of resumes raced (the test proved nothing)"
+fi
 
 # the window that made it 8: the holder finishes between the loser's failed
 # lock and its look at who held it; strace delays the loser's second flock()
