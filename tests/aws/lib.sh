@@ -8,6 +8,7 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=.}"
 PY=/usr/bin/python3
+. "$top_srcdir/tests/valgrind.sh"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pgmove-aws-test.XXXXXX")
 FAKE_PID=
 FAILS=0
@@ -15,6 +16,7 @@ cleanup() {
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null; done
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+	vg_cleanup
 }
 trap cleanup EXIT INT TERM
 
@@ -59,10 +61,8 @@ except urllib.error.HTTPError as e:
 }
 
 export PGMOVE_PLUGIN_PATH="$top_builddir/plugins/rds_snapshot/.libs:$top_builddir/plugins/cloudwatch/.libs${EXTRA_PLUGIN_PATH:+:$EXTRA_PLUGIN_PATH}"
-PGMOVE="$top_builddir/pgmove"
-if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
-	PGMOVE="$top_builddir/libtool --mode=execute valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $PGMOVE"
-fi
+# under valgrind with PGMOVE_VALGRIND=1 (tests/valgrind.sh)
+PGMOVE=$(vg_wrap "$top_builddir/pgmove")
 
 # pcall PLUGIN.FUNCTION k=v...: `pgmove call --json`; stdout in $OUT, stderr in $ERR
 # (also appended to $TMP/all.err), exit status in $RC
@@ -97,6 +97,7 @@ expect_no_match() {
 	if printf '%s' "$2" | grep -Fq -- "$3"; then fail "$1: [$2] contains [$3]"; else pass "$1"; fi
 }
 finish() {
+	vg_check || fail "valgrind found errors in pgmove (above)"
 	if [ "$FAILS" -gt 0 ]; then
 		echo "$FAILS check(s) failed" >&2
 		KEEP_TMP=1

@@ -4,7 +4,10 @@
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-PGMOVE_BIN="$top_builddir/pgmove"
+. "$top_srcdir/tests/valgrind.sh"
+# The binary under test: under valgrind with PGMOVE_VALGRIND=1 (vg_wrap),
+# whether a test runs it through the function pgmove or as "$PGMOVE_BIN".
+PGMOVE_BIN=$(vg_wrap "$top_builddir/pgmove")
 RUNBOOKS="$top_srcdir/tests/engine/runbooks"
 export PGMOVE_PLUGIN_PATH="$top_builddir/tests/plugins"
 T=$(mktemp -d "${TMPDIR:-/tmp}/pgmove-test.XXXXXX")
@@ -27,20 +30,14 @@ cleanup() {
 		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/bg.pids"
 	fi
 	rm -rf "$T"
+	vg_cleanup
 }
 trap cleanup EXIT
 passed=0
 failed=0
 
 # pgmove ARGS - the binary under test (under valgrind with PGMOVE_VALGRIND=1).
-pgmove() {
-	if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
-		"$top_builddir/libtool" --mode=execute valgrind -q --error-exitcode=99 \
-			--leak-check=full --errors-for-leak-kinds=definite "$PGMOVE_BIN" "$@"
-	else
-		"$PGMOVE_BIN" "$@"
-	fi
-}
+pgmove() { "$PGMOVE_BIN" "$@"; }
 
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 bad() {
@@ -86,12 +83,7 @@ random_port_base() {
 	fi
 }
 
-# TIME_FACTOR - how many times longer than on an idle machine a test's
-# time limit may be: PGMOVE_TIME_FACTOR, else 10 under valgrind, else 1.
-# limit SECONDS - SECONDS scaled by it (time limits that pass under load).
-TIME_FACTOR=${PGMOVE_TIME_FACTOR:-1}
-[ "${PGMOVE_VALGRIND:-0}" = 1 ] && [ -z "${PGMOVE_TIME_FACTOR:-}" ] && TIME_FACTOR=10
-limit() { echo $(($1 * TIME_FACTOR)); }
+# TIME_FACTOR and limit SECONDS: see tests/valgrind.sh.
 
 # lines FILE - number of lines (0 when missing)
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
@@ -124,6 +116,7 @@ wait_for() {
 }
 
 finish() {
+	if ! vg_check; then bad "valgrind found errors in pgmove (above)"; fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 }

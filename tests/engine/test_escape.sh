@@ -22,13 +22,7 @@ bounded() {
 	want=$1 desc=$2 lim=$3
 	shift 3
 	t0=$(now_ms)
-	if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
-		timeout -s KILL $HARD "$top_builddir/libtool" --mode=execute valgrind -q \
-			--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-			"$PGMOVE_BIN" "$@" >"$T/out" 2>"$T/err"
-	else
-		timeout -s KILL $HARD "$PGMOVE_BIN" "$@" >"$T/out" 2>"$T/err"
-	fi
+	timeout -s KILL $HARD "$PGMOVE_BIN" "$@" >"$T/out" 2>"$T/err"
 	got=$?
 	took=$(($(now_ms) - t0))
 	if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc: exit $got, expected $want"; fi

@@ -116,7 +116,7 @@ expect 0 "make install PLUGINDIR=..." make -C "$T/hello" install PLUGINDIR="$T/p
 if [ -f "$T/plugins/hello.so" ]; then ok "hello.so installed"; else bad "no $T/plugins/hello.so"; fi
 
 # From here on: the installed pgmove, with only the example on the path.
-PGMOVE_BIN="$bin"
+PGMOVE_BIN=$(vg_wrap "$bin")
 export PGMOVE_PLUGIN_PATH="$T/plugins"
 
 expect 0 "pgmove plugins" pgmove plugins

@@ -4,6 +4,8 @@
 # pgmove dies of the same signal; resume treats it like any crashed step:
 # an idempotent one runs again, a non-idempotent one waits for resolve.
 . "$(dirname "$0")/lib.sh"
+# The deliberate crashes (testplug.crash) are not errors of pgmove.
+VG_EXPECTED=fn_crash
 
 # last_event RUNBOOK - "ev node function signal attempt" of the journal's last event
 last_event() {

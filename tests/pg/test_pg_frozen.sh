@@ -32,13 +32,43 @@ for side in src tgt; do
 done
 
 # lock_target - a session holding an exclusive lock on t, so that the
-# compare's queries on the target wait.
+# compare's queries on the target wait; returns once the lock is held.
+# unlock_target ends that session (its backend too: a backend in pg_sleep
+# does not notice that its client is gone).
+LOCKER_APP=pgmove-test-locker
 lock_target() {
-	psql -X -q "$PGMOVE_TARGET" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30);" \
-		>/dev/null 2>&1 &
+	PGAPPNAME=$LOCKER_APP psql -X -q "$PGMOVE_TARGET" \
+		-c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" >/dev/null 2>&1 &
 	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 	LOCKER=$!
-	sleep 0.5
+	i=0
+	while [ $i -lt $(($(limit 10) * 10)) ]; do
+		n=$(psql_tgt "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.relation = 't'::regclass AND l.granted AND a.application_name = '$LOCKER_APP'")
+		[ "${n:-0}" -gt 0 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	bad "the locking session did not get its lock on t within $(limit 10)s"
+}
+unlock_target() {
+	kill "$LOCKER" 2>/dev/null
+	wait "$LOCKER" 2>/dev/null
+	psql_tgt "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$LOCKER_APP'" >/dev/null
+}
+
+# wait_blocked - until a session on the target other than the locking one
+# waits for a lock (the compare's query on t): 0, or 1 after $(limit 10) s.
+wait_blocked() {
+	i=0
+	while [ $i -lt $(($(limit 10) * 10)) ]; do
+		n=$(psql_tgt "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND application_name <> '$LOCKER_APP' AND pid <> pg_backend_pid()")
+		[ "${n:-0}" -gt 0 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
 }
 
 # wait_exit PID SECONDS - 0 when PID ended within SECONDS (its status in
@@ -56,22 +86,14 @@ wait_exit() {
 	return 0
 }
 
-# Under valgrind (PGMOVE_VALGRIND=1) pgmove runs in the same process (libtool
-# and valgrind exec), only slower: SLACK seconds more for each bound.
-if [ "${PGMOVE_VALGRIND:-0}" = 1 ]; then
-	set -- "$top_builddir/libtool" --mode=execute valgrind -q --error-exitcode=99 \
-		--leak-check=full --errors-for-leak-kinds=definite "$PGMOVE_BIN"
-	SLACK=6
-else
-	set -- "$PGMOVE_BIN"
-	SLACK=0
-fi
-PGMOVE_CMD=$*
+# SLACK - seconds more for each bound when pgmove is slower than on an idle
+# machine (6 under valgrind: its start-up and the plugin's load).
+SLACK=$(((TIME_FACTOR - 1) * 6 / 9))
+[ "$SLACK" -le 6 ] || SLACK=6
 
 # start_compare ARGS... - checksum.compare in the background; its pid in CPID.
 start_compare() {
-	# shellcheck disable=SC2086 # PGMOVE_CMD holds no spaces within words
-	(exec $PGMOVE_CMD call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
+	(exec "$PGMOVE_BIN" call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
 		target=@env:PGMOVE_TARGET jobs=1 >"$T/out" 2>"$T/err") &
 	CPID=$!
 	echo $CPID >>"$T/bg.pids"
@@ -82,7 +104,7 @@ lock_target
 start=$(date +%s)
 TO=$((4 + 2 * SLACK))
 start_compare --timeout ${TO}s
-sleep $((2 + SLACK))
+wait_blocked || bad "the compare did not reach its query on t within $(limit 10)s"
 # While the compare waits: its connection has a keepalive timer of at most
 # 30 s (libpq's own default is the system's: two hours).
 ss -tnopH state established "( dport = :$TPORT )" >"$T/ss" 2>&1
@@ -93,7 +115,7 @@ else
 	bad "pgmove's connection to the target has TCP keepalives every 30 s"
 fi
 freeze
-if wait_exit $CPID 20; then
+if wait_exit $CPID $((20 + SLACK)); then
 	elapsed=$(($(date +%s) - start))
 	equals "$RC" 1 "compare against a frozen server fails at its deadline"
 	[ "$elapsed" -le $((TO + 7 + SLACK)) ] && ok "it failed after ${elapsed}s (--timeout ${TO}s)" ||
@@ -101,32 +123,30 @@ if wait_exit $CPID 20; then
 	has "$T/err" "timed out after ${TO}s" "the error says the call timed out"
 	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
 else
-	bad "compare still running 20s after its ${TO}s deadline with a frozen target"
+	bad "compare still running $((20 + SLACK))s after its ${TO}s deadline with a frozen target"
 fi
 thaw
-kill "$LOCKER" 2>/dev/null
-wait "$LOCKER" 2>/dev/null
+unlock_target
 
 # --- SIGTERM, SIGINT -------------------------------------------------------------
 for sig in TERM INT; do
 	lock_target
 	start_compare
-	sleep $((2 + SLACK))
+	wait_blocked || bad "the compare did not reach its query on t within $(limit 10)s"
 	freeze
 	kill -$sig $CPID
 	start=$(date +%s)
-	if wait_exit $CPID 15; then
+	if wait_exit $CPID $((15 + SLACK)); then
 		elapsed=$(($(date +%s) - start))
 		equals "$RC" 1 "SIG$sig stops a compare waiting on a frozen server"
 		[ "$elapsed" -le $((6 + SLACK)) ] && ok "it stopped ${elapsed}s after SIG$sig" ||
 			bad "it stopped ${elapsed}s after SIG$sig"
 		has "$T/err" "cancelled by SIG$sig" "the error says it was cancelled by SIG$sig"
 	else
-		bad "compare still running 15s after SIG$sig with a frozen target"
+		bad "compare still running $((15 + SLACK))s after SIG$sig with a frozen target"
 	fi
 	thaw
-	kill "$LOCKER" 2>/dev/null
-	wait "$LOCKER" 2>/dev/null
+	unlock_target
 done
 
 # --- connecting to a frozen server ---------------------------------------------
@@ -136,11 +156,11 @@ done
 # first attempt waited forever).
 freeze
 start=$(date +%s)
-(exec $PGMOVE_CMD call --log-format plain pg.query \
+(exec "$PGMOVE_BIN" call --log-format plain pg.query \
 	"conninfo=$PGMOVE_TARGET connect_timeout=2" "sql=SELECT 1" >"$T/out" 2>"$T/err") &
 CPID=$!
 echo $CPID >>"$T/bg.pids"
-if wait_exit $CPID 20; then
+if wait_exit $CPID $((20 + SLACK)); then
 	elapsed=$(($(date +%s) - start))
 	equals "$RC" 1 "connecting to a frozen server fails"
 	[ "$elapsed" -le $((18 + SLACK)) ] && ok "it gave up after ${elapsed}s (connect_timeout=2, 10s of retries)" ||
@@ -148,7 +168,7 @@ if wait_exit $CPID 20; then
 	has "$T/err" "no answer from the server within 2 s" "the error says the server did not answer"
 	lacks "$T/err" "$SB_PASSWORD" "the error holds no password"
 else
-	bad "connect still running 20s after connect_timeout=2 with a frozen target"
+	bad "connect still running $((20 + SLACK))s after connect_timeout=2 with a frozen target"
 fi
 thaw
 finish
