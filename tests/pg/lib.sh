@@ -53,6 +53,21 @@ start_sandbox() {
 psql_src() { psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_SOURCE" -c "$1"; }
 psql_tgt() { psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_TARGET" -c "$1"; }
 
+# wait_sql psql_src|psql_tgt SQL [SECONDS] - until SQL (a count) is above 0:
+# 0, or 1 after $(limit SECONDS) seconds (10 by default). For waits on what
+# a server shows (a lock held, a session waiting) instead of sleeps.
+wait_sql() {
+	ws_i=0
+	ws_n=$(($(limit "${3:-10}") * 10))
+	while [ $ws_i -lt $ws_n ]; do
+		ws_c=$("$1" "$2" 2>/dev/null)
+		[ "${ws_c:-0}" -gt 0 ] 2>/dev/null && return 0
+		sleep 0.1
+		ws_i=$((ws_i + 1))
+	done
+	return 1
+}
+
 # copy_source_to_target - the target becomes a copy of the source.
 copy_source_to_target() {
 	pg_dump "$PGMOVE_SOURCE" | psql -X -q -v ON_ERROR_STOP=1 "$PGMOVE_TARGET" >/dev/null

@@ -41,15 +41,9 @@ lock_target() {
 		-c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" >/dev/null 2>&1 &
 	echo $! >>"$T/bg.pids" # stopped by cleanup if still running
 	LOCKER=$!
-	i=0
-	while [ $i -lt $(($(limit 10) * 10)) ]; do
-		n=$(psql_tgt "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-			WHERE l.relation = 't'::regclass AND l.granted AND a.application_name = '$LOCKER_APP'")
-		[ "${n:-0}" -gt 0 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	bad "the locking session did not get its lock on t within $(limit 10)s"
+	wait_sql psql_tgt "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE l.relation = 't'::regclass AND l.granted AND a.application_name = '$LOCKER_APP'" ||
+		bad "the locking session did not get its lock on t within $(limit 10)s"
 }
 unlock_target() {
 	kill "$LOCKER" 2>/dev/null
@@ -60,36 +54,9 @@ unlock_target() {
 # wait_blocked - until a session on the target other than the locking one
 # waits for a lock (the compare's query on t): 0, or 1 after $(limit 10) s.
 wait_blocked() {
-	i=0
-	while [ $i -lt $(($(limit 10) * 10)) ]; do
-		n=$(psql_tgt "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND application_name <> '$LOCKER_APP' AND pid <> pg_backend_pid()")
-		[ "${n:-0}" -gt 0 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
+	wait_sql psql_tgt "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+		AND application_name <> '$LOCKER_APP' AND pid <> pg_backend_pid()"
 }
-
-# wait_exit PID SECONDS - 0 when PID ended within SECONDS (its status in
-# $RC), 1 (and PID killed) when not.
-wait_exit() {
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -9 "$1"
-		wait "$1" 2>/dev/null
-		return 1
-	fi
-	wait "$1"
-	RC=$?
-	return 0
-}
-
-# SLACK - seconds more for each bound when pgmove is slower than on an idle
-# machine (6 under valgrind: its start-up and the plugin's load).
-SLACK=$(((TIME_FACTOR - 1) * 6 / 9))
-[ "$SLACK" -le 6 ] || SLACK=6
 
 # start_compare ARGS... - checksum.compare in the background; its pid in CPID.
 start_compare() {
