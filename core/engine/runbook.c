@@ -579,13 +579,16 @@ runbook *runbook_load_with(const char *path, const json_t *cli, const json_t *jo
 static long long load_budget_ms(char *err, size_t errlen)
 {
 	const char *v = getenv("PGMOVE_LOAD_TIMEOUT");
-	long long ms;
-	char derr[256];
+	long long ms = 0;
+	char derr[256] = "";
 	if (!v || !*v)
 		return LOAD_TIMEOUT_MS;
-	if (pgm_duration_parse(v, &ms, derr, sizeof(derr)) != 0 || ms <= 0) {
-		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: %s",
-			 ms <= 0 && !derr[0] ? "must be more than 0" : derr);
+	if (pgm_duration_parse(v, &ms, derr, sizeof(derr)) != 0) {
+		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: %s", derr);
+		return -1;
+	}
+	if (ms <= 0) {
+		snprintf(err, errlen, "PGMOVE_LOAD_TIMEOUT: must be more than 0");
 		return -1;
 	}
 	return ms;

@@ -112,6 +112,8 @@ for i = 1, 100 do t[i] = string.rep("x", 16 * 1024 * 1024) .. i end
 LUA
 expect 6 "a bad PGMOVE_LOAD_TIMEOUT" env PGMOVE_LOAD_TIMEOUT=soon "$PGMOVE_BIN" plan "$T/allowed.lua"
 has "$T/err" "PGMOVE_LOAD_TIMEOUT" "a bad PGMOVE_LOAD_TIMEOUT is named"
+expect 6 "a PGMOVE_LOAD_TIMEOUT of 0" env PGMOVE_LOAD_TIMEOUT=0s "$PGMOVE_BIN" plan "$T/allowed.lua"
+has "$T/err" "PGMOVE_LOAD_TIMEOUT: must be more than 0" "a PGMOVE_LOAD_TIMEOUT of 0 is refused"
 
 # runbook code cannot escape the engine's hook: no debug.sethook, and a
 # coroutine made while loading still times out
