@@ -58,6 +58,27 @@ wait_blocked() {
 		AND application_name <> '$LOCKER_APP' AND pid <> pg_backend_pid()"
 }
 
+# wait_exit PID SECONDS - 0 when PID ended within SECONDS (its status in
+# $RC), 1 (and PID killed) when not.
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		wait "$1" 2>/dev/null
+		return 1
+	fi
+	wait "$1"
+	RC=$?
+	return 0
+}
+
+# SLACK - seconds more for each bound when pgmove runs slower than on an
+# idle machine (TIME_FACTOR > 1): 6 under valgrind, for its start-up and
+# the plugin's load.
+SLACK=0
+[ "$TIME_FACTOR" -gt 1 ] && SLACK=6
+
 # start_compare ARGS... - checksum.compare in the background; its pid in CPID.
 start_compare() {
 	(exec "$PGMOVE_BIN" call --log-format plain "$@" checksum.compare source=@env:PGMOVE_SOURCE \
