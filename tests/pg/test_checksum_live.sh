@@ -128,7 +128,10 @@ wait "checksums-stable" {
   end,
 }
 EOF
-expect 0 "the stable_for wait passes under writes" pgmove run "$T/rb/live.lua" --run-id g1
+# (each compare_live pass under writes takes seconds, tens under valgrind:
+# the wait's timeout scales with limit)
+expect 0 "the stable_for wait passes under writes" pgmove run "$T/rb/live.lua" --run-id g1 \
+	-p limit="$(limit 60)s"
 
 # --- corruption on the target, found in every repetition --------------------------
 # A row of a table without a key is located by its ctid (on the source for
@@ -238,14 +241,25 @@ equals "$(jq 'sorted((m["kind"], m["key"]["id"], m["proof"][:8]) for m in d["mis
 	"the locked rows decided by the lock, the extra ones by the rules"
 # A writer holds row 11 longer than lock_timeout: the lock statement is
 # cancelled (twice), nothing is held, the rounds decide; the writer is not
-# disturbed.
+# disturbed. The writer holds the row until the compare is done (it waits
+# for an advisory lock that a gate session holds until then), however long
+# the compare takes.
+PGAPPNAME=pgmove-test-gate psql -X -q "$PGMOVE_SOURCE" -c "SELECT pg_advisory_lock(4711)" \
+	-c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+GATE=$!
+echo $GATE >>"$T/bg.pids"
+wait_sql psql_src "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4711 AND granted" ||
+	bad "the gate session did not take its advisory lock"
 psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_SOURCE" -c "BEGIN" \
-	-c "UPDATE transactions SET memo = memo WHERE id = 11" -c "SELECT pg_sleep(3)" -c "COMMIT" \
+	-c "UPDATE transactions SET memo = memo WHERE id = 11" -c "SELECT pg_advisory_lock(4711)" -c "COMMIT" \
 	>"$T/blocker.out" 2>&1 &
 BLK=$!
-sleep 0.5
+wait_sql psql_src "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4711 AND NOT granted" ||
+	bad "the writer did not get to hold row 11"
 expect 0 "compare_live lock_after=1 while a writer holds a row" call checksum.compare_live $TX \
 	lock_after=1 lock_timeout=100ms lock_attempts=2
+kill $GATE 2>/dev/null
+psql_src "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgmove-test-gate'" >/dev/null
 equals "$(jq '[d["live"]["lock"][k] for k in ("taken", "timeouts", "attempts")]')" "[0, 2, 2]" \
 	"both lock statements ran out of lock_timeout"
 equals "$(jq 'sorted((m["kind"], m["key"]["id"]) for m in d["mismatches"])')" \
