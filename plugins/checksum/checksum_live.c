@@ -1066,8 +1066,10 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 	json_object_set_new(cargs, "snapshot", json_true());
 	res = checksum_compare(call, cargs);
 	json_decref(cargs);
-	if (res == NULL)
+	if (res == NULL) {
+		pgm_pg_close(x.pg[SRC]); /* opened for lock_timeout's check */
 		return NULL;
+	}
 	if (json_is_true(json_object_get(res, "truncated"))) {
 		json_object_set_new(res, "equal", json_false());
 		json_object_set_new(res, "live",
@@ -1075,6 +1077,7 @@ json_t *checksum_compare_live(pgm_call *call, json_t *args)
 					      "more differences than can be re-checked (10000)"));
 		pgm_warn("compare_live: more than %d differences: not re-checked",
 			 CHECKSUM_MAX_LISTED);
+		pgm_pg_close(x.pg[SRC]);
 		return res;
 	}
 
