@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pgmove/plugin.h"
+#include "aws_region.h"
 
 static const pgm_aws_service cloudwatch = {
 	.name = "monitoring",
@@ -39,18 +40,6 @@ static const pgm_aws_service logs = {
 static const char *sget(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
-}
-
-/* The region of the run's configuration (`plugin "cloudwatch" { region =
- * "eu-west-1" }`), for calls that give none; NULL when not configured.
- * Written by configure before any function runs, then only read. */
-static char *configured_region;
-
-static const char *region_arg(pgm_call *call, json_t *args)
-{
-	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
-
-	return r ? r : configured_region;
 }
 
 static void iso_time(time_t t, char buf[32])
@@ -117,7 +106,7 @@ static int send_batch(pgm_call *call, const char *region, json_t *params)
 static json_t *fn_put_metrics(pgm_call *call, json_t *args)
 {
 	const char *ns = pgm_arg_string(call, args, "namespace", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *metrics = json_object_get(args, "metrics"), *m, *params = NULL, *single = NULL;
 	size_t i, bytes = 0;
 	int n = 0, sent = 0, requests = 0;
@@ -234,7 +223,7 @@ static json_t *fn_get_metric(pgm_call *call, json_t *args)
 	const char *ns = pgm_arg_string(call, args, "namespace", NULL, 1);
 	const char *mname = pgm_arg_string(call, args, "name", NULL, 1);
 	const char *stat = pgm_arg_string(call, args, "stat", "Average", 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long period_ms, window_ms;
 	json_t *params, *values, *stamps, *r0 = NULL, *out;
 	char st[32], en[32], *token = NULL;
@@ -391,7 +380,7 @@ static json_t *fn_put_alarm(pgm_call *call, json_t *args)
 	const char *missing = pgm_arg_string(call, args, "treat_missing_data", NULL, 0);
 	const char *desc = pgm_arg_string(call, args, "description", NULL, 0);
 	const char *unit = pgm_arg_string(call, args, "unit", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	const char *op;
 	long long period_ms, evals, dta;
 	double threshold;
@@ -478,8 +467,8 @@ static json_t *describe(pgm_call *call, json_t *args)
 	if (state)
 		json_object_set_new(params, "StateValue", json_string(state));
 	json_object_set_new(params, "MaxRecords", json_integer(100));
-	res = pgm_aws_query_all(call, &cloudwatch, region_arg(call, args), "DescribeAlarms", params,
-				"MetricAlarms", "NextToken", 0);
+	res = pgm_aws_query_all(call, &cloudwatch, aws_region_arg(call, args), "DescribeAlarms",
+				params, "MetricAlarms", "NextToken", 0);
 	json_decref(params);
 	if (!res)
 		return NULL;
@@ -578,7 +567,7 @@ static json_t *fn_delete_alarms(pgm_call *call, json_t *args)
 	}
 	json_decref(existing);
 	if (n) {
-		res = pgm_aws_query(call, &cloudwatch, region_arg(call, args), "DeleteAlarms",
+		res = pgm_aws_query(call, &cloudwatch, aws_region_arg(call, args), "DeleteAlarms",
 				    params);
 		if (!res) {
 			json_decref(params);
@@ -627,7 +616,7 @@ static json_t *fn_put_metric_filter(pgm_call *call, json_t *args)
 	const char *ns = pgm_arg_string(call, args, "namespace", NULL, 1);
 	const char *metric = pgm_arg_string(call, args, "metric", NULL, 1);
 	const char *value = pgm_arg_string(call, args, "value", "1", 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *dflt = json_object_get(args, "default_value"), *body, *res, *t;
 	int create = 0, created = 0;
 
@@ -670,7 +659,7 @@ static json_t *filters(pgm_call *call, json_t *args)
 {
 	const char *group = pgm_arg_string(call, args, "log_group", NULL, 1);
 	const char *prefix = pgm_arg_string(call, args, "prefix", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *out, *body, *res, *f;
 	char *token = NULL;
 	int pages = 0;
@@ -719,7 +708,7 @@ static json_t *fn_delete_metric_filter(pgm_call *call, json_t *args)
 	if (!group || !name || pgm_failed(call))
 		return NULL;
 	body = json_pack("{s:s,s:s}", "logGroupName", group, "filterName", name);
-	res = pgm_aws_json(call, &logs, region_arg(call, args), "DeleteMetricFilter", body);
+	res = pgm_aws_json(call, &logs, aws_region_arg(call, args), "DeleteMetricFilter", body);
 	json_decref(body);
 	if (!res && log_error_is(call, "ResourceNotFoundException")) {
 		pgm_clear_error(call);
@@ -838,41 +827,14 @@ static const pgm_function functions[] = {
 	 "delete a metric filter (absent counts as deleted)", p_delete_metric_filter},
 	{NULL, NULL, 0, NULL, NULL}};
 
-/* The keys of `plugin "cloudwatch" { ... }`. */
-static const pgm_param config_params[] = {
-	{"region", "string", 0, 0,
-	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
-	{NULL, NULL, 0, 0, NULL}};
-
-/* cloudwatch_configure - keeps the configured region (the host checked its type). */
-static int cloudwatch_configure(pgm_call *call, json_t *cfg)
-{
-	const char *r = json_string_value(json_object_get(cfg, "region"));
-
-	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
-		pgm_fail(call, "args.invalid", 0,
-			 "region '%s' is not an AWS region name (like eu-west-1)", r);
-		return -1;
-	}
-	free(configured_region);
-	configured_region = r ? strdup(r) : NULL;
-	return 0;
-}
-
-static void cloudwatch_fini(void)
-{
-	free(configured_region);
-	configured_region = NULL;
-}
-
 PGMOVE_PLUGIN(cloudwatch) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "cloudwatch",
 	.version = "1.0.0",
 	.summary = "Amazon CloudWatch metrics and alarms (CloudWatch Query API)",
 	.init = NULL,
-	.fini = cloudwatch_fini,
+	.fini = aws_region_fini,
 	.functions = functions,
-	.configure = cloudwatch_configure,
-	.config = config_params,
+	.configure = aws_region_configure,
+	.config = aws_region_config,
 };

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "dms.h"
+#include "aws_region.h"
 
 const pgm_aws_service dms_service = {
 	.name = "dms",
@@ -41,25 +42,13 @@ const char *dms_sget(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* The region of the run's configuration (`plugin "dms" { region =
- * "eu-west-1" }`), for calls that give none; NULL when not configured.
- * Written by configure before any function runs, then only read. */
-static char *configured_region;
-
-const char *dms_region(pgm_call *call, json_t *args)
-{
-	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
-
-	return r ? r : configured_region;
-}
-
 json_t *dms_call(pgm_call *call, json_t *args, const char *action, json_t *body)
 {
 	json_t *res;
 
 	if (!body)
 		body = json_object();
-	res = pgm_aws_json(call, &dms_service, dms_region(call, args), action, body);
+	res = pgm_aws_json(call, &dms_service, aws_region_arg(call, args), action, body);
 	json_decref(body);
 	return res;
 }
@@ -1078,33 +1067,6 @@ static const pgm_function functions[] = {
 	 "wait for an assessment run; blocking findings are dms.assessment_failed", p_assessment},
 	{NULL, NULL, 0, NULL, NULL}};
 
-/* The keys of `plugin "dms" { ... }`. */
-static const pgm_param config_params[] = {
-	{"region", "string", 0, 0,
-	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
-	{NULL, NULL, 0, 0, NULL}};
-
-/* dms_configure - keeps the configured region (the host checked its type). */
-static int dms_configure(pgm_call *call, json_t *cfg)
-{
-	const char *r = json_string_value(json_object_get(cfg, "region"));
-
-	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
-		pgm_fail(call, "args.invalid", 0,
-			 "region '%s' is not an AWS region name (like eu-west-1)", r);
-		return -1;
-	}
-	free(configured_region);
-	configured_region = r ? strdup(r) : NULL;
-	return 0;
-}
-
-static void dms_fini(void)
-{
-	free(configured_region);
-	configured_region = NULL;
-}
-
 PGMOVE_PLUGIN(dms) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "dms",
@@ -1112,8 +1074,8 @@ PGMOVE_PLUGIN(dms) = {
 	.summary = "AWS DMS: replication instances, endpoints, tasks, statistics, assessments "
 		   "(DMS JSON API)",
 	.init = NULL,
-	.fini = dms_fini,
+	.fini = aws_region_fini,
 	.functions = functions,
-	.configure = dms_configure,
-	.config = config_params,
+	.configure = aws_region_configure,
+	.config = aws_region_config,
 };

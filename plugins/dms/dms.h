@@ -15,7 +15,6 @@ extern const pgm_aws_service dms_service;
 extern const pgm_aws_service dms_cloudwatch;
 
 const char *dms_sget(json_t *o, const char *key);
-const char *dms_region(pgm_call *call, json_t *args);
 const char *dms_kind_name(dms_kind kind);
 
 /* dms_call - one DMS action; body is stolen (may be NULL for {}). New

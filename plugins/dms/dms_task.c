@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "dms.h"
+#include "aws_region.h"
 
 static const char *const migration_types[] = {"full-load", "cdc", "full-load-and-cdc", NULL};
 
@@ -427,7 +428,8 @@ static json_t *latency(pgm_call *call, json_t *args, json_t *t)
 		json_object_set_new(params, name, json_string("Maximum"));
 	}
 	json_decref(inst);
-	res = pgm_aws_query(call, &dms_cloudwatch, dms_region(call, args), "GetMetricData", params);
+	res = pgm_aws_query(call, &dms_cloudwatch, aws_region_arg(call, args), "GetMetricData",
+			    params);
 	json_decref(params);
 	if (!res)
 		return NULL;

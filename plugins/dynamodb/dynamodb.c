@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "pgmove/plugin.h"
+#include "aws_region.h"
 
 static const pgm_aws_service ddb = {
 	.name = "dynamodb",
@@ -35,18 +36,6 @@ static const pgm_aws_service ddb = {
 static const char *sget(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
-}
-
-/* The region of the run's configuration (`plugin "dynamodb" { region =
- * "eu-west-1" }`), for calls that give none; NULL when not configured.
- * Written by configure before any function runs, then only read. */
-static char *configured_region;
-
-static const char *region_arg(pgm_call *call, json_t *args)
-{
-	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
-
-	return r ? r : configured_region;
 }
 
 /* ------------------------------------------------------------------------
@@ -697,7 +686,7 @@ static json_t *table_json(json_t *t, json_t *pitr)
 static json_t *fn_describe_table(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *t, *body, *cb, *pitr = NULL, *out;
 
 	if (!table)
@@ -734,7 +723,7 @@ static json_t *fn_backup(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
 	const char *name = pgm_arg_string(call, args, "name", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long every, timeout, t0 = pgm_now_ms();
 	json_t *body, *r, *d, *arn;
 	char *barn = NULL;
@@ -813,7 +802,7 @@ static json_t *fn_describe_backup(pgm_call *call, json_t *args)
 	if (!arn)
 		return NULL;
 	body = json_pack("{s:s}", "BackupArn", arn);
-	r = pgm_aws_json10(call, &ddb, region_arg(call, args), "DescribeBackup", body);
+	r = pgm_aws_json10(call, &ddb, aws_region_arg(call, args), "DescribeBackup", body);
 	json_decref(body);
 	if (!r)
 		return NULL;
@@ -840,7 +829,7 @@ static json_t *fn_describe_backup(pgm_call *call, json_t *args)
 static json_t *fn_enable_stream(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *t, *ss, *body, *r, *out;
 	const char *vt;
 
@@ -1576,7 +1565,7 @@ static json_t *fn_copy_to_postgres(pgm_call *call, json_t *args)
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
 	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
 	const char *misfits = pgm_arg_string(call, args, "misfits", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long nseg = 4, limit = 1000;
 	int consistent = 0, resumed = 0, nworkers = 4, seg, i, left = 0;
 	double budget = 0;
@@ -1902,7 +1891,7 @@ static json_t *fn_verify(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
 	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long nseg = 4, limit = 1000;
 	json_t *t = NULL, *keys = NULL, *out = NULL;
 	json_t *extra = json_array();
@@ -2343,7 +2332,7 @@ static json_t *fn_catch_up(pgm_call *call, json_t *args)
 {
 	const char *table = pgm_arg_string(call, args, "table", NULL, 1);
 	const char *target = pgm_arg_string(call, args, "target", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	const char *arn = pgm_arg_string(call, args, "stream_arn", NULL, 0);
 	long long follow = 0, every = 1000, limit = 1000, t0 = pgm_now_ms();
 	long long expired = 0, batches = 0;
@@ -2742,41 +2731,14 @@ static const pgm_function functions[] = {
 	 "every item against its row: missing, changed, extra, unconvertible, by key", p_verify},
 	{NULL, NULL, 0, NULL, NULL}};
 
-/* The keys of `plugin "dynamodb" { ... }`. */
-static const pgm_param config_params[] = {
-	{"region", "string", 0, 0,
-	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
-	{NULL, NULL, 0, 0, NULL}};
-
-/* dynamodb_configure - keeps the configured region (the host checked its type). */
-static int dynamodb_configure(pgm_call *call, json_t *cfg)
-{
-	const char *r = json_string_value(json_object_get(cfg, "region"));
-
-	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
-		pgm_fail(call, "args.invalid", 0,
-			 "region '%s' is not an AWS region name (like eu-west-1)", r);
-		return -1;
-	}
-	free(configured_region);
-	configured_region = r ? strdup(r) : NULL;
-	return 0;
-}
-
-static void dynamodb_fini(void)
-{
-	free(configured_region);
-	configured_region = NULL;
-}
-
 PGMOVE_PLUGIN(dynamodb) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "dynamodb",
 	.version = "0.1.0",
 	.summary = "Amazon DynamoDB to PostgreSQL: describe, backup, stream, copy, verify",
 	.init = NULL,
-	.fini = dynamodb_fini,
+	.fini = aws_region_fini,
 	.functions = functions,
-	.configure = dynamodb_configure,
-	.config = config_params,
+	.configure = aws_region_configure,
+	.config = aws_region_config,
 };

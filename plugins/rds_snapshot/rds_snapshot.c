@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pgmove/plugin.h"
+#include "aws_region.h"
 
 static const pgm_aws_service rds = {
 	.name = "rds",
@@ -56,18 +57,6 @@ static void set_bool(json_t *o, const char *key, const char *text)
 {
 	if (text)
 		json_object_set_new(o, key, json_boolean(strcmp(text, "true") == 0));
-}
-
-/* The region of the run's configuration (`plugin "rds_snapshot" { region =
- * "eu-west-1" }`), for calls that give none; NULL when not configured.
- * Written by configure before any function runs, then only read. */
-static char *configured_region;
-
-static const char *region_arg(pgm_call *call, json_t *args)
-{
-	const char *r = pgm_arg_string(call, args, "region", NULL, 0);
-
-	return r ? r : configured_region;
 }
 
 /* tags_params - Tags.Tag.N.Key/Value from a JSON object {key: value}. */
@@ -317,7 +306,7 @@ static json_t *wait_for(pgm_call *call, json_t *args, const char *what, getter_f
 			const char *want)
 {
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long every, timeout, t0 = pgm_now_ms();
 	int polls = 0;
 
@@ -373,7 +362,7 @@ static json_t *fn_create_snapshot(pgm_call *call, json_t *args)
 {
 	const char *instance = pgm_arg_string(call, args, "instance", NULL, 1);
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *params, *res, *out;
 
 	if (!instance || !id || pgm_failed(call))
@@ -426,7 +415,7 @@ static json_t *fn_describe_snapshot(pgm_call *call, json_t *args)
 
 	if (!id)
 		return NULL;
-	return get_snapshot(call, region_arg(call, args), id, 0);
+	return get_snapshot(call, aws_region_arg(call, args), id, 0);
 }
 
 static json_t *fn_list_snapshots(pgm_call *call, json_t *args)
@@ -445,8 +434,8 @@ static json_t *fn_list_snapshots(pgm_call *call, json_t *args)
 	if (type)
 		json_object_set_new(params, "SnapshotType", json_string(type));
 	json_object_set_new(params, "MaxRecords", json_integer(100));
-	res = pgm_aws_query_all(call, &rds, region_arg(call, args), "DescribeDBSnapshots", params,
-				"DBSnapshots", "Marker", 0);
+	res = pgm_aws_query_all(call, &rds, aws_region_arg(call, args), "DescribeDBSnapshots",
+				params, "DBSnapshots", "Marker", 0);
 	json_decref(params);
 	if (!res)
 		return NULL;
@@ -500,7 +489,7 @@ static json_t *fn_copy_snapshot(pgm_call *call, json_t *args)
 	const char *src = pgm_arg_string(call, args, "source", NULL, 1);
 	const char *dst = pgm_arg_string(call, args, "target", NULL, 1);
 	const char *kms = pgm_arg_string(call, args, "kms_key", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	int copy_tags = 0;
 	json_t *params, *res, *out;
 
@@ -569,7 +558,7 @@ static json_t *delete_snapshot(pgm_call *call, json_t *args, int cluster)
 		return NULL;
 	params = json_pack("{s:s}",
 			   cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier", id);
-	res = pgm_aws_query(call, &rds, region_arg(call, args),
+	res = pgm_aws_query(call, &rds, aws_region_arg(call, args),
 			    cluster ? "DeleteDBClusterSnapshot" : "DeleteDBSnapshot", params);
 	json_decref(params);
 	if (!res &&
@@ -599,7 +588,7 @@ static json_t *fn_create_cluster_snapshot(pgm_call *call, json_t *args)
 {
 	const char *cluster = pgm_arg_string(call, args, "cluster", NULL, 1);
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *params, *res, *out;
 
 	if (!cluster || !id || pgm_failed(call))
@@ -641,7 +630,7 @@ static json_t *fn_describe_cluster_snapshot(pgm_call *call, json_t *args)
 
 	if (!id)
 		return NULL;
-	return get_snapshot(call, region_arg(call, args), id, 1);
+	return get_snapshot(call, aws_region_arg(call, args), id, 1);
 }
 
 static json_t *fn_wait_cluster_snapshot(pgm_call *call, json_t *args)
@@ -779,7 +768,7 @@ static json_t *fn_restore_cluster(pgm_call *call, json_t *args)
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *snap = pgm_arg_string(call, args, "snapshot", NULL, 1);
 	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *params, *res, *out;
 
 	char *snap_arn = NULL;
@@ -830,7 +819,7 @@ static json_t *fn_create_replica_cluster(pgm_call *call, json_t *args)
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *src = pgm_arg_string(call, args, "source_instance", NULL, 1);
 	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	json_t *params, *res, *out;
 	char *arn = NULL;
 
@@ -878,7 +867,7 @@ static json_t *fn_promote_cluster(pgm_call *call, json_t *args)
 	if (!id)
 		return NULL;
 	params = json_pack("{s:s}", "DBClusterIdentifier", id);
-	res = pgm_aws_query(call, &rds, region_arg(call, args), "PromoteReadReplicaDBCluster",
+	res = pgm_aws_query(call, &rds, aws_region_arg(call, args), "PromoteReadReplicaDBCluster",
 			    params);
 	json_decref(params);
 	if (!res)
@@ -895,7 +884,7 @@ static json_t *fn_describe_cluster(pgm_call *call, json_t *args)
 
 	if (!id)
 		return NULL;
-	return get_cluster(call, region_arg(call, args), id);
+	return get_cluster(call, aws_region_arg(call, args), id);
 }
 
 static json_t *fn_wait_cluster(pgm_call *call, json_t *args)
@@ -909,7 +898,7 @@ static json_t *fn_add_instance(pgm_call *call, json_t *args)
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *cls = pgm_arg_string(call, args, "class", "db.serverless", 0);
 	const char *engine = pgm_arg_string(call, args, "engine", "aurora-postgresql", 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	long long tier = -1;
 	int pub = 0;
 	json_t *params, *res, *out;
@@ -959,7 +948,7 @@ static json_t *fn_describe_instance(pgm_call *call, json_t *args)
 
 	if (!id)
 		return NULL;
-	return get_instance(call, region_arg(call, args), id);
+	return get_instance(call, aws_region_arg(call, args), id);
 }
 
 static json_t *fn_wait_instance(pgm_call *call, json_t *args)
@@ -971,7 +960,7 @@ static json_t *fn_delete_instance(pgm_call *call, json_t *args)
 {
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *final = pgm_arg_string(call, args, "final_snapshot", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	int skip = 0, del_backups = 0;
 	json_t *params, *res, *out;
 
@@ -1041,7 +1030,7 @@ static json_t *fn_delete_cluster(pgm_call *call, json_t *args)
 {
 	const char *id = pgm_arg_string(call, args, "id", NULL, 1);
 	const char *final = pgm_arg_string(call, args, "final_snapshot", NULL, 0);
-	const char *region = region_arg(call, args);
+	const char *region = aws_region_arg(call, args);
 	int skip = 0;
 	json_t *params, *res, *out, *cl, *deleted, *m;
 	size_t i;
@@ -1263,41 +1252,14 @@ static const pgm_function functions[] = {
 	 p_delete_instance},
 	{NULL, NULL, 0, NULL, NULL}};
 
-/* The keys of `plugin "rds_snapshot" { ... }`. */
-static const pgm_param config_params[] = {
-	{"region", "string", 0, 0,
-	 "AWS region of the calls that give none (default: AWS_REGION, the profile's)"},
-	{NULL, NULL, 0, 0, NULL}};
-
-/* rds_snapshot_configure - keeps the configured region (the host checked its type). */
-static int rds_snapshot_configure(pgm_call *call, json_t *cfg)
-{
-	const char *r = json_string_value(json_object_get(cfg, "region"));
-
-	if (r && (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))) {
-		pgm_fail(call, "args.invalid", 0,
-			 "region '%s' is not an AWS region name (like eu-west-1)", r);
-		return -1;
-	}
-	free(configured_region);
-	configured_region = r ? strdup(r) : NULL;
-	return 0;
-}
-
-static void rds_snapshot_fini(void)
-{
-	free(configured_region);
-	configured_region = NULL;
-}
-
 PGMOVE_PLUGIN(rds_snapshot) = {
 	.abi = PGMOVE_PLUGIN_ABI,
 	.name = "rds_snapshot",
 	.version = "1.0.0",
 	.summary = "Amazon RDS snapshots, Aurora restore, clusters and instances (RDS Query API)",
 	.init = NULL,
-	.fini = rds_snapshot_fini,
+	.fini = aws_region_fini,
 	.functions = functions,
-	.configure = rds_snapshot_configure,
-	.config = config_params,
+	.configure = aws_region_configure,
+	.config = aws_region_config,
 };

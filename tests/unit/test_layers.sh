@@ -87,7 +87,7 @@ equals "$(strays "$S/include" "$S/core/host" "$S/core/aws" "$S/core/engine" "$B/
 	"engine sources include no cli header"
 for d in "$S"/plugins/*/; do
 	name=$(basename "$d")
-	equals "$(strays "$S/include" "$S"/plugins/* -- "$d"*.[ch])" "" "plugin $name includes no core header (include/ and plugins/ only)"
+	equals "$(strays "$S/include" "$S/plugins" "$S"/plugins/*/ -- "$d"*.[ch])" "" "plugin $name includes no core header (include/ and plugins/ only)"
 done
 left=$(cd "$B" && ls -d confdefs.h conftest* 2>/dev/null | tr '\n' ' ')
 equals "$left" "" "configure left no confdefs.h or conftest* beside core/ in the build tree"
