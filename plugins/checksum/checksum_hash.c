@@ -46,6 +46,38 @@ static void text_form(FILE *f, const checksum_hcol *c)
 		fprintf(f, "%s::text", c->qname);
 }
 
+/* checksum_col_typed - see checksum_hash.h: the cases of checksum_col_hash
+ * below that write no text form. */
+int checksum_col_typed(const checksum_hcol *c, int float_binary, int same_encoding)
+{
+	if (c->type_tgt == NULL || strcmp(c->type_src, c->type_tgt) != 0)
+		return 0;
+	switch (c->typid) {
+	case 20:
+	case 1114:
+	case 1184:
+	case 1083:
+	case 21:
+	case 23:
+	case 26:
+	case 18:
+	case 16:
+	case 2950:
+	case 869:
+	case 829:
+		return 1;
+	case 1042:
+	case 25:
+	case 1043:
+		return same_encoding;
+	case 700:
+	case 701:
+		return float_binary;
+	default:
+		return 0;
+	}
+}
+
 /* checksum_col_hash - the hash expression of one column, seeded by its position,
  * NULL-aware, and injective on the column's value before it is hashed
  * (PostgreSQL's own hash functions are not: they fold 64-bit values to 32

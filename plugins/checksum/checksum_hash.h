@@ -31,4 +31,11 @@ long long checksum_mix64(uint64_t z);
 void checksum_col_hash(FILE *f, const checksum_hcol *c, int seed, int typed, int float_binary,
 		       int same_encoding);
 
+/* checksum_col_typed - 1 when checksum_col_hash(f, c, seed, 1,
+ * float_binary, same_encoding) hashes column c without going through its
+ * text form (an output function per value: numeric, jsonb, dates, arrays,
+ * ...), so that hashing it costs the server about as much as reading it;
+ * 0 otherwise. */
+int checksum_col_typed(const checksum_hcol *c, int float_binary, int same_encoding);
+
 #endif
