@@ -8,29 +8,34 @@
  * How copy.data works:
  * - The source is read in one exported snapshot shared by all of its
  *   connections (consistent across tables and chunks).
- * - A table is cut into chunks of about chunk_rows rows: key ranges when
- *   its primary key is one integer column (bounds spread evenly between the
- *   key's min and max), else ctid page ranges; a small table is one chunk,
- *   loaded with TRUNCATE + COPY FREEZE in one transaction.
- * - jobs workers (one source and one target connection each) take work
- *   from one queue: a table's verification and index builds as soon as its
- *   last chunk is in (the largest table first), else the next chunk. So
- *   index builds and verification overlap other tables' copies and share
- *   the jobs budget with them.
- * - A chunk: the source's count and hash sum (checksum_col_hash, the
- *   checksum plugin's typed injective hash) in the snapshot; BEGIN on the
- *   target and its transaction id recorded in the checkpoint; COPY TO
- *   STDOUT on the source piped straight into COPY FROM STDIN on the target
- *   (binary by default); COMMIT only once that checkpoint is durable. A
- *   one-chunk table is hashed on the target before its COMMIT.
- * - A split table, once all its chunks are in: one scan of the target
- *   grouped by chunk (width_bucket over the key bounds) checks every
- *   chunk's count and hash against the source's: a mismatch names the
- *   table and key range at once. A ctid-split table is checked as a whole.
+ * - A table larger than split_larger_than, or than twice its share of the
+ *   data (plan_split), is cut into chunks of about chunk_rows rows: key
+ *   ranges when its primary key is one integer column (bounds spread evenly
+ *   between the key's min and max), else ctid page ranges. Any other table
+ *   is one chunk, loaded with TRUNCATE + COPY FREEZE in one transaction.
+ * - jobs copy workers take the next chunk (largest table first); index_jobs
+ *   post workers (each with one source and one target connection) take a
+ *   table's verification and index builds as soon as its last chunk is in
+ *   (a split table's index builds after its verification), its ALTERs and
+ *   ANALYZE, while the copy workers go on copying other tables.
+ * - A chunk: BEGIN on the target and its transaction id recorded in the
+ *   checkpoint; COPY TO STDOUT on the source piped straight into COPY FROM
+ *   STDIN on the target (binary by default; rows batched into 64 KB
+ *   messages); the source's count and hash sum taken as the rows pass: of
+ *   the binary rows' bytes (hash=stream), or the checksum plugin's typed
+ *   injective SQL hash (checksum_col_hash) computed by the source as one
+ *   more column of the COPY and taken off each row (hash=sql, and auto for
+ *   tables whose every column has a typed hash); COMMIT only once the
+ *   checkpoint holding that hash is durable.
+ * - A table, once all its chunks are in: one scan of the target checks it
+ *   (the stored rows' binary COPY, or the SQL hash), a split table grouped
+ *   by chunk (the key's chunk among the bounds), every chunk's count and
+ *   hash against the source's: a mismatch names the table and key range at
+ *   once. A ctid-split table is checked as a whole.
  * - indexes = true: the table's indexes (CREATE INDEX from the source's
  *   pg_get_indexdef) and its primary key, unique and exclusion constraints
  *   (a unique index, then ADD CONSTRAINT ... USING INDEX), with
- *   maintenance_work_mem and no parallel maintenance workers; then, once
+ *   maintenance_work_mem and index_workers parallel workers; then, once
  *   every table is in, foreign keys: ADD CONSTRAINT ... NOT VALID one after
  *   the other (a brief lock on both tables), then VALIDATE CONSTRAINT in
  *   parallel (a validation locks only its own table against writers, so
@@ -1874,10 +1879,15 @@ static int plan_tables(ctx *x, json_t *wanted)
 			t->n = 100000;
 		t->method = t->n == 1 ? M_WHOLE : t->qkey ? M_KEY : M_CTID;
 		/* the stream hash, unless hash=sql, or hash=auto and every column
-		 * has a typed SQL hash: then the source hashes each row in the
-		 * COPY's own scan and the target checks with SQL, which costs both
-		 * servers less than the target's read-back of the stored rows
-		 * (pgbench_accounts: about 1.3 s of CPU against 4 s) */
+		 * has a typed SQL hash (no output function per value): then the
+		 * source hashes each row in the COPY's own scan and the target
+		 * checks with one SQL scan, cheaper than the target's binary
+		 * read-back of the stored rows and pgmove hashing both streams
+		 * (the benchmark's copy: 24.7-25.8 CPU seconds in all against
+		 * 26.3-28.2 with the stream; the source pays about 1 s more for
+		 * pgbench_accounts, pgmove 2 s less, the target 1 s less). Columns
+		 * hashed through their text form (numeric, jsonb, arrays, ...) cost
+		 * the servers more than the stream: such tables stream. */
 		t->streamable = x->binary && json_is_true(json_object_get(row, "streamable")) &&
 				(t->qkey == NULL || t->kpos >= 0);
 		t->streamed = t->streamable && x->hmode != H_SQL &&

@@ -46,8 +46,12 @@ runbook "pg-copy" {
                       summary = "parallel workers of the target helping each index build "
                              .. "(max_parallel_maintenance_workers)" },
     chunk_rows = { type = "integer", default = 100000,
-                   summary = "rows per copy chunk (the unit of verification and resume)" },
-    maintenance_work_mem = { type = "string", default = "256MB",
+                   summary = "rows per copy chunk of a split table (the unit of resume)" },
+    split_larger_than = { type = "string", default = "4GB",
+                          summary = "split tables larger than this (or than twice their share "
+                                 .. "of the data) into chunks; others go whole by COPY FREEZE; "
+                                 .. "0: split every table" },
+    maintenance_work_mem = { type = "string", default = "1GB",
                              summary = "maintenance_work_mem of each index build (index_jobs run at once)" },
     independent_checksums = { type = "boolean", default = false,
                               summary = "the gate hashes every table again instead of relying on "
@@ -222,6 +226,7 @@ step "copy" {
     return copy.data { source = ctx.params.source, target = ctx.params.target,
                        jobs = ctx.params.jobs, index_jobs = ctx.params.index_jobs,
                        chunk_rows = ctx.params.chunk_rows, indexes = true, analyze = true,
+                       split_larger_than = ctx.params.split_larger_than,
                        maintenance_work_mem = ctx.params.maintenance_work_mem,
                        index_workers = ctx.params.index_workers,
                        schema_file = snapshot_schema_file(ctx), schema_check = schema_file(ctx) }

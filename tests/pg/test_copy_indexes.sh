@@ -42,7 +42,7 @@ expect 1 "a bad maintenance_work_mem is refused (args.invalid)" call copy.data s
 has "$T/err" 'maintenance_work_mem must be a size like "512MB"' "the error names the argument"
 
 expect 0 "copy.data builds indexes and constraints per table" call copy.data \
-	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 indexes=true \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 split_larger_than=0 indexes=true \
 	analyze=true maintenance_work_mem=64MB
 cp "$T/out" "$T/copy.json"
 cp "$T/err" "$T/copy.err"
@@ -106,7 +106,8 @@ CREATE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
 \$\$BEGIN IF NEW.id = 12345 THEN NEW.v := -1; END IF; RETURN NEW; END\$\$;
 CREATE TRIGGER corrupt BEFORE INSERT ON parent FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
 expect 1 "a corrupted row fails the copy" call copy.data source=@env:PGMOVE_SOURCE \
-	target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 tables='["public.parent", "public.child"]'
+	target=@env:PGMOVE_TARGET jobs=2 chunk_rows=1000 split_larger_than=0 \
+	tables='["public.parent", "public.child"]'
 has "$T/err" "copy.mismatch" "the error code says mismatch"
 has "$T/err" "table public.parent: chunk 12 id \(12000, 13000\]: the target differs" \
 	"the error names the table, the chunk and its key range"
@@ -147,7 +148,7 @@ expect 2 "index_jobs=65 is refused (bad argument)" call copy.data source=@env:PG
 	target=@env:PGMOVE_TARGET index_jobs=65
 has "$T/err" "index_jobs" "the error names index_jobs"
 pgmove call --log-format plain copy.data source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET \
-	jobs=1 index_jobs=2 index_workers=2 chunk_rows=1000 indexes=true \
+	jobs=1 index_jobs=2 index_workers=2 chunk_rows=1000 split_larger_than=0 indexes=true \
 	tables='["public.parent", "public.child"]' \
 	>"$T/out" 2>"$T/err" &
 cpid=$!

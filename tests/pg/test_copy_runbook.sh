@@ -15,7 +15,7 @@ expect 0 "pgmove plan accepts the runbook" pgmove plan "$RUNBOOK"
 has "$T/out" "approve freeze-source" "the plan shows the approval"
 has "$T/out" "copy" "the plan shows the copy step"
 expect 3 "the run pauses for the approval before the source is made read-only" \
-	pgmove run "$RUNBOOK" --run-id r1 -p jobs=2 -p chunk_rows=5000
+	pgmove run "$RUNBOOK" --run-id r1 -p jobs=2 -p chunk_rows=5000 -p split_larger_than=0
 equals "$(psql_src 'SHOW default_transaction_read_only')" off "the source is still writable"
 expect 0 "pgmove approve" pgmove approve r1 freeze-source --by tester --comment "writes stopped"
 expect 0 "pgmove resume runs the copy and the gates to the end" pgmove resume r1

@@ -77,7 +77,8 @@ return {
                  call_count = { ["copy.data"] = 1, ["pg.set_read_only"] = 1 },
                  called_with = {
                    { fn = "copy.data", args = { jobs = 2, chunk_rows = 100000, indexes = true,
-                                                analyze = true, maintenance_work_mem = "256MB" },
+                                                analyze = true, maintenance_work_mem = "1GB",
+                                                split_larger_than = "4GB" },
                      node = "copy" },
                    { fn = "pgdump.restore", args = { sections = { "pre-data" },
                                                       single_transaction = true } },
