@@ -178,6 +178,11 @@ typedef struct ctx {
 	long long gen, saved_gen; /* changes made / changes in the saved checkpoint */
 	long long t0;
 	long long rows_done, bytes_done, rows_total;
+	/* per worker: rows and bytes of the chunk it is copying, not yet
+	 * committed (written by the worker, read by the progress line:
+	 * __atomic, relaxed), so that a table copied whole by one long COPY
+	 * shows progress before its COMMIT */
+	long long *fly_rows, *fly_bytes;
 	int tables_in;
 	int skipped;
 	long long analyze_ms, fk_ms;
@@ -839,6 +844,7 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	const char *fmt = x->binary ? "binary" : "text";
 	shash src = {.t = t, .header = 1};
 	batch ob = {0};
+	long long nmsg = 0; /* CopyData messages from the source: a row each */
 
 	if (where == NULL)
 		return wfail(x, "pgmove.nomem", "out of memory"), -1;
@@ -910,6 +916,10 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 		ok = batch_put(&ob, d, buf, len) == 0;
 		PQfreemem(buf);
 		bytes += len;
+		if ((++nmsg & 1023) == 0) {
+			__atomic_store_n(&x->fly_rows[w], nmsg, __ATOMIC_RELAXED);
+			__atomic_store_n(&x->fly_bytes[w], bytes, __ATOMIC_RELAXED);
+		}
 		if (!ok) {
 			pg_fail(x, d, NULL, "sending to the target", t, i);
 			goto drain;
@@ -996,6 +1006,8 @@ nomem:
 	wfail(x, "pgmove.nomem", "out of memory");
 out:
 	free(ob.buf);
+	__atomic_store_n(&x->fly_rows[w], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&x->fly_bytes[w], 0, __ATOMIC_RELAXED);
 	if (in_tx)
 		PQclear(PQexec(d, "ROLLBACK"));
 	free(sql);
@@ -2520,23 +2532,27 @@ static int run_pool(ctx *x)
 		if (pgm_now_ms() - last_report >= 500 || x->running == 0) {
 			char label[200];
 			double secs = (double)(pgm_now_ms() - x->t0) / 1000.0;
-			double rate = secs > 0 ? (double)x->rows_done / secs : 0;
+			long long rows = x->rows_done, bytes = x->bytes_done;
+			double rate;
 
+			for (i = 0; i < x->nw; i++) {
+				rows += __atomic_load_n(&x->fly_rows[i], __ATOMIC_RELAXED);
+				bytes += __atomic_load_n(&x->fly_bytes[i], __ATOMIC_RELAXED);
+			}
+			rate = secs > 0 ? (double)rows / secs : 0;
 			last_report = pgm_now_ms();
 			snprintf(label, sizeof(label),
 				 "copy %.1f MB at %.1f MB/s, %.0f rows/s, %d/%d tables in, ~%.0f s "
 				 "left",
-				 (double)x->bytes_done / 1e6,
-				 secs > 0 ? (double)x->bytes_done / 1e6 / secs : 0.0, rate,
-				 x->tables_in, x->ntbl,
-				 rate > 0 && x->rows_total > x->rows_done
-					 ? (double)(x->rows_total - x->rows_done) / rate
+				 (double)bytes / 1e6, secs > 0 ? (double)bytes / 1e6 / secs : 0.0,
+				 rate, x->tables_in, x->ntbl,
+				 rate > 0 && x->rows_total > rows
+					 ? (double)(x->rows_total - rows) / rate
 					 : 0.0);
 			pthread_mutex_unlock(&x->mu);
-			pgm_progress(x->call, (double)x->rows_done,
-				     (double)(x->rows_total > x->rows_done ? x->rows_total
-									   : x->rows_done),
-				     "rows", label);
+			pgm_progress(x->call, (double)rows,
+				     (double)(x->rows_total > rows ? x->rows_total : rows), "rows",
+				     label);
 			pthread_mutex_lock(&x->mu);
 		}
 		if (x->running == 0)
@@ -2600,7 +2616,10 @@ static int prepare_run(ctx *x)
 	x->cap_ready = posts + x->nfk + 1;
 	x->ready = calloc((size_t)x->cap_ready, sizeof(job));
 	x->cancels = calloc((size_t)x->nw * 2, sizeof(PGcancel *));
-	if (x->queue == NULL || x->ready == NULL || x->cancels == NULL)
+	x->fly_rows = calloc((size_t)x->nw, sizeof(long long));
+	x->fly_bytes = calloc((size_t)x->nw, sizeof(long long));
+	if (x->queue == NULL || x->ready == NULL || x->cancels == NULL || x->fly_rows == NULL ||
+	    x->fly_bytes == NULL)
 		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
 	for (i = 0; i < x->nw; i++) {
 		x->cancels[2 * i] = PQgetCancel(pgm_pg_conn(x->src[i]));
@@ -2688,6 +2707,8 @@ static void free_ctx(ctx *x)
 	for (k = 0; x->cancels && k < 2 * x->nw; k++)
 		PQfreeCancel(x->cancels[k]);
 	free(x->cancels);
+	free(x->fly_rows);
+	free(x->fly_bytes);
 	free(x->src);
 	free(x->tgt);
 	pgm_pg_close(x->src0);

@@ -86,6 +86,22 @@ expect 1 "split_larger_than that is not a size is refused" call copy.data \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET split_larger_than=4parsecs
 has "$T/err" "split_larger_than must be a size like" "the error names the argument"
 
+# the progress of a table copied whole counts the rows of its COPY before
+# its COMMIT (each row sleeps 2 ms on the target: the COPY takes 6 s, the
+# progress line comes every 5 s)
+psql_src "CREATE TABLE slow1 (id int PRIMARY KEY, v text);
+INSERT INTO slow1 SELECT i, 'v' || i FROM generate_series(1, 3000) i; ANALYZE slow1" >/dev/null
+psql_tgt "CREATE TABLE slow1 (id int PRIMARY KEY, v text);
+CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END\$\$;
+CREATE TRIGGER slow_row BEFORE INSERT ON slow1 FOR EACH ROW EXECUTE FUNCTION slow_row();" >/dev/null
+expect 0 "copy.data of a slow table copied whole" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET tables='["public.slow1"]'
+has "$T/err" "progress: copy.data: copy .* 0/1 tables in.* \([1-9][0-9]*%\)" \
+	"its progress counts rows before the table is in"
+psql_src "DROP TABLE slow1" >/dev/null
+psql_tgt "DROP TABLE slow1; DROP FUNCTION slow_row()" >/dev/null
+
 expect 0 "copy.data in text format" call copy.data source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET jobs=2 chunk_rows=100000 format=text tables='["public.small"]'
 equals "$(jq 'd["format"] + " " + str(d["rows"])')" "text 50" "text COPY of one table"
