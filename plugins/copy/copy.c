@@ -103,12 +103,12 @@ typedef struct cfk {
 } cfk;
 
 typedef struct ctbl {
-	char *disp;  /* schema.name                         */
-	char *qname; /* "schema"."name"                     */
-	char *cols;  /* "a", "b" (generated columns left out) */
-	char *hash;  /* count(*), hash sum mod 2^64          */
-	char *rowhash; /* the row's hash (int8): hash sums its  */
-	char *qkey;  /* the integer key column, or NULL      */
+	char *disp;    /* schema.name                           */
+	char *qname;   /* "schema"."name"                       */
+	char *cols;    /* "a", "b" (generated columns left out) */
+	char *hash;    /* count(*), hash sum mod 2^64           */
+	char *rowhash; /* one row's hash (int8), summed by hash */
+	char *qkey;    /* the integer key column, or NULL       */
 	int method;
 	int streamed;	  /* verified by hashing binary COPY streams */
 	int typed;	  /* every column has a typed SQL hash       */
@@ -117,6 +117,7 @@ typedef struct ctbl {
 	int n;		  /* chunks                         */
 	long long lo, hi; /* M_KEY: key min and max         */
 	long long pages;  /* M_CTID: pages at plan time     */
+	double size;	  /* bytes on the source, TOAST included */
 	unsigned char *done;
 	unsigned char *fly; /* in flight (under mu); at load: in flight at the kill */
 	long long *fxid;    /* ... its target transaction id (0: unknown)         */
@@ -1727,6 +1728,7 @@ static const char TABLES_SQL[] =
 	"greatest(c.reltuples, 0)::float8 AS est, "
 	"(pg_catalog.pg_relation_size(c.oid) / "
 	" pg_catalog.current_setting('block_size')::int)::int8 AS pages, "
+	"pg_catalog.pg_table_size(c.oid)::float8 AS size, "
 	"(SELECT json_agg(json_build_object('q', quote_ident(a.attname), 'typid', "
 	"a.atttypid::int8, "
 	"  'base', coalesce(nullif(t.typbasetype, 0), a.atttypid)::int8, "
@@ -1755,19 +1757,18 @@ static const char TABLES_SQL[] =
  * transaction: its rows need no hint bits and no freezing later, and the
  * source reads it by one plain scan. Split chunks go in side by side
  * without FREEZE, so the first scans of the target (verification, index
- * builds) set a hint bit on every row, two scans at once each paying for
- * it, and the source reads each chunk by an index range scan: with 2 jobs
- * on pgbench_accounts that was about 40% more CPU for the table (30.6
- * against 24.9 CPU seconds for the benchmark's copy, 16.2 s against
- * 14.8 s). So a table is split only when that pays: when it is larger than
- * split_larger_than (a kill then loses at most a chunk of it, not the
- * whole table), or larger than twice its share of the data (all the
- * tables' size / jobs), where one stream would run at least twice as long
- * as the average job. (Where both servers and pgmove share few cores, one
- * stream of a table keeps about 1.4 cores busy and splitting never pays;
- * where the target has a core per job, it pays from about 1.7 times the
- * rest of the data: twice the share is between the two.) split_larger_than = 0 splits every table of more than
- * chunk_rows rows. */
+ * builds) set a hint bit on every row, and the source reads each chunk by
+ * an index range scan: with 2 jobs, splitting pgbench_accounts cost about
+ * 4 CPU seconds more (29.7 against 25.4 for the benchmark's copy, 15.8 s
+ * against 13.7 s). So a table is split only when that pays: when it is
+ * larger than split_larger_than (a kill then loses at most a chunk of it,
+ * not the whole table), or larger than twice its share of the data (all
+ * the tables' size / jobs, TOAST included), where one stream would run at
+ * least twice as long as the average job. (Where both servers and pgmove
+ * share few cores, one stream keeps about 1.4 cores busy and splitting
+ * does not pay; where the target has a core per job, it pays from about
+ * 1.7 times the rest of the data: twice the share is between the two.)
+ * split_larger_than = 0 splits every table of more than chunk_rows rows. */
 static void plan_split(ctx *x)
 {
 	double total = 0, share;
@@ -1776,11 +1777,11 @@ static void plan_split(ctx *x)
 	if (x->split_bytes == 0)
 		return;
 	for (k = 0; k < x->ntbl; k++)
-		total += (double)x->tbls[k].pages * 8192.0;
+		total += x->tbls[k].size;
 	share = total / x->jobs;
 	for (k = 0; k < x->ntbl; k++) {
 		ctbl *t = &x->tbls[k];
-		double bytes = (double)t->pages * 8192.0;
+		double bytes = t->size; /* TOAST included: large values count */
 
 		if (t->n > 1 && bytes <= (double)x->split_bytes && bytes <= 2 * share) {
 			t->n = 1;
@@ -1837,6 +1838,7 @@ static int plan_tables(ctx *x, json_t *wanted)
 		t->disp = strdup(disp);
 		t->qname = strdup(json_string_value(json_object_get(row, "qname")));
 		t->pages = json_integer_value(json_object_get(row, "pages"));
+		t->size = json_number_value(json_object_get(row, "size"));
 		if (json_is_string(json_object_get(row, "ikey")))
 			t->qkey = strdup(json_string_value(json_object_get(row, "ikey")));
 		t->kpos = -1;

@@ -79,6 +79,18 @@ expect 0 "split_larger_than=100kB splits nokey too" call copy.data source=@env:P
 	target=@env:PGMOVE_TARGET jobs=3 chunk_rows=2000 split_larger_than=100kB
 equals "$(jq '[(t["table"], t["method"]) for t in d["tables"]][:2]')" \
 	'[["public.big", "key-range"], ["public.nokey", "ctid-range"]]' "the threshold is a size"
+# a table's size counts its TOAST: 40 rows of 64 kB text are one page of
+# the table itself and about 2 MB of TOAST
+psql_src "CREATE TABLE toasty (id int PRIMARY KEY, doc text);
+INSERT INTO toasty SELECT i, string_agg(md5(i || '.' || j), '') FROM generate_series(1, 40) i,
+	generate_series(1, 2000) j GROUP BY i; ANALYZE toasty" >/dev/null
+psql_tgt "CREATE TABLE toasty (id int PRIMARY KEY, doc text)" >/dev/null
+expect 0 "copy.data of a table whose data is in TOAST" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET chunk_rows=10 split_larger_than=1MB tables='["public.toasty"]'
+equals "$(jq '[t["method"] for t in d["tables"]][0]')" key-range \
+	"it is split: its size is $(psql_src "SELECT pg_table_size('toasty')") bytes with TOAST, $(psql_src "SELECT pg_relation_size('toasty')") without"
+psql_src "DROP TABLE toasty" >/dev/null
+psql_tgt "DROP TABLE toasty" >/dev/null
 expect 0 "an independent checksum.compare agrees" call checksum.compare \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET
 equals "$(jq 'd["equal"]')" true "source and target are equal"
