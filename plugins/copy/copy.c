@@ -16,7 +16,7 @@
  * - jobs copy workers take the next chunk (largest table first); index_jobs
  *   post workers (each with one source and one target connection) take a
  *   table's verification and index builds as soon as its last chunk is in
- *   (a split table's index builds after its verification), its ALTERs and
+ *   (side by side: SHARE locks), its ALTERs and
  *   ANALYZE, while the copy workers go on copying other tables.
  * - A chunk: BEGIN on the target and its transaction id recorded in the
  *   checkpoint; COPY TO STDOUT on the source piped straight into COPY FROM
@@ -674,28 +674,6 @@ static void table_posted(ctx *x, int k)
 	}
 }
 
-/* index_after_verify - 1 when table t's index builds wait for its
- * verification. A split table was loaded without FREEZE: the first scan
- * of each page sets the rows' hint bits (a commit-log lookup per row), and
- * two scans at once (the verification and an index build) both pay for
- * it; one after the other, the index build reads hinted pages. */
-static int index_after_verify(const ctx *x, const ctbl *t)
-{
-	return x->verify && !t->verified && t->n > 1;
-}
-
-/* queue_indexes - table k is verified: the index builds that waited for
- * it are queued. Called with mu held. */
-static void queue_indexes(ctx *x, int k)
-{
-	ctbl *t = &x->tbls[k];
-	int i;
-
-	for (i = 0; x->indexes && i < t->nidx; i++)
-		if (t->idx[i].build != NULL)
-			push_ready(x, J_INDEX, k, i);
-}
-
 /* table_in - the last chunk of table k is committed: its verification
  * (split tables) and index builds are queued. Called with mu held. */
 static void table_in(ctx *x, int k)
@@ -723,8 +701,7 @@ static void table_in(ctx *x, int k)
 	for (i = 0; x->indexes && i < t->nidx; i++) {
 		if (t->idx[i].build == NULL)
 			continue;
-		if (!index_after_verify(x, t))
-			push_ready(x, J_INDEX, k, i);
+		push_ready(x, J_INDEX, k, i);
 		t->post_left++;
 	}
 	if (t->post_left == 0)
@@ -1402,13 +1379,9 @@ static void *worker_main(void *arg)
 			ctbl *t = &x->tbls[j.t];
 
 			if (j.kind == J_VERIFY) {
-				int waiting = index_after_verify(x, t);
-
 				t->verify_ms += pgm_now_ms() - t0;
 				t->verified = 1;
 				x->gen++; /* the checkpoint says so */
-				if (waiting)
-					queue_indexes(x, j.t);
 			}
 			if (j.kind == J_INDEX || j.kind == J_ATTACH)
 				t->index_ms += pgm_now_ms() - t0;
