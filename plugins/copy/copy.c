@@ -52,7 +52,6 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -68,6 +67,7 @@
 #include "pgmove/plugin.h"
 #include "checksum.h"
 #include "checksum_hash.h"
+#include "copy_stream.h"
 
 #define COPY_APP "copy"
 
@@ -378,258 +378,28 @@ static int hash_of(ctx *x, PGconn *c, const ctbl *t, int i, const char *where, c
 	return rc;
 }
 
-/* ------------------------------------------------------------------------
- * Streamed verification (binary COPY): the hash of each row's bytes as
- * COPY sends them, on the source as they pass through pgmove and on the
- * target by one COPY of the stored rows. Both sides' bytes are the
- * servers' binary send functions applied to the stored values, in the
- * same client encoding: equal rows give equal bytes, and a row whose
- * stored value differs (a trigger, a conversion, a lost or doubled row)
- * gives different ones. Columns whose binary form embeds type OIDs
- * (composites, arrays or ranges of user types), which differ between
- * servers, make a table fall back to the SQL hash (streamable false).
- * ---------------------------------------------------------------------- */
-
-/* siphash - SipHash-2-4 of n bytes under a fixed key: a 64-bit hash of a
- * row's length-prefixed fields (so the encoding is injective), summed
- * over the rows of a chunk mod 2^64. */
-#define ROTL(v, b) (uint64_t)(((v) << (b)) | ((v) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
-	} while (0)
-
-static uint64_t siphash(const unsigned char *in, size_t n)
-{
-	const uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t b = ((uint64_t)n) << 56, m;
-	size_t i, left = n & 7;
-	const unsigned char *end = in + n - left;
-
-	for (; in != end; in += 8) {
-		memcpy(&m, in, 8); /* one load, not eight */
-		m = le64toh(m);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (i = 0; i < left; i++)
-		b |= (uint64_t)in[i] << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/* shash - a binary COPY stream being hashed: rows counted and their hash
- * summed, per chunk when by_chunk (n entries) and the table is key-split. */
-typedef struct shash {
-	const ctbl *t;
-	int header; /* the stream's header is still to come */
-	int bad;    /* the stream did not parse             */
-	int ended;  /* the trailer was seen                 */
-	long long cnt;
-	uint64_t sum;
-	long long *ccnt; /* per chunk, or NULL */
-	uint64_t *csum;
-	const long long *ub; /* with ccnt: chunk c's upper bound key_bound(t, c + 1) */
-} shash;
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* key_chunk - the chunk of a key-split table (n chunks, upper bounds ub)
- * that holds key: the first chunk c with key <= ub[c]. */
-static int key_chunk(const long long *ub, int n, long long key)
-{
-	int a = 0, b = n - 1;
-
-	while (a < b) {
-		int c = a + (b - a) / 2;
-
-		if (key <= ub[c])
-			b = c;
-		else
-			a = c + 1;
-	}
-	return a;
-}
-
-/* sfeed - hashes one buffer of a binary COPY stream: the header (first
- * buffer), then whole rows (libpq hands out one row at a time), then the
- * trailer. A row cut across buffers or a bad header marks it bad. */
-static void sfeed(shash *h, const char *buf, int n)
-{
-	const unsigned char *p = (const unsigned char *)buf, *end = p + n;
-
-	if (h->header) {
-		if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
-			h->bad = 1;
-			return;
-		}
-		if ((long long)be32(p + 15) > end - p - 19) {
-			h->bad = 1;
-			return;
-		}
-		p += 19 + be32(p + 15);
-		h->header = 0;
-	}
-	while (p < end && !h->bad) {
-		const unsigned char *row = p;
-		int nf, f;
-		long long key = 0;
-		int haskey = 0;
-
-		if (end - p < 2) {
-			h->bad = 1;
-			return;
-		}
-		nf = (int16_t)((p[0] << 8) | p[1]);
-		p += 2;
-		if (nf == -1) {
-			h->ended = 1;
-			if (p != end)
-				h->bad = 1;
-			return;
-		}
-		for (f = 0; f < nf; f++) {
-			int32_t len;
-
-			if (end - p < 4) {
-				h->bad = 1;
-				return;
-			}
-			len = (int32_t)be32(p);
-			p += 4;
-			if (len < -1 || (len > 0 && end - p < len)) {
-				h->bad = 1;
-				return;
-			}
-			if (f == h->t->kpos && (len == 2 || len == 4 || len == 8)) {
-				key = len == 2	 ? (int16_t)((p[0] << 8) | p[1])
-				      : len == 4 ? (int32_t)be32(p)
-						 : (long long)(int64_t)((uint64_t)be32(p) << 32 |
-									be32(p + 4));
-				haskey = 1;
-			}
-			if (len > 0)
-				p += len;
-		}
-		{
-			uint64_t hv = siphash(row, (size_t)(p - row));
-
-			h->cnt++;
-			h->sum += hv;
-			if (h->ccnt != NULL) {
-				int c = haskey ? key_chunk(h->ub, h->t->n, key) : 0;
-
-				h->ccnt[c]++;
-				h->csum[c] += hv;
-			}
-		}
-	}
-}
-
-/* hstrip - one buffer of a binary COPY stream whose rows end with their
- * SQL hash (copy_out_hashed): the header (in the first buffer) is kept;
- * each row's hash is counted and summed into h and taken off the row (its
- * field count lowered by one, its last 12 bytes left out: the server sends
- * one row per CopyData message); the trailer is passed on. Returns the
- * bytes of buf to send to the target, or -1 when the stream does not
- * parse (h->bad). */
-static int hstrip(shash *h, char *buf, int n)
-{
-	unsigned char *p = (unsigned char *)buf, *end = p + n, *row;
-	int nf, f;
-
-	if (h->header) {
-		if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0 ||
-		    (long long)be32(p + 15) > end - p - 19)
-			goto bad;
-		p += 19 + be32(p + 15);
-		h->header = 0;
-	}
-	if (end - p < 2)
-		goto bad;
-	row = p;
-	nf = (int16_t)((p[0] << 8) | p[1]);
-	p += 2;
-	if (nf == -1) {
-		h->ended = 1;
-		return p == end ? n : (h->bad = 1, -1);
-	}
-	if (nf < 2 || h->ended)
-		goto bad;
-	for (f = 0; f < nf - 1; f++) {
-		int32_t len;
-
-		if (end - p < 4)
-			goto bad;
-		len = (int32_t)be32(p);
-		p += 4;
-		if (len < -1 || (len > 0 && end - p < len))
-			goto bad;
-		if (len > 0)
-			p += len;
-	}
-	if (end - p != 12 || be32(p) != 8)
-		goto bad;
-	h->sum += (uint64_t)be32(p + 4) << 32 | be32(p + 8);
-	h->cnt++;
-	nf--;
-	row[0] = (unsigned char)(nf >> 8);
-	row[1] = (unsigned char)(nf & 0xff);
-	return n - 12;
-bad:
-	h->bad = 1;
-	return -1;
-}
-
 /* stream_hash - runs sql (a COPY ... TO STDOUT WITH (FORMAT binary)) on c
  * and hashes what it sends into h. 0, or -1 after wfail. */
-static int stream_hash(ctx *x, PGconn *c, const char *sql, shash *h, const char *what, int i)
+static int stream_hash(ctx *x, PGconn *c, const char *sql, const ctbl *t, copy_shash *h,
+		       const char *what, int i)
 {
 	PGresult *r = PQexec(c, sql);
 	char *buf;
 	int n;
 
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		pg_fail(x, c, r, what, h->t, i);
+		pg_fail(x, c, r, what, t, i);
 		PQclear(r);
 		return -1;
 	}
 	PQclear(r);
 	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
-		sfeed(h, buf, n);
+		copy_sfeed(h, buf, n);
 		PQfreemem(buf);
 	}
 	r = PQgetResult(c);
 	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		pg_fail(x, c, r, what, h->t, i);
+		pg_fail(x, c, r, what, t, i);
 		PQclear(r);
 		while ((r = PQgetResult(c)) != NULL)
 			PQclear(r);
@@ -640,7 +410,7 @@ static int stream_hash(ctx *x, PGconn *c, const char *sql, shash *h, const char 
 		PQclear(r);
 	if (h->bad || !h->ended) {
 		wfail(x, "copy.stream", "copy: table %s: %s: the binary COPY stream did not parse",
-		      h->t->disp, what);
+		      t->disp, what);
 		return -1;
 	}
 	return 0;
@@ -820,7 +590,7 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	/* the SQL hash of each row sent along by the source (binary only) */
 	int inhash = x->verify && !t->streamed && x->binary && *t->cols != '\0';
 	const char *fmt = x->binary ? "binary" : "text";
-	shash src = {.t = t, .header = 1};
+	copy_shash src = {.kpos = t->kpos, .nchunks = t->n, .header = 1};
 	batch ob = {0};
 	long long nmsg = 0; /* CopyData messages from the source: a row each */
 
@@ -882,8 +652,8 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 		int ok, len = n;
 
 		if (streamed)
-			sfeed(&src, buf, n);
-		else if (inhash && (len = hstrip(&src, buf, n)) < 0) {
+			copy_sfeed(&src, buf, n);
+		else if (inhash && (len = copy_hstrip(&src, buf, n)) < 0) {
 			PQfreemem(buf);
 			wfail(x, "copy.stream",
 			      "copy: table %s: chunk %d: the source's binary COPY stream did not "
@@ -1056,12 +826,12 @@ static int verify_table(ctx *x, int w, int k)
 		uint64_t h;
 
 		if (t->streamed) {
-			shash tg = {.t = t, .header = 1};
+			copy_shash tg = {.kpos = t->kpos, .nchunks = t->n, .header = 1};
 
 			sql = copy_out(t, "", "binary");
 			if (sql == NULL)
 				return wfail(x, "pgmove.nomem", "out of memory"), -1;
-			rc = stream_hash(x, d, sql, &tg, "hashing on the target", -1);
+			rc = stream_hash(x, d, sql, t, &tg, "hashing on the target", -1);
 			free(sql);
 			if (rc < 0)
 				return -1;
@@ -1085,14 +855,19 @@ static int verify_table(ctx *x, int w, int k)
 		ub[i] = key_bound(t, i + 1);
 	if (t->streamed) {
 		/* one COPY of the stored rows, each hashed into its key's chunk */
-		shash tg = {.t = t, .header = 1, .ccnt = tc, .csum = th, .ub = ub};
+		copy_shash tg = {.kpos = t->kpos,
+				 .nchunks = t->n,
+				 .header = 1,
+				 .ccnt = tc,
+				 .csum = th,
+				 .ub = ub};
 
 		sql = copy_out(t, "", "binary");
 		if (sql == NULL) {
 			wfail(x, "pgmove.nomem", "out of memory");
 			goto out;
 		}
-		if (stream_hash(x, d, sql, &tg, "hashing the chunks on the target", -1) < 0)
+		if (stream_hash(x, d, sql, t, &tg, "hashing the chunks on the target", -1) < 0)
 			goto out;
 		goto compare;
 	}
@@ -1142,13 +917,13 @@ compare:
 				continue;
 			where = chunk_where(t, i);
 			if (where != NULL && t->streamed) {
-				shash sr = {.t = t, .header = 1};
+				copy_shash sr = {.kpos = t->kpos, .nchunks = t->n, .header = 1};
 				char *q = copy_out(t, where, "binary");
 
 				free(where);
 				where = NULL;
 				if (q == NULL ||
-				    stream_hash(x, s, q, &sr, "hashing on the source", i) < 0) {
+				    stream_hash(x, s, q, t, &sr, "hashing on the source", i) < 0) {
 					free(q);
 					goto out;
 				}

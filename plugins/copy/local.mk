@@ -3,6 +3,7 @@
 # with the checksum plugin's row hash (its checksum_hash.c is compiled in).
 pkglib_LTLIBRARIES += plugins/copy/copy.la
 plugins_copy_copy_la_SOURCES = plugins/copy/copy.c \
+	plugins/copy/copy_stream.h plugins/copy/copy_stream.c \
 	plugins/checksum/checksum.h plugins/checksum/checksum_hash.h \
 	plugins/checksum/checksum_hash.c
 plugins_copy_copy_la_CFLAGS = $(AM_CFLAGS) $(PQ_CFLAGS) -I$(srcdir)/plugins/checksum -pthread

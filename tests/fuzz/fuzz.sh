@@ -8,7 +8,7 @@
 set -eu
 seconds=${1:-60}
 shift
-targets=${*:-awsxml duration luajson journal status args}
+targets=${*:-awsxml duration luajson journal status args copystream}
 : "${srcdir:?}" "${builddir:?}"
 CC=${FUZZ_CC:-clang}
 out="$builddir/tests/fuzz"

@@ -11,9 +11,11 @@ FUZZ_CLI = core/cli/cli.c core/cli/cli_run.c core/cli/cli_status.c core/cli/cli_
 FUZZ_ENGINE_LDADD = $(LIBENGINE) $(LIBPGMOVE) $(LUA_LIBS) $(PQ_LIBS) $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/fuzz/replay_awsxml tests/fuzz/replay_duration tests/fuzz/replay_luajson \
-	tests/fuzz/replay_journal tests/fuzz/replay_status tests/fuzz/replay_args
+	tests/fuzz/replay_journal tests/fuzz/replay_status tests/fuzz/replay_args \
+	tests/fuzz/replay_copystream
 TESTS += tests/fuzz/replay_awsxml tests/fuzz/replay_duration tests/fuzz/replay_luajson \
-	tests/fuzz/replay_journal tests/fuzz/replay_status tests/fuzz/replay_args
+	tests/fuzz/replay_journal tests/fuzz/replay_status tests/fuzz/replay_args \
+	tests/fuzz/replay_copystream
 
 tests_fuzz_replay_awsxml_SOURCES = tests/fuzz/fuzz_awsxml.c tests/fuzz/replay.c core/aws/aws_xml.c
 tests_fuzz_replay_awsxml_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/awsxml"'
@@ -45,13 +47,20 @@ tests_fuzz_replay_args_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(top_srcdir)/t
 tests_fuzz_replay_args_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_replay_args_LDADD = $(FUZZ_ENGINE_LDADD)
 
+# copy_stream.c is compiled into the harness (#include): it is the copy
+# plugin's, not libpgmove's
+tests_fuzz_replay_copystream_SOURCES = tests/fuzz/fuzz_copystream.c tests/fuzz/replay.c
+tests_fuzz_replay_copystream_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/copystream"'
+tests_fuzz_replay_copystream_CFLAGS = $(FUZZ_CFLAGS)
+EXTRA_DIST += plugins/copy/copy_stream.c
+
 EXTRA_DIST += tests/fuzz/fuzz.sh tests/fuzz/fuzz_common.h tests/fuzz/corpus
 
 # make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGETS="journal args"]: libFuzzer with
 # ASan and UBSan (clang), each harness for FUZZ_SECONDS, crashes kept in
 # tests/fuzz/crashes/ of the build tree.
 FUZZ_SECONDS = 60
-FUZZ_TARGETS = awsxml duration luajson journal status args
+FUZZ_TARGETS = awsxml duration luajson journal status args copystream
 fuzz: core/engine/prelude_lua.h
 	srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' \
 	FUZZ_LIBS_FLAGS='$(LUA_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)' \
