@@ -174,8 +174,8 @@ expect 1 "a corrupted one-chunk table fails the copy" call copy.data \
 has "$T/err" "table public.small: chunk 0 whole table: the target differs" \
 	"the one-chunk table is named"
 # a table copied whole is checked after its COMMIT (beside its index
-# builds): the rows stay, and the step's checkpoint keeps the table
-# unverified, so a resume checks it again
+# builds): the rows stay (in a runbook, the step's checkpoint marks the
+# table to be copied again by its next run: below)
 equals "$(psql_tgt "SELECT count(*) FROM small")" 50 "the table's rows stay, unverified"
 psql_tgt "DROP TRIGGER corrupt ON small; TRUNCATE big, nokey, small" >/dev/null
 
@@ -393,6 +393,48 @@ equals "$(psql_tgt "SELECT count(*) FROM nokey")" 6000 "nokey has every row once
 expect 0 "an independent checksum.compare agrees" call checksum.compare \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET tables='["public.nokey"]'
 equals "$(jq 'd["equal"]')" true "no row of nokey is missing or doubled"
+
+# --- a chunk that differs is copied again by the step's next run -----------------
+# A trigger on the target changes one row of big: the step fails naming the
+# chunk, which its checkpoint marks to be copied again. Once the trigger is
+# gone, pgmove resume empties that chunk's key range, copies it again and
+# verifies the table: only that chunk moves.
+psql_tgt "TRUNCATE big, nokey, small;
+CREATE OR REPLACE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF NEW.id = 12345 THEN NEW.t := 'corrupted'; END IF; RETURN NEW; END\$\$;
+CREATE TRIGGER corrupt BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
+sed 's/jobs = 1, chunk_rows = 1000/jobs = 2, chunk_rows = 1000, tables = { "public.big" }/' \
+	"$T/copy.lua" >"$T/copy4.lua"
+RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c4"
+expect 1 "a run whose copy of big differs fails" pgmove run "$T/copy4.lua" --run-id c4
+has "$T/err" "table public.big: chunk [0-9]+ id \(12[0-9]+, 1[0-9]+\]: the target differs after the copy.*copies the chunk again" \
+	"the error names the chunk and says the next run copies it again"
+psql_tgt "DROP TRIGGER corrupt ON big" >/dev/null
+expect 0 "pgmove resume copies that chunk again" pgmove resume c4
+has "$T/err" "big: chunk [0-9]+ was in flight at the stop and its fate is unknown: its range is emptied and copied again" \
+	"the chunk is emptied and copied again"
+step_output
+equals "$(jq 'str(d["rows"]) + " " + str(d["verified"])')" "1000 True" \
+	"only that chunk's 1000 rows were copied again, and the table is verified"
+expect 0 "checksum.compare agrees after the chunk was copied again" call checksum.compare \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET tables='["public.big"]'
+equals "$(jq 'd["equal"]')" true "big equals the source"
+# the same for a table copied whole: the next run truncates and copies it
+psql_tgt "CREATE OR REPLACE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF NEW.k = 'k7' THEN NEW.v := -1; END IF; RETURN NEW; END\$\$;
+CREATE TRIGGER corrupt BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
+sed 's/jobs = 1, chunk_rows = 1000, split_larger_than = "0"/jobs = 1, tables = { "public.small" }/' \
+	"$T/copy.lua" >"$T/copy5.lua"
+RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c5"
+expect 1 "a run whose copy of small (one chunk) differs fails" pgmove run "$T/copy5.lua" --run-id c5
+has "$T/err" "table public.small: chunk 0 whole table: the target differs.*copies the chunk again" \
+	"the error names the table"
+psql_tgt "DROP TRIGGER corrupt ON small" >/dev/null
+expect 0 "pgmove resume copies the table again" pgmove resume c5
+step_output
+equals "$(jq 'str(d["rows"]) + " " + str(d["verified"])')" "50 True" "small is copied again and verified"
+equals "$(psql_tgt "SELECT count(*) FILTER (WHERE v = -1) || '/' || count(*) FROM small")" "0/50" \
+	"no changed row and no row twice"
 
 # --- many tables: the checkpoint names only tables in progress ----------------------
 # (a full entry per table would pass the journal's 64 KiB checkpoint limit
