@@ -395,21 +395,28 @@ expect 0 "an independent checksum.compare agrees" call checksum.compare \
 equals "$(jq 'd["equal"]')" true "no row of nokey is missing or doubled"
 
 # --- a chunk that differs is copied again by the step's next run -----------------
-# A trigger on the target changes one row of big: the step fails naming the
-# chunk, which its checkpoint marks to be copied again. Once the trigger is
-# gone, pgmove resume empties that chunk's key range, copies it again and
-# verifies the table: only that chunk moves.
-psql_tgt "TRUNCATE big, nokey, small;
-CREATE OR REPLACE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
-\$\$BEGIN IF NEW.id = 12345 THEN NEW.t := 'corrupted'; END IF; RETURN NEW; END\$\$;
-CREATE TRIGGER corrupt BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
-sed 's/jobs = 1, chunk_rows = 1000/jobs = 2, chunk_rows = 1000, tables = { "public.big" }/' \
-	"$T/copy.lua" >"$T/copy4.lua"
-RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c4"
-expect 1 "a run whose copy of big differs fails" pgmove run "$T/copy4.lua" --run-id c4
-has "$T/err" "table public.big: chunk [0-9]+ id \(12[0-9]+, 1[0-9]+\]: the target differs after the copy.*copies the chunk again" \
+# A trigger on the target changes one row: the step fails naming the chunk,
+# which its checkpoint marks to be copied again. Once the trigger is gone,
+# pgmove resume empties that chunk (a key range; a table copied whole is
+# truncated), copies it again and verifies the table: only that chunk moves.
+# differing_run ID TABLE IF THEN SED - a trigger on TABLE doing THEN where IF
+# holds, and the copy runbook edited by SED run as ID: the step must fail;
+# then the trigger is dropped and RUNDIR names the run
+differing_run() {
+	psql_tgt "CREATE OR REPLACE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF $3 THEN $4; END IF; RETURN NEW; END\$\$;
+CREATE TRIGGER corrupt BEFORE INSERT ON $2 FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
+	sed "$5" "$T/copy.lua" >"$T/$1.lua"
+	RUNDIR="$PGMOVE_STATE_DIR/copy-resume/$1"
+	expect 1 "run $1: the copy of $2 differs, the step fails" pgmove run "$T/$1.lua" --run-id "$1"
+	cp "$T/err" "$T/$1.err"
+	psql_tgt "DROP TRIGGER corrupt ON $2" >/dev/null
+}
+psql_tgt "TRUNCATE big, nokey, small" >/dev/null
+differing_run c4 big "NEW.id = 12345" "NEW.t := 'corrupted'" \
+	's/jobs = 1, chunk_rows = 1000/jobs = 2, chunk_rows = 1000, tables = { "public.big" }/'
+has "$T/c4.err" "table public.big: chunk [0-9]+ id \(12[0-9]+, 1[0-9]+\]: the target differs after the copy.*copies the chunk again" \
 	"the error names the chunk and says the next run copies it again"
-psql_tgt "DROP TRIGGER corrupt ON big" >/dev/null
 expect 0 "pgmove resume copies that chunk again" pgmove resume c4
 has "$T/err" "big: chunk [0-9]+ was in flight at the stop and its fate is unknown: its range is emptied and copied again" \
 	"the chunk is emptied and copied again"
@@ -419,17 +426,10 @@ equals "$(jq 'str(d["rows"]) + " " + str(d["verified"])')" "1000 True" \
 expect 0 "checksum.compare agrees after the chunk was copied again" call checksum.compare \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET tables='["public.big"]'
 equals "$(jq 'd["equal"]')" true "big equals the source"
-# the same for a table copied whole: the next run truncates and copies it
-psql_tgt "CREATE OR REPLACE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS
-\$\$BEGIN IF NEW.k = 'k7' THEN NEW.v := -1; END IF; RETURN NEW; END\$\$;
-CREATE TRIGGER corrupt BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION corrupt();" >/dev/null
-sed 's/jobs = 1, chunk_rows = 1000, split_larger_than = "0"/jobs = 1, tables = { "public.small" }/' \
-	"$T/copy.lua" >"$T/copy5.lua"
-RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c5"
-expect 1 "a run whose copy of small (one chunk) differs fails" pgmove run "$T/copy5.lua" --run-id c5
-has "$T/err" "table public.small: chunk 0 whole table: the target differs.*copies the chunk again" \
-	"the error names the table"
-psql_tgt "DROP TRIGGER corrupt ON small" >/dev/null
+differing_run c5 small "NEW.k = 'k7'" "NEW.v := -1" \
+	's/jobs = 1, chunk_rows = 1000, split_larger_than = "0"/jobs = 1, tables = { "public.small" }/'
+has "$T/c5.err" "table public.small: chunk 0 whole table: the target differs.*copies the chunk again" \
+	"a table copied whole is named"
 expect 0 "pgmove resume copies the table again" pgmove resume c5
 step_output
 equals "$(jq 'str(d["rows"]) + " " + str(d["verified"])')" "50 True" "small is copied again and verified"
