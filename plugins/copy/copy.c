@@ -2541,28 +2541,9 @@ static void free_ctx(ctx *x)
 	pthread_cond_destroy(&x->cv);
 }
 
-/* mwm_ok - a maintenance_work_mem value: digits and an optional unit. */
-static int mwm_ok(const char *v)
-{
-	const char *p = v;
-	static const char *const units[] = {"", "kB", "MB", "GB", "TB", NULL};
-	int i;
-
-	if (!isdigit((unsigned char)*p))
-		return 0;
-	while (isdigit((unsigned char)*p))
-		p++;
-	while (*p == ' ')
-		p++;
-	for (i = 0; units[i]; i++)
-		if (strcmp(p, units[i]) == 0)
-			return p - v < 12;
-	return 0;
-}
-
 /* size_bytes - a size like "4GB" (digits, then B, kB, MB, GB or TB, 1024
- * apart; no unit: bytes) in bytes, or -1. */
-static long long size_bytes(const char *v)
+ * apart; no unit: bytes) in bytes, or -1. with_b: "B" is a unit. */
+static long long size_bytes(const char *v, int with_b)
 {
 	static const char *const units[] = {"", "B", "kB", "MB", "GB", "TB", NULL};
 	static const long long mult[] = {1, 1, 1LL << 10, 1LL << 20, 1LL << 30, 1LL << 40};
@@ -2580,9 +2561,16 @@ static long long size_bytes(const char *v)
 	while (*p == ' ')
 		p++;
 	for (i = 0; units[i]; i++)
-		if (strcmp(p, units[i]) == 0)
+		if (strcmp(p, units[i]) == 0 && (with_b || i != 1))
 			return n <= (1LL << 62) / mult[i] ? n * mult[i] : -1;
 	return -1;
+}
+
+/* mwm_ok - a maintenance_work_mem value (it goes into SET): digits and an
+ * optional unit of PostgreSQL's (kB, MB, GB, TB), 11 digits at most. */
+static int mwm_ok(const char *v)
+{
+	return size_bytes(v, 0) >= 0 && strspn(v, "0123456789 ") < 12;
 }
 
 /* copy_data - copy.data (see the file's comment). args borrowed; returns
@@ -2639,7 +2627,7 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		x.jobs = (int)jobs;
 		x.index_jobs = index_jobs < 0 ? x.jobs : (int)index_jobs;
 	}
-	x.split_bytes = size_bytes(split);
+	x.split_bytes = size_bytes(split, 1);
 	if (split != NULL && x.split_bytes < 0) {
 		pgm_fail(call, "args.invalid", 0,
 			 "copy.data: split_larger_than must be a size like \"4GB\" (B, kB, MB, GB, "
