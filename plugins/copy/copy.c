@@ -42,7 +42,8 @@
  *   validations of keys pointing at one table do not queue behind each
  *   other as plain ADD FOREIGN KEY does). What was built is returned
  *   (post_data) so that pg_restore's post-data leaves it out.
- * - Resume: committed chunks are skipped; a chunk in flight at the kill is
+ * - Resume: the stopped run's target sessions still there are ended first
+ *   (end_stopped_sessions); committed chunks are skipped; a chunk in flight at the kill is
  *   looked up by its transaction id on the target (txid_status):
  *   committed, it is kept; aborted, it is copied again; unknown, a key
  *   range is emptied before it is copied again and a ctid-split table is
@@ -165,6 +166,7 @@ typedef struct ctx {
 	PGcancel **cancels; /* 2 per job: source, target (PQcancel is thread-safe) */
 	char *snapshot;
 	int same_encoding, float_binary;
+	json_t *sessions; /* this run's target backends: [{"pid", "start"}] */
 	/* the work, shared with the workers under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -1271,6 +1273,15 @@ static json_t *runs_json(const unsigned char *bits, int n)
 	return a;
 }
 
+/* listed - 1 when the checkpoint lists chunk i of t with those in flight:
+ * it is, or its rows may be on the target from an earlier attempt whose
+ * fate is unknown (unk, until the chunk commits: an attempt that aborts
+ * takes its DELETE of the range back with it). */
+static int listed(const ctbl *t, int i)
+{
+	return t->fly[i] || (t->unk[i] && !t->done[i]);
+}
+
 /* checkpoint_json - the plan, what is committed and what is in flight
  * (with its target transaction). Called with mu held; new reference. */
 static json_t *checkpoint_json(ctx *x)
@@ -1285,7 +1296,7 @@ static json_t *checkpoint_json(ctx *x)
 		int nfly = 0;
 
 		for (i = 0; t->fly && i < t->n; i++)
-			nfly += t->fly[i];
+			nfly += listed(t, i);
 		/* small for many tables: nothing for a table not started (planned
 		 * again on resume), {"ok": 1} for one that is in and checked */
 		if (t->ndone == 0 && nfly == 0)
@@ -1296,11 +1307,13 @@ static json_t *checkpoint_json(ctx *x)
 		}
 		f = json_array();
 		for (i = 0; t->fly && i < t->n; i++)
-			if (t->fly[i]) {
-				snprintf(hb, sizeof(hb), "%" PRIu64, t->fhash[i]);
-				json_array_append_new(f, json_pack("[i, I, I, s]", i,
-								   (json_int_t)t->fxid[i],
-								   (json_int_t)t->frows[i], hb));
+			if (listed(t, i)) {
+				snprintf(hb, sizeof(hb), "%" PRIu64, t->fly[i] ? t->fhash[i] : 0);
+				json_array_append_new(
+					f, json_pack("[i, I, I, s, i]", i,
+						     (json_int_t)(t->fly[i] ? t->fxid[i] : 0),
+						     (json_int_t)(t->fly[i] ? t->frows[i] : 0), hb,
+						     t->unk[i] && !t->done[i]));
 			}
 		snprintf(hb, sizeof(hb), "%" PRIu64, t->vhash);
 		json_object_set_new(tables, t->disp,
@@ -1311,7 +1324,7 @@ static json_t *checkpoint_json(ctx *x)
 					      "done", runs_json(t->done, t->n), "fly", f, "vrows",
 					      (json_int_t)t->vrows, "vhash", hb));
 	}
-	return json_pack("{s:i, s:o}", "v", 2, "tables", tables);
+	return json_pack("{s:i, s:o, s:O}", "v", 2, "tables", tables, "sessions", x->sessions);
 }
 
 /* save_checkpoint - saves the checkpoint as of now and tells the workers
@@ -1441,6 +1454,7 @@ static int load_checkpoint(ctx *x, json_t *cp)
 				continue;
 			t->fly[a] = 1;
 			if (json_is_array(f)) {
+				t->unk[a] = json_integer_value(json_array_get(f, 4)) == 1;
 				t->fxid[a] = json_integer_value(json_array_get(f, 1));
 				t->frows[a] = json_integer_value(json_array_get(f, 2));
 				t->fhash[a] = strtoull(h ? h : "0", NULL, 10);
@@ -1452,8 +1466,9 @@ static int load_checkpoint(ctx *x, json_t *cp)
 
 /* resolve_in_flight - the fate of each chunk in flight at the kill, by
  * its transaction's status on the target: committed (kept, counted),
- * aborted (copied again), else unknown (a key range is emptied before it
- * is copied again; a ctid-split table starts over). A transaction still
+ * aborted (copied again; when the checkpoint marks it unknown, from an
+ * earlier attempt, emptied first), else unknown (a key range is emptied
+ * before it is copied again; a ctid-split table starts over). A transaction still
  * in progress (its backend not yet gone) is waited for, up to 30 s. */
 static int resolve_in_flight(ctx *x)
 {
@@ -1507,18 +1522,23 @@ static int resolve_in_flight(ctx *x)
 					"copy: table %s: chunk %d was in flight at the stop; its "
 					"transaction %lld committed: kept",
 					t->disp, i, t->fxid[i]);
-			} else if (strcmp(st, "aborted") == 0) {
+			} else if (strcmp(st, "aborted") == 0 && !t->unk[i]) {
 				pgm_notice(
 					"copy: table %s: chunk %d was in flight at the stop; its "
 					"transaction %lld aborted: copied again",
 					t->disp, i, t->fxid[i]);
 			} else {
+				/* aborted with unk: an attempt to copy again a chunk
+				 * of unknown fate; what it replaced may be there */
 				t->unk[i] = 1;
 				if (t->method == M_CTID)
 					t->redo = 1;
 				pgm_notice("copy: table %s: chunk %d was in flight at the stop and "
 					   "its fate is %s: %s",
-					   t->disp, i, st,
+					   t->disp, i,
+					   strcmp(st, "aborted") == 0
+						   ? "unknown (its last attempt aborted)"
+						   : st,
 					   t->method == M_CTID
 						   ? "the table is copied again from the start"
 						   : "its range is emptied and copied again");
@@ -1532,6 +1552,105 @@ static int resolve_in_flight(ctx *x)
 			t->vhash = 0;
 		}
 	}
+	return 0;
+}
+
+/* SESSIONS_SQL - the backends of $1 (a checkpoint's "sessions") still on
+ * the target, matched by pid and start time (a pid is reused). */
+#define SESSIONS_SQL                                                                               \
+	"FROM pg_catalog.pg_stat_activity s JOIN pg_catalog.json_to_recordset($1::json) AS "       \
+	"o(pid int, start timestamptz) ON s.pid = o.pid AND s.backend_start = o.start "
+
+/* end_stopped_sessions - a pgmove killed while its sessions ran a
+ * statement leaves them running on the target, and one building an index
+ * or adding a constraint commits behind the resume's back (whose own build
+ * of it then fails on the name). The sessions of the run that saved the
+ * checkpoint cp that are still there are ended (pg_terminate_backend) and
+ * waited for, up to 30 s: what they had not committed is done again. */
+static int end_stopped_sessions(ctx *x, const json_t *cp)
+{
+	PGconn *d = pgm_pg_conn(x->tgt0);
+	char *js = json_dumps(json_object_get(cp, "sessions"), JSON_COMPACT);
+	const char *p[1] = {js};
+	PGresult *r;
+	long long waited = 0;
+	int i, n, rc = -1;
+
+	if (js == NULL || !json_is_array(json_object_get(cp, "sessions")))
+		return free(js), 0; /* none recorded (an older pgmove) */
+	r = PQexecParams(d,
+			 "SELECT s.pid, s.state, pg_catalog.left(pg_catalog.regexp_replace("
+			 "coalesce(s.query, ''), '\\s+', ' ', 'g'), 60), "
+			 "pg_catalog.pg_terminate_backend(s.pid) " SESSIONS_SQL,
+			 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char *m = xasprintf("%s", PQresultErrorMessage(r));
+
+		for (i = 0; m && m[i]; i++)
+			if (m[i] == '\n')
+				m[i] = ' ';
+		pgm_fail(x->call, "copy.stopped_session", 0,
+			 "copy: the stopped run's sessions on the target could not be ended "
+			 "(%s): end them (pg_stat_activity, application_name %s; "
+			 "pg_terminate_backend) or let them finish, then resume",
+			 m ? m : "out of memory", "pgmove/" COPY_APP);
+		free(m);
+		goto out;
+	}
+	n = PQntuples(r);
+	for (i = 0; i < n; i++)
+		pgm_notice("copy: the stopped run's session %s on the target was still there "
+			   "(%s: %s): ended; what it had not committed is done again",
+			   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+	while (n > 0) {
+		PQclear(r);
+		r = PQexecParams(d, "SELECT pg_catalog.string_agg(s.pid::text, ', ') " SESSIONS_SQL,
+				 1, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			pgm_fail(x->call, "copy.stopped_session", 0,
+				 "copy: looking up the stopped run's sessions on the target: %s",
+				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+			goto out;
+		}
+		if (PQgetisnull(r, 0, 0))
+			break;
+		if (waited >= 30000) {
+			pgm_fail(x->call, "copy.stopped_session", 1,
+				 "copy: the stopped run's sessions %s are still on the target 30 s "
+				 "after they were told to end: resume once they are gone "
+				 "(pg_stat_activity)",
+				 PQgetvalue(r, 0, 0));
+			goto out;
+		}
+		if (pgm_sleep_ms(x->call, 100) < 0)
+			goto out;
+		waited += 100;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	free(js);
+	return rc;
+}
+
+/* note_session - adds the backend of target connection pg to the
+ * sessions the checkpoint names (end_stopped_sessions). */
+static int note_session(ctx *x, pgm_pg *pg)
+{
+	PGresult *r =
+		pgm_pg_exec(x->call, pg,
+			    "SELECT pid, backend_start::text FROM pg_catalog.pg_stat_activity "
+			    "WHERE pid = pg_catalog.pg_backend_pid()",
+			    0, NULL);
+
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1))
+		json_array_append_new(x->sessions,
+				      json_pack("{s:I, s:s}", "pid",
+						(json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+						"start", PQgetvalue(r, 0, 1)));
+	PQclear(r);
 	return 0;
 }
 
@@ -1684,8 +1803,8 @@ static int plan_tables(ctx *x, json_t *wanted)
 					fputs(" # ", f);
 				checksum_col_hash(f, &hc, (int)i + 1, 1, x->float_binary,
 						  x->same_encoding);
-				t->typed &= checksum_col_typed(&hc, x->float_binary,
-							       x->same_encoding);
+				t->typed &=
+					checksum_col_typed(&hc, x->float_binary, x->same_encoding);
 				fprintf(g, "%s%s", i ? ", " : "", hc.qname);
 				if (t->qkey != NULL && strcmp(hc.qname, t->qkey) == 0)
 					t->kpos = (int)i;
@@ -1694,10 +1813,11 @@ static int plan_tables(ctx *x, json_t *wanted)
 		}
 		fclose(f);
 		t->rowhash = h;
-		t->hash = h ? xasprintf("count(*), (((coalesce(sum(%s), 0) %% 18446744073709551616) "
-					"+ 18446744073709551616) %% 18446744073709551616)::text",
-					h)
-			    : NULL;
+		t->hash =
+			h ? xasprintf("count(*), (((coalesce(sum(%s), 0) %% 18446744073709551616) "
+				      "+ 18446744073709551616) %% 18446744073709551616)::text",
+				      h)
+			  : NULL;
 		t->cols = cl;
 		if (t->disp == NULL || t->qname == NULL || t->hash == NULL || t->cols == NULL)
 			break;
@@ -2199,8 +2319,12 @@ static int open_sides(ctx *x, const char *source, const char *target)
 	x->tgt0 = pgm_pg_connect(x->call, target, COPY_APP);
 	if (x->tgt0 == NULL)
 		return -1;
+	x->sessions = json_array();
+	if (x->sessions == NULL)
+		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
 	if (pgm_pg_command(x->call, x->src0, checksum_session_sql, 0, NULL) < 0 ||
-	    pgm_pg_command(x->call, x->tgt0, checksum_session_sql, 0, NULL) < 0)
+	    pgm_pg_command(x->call, x->tgt0, checksum_session_sql, 0, NULL) < 0 ||
+	    note_session(x, x->tgt0) < 0)
 		return -1;
 	sv = PQserverVersion(pgm_pg_conn(x->src0));
 	tv = PQserverVersion(pgm_pg_conn(x->tgt0));
@@ -2256,7 +2380,8 @@ static int open_sides(ctx *x, const char *source, const char *target)
 			    "SELECT pg_catalog.set_config('synchronous_commit', 'off', false), "
 			    "pg_catalog.set_config('enable_sort', 'off', false), "
 			    "pg_catalog.set_config('enable_seqscan', 'on', false)",
-			    0, NULL) < 0)
+			    0, NULL) < 0 ||
+		    note_session(x, x->tgt[j]) < 0)
 			return -1;
 	}
 	(void)p;
@@ -2453,6 +2578,7 @@ static int prepare_run(ctx *x)
 			if (sql == NULL || pgm_pg_command(x->call, x->tgt0, sql, 0, NULL) < 0)
 				return free(sql), -1;
 			free(sql);
+			memset(t->unk, 0, (size_t)t->n);
 		}
 		for (i = 0; i < t->n; i++) {
 			if (t->done[i]) {
@@ -2533,6 +2659,7 @@ static void free_ctx(ctx *x)
 	pgm_pg_close(x->src0);
 	pgm_pg_close(x->tgt0);
 	free(x->snapshot);
+	json_decref(x->sessions);
 	free(x->queue);
 	free(x->ready);
 	free(x->err_code);
@@ -2659,7 +2786,9 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 			 hash ? hash : "(not a string)");
 		goto out;
 	}
-	x.hmode = strcmp(hash, "stream") == 0 ? H_STREAM : strcmp(hash, "sql") == 0 ? H_SQL : H_AUTO;
+	x.hmode = strcmp(hash, "stream") == 0 ? H_STREAM
+		  : strcmp(hash, "sql") == 0  ? H_SQL
+					      : H_AUTO;
 	if (!x.verify && !x.indexes && !x.analyze)
 		x.index_jobs = 0; /* no post-copy work for them */
 	x.nw = x.jobs + x.index_jobs;
@@ -2674,11 +2803,12 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 		pgm_fail(call, "args.invalid", 0, "copy.data: schema_check needs schema_file");
 		goto out;
 	}
+	cp = pgm_checkpoint_get(call);
 	if (open_sides(&x, source, target) < 0 ||
+	    (cp != NULL && end_stopped_sessions(&x, cp) < 0) ||
 	    (schema_file != NULL && dump_schema(&x, source, schema_file, schema_check) < 0) ||
 	    plan_tables(&x, tables) < 0)
 		goto out;
-	cp = pgm_checkpoint_get(call);
 	if (cp != NULL) {
 		if (load_checkpoint(&x, cp) < 0)
 			goto out;

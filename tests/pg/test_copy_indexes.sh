@@ -172,4 +172,53 @@ fi
 expect 0 "checksum.compare after it" call checksum.compare source=@env:PGMOVE_SOURCE \
 	target=@env:PGMOVE_TARGET tables='["public.parent", "public.child"]'
 equals "$(jq 'd["equal"]')" true "parent and child match the source"
+
+# --- kill -9 during an index build, resume -----------------------------------
+# An index whose expression sleeps 10 ms a row takes 5 s to build; pgmove
+# is SIGKILLed during that build on the target, which its server session
+# goes on with. The resume ends that session before building the index:
+# else the session commits the index behind the resume's back, and the
+# resume's own build of it fails on its name.
+SLOWIX="CREATE FUNCTION slowid(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+\$\$BEGIN PERFORM pg_sleep(0.01); RETURN \$1; END\$\$;"
+psql_src "$SLOWIX CREATE TABLE slowix (id int PRIMARY KEY);
+INSERT INTO slowix SELECT generate_series(1, 500);
+CREATE INDEX slowix_slow_idx ON slowix (slowid(id));" >/dev/null &&
+	psql_tgt "$SLOWIX" >/dev/null &&
+	pg_dump -Fc --schema-only -t slowix -f "$T/slowix.dump" "$PGMOVE_SOURCE" &&
+	pg_restore --section=pre-data -d "$PGMOVE_TARGET" "$T/slowix.dump" ||
+	bad "setting up slowix"
+cat >"$T/ix.lua" <<'LUA'
+local copy = plugin "copy"
+runbook "copy-ix" {
+  params = {
+    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true },
+    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true },
+  },
+}
+step "copy" {
+  run = function(ctx)
+    return copy.data { source = ctx.params.source, target = ctx.params.target,
+                       tables = { "public.slowix" }, indexes = true }
+  end,
+}
+LUA
+building="SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+	AND application_name = 'pgmove/copy' AND query LIKE '%CREATE INDEX slowix_slow_idx%'"
+"$PGMOVE_BIN" run "$T/ix.lua" --run-id i1 >"$T/ix1.out" 2>"$T/ix1.err" &
+rpid=$!
+echo $rpid >>"$T/bg.pids"
+if wait_sql psql_tgt "$building" 30 && kill -9 $rpid 2>/dev/null; then
+	wait $rpid 2>/dev/null
+	ok "pgmove was SIGKILLed while the target built slowix_slow_idx"
+else
+	bad "pgmove was not killed during the index build: $(tail -3 "$T/ix1.err")"
+fi
+equals "$(psql_tgt "$building")" 1 "the killed run's index build goes on on the target"
+expect 0 "pgmove resume builds the index" pgmove resume i1
+has "$T/err" "copy: the stopped run's session [0-9]+ on the target was still there \(active: BEGIN; SET LOCAL" \
+	"the resume ended the killed run's session, and says so"
+equals "$(psql_tgt "SELECT count(*) FROM pg_index WHERE indexrelid = 'slowix_slow_idx'::regclass
+	AND indisvalid")" 1 "the index is there, once, and valid"
+equals "$(psql_tgt "$building")" 0 "no build of the killed run is left"
 finish
