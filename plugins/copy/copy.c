@@ -111,14 +111,19 @@ typedef struct ctbl {
 	char *rowhash; /* one row's hash (int8), summed by hash */
 	char *qkey;    /* the integer key column, or NULL       */
 	int method;
-	int streamed;	  /* verified by hashing binary COPY streams */
-	int typed;	  /* every column has a typed SQL hash       */
-	int streamable;	  /* the stream hash can be used             */
-	int kpos;	  /* the key's position among cols, or -1    */
-	int n;		  /* chunks                         */
-	long long lo, hi; /* M_KEY: key min and max         */
-	long long pages;  /* M_CTID: pages at plan time     */
-	double size;	  /* bytes on the source, TOAST included */
+	int streamed;	      /* verified by hashing binary COPY streams */
+	int typed;	      /* every column has a typed SQL hash       */
+	int ncols;	      /* columns copied                          */
+	unsigned char *kinds; /* ... their COPY_TK_* kinds              */
+	uint64_t *nullh;      /* ... the hash each gives when NULL      */
+	int chash;	      /* typed, and pgmove computes every column's
+			       * hash from the stream (copy_tfeed)       */
+	int streamable;	      /* the stream hash can be used             */
+	int kpos;	      /* the key's position among cols, or -1    */
+	int n;		      /* chunks                         */
+	long long lo, hi;     /* M_KEY: key min and max         */
+	long long pages;      /* M_CTID: pages at plan time     */
+	double size;	      /* bytes on the source, TOAST included */
 	unsigned char *done;
 	unsigned char *fly; /* in flight (under mu); at load: in flight at the kill */
 	long long *fxid;    /* ... its target transaction id (0: unknown)         */
@@ -166,6 +171,8 @@ typedef struct ctx {
 	PGcancel **cancels; /* 2 per job: source, target (PQcancel is thread-safe) */
 	char *snapshot;
 	int same_encoding, float_binary;
+	int src_text_raw; /* the source sends text as stored (UTF8, SQL_ASCII) */
+	int chash_ok;	  /* pgmove's typed hashes equal the source's (probed) */
 	json_t *sessions; /* this run's target backends: [{"pid", "start"}] */
 	/* the work, shared with the workers under mu */
 	pthread_mutex_t mu;
@@ -589,10 +596,17 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	uint64_t sh = 0;
 	PGresult *r;
 	int n, rc = -1, in_tx = 0, streamed = x->verify && t->streamed;
-	/* the SQL hash of each row sent along by the source (binary only) */
+	/* the SQL hash of each row sent along by the source (binary only), or
+	 * computed by pgmove from the row (chash) */
 	int inhash = x->verify && !t->streamed && x->binary && *t->cols != '\0';
+	int chash = inhash && t->chash && x->chash_ok;
 	const char *fmt = x->binary ? "binary" : "text";
-	copy_shash src = {.kpos = t->kpos, .nchunks = t->n, .header = 1};
+	copy_shash src = {.kpos = t->kpos,
+			  .nchunks = t->n,
+			  .header = 1,
+			  .ncols = t->ncols,
+			  .kinds = t->kinds,
+			  .nullh = t->nullh};
 	batch ob = {0};
 	long long nmsg = 0; /* CopyData messages from the source: a row each */
 
@@ -638,7 +652,7 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 	}
 	PQclear(r);
 	free(sql);
-	sql = inhash ? copy_out_hashed(t, where) : copy_out(t, where, fmt);
+	sql = inhash && !chash ? copy_out_hashed(t, where) : copy_out(t, where, fmt);
 	if (sql == NULL)
 		goto nomem;
 	r = PQexec(s, sql);
@@ -655,7 +669,10 @@ static int copy_chunk(ctx *x, int w, int k, int i)
 
 		if (streamed)
 			copy_sfeed(&src, buf, n);
-		else if (inhash && (len = copy_hstrip(&src, buf, n)) < 0) {
+		else if (chash)
+			copy_tfeed(&src, buf, n);
+		if ((chash && src.bad) ||
+		    (inhash && !chash && (len = copy_hstrip(&src, buf, n)) < 0)) {
 			PQfreemem(buf);
 			wfail(x, "copy.stream",
 			      "copy: table %s: chunk %d: the source's binary COPY stream did not "
@@ -1654,6 +1671,138 @@ static int note_session(ctx *x, pgm_pg *pg)
 	return 0;
 }
 
+/* tk_of - the COPY_TK_* kind of column c when pgmove computes its typed
+ * SQL hash from the value the source sends (copy_tkhash), or COPY_TK_NONE
+ * when the source computes it ("char", inet, macaddr and floats have few
+ * users; text sent converted to UTF8 is not the bytes the server hashes). */
+static int tk_of(const ctx *x, const checksum_hcol *c)
+{
+	if (!checksum_col_typed(c, x->float_binary, x->same_encoding))
+		return COPY_TK_NONE;
+	switch (c->typid) {
+	case 21:
+		return COPY_TK_INT2;
+	case 23:
+	case 26:
+		return COPY_TK_INT4;
+	case 20:
+		return COPY_TK_INT8;
+	case 16:
+		return COPY_TK_BOOL;
+	case 25:
+	case 1043:
+		return x->src_text_raw ? COPY_TK_TEXT : COPY_TK_NONE;
+	case 1042:
+		return x->src_text_raw ? COPY_TK_BPCHAR : COPY_TK_NONE;
+	case 2950:
+		return COPY_TK_UUID;
+	case 1114:
+	case 1184:
+	case 1083:
+		return COPY_TK_TIME8;
+	default:
+		return COPY_TK_NONE;
+	}
+}
+
+/* probe_chash - x->chash_ok: pgmove's typed hashes (copy_tkhash) equal the
+ * source's for values of every kind, edge cases included, each value and
+ * its SQL hash read in binary as a COPY sends them. They differ on a
+ * big-endian server (lookup3 reads words in the machine's order); then the
+ * source hashes each row in its COPY, as before. In a savepoint: the
+ * snapshot's transaction survives an error. */
+static int probe_chash(ctx *x)
+{
+	static const struct {
+		long long typid;
+		int kind;
+		const char *lit;
+	} pr[] = {
+		{21, COPY_TK_INT2, "'-3'::int2"},
+		{21, COPY_TK_INT2, "'32767'::int2"},
+		{23, COPY_TK_INT4, "'-123456789'::int4"},
+		{26, COPY_TK_INT4, "'4000000000'::oid"},
+		{20, COPY_TK_INT8, "'-1099511627781'::int8"},
+		{20, COPY_TK_INT8, "'1099511627781'::int8"},
+		{20, COPY_TK_INT8, "'-1'::int8"},
+		{16, COPY_TK_BOOL, "true"},
+		{16, COPY_TK_BOOL, "false"},
+		{2950, COPY_TK_UUID, "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid"},
+		{1114, COPY_TK_TIME8, "'2026-12-07 10:11:12.345678'::timestamp"},
+		{1184, COPY_TK_TIME8, "'1999-01-08 04:05:06+02'::timestamptz"},
+		{1083, COPY_TK_TIME8, "'23:59:59.999999'::time"},
+		/* text last: only where the source sends it as stored */
+		{25, COPY_TK_TEXT, "''::text"},
+		{25, COPY_TK_TEXT, "'x'::text"},
+		{1043, COPY_TK_TEXT, "'twelve bytes'::varchar"},
+		{25, COPY_TK_TEXT, "'pgmove \u00e9\u00fc probe: 35 bytes long'::text"},
+		{1042, COPY_TK_BPCHAR, "'xy'::char(6)"},
+		{1042, COPY_TK_BPCHAR, "'\u00fc'::char(3)"},
+	};
+	int n = (int)(sizeof(pr) / sizeof(pr[0])), i, ok = 1;
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f;
+	PGconn *c = pgm_pg_conn(x->src0);
+	PGresult *r;
+
+	if (!x->src_text_raw)
+		while (n > 0 && pr[n - 1].kind >= COPY_TK_TEXT && pr[n - 1].kind <= COPY_TK_BPCHAR)
+			n--;
+	f = open_memstream(&sql, &len);
+	if (f == NULL)
+		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	fputs("SELECT ", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s, ", pr[i].lit);
+	for (i = 0; i < n; i++) {
+		checksum_hcol hc = {pr[i].lit, "probe", "probe", pr[i].typid, pr[i].typid};
+
+		fputs(i ? ", (" : "(", f);
+		checksum_col_hash(f, &hc, i * 97 + 1, 1, x->float_binary, x->same_encoding);
+		fputs(")::int8", f);
+	}
+	if (fclose(f) != 0)
+		return free(sql), pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	if (pgm_pg_command(x->call, x->src0, "SAVEPOINT pgmove_probe", 0, NULL) < 0)
+		return free(sql), -1;
+	r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
+	free(sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 2 * n) {
+		pgm_debug("copy: hash probe: %s", PQresultErrorMessage(r));
+		ok = 0;
+	}
+	for (i = 0; ok && i < n; i++) {
+		const unsigned char *h = (const unsigned char *)PQgetvalue(r, 0, n + i);
+		uint64_t want = 0, got;
+		int bad = 0, b;
+
+		if (PQgetlength(r, 0, n + i) != 8)
+			ok = 0;
+		for (b = 0; ok && b < 8; b++)
+			want = want << 8 | h[b];
+		got = copy_tkhash(pr[i].kind, (const unsigned char *)PQgetvalue(r, 0, i),
+				  PQgetlength(r, 0, i), (uint64_t)(i * 97 + 1), &bad);
+		if (ok && (bad || got != want)) {
+			pgm_debug("copy: hash probe: %s: the source's %" PRIu64
+				  ", pgmove's %" PRIu64,
+				  pr[i].lit, want, got);
+			ok = 0;
+		}
+	}
+	PQclear(r);
+	if (pgm_pg_command(x->call, x->src0,
+			   ok ? "RELEASE SAVEPOINT pgmove_probe"
+			      : "ROLLBACK TO SAVEPOINT pgmove_probe",
+			   0, NULL) < 0)
+		return -1;
+	x->chash_ok = ok;
+	if (!ok)
+		pgm_notice("copy: the source's typed hashes differ from pgmove's (a big-endian "
+			   "server?): the source computes each row's hash in its COPY");
+	return 0;
+}
+
 /* ------------------------------------------------------------------------
  * Plan
  * ---------------------------------------------------------------------- */
@@ -1791,6 +1940,15 @@ static int plan_tables(ctx *x, json_t *wanted)
 			}
 			if (json_array_size(cols) == 0)
 				fputs("0::int8", f);
+			t->ncols = (int)json_array_size(cols);
+			t->kinds = calloc((size_t)t->ncols + 1, 1);
+			t->nullh = calloc((size_t)t->ncols + 1, sizeof(uint64_t));
+			t->chash = t->ncols > 0;
+			if (t->kinds == NULL || t->nullh == NULL) {
+				fclose(f);
+				fclose(g);
+				break;
+			}
 			json_array_foreach(cols, i, c)
 			{
 				checksum_hcol hc = {json_string_value(json_object_get(c, "q")),
@@ -1805,6 +1963,9 @@ static int plan_tables(ctx *x, json_t *wanted)
 						  x->same_encoding);
 				t->typed &=
 					checksum_col_typed(&hc, x->float_binary, x->same_encoding);
+				t->kinds[i] = (unsigned char)tk_of(x, &hc);
+				t->nullh[i] = (uint64_t)checksum_mix64((uint64_t)i + 1);
+				t->chash &= t->kinds[i] != COPY_TK_NONE;
 				fprintf(g, "%s%s", i ? ", " : "", hc.qname);
 				if (t->qkey != NULL && strcmp(hc.qname, t->qkey) == 0)
 					t->kpos = (int)i;
@@ -1830,8 +1991,8 @@ static int plan_tables(ctx *x, json_t *wanted)
 			t->n = 100000;
 		t->method = t->n == 1 ? M_WHOLE : t->qkey ? M_KEY : M_CTID;
 		/* the stream hash, unless hash=sql, or hash=auto and every column
-		 * has a typed SQL hash (no output function per value): then the
-		 * source hashes each row in the COPY's own scan and the target
+		 * has a typed SQL hash (no output function per value): then pgmove
+		 * (chash) or the source in the COPY's own scan hashes each row and the target
 		 * checks with one SQL scan, cheaper than the target's binary
 		 * read-back of the stored rows and pgmove hashing both streams
 		 * (the benchmark's copy: 24.7-25.8 CPU seconds in all against
@@ -2334,6 +2495,7 @@ static int open_sides(ctx *x, const char *source, const char *target)
 		     : NULL;
 	te = (char *)PQparameterStatus(pgm_pg_conn(x->tgt0), "server_encoding");
 	x->same_encoding = se && te && strcmp(se, te) == 0;
+	x->src_text_raw = se && (strcmp(se, "UTF8") == 0 || strcmp(se, "SQL_ASCII") == 0);
 	free(se);
 	if (pgm_pg_command(x->call, x->src0, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
 			   NULL) < 0)
@@ -2614,6 +2776,8 @@ static void free_ctx(ctx *x)
 		free(t->cols);
 		free(t->hash);
 		free(t->rowhash);
+		free(t->kinds);
+		free(t->nullh);
 		free(t->qkey);
 		free(t->done);
 		free(t->fly);
@@ -2814,6 +2978,12 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 			goto out;
 		pgm_notice("copy: resuming from the checkpoint of an earlier run of this step");
 	}
+	for (k = 0; k < x.ntbl && x.verify && x.binary; k++)
+		if (x.tbls[k].chash && !x.tbls[k].streamed) {
+			if (probe_chash(&x) < 0)
+				goto out;
+			break;
+		}
 	if (plan_bounds(&x) < 0 || (cp != NULL && resolve_in_flight(&x) < 0) ||
 	    (x.indexes && plan_posts(&x) < 0) || prepare_run(&x) < 0)
 		goto out;
@@ -2837,17 +3007,20 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 
 		json_array_append_new(
 			list,
-			json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
-				  "table", t->disp, "qname", t->qname, "hash",
-				  t->streamed ? "stream" : "sql", "method", method_name[t->method],
-				  "chunks", t->n, "rows", (json_int_t)t->rows, "bytes",
-				  (json_int_t)t->bytes, "verified", x.verify, "indexes",
-				  x.indexes ? t->nidx : 0, "data_ms",
-				  (json_int_t)(t->t_in > t->t_first && t->t_first > 0
-						       ? t->t_in - t->t_first
-						       : 0),
-				  "verify_ms", (json_int_t)t->verify_ms, "index_ms",
-				  (json_int_t)t->index_ms));
+			json_pack(
+				"{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
+				"table", t->disp, "qname", t->qname, "hash",
+				t->streamed ? "stream" : "sql", "hashed_by",
+				t->streamed || (x.binary && t->chash && x.chash_ok) ? "pgmove"
+										    : "source",
+				"method", method_name[t->method], "chunks", t->n, "rows",
+				(json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "verified",
+				x.verify, "indexes", x.indexes ? t->nidx : 0, "data_ms",
+				(json_int_t)(t->t_in > t->t_first && t->t_first > 0
+						     ? t->t_in - t->t_first
+						     : 0),
+				"verify_ms", (json_int_t)t->verify_ms, "index_ms",
+				(json_int_t)t->index_ms));
 		for (i = 0; x.indexes && i < t->nidx; i++)
 			json_array_append_new(built, json_string(t->idx[i].entry));
 	}
@@ -2910,8 +3083,9 @@ static const pgm_param data_params[] = {
 	{"hash", "string", 0, 0,
 	 "how chunks are verified: \"stream\" hashes the binary COPY bytes (the source's as "
 	 "they pass, the target's by one COPY of the stored rows per table), \"sql\" runs the "
-	 "checksum plugin's typed hash on both servers (with format binary the source's in the "
-	 "copy's own scan), \"auto\" sql for tables whose every column has a typed hash "
+	 "checksum plugin's typed hash (with format binary the source's computed by pgmove from "
+	 "the values it passes on, or by the source in the copy's own scan), \"auto\" sql for "
+	 "tables whose every column has a typed hash "
 	 "(integers, text, char, uuid, timestamps, ...), stream for the others; stream needs "
 	 "format binary and falls back to sql for tables with composite columns or arrays of "
 	 "user types",

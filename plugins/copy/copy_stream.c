@@ -72,7 +72,6 @@ static uint64_t siphash(const unsigned char *in, size_t n)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-
 static uint32_t be32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -225,3 +224,274 @@ bad:
 	return -1;
 }
 
+/* ------------------------------------------------------------------------
+ * PostgreSQL's hash functions (src/common/hashfn.c: Bob Jenkins' lookup3,
+ * the extended 64-bit forms behind hash*extended), as a little-endian
+ * server computes them: each row's typed SQL hash computed here from the
+ * values the source sends, instead of by the source as one more column of
+ * its COPY. copy.c checks them against the source's at the start of every
+ * copy (a big-endian server's differ) and lets the source hash otherwise.
+ * ---------------------------------------------------------------------- */
+
+#define HROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+#define HMIX(a, b, c)                                                                              \
+	do {                                                                                       \
+		a -= c;                                                                            \
+		a ^= HROT(c, 4);                                                                   \
+		c += b;                                                                            \
+		b -= a;                                                                            \
+		b ^= HROT(a, 6);                                                                   \
+		a += c;                                                                            \
+		c -= b;                                                                            \
+		c ^= HROT(b, 8);                                                                   \
+		b += a;                                                                            \
+		a -= c;                                                                            \
+		a ^= HROT(c, 16);                                                                  \
+		c += b;                                                                            \
+		b -= a;                                                                            \
+		b ^= HROT(a, 19);                                                                  \
+		a += c;                                                                            \
+		c -= b;                                                                            \
+		c ^= HROT(b, 4);                                                                   \
+		b += a;                                                                            \
+	} while (0)
+#define HFINAL(a, b, c)                                                                            \
+	do {                                                                                       \
+		c ^= b;                                                                            \
+		c -= HROT(b, 14);                                                                  \
+		a ^= c;                                                                            \
+		a -= HROT(c, 11);                                                                  \
+		b ^= a;                                                                            \
+		b -= HROT(a, 25);                                                                  \
+		c ^= b;                                                                            \
+		c -= HROT(b, 16);                                                                  \
+		a ^= c;                                                                            \
+		a -= HROT(c, 4);                                                                   \
+		b ^= a;                                                                            \
+		b -= HROT(a, 14);                                                                  \
+		c ^= b;                                                                            \
+		c -= HROT(b, 24);                                                                  \
+	} while (0)
+
+/* le32 - four bytes as a little-endian word (lookup3's reads on x86) */
+static uint32_t le32(const unsigned char *k)
+{
+	return (uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+}
+
+/* pg_hash_bytes - hash_bytes_extended: hash_any_extended of k[0..len) */
+static uint64_t pg_hash_bytes(const unsigned char *k, int len, uint64_t seed)
+{
+	uint32_t a, b, c;
+
+	a = b = c = 0x9e3779b9U + (uint32_t)len + 3923095U;
+	if (seed != 0) {
+		a += (uint32_t)(seed >> 32);
+		b += (uint32_t)seed;
+		HMIX(a, b, c);
+	}
+	for (; len >= 12; len -= 12, k += 12) {
+		a += le32(k);
+		b += le32(k + 4);
+		c += le32(k + 8);
+		HMIX(a, b, c);
+	}
+	switch (len) { /* the last 11 bytes; c's lowest byte is left for the length */
+	case 11:
+		c += (uint32_t)k[10] << 24;
+		/* fall through */
+	case 10:
+		c += (uint32_t)k[9] << 16;
+		/* fall through */
+	case 9:
+		c += (uint32_t)k[8] << 8;
+		/* fall through */
+	case 8:
+		b += (uint32_t)k[7] << 24;
+		/* fall through */
+	case 7:
+		b += (uint32_t)k[6] << 16;
+		/* fall through */
+	case 6:
+		b += (uint32_t)k[5] << 8;
+		/* fall through */
+	case 5:
+		b += k[4];
+		/* fall through */
+	case 4:
+		a += (uint32_t)k[3] << 24;
+		/* fall through */
+	case 3:
+		a += (uint32_t)k[2] << 16;
+		/* fall through */
+	case 2:
+		a += (uint32_t)k[1] << 8;
+		/* fall through */
+	case 1:
+		a += k[0];
+		/* fall through */
+	default:
+		break;
+	}
+	HFINAL(a, b, c);
+	return (uint64_t)b << 32 | c;
+}
+
+/* pg_hash_u32 - hash_bytes_uint32_extended: hash_uint32_extended(k) */
+static uint64_t pg_hash_u32(uint32_t k, uint64_t seed)
+{
+	uint32_t a, b, c;
+
+	a = b = c = 0x9e3779b9U + (uint32_t)sizeof(uint32_t) + 3923095U;
+	if (seed != 0) {
+		a += (uint32_t)(seed >> 32);
+		b += (uint32_t)seed;
+		HMIX(a, b, c);
+	}
+	a += k;
+	HFINAL(a, b, c);
+	return (uint64_t)b << 32 | c;
+}
+
+static int64_t be64s(const unsigned char *p)
+{
+	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+/* copy_tkhash - see copy_stream.h; the SQL of each kind is in
+ * checksum_col_hash (plugins/checksum/checksum_hash.c). */
+uint64_t copy_tkhash(int kind, const unsigned char *p, int len, uint64_t seed, int *bad)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char hex[16];
+	int64_t v;
+	uint32_t lo;
+	int i;
+
+	switch (kind) {
+	case COPY_TK_INT2:
+		if (len != 2)
+			break;
+		return pg_hash_u32((uint32_t)(int32_t)(int16_t)(p[0] << 8 | p[1]), seed);
+	case COPY_TK_INT4:
+		if (len != 4)
+			break;
+		return pg_hash_u32(be32(p), seed);
+	case COPY_TK_BOOL:
+		if (len != 1)
+			break;
+		return pg_hash_u32(p[0] != 0, seed);
+	case COPY_TK_INT8:
+		/* hashint8extended(x, (x >> 32) # seed): the low half xor the
+		 * high half (its complement for negatives), hashed as a uint32 */
+		if (len != 8)
+			break;
+		v = be64s(p);
+		lo = (uint32_t)v;
+		lo ^= v >= 0 ? (uint32_t)(v >> 32) : ~(uint32_t)(v >> 32);
+		return pg_hash_u32(lo, (uint64_t)((v >> 32) ^ (int64_t)seed));
+	case COPY_TK_TEXT:
+		if (len < 0)
+			break;
+		return pg_hash_bytes(p, len, seed);
+	case COPY_TK_BPCHAR:
+		/* hashbpcharextended(x, (octet_length(x) << 16) # seed): the bytes
+		 * without trailing spaces */
+		if (len < 0)
+			break;
+		for (i = len; i > 0 && p[i - 1] == ' '; i--)
+			;
+		return pg_hash_bytes(p, i, (uint64_t)(((int64_t)len << 16) ^ (int64_t)seed));
+	case COPY_TK_UUID:
+		if (len != 16)
+			break;
+		return pg_hash_bytes(p, 16, seed);
+	case COPY_TK_TIME8:
+		if (len != 8)
+			break;
+		for (i = 0; i < 8; i++) {
+			hex[2 * i] = (unsigned char)hexd[p[i] >> 4];
+			hex[2 * i + 1] = (unsigned char)hexd[p[i] & 15];
+		}
+		return pg_hash_bytes(hex, 16, seed);
+	default:
+		break;
+	}
+	*bad = 1;
+	return 0;
+}
+
+/* copy_tfeed - see copy_stream.h: rows of h->ncols fields, one per
+ * message (the header in the first). */
+void copy_tfeed(copy_shash *h, const char *buf, int n)
+{
+	const unsigned char *p = (const unsigned char *)buf, *end = p + n;
+
+	if (h->header) {
+		if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0 ||
+		    (long long)be32(p + 15) > end - p - 19) {
+			h->bad = 1;
+			return;
+		}
+		p += 19 + be32(p + 15);
+		h->header = 0;
+	}
+	while (p < end && !h->bad) {
+		uint64_t hv = 0;
+		long long key = 0;
+		int nf, f, haskey = 0;
+
+		if (end - p < 2 || h->ended) {
+			h->bad = 1;
+			return;
+		}
+		nf = (int16_t)((p[0] << 8) | p[1]);
+		p += 2;
+		if (nf == -1) {
+			h->ended = 1;
+			if (p != end)
+				h->bad = 1;
+			return;
+		}
+		if (nf != h->ncols) {
+			h->bad = 1;
+			return;
+		}
+		for (f = 0; f < nf; f++) {
+			int32_t len;
+
+			if (end - p < 4) {
+				h->bad = 1;
+				return;
+			}
+			len = (int32_t)be32(p);
+			p += 4;
+			if (len < -1 || (len > 0 && end - p < len)) {
+				h->bad = 1;
+				return;
+			}
+			if (len == -1) {
+				hv ^= h->nullh[f];
+				continue;
+			}
+			hv ^= copy_tkhash(h->kinds[f], p, len, (uint64_t)f + 1, &h->bad);
+			if (f == h->kpos && (len == 2 || len == 4 || len == 8)) {
+				key = len == 2	 ? (int16_t)((p[0] << 8) | p[1])
+				      : len == 4 ? (int32_t)be32(p)
+						 : be64s(p);
+				haskey = 1;
+			}
+			p += len;
+		}
+		if (h->bad)
+			return;
+		h->cnt++;
+		h->sum += hv;
+		if (h->ccnt != NULL) {
+			int c = haskey ? key_chunk(h->ub, h->nchunks, key) : 0;
+
+			h->ccnt[c]++;
+			h->csum[c] += hv;
+		}
+	}
+}

@@ -2,7 +2,9 @@
  * tests/fuzz/fuzz_copystream.c - libFuzzer harness: the copy plugin's
  * parsers of binary COPY streams (plugins/copy/copy_stream.c, compiled in
  * here): copy_sfeed, which hashes each row's bytes (and finds its key's
- * chunk), and copy_hstrip, which takes each row's SQL hash off in place.
+ * chunk), copy_hstrip, which takes each row's SQL hash off in place, and
+ * copy_tfeed, which computes each row's typed hash from its values (rows
+ * of 8 columns, one of each kind, the kinds' order set by the first byte).
  * The input is a first byte (the key's field, and whether chunks are
  * counted) and then CopyData messages, each a 2-byte little-endian length
  * and its bytes. Whatever the bytes: no read or write outside a message, a
@@ -26,6 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t csum[4] = {0};
 	copy_shash s = {.kpos = -1, .nchunks = 4, .header = 1};
 	copy_shash h = {.kpos = -1, .header = 1};
+	unsigned char kinds[8];
+	uint64_t nullh[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	copy_shash t = {.kpos = -1, .nchunks = 4, .header = 1, .ncols = 8, .kinds = kinds, .nullh = nullh};
+	int k;
 	size_t at = 1;
 	long long msgs = 0;
 
@@ -37,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.csum = csum;
 		s.ub = ub;
 	}
+	t.kpos = s.kpos;
+	for (k = 0; k < 8; k++) /* every kind once, rotated by the first byte */
+		kinds[k] = (unsigned char)(COPY_TK_INT2 + (k + (data[0] >> 4)) % 8);
 	while (at + 2 <= size) {
 		size_t n = (size_t)data[at] | (size_t)data[at + 1] << 8;
 		char *a, *b;
@@ -55,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += n;
 		msgs++;
 		copy_sfeed(&s, a, (int)n);
+		if (!t.bad)
+			copy_tfeed(&t, a, (int)n);
 		if (!h.bad) {
 			r = copy_hstrip(&h, b, (int)n);
 			if (r != -1 && r != (int)n && r != (int)n - 12)
@@ -66,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(b);
 		/* hstrip takes one row per message; sfeed any number of whole
 		 * rows (2 bytes at least: a row of no columns) */
-		if (h.cnt > msgs || s.cnt > (long long)(size / 2))
+		if (h.cnt > msgs || s.cnt > (long long)(size / 2) || t.cnt > s.cnt)
 			abort();
 	}
 	if (s.ccnt != NULL && ccnt[0] + ccnt[1] + ccnt[2] + ccnt[3] != s.cnt)

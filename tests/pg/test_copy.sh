@@ -91,6 +91,43 @@ equals "$(jq '[t["method"] for t in d["tables"]][0]')" key-range \
 	"it is split: its size is $(psql_src "SELECT pg_table_size('toasty')") bytes with TOAST, $(psql_src "SELECT pg_relation_size('toasty')") without"
 psql_src "DROP TABLE toasty" >/dev/null
 psql_tgt "DROP TABLE toasty" >/dev/null
+# pgmove computes the typed hash of each row itself from the values the
+# source sends (the source only reads them), for every kind of column it
+# knows, NULLs and edge values included; the target's SQL hash must agree
+# chunk by chunk. A table with an inet column is hashed by the source.
+TYPED="CREATE TABLE typed (id int8 PRIMARY KEY, s int2, i int4, o oid, b bool, t text,
+	v varchar(20), c char(6), u uuid, ts timestamp, tz timestamptz, tm time, n8 int8);
+CREATE TABLE withinet (id int PRIMARY KEY, a inet);"
+psql_src "$TYPED
+INSERT INTO typed SELECT g, (g * 32)::int2, g * 7919 - 2000000000, (g + 1000) * 4000, g % 3 = 0,
+	repeat('é', g % 13) || g, left(md5(g::text), abs(g) % 21), repeat(' ', g % 3) || (g % 100),
+	md5(g::text)::uuid, '1999-12-31 23:00'::timestamp + g * interval '1 minute 1.000001 s',
+	'2026-01-01 00:00+05'::timestamptz - g * interval '1 hour', ('00:00'::time + g * interval '17 s'),
+	g * 4611686018427387
+	FROM generate_series(-1000, 1000) g;
+INSERT INTO typed VALUES (1001, -32768, -2147483648, 4294967295, NULL, '', '', '',
+	NULL, 'infinity', '-infinity', '24:00', 9223372036854775807), (1002, NULL, NULL, NULL, NULL, NULL,
+	NULL, NULL, NULL, NULL, NULL, NULL, -9223372036854775808), (1003, NULL, NULL, NULL, NULL, NULL,
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO withinet SELECT g, ('10.0.' || g % 256 || '.1/' || (8 + g % 25))::inet FROM generate_series(1, 300) g;" >/dev/null &&
+	psql_src "ANALYZE typed, withinet" >/dev/null && psql_tgt "$TYPED" >/dev/null || bad "creating typed"
+expect 0 "copy.data of every kind of column pgmove hashes" call copy.data source=@env:PGMOVE_SOURCE \
+	target=@env:PGMOVE_TARGET chunk_rows=200 split_larger_than=0 tables='["public.typed", "public.withinet"]'
+equals "$(jq '[(t["table"], t["method"], t["hash"], t["hashed_by"], t["rows"]) for t in d["tables"]]')" \
+	'[["public.typed", "key-range", "sql", "pgmove", 2004], ["public.withinet", "key-range", "sql", "source", 300]]' \
+	"typed is hashed by pgmove, withinet (inet) by the source, both split"
+equals "$(jq 'd["verified"]')" true "both are verified against the target's SQL hash"
+psql_tgt "TRUNCATE typed;
+CREATE FUNCTION nbsp() RETURNS trigger LANGUAGE plpgsql AS
+\$\$BEGIN IF NEW.id = 77 THEN NEW.c := NEW.c || ' '; NEW.t := NEW.t || ' '; END IF; RETURN NEW; END\$\$;
+CREATE TRIGGER nbsp BEFORE INSERT ON typed FOR EACH ROW EXECUTE FUNCTION nbsp();" >/dev/null
+expect 1 "a trailing space added to one text value on the target" call copy.data \
+	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET chunk_rows=200 split_larger_than=0 \
+	tables='["public.typed"]'
+has "$T/err" "table public.typed: chunk [0-9]+ id \([0-9-]+, [0-9]+\]: the target differs" \
+	"is found, and its chunk named"
+psql_src "DROP TABLE typed, withinet" >/dev/null
+psql_tgt "DROP TABLE typed, withinet; DROP FUNCTION nbsp()" >/dev/null
 expect 0 "an independent checksum.compare agrees" call checksum.compare \
 	source=@env:PGMOVE_SOURCE target=@env:PGMOVE_TARGET
 equals "$(jq 'd["equal"]')" true "source and target are equal"
