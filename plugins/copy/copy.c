@@ -1731,7 +1731,7 @@ static int probe_chash(ctx *x)
 		{1114, COPY_TK_TIME8, "'2026-12-07 10:11:12.345678'::timestamp"},
 		{1184, COPY_TK_TIME8, "'1999-01-08 04:05:06+02'::timestamptz"},
 		{1083, COPY_TK_TIME8, "'23:59:59.999999'::time"},
-		/* text last: only where the source sends it as stored */
+		/* text last: only where pgmove hashes text (tk_of) */
 		{25, COPY_TK_TEXT, "''::text"},
 		{25, COPY_TK_TEXT, "'x'::text"},
 		{1043, COPY_TK_TEXT, "'twelve bytes'::varchar"},
@@ -1746,7 +1746,7 @@ static int probe_chash(ctx *x)
 	PGconn *c = pgm_pg_conn(x->src0);
 	PGresult *r;
 
-	if (!x->src_text_raw)
+	if (!x->src_text_raw || !x->same_encoding) /* text is not hashed by pgmove */
 		while (n > 0 && pr[n - 1].kind >= COPY_TK_TEXT && pr[n - 1].kind <= COPY_TK_BPCHAR)
 			n--;
 	f = open_memstream(&sql, &len);
@@ -3011,8 +3011,9 @@ static json_t *copy_data(pgm_call *call, json_t *args)
 				"{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:i, s:I, s:I, s:I}",
 				"table", t->disp, "qname", t->qname, "hash",
 				t->streamed ? "stream" : "sql", "hashed_by",
-				t->streamed || (x.binary && t->chash && x.chash_ok) ? "pgmove"
-										    : "source",
+				!x.verify					      ? "none"
+				: t->streamed || (x.binary && t->chash && x.chash_ok) ? "pgmove"
+										      : "source",
 				"method", method_name[t->method], "chunks", t->n, "rows",
 				(json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "verified",
 				x.verify, "indexes", x.indexes ? t->nidx : 0, "data_ms",
