@@ -94,81 +94,6 @@ static int key_chunk(const long long *ub, int n, long long key)
 	return a;
 }
 
-/* copy_sfeed - hashes one buffer of a binary COPY stream: the header (first
- * buffer), then whole rows (libpq hands out one row at a time), then the
- * trailer. A row cut across buffers or a bad header marks it bad. */
-void copy_sfeed(copy_shash *h, const char *buf, int n)
-{
-	const unsigned char *p = (const unsigned char *)buf, *end = p + n;
-
-	if (h->header) {
-		if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
-			h->bad = 1;
-			return;
-		}
-		if ((long long)be32(p + 15) > end - p - 19) {
-			h->bad = 1;
-			return;
-		}
-		p += 19 + be32(p + 15);
-		h->header = 0;
-	}
-	while (p < end && !h->bad) {
-		const unsigned char *row = p;
-		int nf, f;
-		long long key = 0;
-		int haskey = 0;
-
-		if (end - p < 2) {
-			h->bad = 1;
-			return;
-		}
-		nf = (int16_t)((p[0] << 8) | p[1]);
-		p += 2;
-		if (nf == -1) {
-			h->ended = 1;
-			if (p != end)
-				h->bad = 1;
-			return;
-		}
-		for (f = 0; f < nf; f++) {
-			int32_t len;
-
-			if (end - p < 4) {
-				h->bad = 1;
-				return;
-			}
-			len = (int32_t)be32(p);
-			p += 4;
-			if (len < -1 || (len > 0 && end - p < len)) {
-				h->bad = 1;
-				return;
-			}
-			if (f == h->kpos && (len == 2 || len == 4 || len == 8)) {
-				key = len == 2	 ? (int16_t)((p[0] << 8) | p[1])
-				      : len == 4 ? (int32_t)be32(p)
-						 : (long long)(int64_t)((uint64_t)be32(p) << 32 |
-									be32(p + 4));
-				haskey = 1;
-			}
-			if (len > 0)
-				p += len;
-		}
-		{
-			uint64_t hv = siphash(row, (size_t)(p - row));
-
-			h->cnt++;
-			h->sum += hv;
-			if (h->ccnt != NULL) {
-				int c = haskey ? key_chunk(h->ub, h->nchunks, key) : 0;
-
-				h->ccnt[c]++;
-				h->csum[c] += hv;
-			}
-		}
-	}
-}
-
 /* copy_hstrip - one buffer of a binary COPY stream whose rows end with their
  * SQL hash (copy_out_hashed): the header (in the first buffer) is kept;
  * each row's hash is counted and summed into h and taken off the row (its
@@ -421,9 +346,13 @@ uint64_t copy_tkhash(int kind, const unsigned char *p, int len, uint64_t seed, i
 	return 0;
 }
 
-/* copy_tfeed - see copy_stream.h: rows of h->ncols fields, one per
- * message (the header in the first). */
-void copy_tfeed(copy_shash *h, const char *buf, int n)
+/* feed - one buffer of a binary COPY stream: the header (first buffer),
+ * then whole rows (libpq hands out one row at a time), then the trailer;
+ * each row counted and its hash summed into h (and into its key's chunk
+ * with ccnt). The row's hash: typed, the xor of its columns' copy_tkhash
+ * (rows of h->ncols fields); else SipHash of its bytes. A row cut across
+ * buffers, a row after the trailer or a bad header marks h bad. */
+static void feed(copy_shash *h, const char *buf, int n, int typed)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + n;
 
@@ -437,6 +366,7 @@ void copy_tfeed(copy_shash *h, const char *buf, int n)
 		h->header = 0;
 	}
 	while (p < end && !h->bad) {
+		const unsigned char *row = p;
 		uint64_t hv = 0;
 		long long key = 0;
 		int nf, f, haskey = 0;
@@ -453,7 +383,7 @@ void copy_tfeed(copy_shash *h, const char *buf, int n)
 				h->bad = 1;
 			return;
 		}
-		if (nf != h->ncols) {
+		if (typed && nf != h->ncols) {
 			h->bad = 1;
 			return;
 		}
@@ -470,21 +400,23 @@ void copy_tfeed(copy_shash *h, const char *buf, int n)
 				h->bad = 1;
 				return;
 			}
-			if (len == -1) {
-				hv ^= h->nullh[f];
-				continue;
-			}
-			hv ^= copy_tkhash(h->kinds[f], p, len, (uint64_t)f + 1, &h->bad);
+			if (typed)
+				hv ^= len == -1 ? h->nullh[f]
+						: copy_tkhash(h->kinds[f], p, len, (uint64_t)f + 1,
+							      &h->bad);
 			if (f == h->kpos && (len == 2 || len == 4 || len == 8)) {
 				key = len == 2	 ? (int16_t)((p[0] << 8) | p[1])
 				      : len == 4 ? (int32_t)be32(p)
 						 : be64s(p);
 				haskey = 1;
 			}
-			p += len;
+			if (len > 0)
+				p += len;
 		}
 		if (h->bad)
 			return;
+		if (!typed)
+			hv = siphash(row, (size_t)(p - row));
 		h->cnt++;
 		h->sum += hv;
 		if (h->ccnt != NULL) {
@@ -494,4 +426,16 @@ void copy_tfeed(copy_shash *h, const char *buf, int n)
 			h->csum[c] += hv;
 		}
 	}
+}
+
+/* copy_sfeed - see copy_stream.h */
+void copy_sfeed(copy_shash *h, const char *buf, int n)
+{
+	feed(h, buf, n, 0);
+}
+
+/* copy_tfeed - see copy_stream.h */
+void copy_tfeed(copy_shash *h, const char *buf, int n)
+{
+	feed(h, buf, n, 1);
 }

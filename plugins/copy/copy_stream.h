@@ -63,7 +63,8 @@ void copy_tfeed(copy_shash *h, const char *buf, int n);
 
 /* copy_sfeed - hashes one CopyData message of a binary COPY stream into h
  * (SipHash-2-4 of each row's bytes); the first message holds the header. A
- * message that does not parse, or a row cut across messages, sets h->bad. */
+ * message that does not parse, a row cut across messages or a row after
+ * the trailer sets h->bad. */
 void copy_sfeed(copy_shash *h, const char *buf, int n);
 
 /* copy_hstrip - one CopyData message of a binary COPY whose rows end with

@@ -49,6 +49,28 @@ start_sandbox() {
 	exit 1
 }
 
+# copy_runbook FILE NAME ARGS - writes to FILE a runbook NAME of one step,
+# copy, calling copy.data with the sandbox's connection strings (params
+# source and target, from PGMOVE_SOURCE / PGMOVE_TARGET) and ARGS (Lua
+# table fields, on a line of their own).
+copy_runbook() {
+	cat >"$1" <<LUA
+local copy = plugin "copy"
+runbook "$2" {
+  params = {
+    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true },
+    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true },
+  },
+}
+step "copy" {
+  run = function(ctx)
+    return copy.data { source = ctx.params.source, target = ctx.params.target,
+                       $3 }
+  end,
+}
+LUA
+}
+
 # psql_src / psql_tgt SQL - runs SQL on a server, unaligned tuples only.
 psql_src() { psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_SOURCE" -c "$1"; }
 psql_tgt() { psql -X -q -v ON_ERROR_STOP=1 -At "$PGMOVE_TARGET" -c "$1"; }

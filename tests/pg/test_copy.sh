@@ -248,21 +248,7 @@ psql_tgt "TRUNCATE big, nokey, small" >/dev/null
 # longer than 0.15 s once, and the chunk had committed by the kill).
 psql_tgt "CREATE OR REPLACE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
 \$\$BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END\$\$;" >/dev/null
-cat >"$T/copy.lua" <<'LUA'
-local copy = plugin "copy"
-runbook "copy-resume" {
-  params = {
-    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true },
-    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true },
-  },
-}
-step "copy" {
-  run = function(ctx)
-    return copy.data { source = ctx.params.source, target = ctx.params.target,
-                       jobs = 1, chunk_rows = 1000, split_larger_than = "0" }
-  end,
-}
-LUA
+copy_runbook "$T/copy.lua" copy-resume 'jobs = 1, chunk_rows = 1000, split_larger_than = "0"'
 RUNDIR="$PGMOVE_STATE_DIR/copy-resume/c1"
 "$PGMOVE_BIN" run "$T/copy.lua" --run-id c1 >"$T/run1.out" 2>"$T/run1.err" &
 rpid=$!

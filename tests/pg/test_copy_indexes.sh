@@ -189,21 +189,7 @@ CREATE INDEX slowix_slow_idx ON slowix (slowid(id));" >/dev/null &&
 	pg_dump -Fc --schema-only -t slowix -f "$T/slowix.dump" "$PGMOVE_SOURCE" &&
 	pg_restore --section=pre-data -d "$PGMOVE_TARGET" "$T/slowix.dump" ||
 	bad "setting up slowix"
-cat >"$T/ix.lua" <<'LUA'
-local copy = plugin "copy"
-runbook "copy-ix" {
-  params = {
-    source = { type = "conninfo", env = "PGMOVE_SOURCE", secret = true, required = true },
-    target = { type = "conninfo", env = "PGMOVE_TARGET", secret = true, required = true },
-  },
-}
-step "copy" {
-  run = function(ctx)
-    return copy.data { source = ctx.params.source, target = ctx.params.target,
-                       tables = { "public.slowix" }, indexes = true }
-  end,
-}
-LUA
+copy_runbook "$T/ix.lua" copy-ix 'tables = { "public.slowix" }, indexes = true'
 building="SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
 	AND application_name = 'pgmove/copy' AND query LIKE '%CREATE INDEX slowix_slow_idx%'"
 "$PGMOVE_BIN" run "$T/ix.lua" --run-id i1 >"$T/ix1.out" 2>"$T/ix1.err" &
