@@ -275,8 +275,9 @@ echo "copy.data killed at half of the split copy's time, after $killed_s s; pgmo
 
 echo
 echo "== ratios (targets from issue 13), jobs=$jobs (copy.data index_jobs=$ijobs index_workers=$iworkers), scale $scale, mixed $mixed rows"
-[ "$verify" = true ] || echo "(pgmove measured with verify=$verify: these two ratios are not the targets)"
-echo "pgmove (copy+verify) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
-echo "pgmove / pg_dump -Fc | pg_restore:     $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
+what="copy+verify"
+[ "$verify" = true ] || what="copy, verify=$verify: not the targets"
+echo "pgmove ($what) / pgcopydb clone: $(ratio "$pgmove_s" "$pgcopydb_s")x  (target <= 1)"
+echo "pgmove ($what) / pg_dump -Fc | pg_restore: $(ratio "$pgmove_s" "$dump_s")x  (target <= 0.5)"
 echo "resume after a kill at 50% / copy.data (both split), killed at half of the data: $(ratio "$data_resume_s" "$split_s")x, at half of the time: $(ratio "$resume_s" "$split_s")x  (target <= 0.6)"
 echo "peak RSS of copy.data (whole db):      $rss_all MB  (target < 64 MB, flat)"
