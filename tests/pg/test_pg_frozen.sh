@@ -97,15 +97,18 @@ start_compare --timeout ${TO}s
 wait_blocked || bad "the compare did not reach its query on t within $(limit 10)s"
 # While the compare waits: its connection has a keepalive timer of at most
 # 30 s (libpq's own default is the system's: two hours).
-# (ss once showed no connection of pgmove's under a full make check: the
-# snapshot is taken again until it shows one, for at most $(limit 5) s)
+# ss shows one timer per socket: while the query's bytes are not yet
+# acknowledged it is the retransmission timer ("timer:(on,168ms,0)", seen
+# under a full make check), so the snapshot is taken again until the
+# keepalive timer shows, for at most $(limit 5) s
+keepalive() { grep "pid=$CPID," "$T/ss" | grep -Eq "timer:\(keepalive,([0-9.]+ms|[0-9.]+sec),"; }
 i=0
-while ss -tnopH state established "( dport = :$TPORT )" >"$T/ss" 2>&1 &&
-	! grep -q "pid=$CPID," "$T/ss" && [ $i -lt $(($(limit 5) * 4)) ]; do
+while ss -tnopH state established "( dport = :$TPORT )" >"$T/ss" 2>&1 && ! keepalive &&
+	[ $i -lt $(($(limit 5) * 4)) ]; do
 	sleep 0.25
 	i=$((i + 1))
 done
-if grep "pid=$CPID," "$T/ss" | grep -Eq "timer:\(keepalive,([0-9.]+ms|[0-9.]+sec),"; then
+if keepalive; then
 	ok "pgmove's connection to the target has TCP keepalives every 30 s"
 else
 	sed 's/^/    | /' "$T/ss"
