@@ -1573,10 +1573,12 @@ static int resolve_in_flight(ctx *x)
 }
 
 /* SESSIONS_SQL - the backends of $1 (a checkpoint's "sessions") still on
- * the target, matched by pid and start time (a pid is reused). */
+ * the target, matched by pid and start time (a pid is reused; the start
+ * compared as the text note_session read, so that no entry can fail a
+ * cast). */
 #define SESSIONS_SQL                                                                               \
 	"FROM pg_catalog.pg_stat_activity s JOIN pg_catalog.json_to_recordset($1::json) AS "       \
-	"o(pid int, start timestamptz) ON s.pid = o.pid AND s.backend_start = o.start "
+	"o(pid int, start text) ON s.pid = o.pid AND s.backend_start::text = o.start "
 
 /* end_stopped_sessions - a pgmove killed while its sessions ran a
  * statement leaves them running on the target, and one building an index
@@ -1587,14 +1589,29 @@ static int resolve_in_flight(ctx *x)
 static int end_stopped_sessions(ctx *x, const json_t *cp)
 {
 	PGconn *d = pgm_pg_conn(x->tgt0);
-	char *js = json_dumps(json_object_get(cp, "sessions"), JSON_COMPACT);
-	const char *p[1] = {js};
+	json_t *all = json_object_get(cp, "sessions"), *ok = json_array(), *e;
+	char *js = NULL;
+	const char *p[1];
 	PGresult *r;
 	long long waited = 0;
+	size_t k;
 	int i, n, rc = -1;
 
-	if (js == NULL || !json_is_array(json_object_get(cp, "sessions")))
-		return free(js), 0; /* none recorded (an older pgmove) */
+	/* only well-formed entries: a checkpoint of an older pgmove has none */
+	json_array_foreach(all, k, e)
+	{
+		json_int_t pid = json_integer_value(json_object_get(e, "pid"));
+
+		if (pid > 0 && pid <= INT32_MAX && json_is_string(json_object_get(e, "start")))
+			json_array_append(ok, e);
+	}
+	if (ok == NULL || json_array_size(ok) == 0)
+		return json_decref(ok), 0;
+	js = json_dumps(ok, JSON_COMPACT);
+	json_decref(ok);
+	if (js == NULL)
+		return pgm_fail(x->call, "pgmove.nomem", 0, "out of memory"), -1;
+	p[0] = js;
 	r = PQexecParams(d,
 			 "SELECT s.pid, s.state, pg_catalog.left(pg_catalog.regexp_replace("
 			 "coalesce(s.query, ''), '\\s+', ' ', 'g'), 60), "
